@@ -1,0 +1,109 @@
+"""`Emulator`: one tenant wired to the Graph endpoints, the identity and download services and
+the control API, served in-process (a `requests` adapter) or over HTTPS on loopback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from ms365sync.emulator.adapter import mount
+from ms365sync.emulator.app import EmulatorApp
+from ms365sync.emulator.clock import Clock
+from ms365sync.emulator.config import EmulatorConfig
+from ms365sync.emulator.directory import AppRegistration
+from ms365sync.emulator.download import ContentSource, TypedContent
+from ms365sync.emulator.graph import GraphService
+from ms365sync.emulator.http import Request, Router
+from ms365sync.emulator.model import Drive, Item
+from ms365sync.emulator.requestlog import RequestLog
+from ms365sync.emulator.server import EmulatorServer
+from ms365sync.emulator.tenant import Tenant
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client needs to sign in to the emulated tenant."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str
+
+
+def _fault(kind: str, request: Request) -> bool:
+    injector = request.context.get("faults")
+    return bool(injector is not None and injector.should(kind, request))
+
+
+class Emulator:
+    """An emulated tenant with everything around it.
+
+    The tenant's timestamps follow the emulator's clock, so `clock.advance()` ages tokens,
+    download URLs and delta tokens together.
+    """
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        config: EmulatorConfig | None = None,
+        *,
+        request_log: Path | None = None,
+        control_router: Router | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.clock = Clock()
+        tenant.clock = self.clock.now
+        self.graph = GraphService(tenant, download_url=self._download_url, fault=_fault)
+        self.control_router = control_router or Router()
+        self.app = EmulatorApp(
+            tenant.directory,
+            self.graph.router,
+            config,
+            control_router=self.control_router,
+            clock=self.clock,
+            content_for=self._content_for,
+            request_log=RequestLog(request_log) if request_log is not None else None,
+        )
+
+    @property
+    def registration(self) -> AppRegistration:
+        """The tenant's first registered app (the one clients sign in as by default)."""
+        apps = list(self.tenant.directory.apps.values())
+        if not apps:
+            raise LookupError("the tenant has no registered app; call tenant.add_app() first")
+        return apps[0]
+
+    @property
+    def credentials(self) -> Credentials:
+        app = self.registration
+        return Credentials(self.tenant.tenant_id, app.client_id, app.secrets[0])
+
+    def session(self) -> requests.Session:
+        """A requests session whose every HTTPS request is answered in-process."""
+        session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE and proxies must not apply here
+        mount(session, self.app)
+        return session
+
+    def server(self, *, port: int = 0, ca_bundle_path: Path | None = None) -> EmulatorServer:
+        """An HTTPS server on 127.0.0.1 for this emulator (start it, or use it as `with`)."""
+        return EmulatorServer(self.app, port=port, ca_bundle_path=ca_bundle_path)
+
+    def _download_url(self, request: Request, drive: Drive, item: Item) -> str:
+        return self.app.download_url(
+            request,
+            site_hostname=drive.site.hostname,
+            site_path=drive.site.path,
+            drive_id=drive.id,
+            item_id=item.id,
+            unique_id=str(item.guid),
+        )
+
+    def _content_for(self, drive_id: str, item_id: str) -> ContentSource | None:
+        with self.tenant.lock:
+            drive = self.tenant.drive(drive_id)
+            item = drive.items.get(item_id) if drive is not None else None
+            if item is None or item.content is None:
+                return None
+            return TypedContent(item.content, item.mime_type)

@@ -1,0 +1,67 @@
+"""Realistic, deterministic identifiers: composite site ids, `b!` drive ids, `01...` item ids,
+GUIDs and base64url login-name permission ids, all drawn from one seeded generator.
+
+Formats follow what decoding real ids shows (../shared/graph README §1-3, §5): a drive id is
+`b!` + unpadded base64url of three GUIDs in .NET byte order (site collection, web, list); an
+item id is `01` + unpadded base32 of a 4-byte per-drive prefix and the item's GUID.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import threading
+import uuid
+
+
+class IdFactory:
+    """Seeded source of GUIDs and short random values (thread-safe)."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def guid(self) -> uuid.UUID:
+        with self._lock:
+            return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+    def randbytes(self, count: int) -> bytes:
+        with self._lock:
+            return self._rng.randbytes(count)
+
+    def randint(self, low: int, high: int) -> int:
+        with self._lock:
+            return self._rng.randint(low, high)
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, the encoding of drive ids and permission ids."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def site_id(hostname: str, collection: uuid.UUID, web: uuid.UUID) -> str:
+    """The composite site id with lower-case GUIDs, as real responses carry it."""
+    return f"{hostname},{collection},{web}"
+
+
+def drive_id(collection: uuid.UUID, web: uuid.UUID, list_guid: uuid.UUID) -> str:
+    return "b!" + b64url(collection.bytes_le + web.bytes_le + list_guid.bytes_le)
+
+
+def item_id(drive_prefix: bytes, guid: uuid.UUID) -> str:
+    """`01` + base32 (upper-case, no padding) of the drive prefix and the item GUID: 34 chars."""
+    raw = base64.b32encode(drive_prefix + guid.bytes_le).decode("ascii").rstrip("=")
+    return "01" + raw
+
+
+def login_id(login_name: str) -> str:
+    """Permission ids of SharePoint principals are the base64url of their login names."""
+    return b64url(login_name.encode("utf-8"))
+
+
+def user_login(upn: str) -> str:
+    return f"i:0#.f|membership|{upn.lower()}"
+
+
+def group_login(group_id: str) -> str:
+    return f"c:0o.c|federateddirectoryclaimprovider|{group_id}"
