@@ -1,0 +1,201 @@
+"""One throttle gate per tenant: every worker waits at it, and one 429 pauses them all.
+
+SharePoint throttles per app per tenant in resource units (RU) per minute and answers
+429/503 with an integer Retry-After; once an app has used 80 % of its one-minute budget it
+adds RateLimit-Limit / -Remaining / -Reset (README §8). The gate honours the larger of
+Retry-After and RateLimit-Reset for everyone, backs off exponentially (with jitter) when the
+server gave no delay, and, while RateLimit headers say the budget is nearly spent, spreads
+the remaining units evenly until the reset instead of running into 429s.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loguru import logger
+
+__all__ = ["GateStats", "RateLimit", "ThrottleGate"]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The RateLimit-* response headers (IETF draft-03): budget, units left, seconds to reset."""
+
+    limit: int
+    remaining: int
+    reset: float
+
+
+@dataclass(frozen=True)
+class GateStats:
+    """Counters for the run summary.
+
+    `paused_seconds` is how long the gate was closed after throttling (wall time, not summed
+    per thread); `paced_seconds` is the total delay proactive pacing added across requests.
+    """
+
+    requests: int
+    throttled: int
+    paused_seconds: float
+    paced_seconds: float
+    resource_units: float
+
+
+class ThrottleGate:
+    """Shared by every worker thread and every target of one tenant; thread-safe.
+
+    Call `wait(cost)` before each request, `finished(cost)` once it is answered (or failed),
+    `observe(rate)` with each response's RateLimit headers, `pause(retry_after, reset)` after
+    a 429/503 and `succeeded()` after any other answer. `clock`, `sleep` and `rng` are
+    injectable so tests run on a fake clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        pace_below: float = 0.25,
+        reserve: float = 0.03,
+    ) -> None:
+        """Configure the gate.
+
+        `pace_below` is the Remaining/Limit fraction under which pacing starts; `reserve` is
+        the fraction of the limit kept unspent as a safety cushion.
+        """
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._pace_below = pace_below
+        self._reserve = reserve
+        self._lock = threading.Lock()
+        self._paused_until = float("-inf")
+        self._streak = 0  # consecutive throttle events without a server-given delay
+        self._pace_until = float("-inf")
+        self._seconds_per_unit = 0.0
+        self._next_slot = float("-inf")
+        self._in_flight = 0.0  # units of requests sent (or about to be) and not yet answered
+        self._requests = 0
+        self._throttled = 0
+        self._paused_seconds = 0.0
+        self._paced_seconds = 0.0
+        self._units = 0.0
+
+    def wait(self, cost: float = 1.0) -> None:
+        """Block while the gate is paused, then take a paced slot for a request of `cost` RU."""
+        self._wait_until_open()
+        with self._lock:
+            delay = self._take_slot(self._clock(), cost)
+            self._in_flight += cost
+            self._requests += 1
+            self._units += cost
+            self._paced_seconds += delay
+        if delay > 0:
+            self._sleep(delay)
+            self._wait_until_open()  # a throttle may have closed the gate meanwhile
+
+    def _wait_until_open(self) -> None:
+        while True:
+            with self._lock:
+                delay = self._paused_until - self._clock()
+            if delay <= 0:
+                return
+            self._sleep(delay)
+
+    def _take_slot(self, now: float, cost: float) -> float:
+        if now >= self._pace_until or self._seconds_per_unit <= 0:
+            return 0.0
+        # Never hold a request past the reset: the budget is refilled by then.
+        slot = min(max(now, self._next_slot), self._pace_until)
+        self._next_slot = slot + cost * self._seconds_per_unit
+        return slot - now
+
+    def finished(self, cost: float = 1.0) -> None:
+        """Record that a request of `cost` RU got its answer (or failed): no longer in flight."""
+        with self._lock:
+            self._in_flight = max(0.0, self._in_flight - cost)
+
+    def pause(self, retry_after: float | None = None, reset: float | None = None) -> float:
+        """Close the gate for every user after a 429/503; returns the pause in seconds.
+
+        The pause lasts the larger of `retry_after` and `reset`; with neither it is an
+        exponential back-off with jitter that grows with each throttle event. Throttles
+        arriving while the gate is already closed belong to the same event and never
+        shorten the pause.
+        """
+        with self._lock:
+            now = self._clock()
+            self._throttled += 1
+            given = [value for value in (retry_after, reset) if value is not None and value >= 0]
+            if given:
+                seconds = max(given)
+            else:
+                if now >= self._paused_until:
+                    self._streak += 1
+                seconds = self._backoff_delay(self._streak)
+            self._extend_pause(now, now + seconds)
+        logger.info("Graph throttled the app; pausing all requests for {:.1f} s", seconds)
+        return seconds
+
+    def _extend_pause(self, now: float, until: float) -> None:
+        if until > self._paused_until:
+            self._paused_seconds += until - max(now, self._paused_until)
+            self._paused_until = until
+
+    def observe(self, rate: RateLimit | None) -> None:
+        """Pace the following requests from a response's RateLimit headers (None: no headers).
+
+        The units of requests still in flight are taken off the remaining budget: the
+        server may not have charged them yet, and one `$batch` of permission reads is 100 RU.
+        """
+        if rate is None or rate.limit <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            if rate.remaining >= self._pace_below * rate.limit:
+                self._pace_until = float("-inf")
+                return
+            left = rate.remaining - self._reserve * rate.limit
+            if left < 1:
+                # Nothing left to spend before the window resets: wait for it, do not probe.
+                self._extend_pause(now, now + rate.reset)
+                return
+            self._pace_until = now + rate.reset
+            self._seconds_per_unit = rate.reset / max(left - self._in_flight, 1.0)
+
+    def succeeded(self) -> None:
+        """Record a non-throttled answer: the next throttle event starts a fresh back-off."""
+        with self._lock:
+            self._streak = 0
+
+    def backoff(self, attempt: int) -> float:
+        """Sleep this thread only (not the gate) before retry `attempt` after a 5xx or a drop."""
+        with self._lock:
+            seconds = self._backoff_delay(attempt)
+        self._sleep(seconds)
+        return seconds
+
+    def _backoff_delay(self, attempt: int) -> float:
+        ceiling = min(self._backoff_cap, self._backoff_base * 2.0 ** max(attempt - 1, 0))
+        return ceiling * (0.5 + self._rng() / 2)  # "equal jitter": never shorter than half
+
+    @property
+    def stats(self) -> GateStats:
+        """A snapshot of the counters."""
+        with self._lock:
+            return GateStats(
+                requests=self._requests,
+                throttled=self._throttled,
+                paused_seconds=self._paused_seconds,
+                paced_seconds=self._paced_seconds,
+                resource_units=self._units,
+            )
