@@ -1,0 +1,306 @@
+"""Doing what the plan decided: downloads (concurrent), moves, deletions and metadata.
+
+Two phases keep the previous mirror intact when the run fails:
+
+1. content: every download runs in a worker pool over the client's pooled session, into a
+   hidden temporary file beside its destination, verified by size and quickXorHash. New
+   files are renamed into place at once; replacements of existing files stay staged (up to
+   `MAX_STAGED`) until phase 2, so a run that dies of a full disk replaced nothing.
+2. local changes, only when phase 1 raised nothing fatal: deletions, moves (two-phase when
+   files swap names), staged replacements, timestamps.
+
+Per-file failures (network, throttling, a file deleted meanwhile) become errors in the
+outcome and are retried next run; a local storage error is fatal for the target.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from loguru import logger
+
+from ms365sync.errors import DownloadError, LocalStorageError, MS365SyncError, NotFoundError
+from ms365sync.graph.client import GraphClient
+from ms365sync.graph.convert import iso
+from ms365sync.localfs import Mirror, TempFile, timestamp_ns
+from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
+
+MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
+_CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
+
+
+@dataclass
+class Done:
+    """The result of one action: the record to keep (None: forget it) or an error."""
+
+    action: Action
+    record: MirrorFile | None = None
+    error: str | None = None
+    adopted: bool = False  # the right content was already on disk
+    downloaded: int = 0  # bytes
+
+
+@dataclass
+class _Fetched:
+    remote: RemoteFile
+    temp: TempFile | None  # None: already in place (adopted, or committed in phase 1)
+    downloaded: int = 0
+
+
+@dataclass
+class Progress:
+    """Callbacks for progress display (files done, bytes done)."""
+
+    on_file: Callable[[int], None] | None = None
+    on_bytes: Callable[[int], None] | None = None
+
+
+@dataclass
+class Applier:
+    """Applies one target's plan."""
+
+    client: GraphClient
+    mirror: Mirror
+    drive_id: str
+    concurrency: int = 8
+    progress: Progress = field(default_factory=Progress)
+    _staged: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def apply(self, actions: Sequence[Action]) -> list[Done]:
+        """Carry out `actions` (one target's plan) and return what happened to each.
+
+        Raises:
+            LocalStorageError: the local file system failed (disk full, read-only ...);
+                staged replacements are discarded and nothing was deleted or moved.
+        """
+        fetch = [a for a in actions if _needs_content(a, self.mirror)]
+        fetched, results = self._fetch_all(fetch)
+        done: list[Done] = []
+        for action in actions:
+            if action.kind is ActionKind.DELETE:
+                done.append(self._delete(action))
+        done.extend(self._moves([a for a in actions if a.kind is ActionKind.MOVE], fetched))
+        for action in actions:
+            if action.kind in _CONTENT:
+                done.append(results.get(action.item_key) or self._place(action, fetched))
+            elif action.kind in (ActionKind.PERMISSIONS, ActionKind.METADATA):
+                done.append(self._touch(action))
+            elif action.kind is ActionKind.SKIP:
+                done.append(Done(action, error=action.reason))
+        return done
+
+    # ------------------------------------------------------------------ phase 1
+
+    def _fetch_all(self, actions: list[Action]) -> tuple[dict[str, _Fetched], dict[str, Done]]:
+        fetched: dict[str, _Fetched] = {}
+        failed: dict[str, Done] = {}
+        if not actions:
+            return fetched, failed
+        with futures.ThreadPoolExecutor(self.concurrency, "ms365sync-dl") as pool:
+            jobs = {pool.submit(self._fetch, action): action for action in actions}
+            try:
+                for job in futures.as_completed(jobs):
+                    action = jobs[job]
+                    try:
+                        fetched[action.item_key] = job.result()
+                    except LocalStorageError:
+                        raise
+                    except MS365SyncError as exc:
+                        failed[action.item_key] = Done(action, error=str(exc))
+                    if self.progress.on_file is not None:
+                        self.progress.on_file(1)
+            except LocalStorageError:
+                for job in jobs:
+                    job.cancel()
+                pool.shutdown(wait=True)
+                self._discard_all([*fetched.values(), *_finished(jobs)])
+                raise
+        return fetched, failed
+
+    def _fetch(self, action: Action) -> _Fetched:
+        remote = action.remote
+        assert remote is not None
+        if self._already_there(action, remote):
+            return _Fetched(remote, None)
+        for attempt in (1, 2):
+            temp = self.mirror.open_temp(remote.local_path)
+            try:
+                info = self.client.download(
+                    self.drive_id,
+                    remote.item_id,
+                    temp.file,
+                    expected_size=remote.size,
+                    expected_hash=remote.quick_xor_hash,
+                )
+            except DownloadError:
+                self.mirror.discard(temp)
+                if attempt == 2:
+                    raise
+                # The file changed after it was listed: take its current version.
+                remote = self._reread(remote)
+                continue
+            except BaseException:
+                self.mirror.discard(temp)
+                raise
+            if self.progress.on_bytes is not None:
+                self.progress.on_bytes(info.size)
+            return self._landed(action, remote, temp, info.size)
+        raise AssertionError("unreachable")
+
+    def _landed(self, action: Action, remote: RemoteFile, temp: TempFile, size: int) -> _Fetched:
+        """Rename new files into place now; keep replacements staged.
+
+        A file that would replace another item's file always waits for phase 2 (that file
+        may still have to move away); a new version of the same file waits too, up to
+        MAX_STAGED of them, beyond which it replaces its own old version at once.
+        """
+        own = action.mirror is not None and action.mirror.local_path == remote.local_path
+        occupied = self.mirror.exists(remote.local_path)
+        with self._lock:
+            stage = occupied and (not own or self._staged < MAX_STAGED)
+            self._staged += int(stage)
+        if stage:
+            return _Fetched(remote, temp, size)
+        self.mirror.commit(temp, remote.local_path, mtime=_mtime(remote))
+        return _Fetched(remote, None, size)
+
+    def _already_there(self, action: Action, remote: RemoteFile) -> bool:
+        """Whether the destination already holds this exact content (a run killed after
+        placing the file but before committing, or an unchanged local copy on repair)."""
+        stat = self.mirror.stat(remote.local_path)
+        if stat is None or stat.size != remote.size or remote.quick_xor_hash is None:
+            return False
+        size, digest = self.mirror.hash_file(remote.local_path)
+        return size == remote.size and digest == remote.quick_xor_hash
+
+    def _reread(self, remote: RemoteFile) -> RemoteFile:
+        item = self.client.get_item(self.drive_id, remote.item_id)
+        if item.file is None:
+            raise NotFoundError(f"item {remote.item_id} is no longer a file", status=404)
+        return replace(
+            remote,
+            size=item.size or 0,
+            ctag=item.c_tag,
+            etag=item.e_tag,
+            quick_xor_hash=item.quick_xor_hash,
+            modified=iso(item.last_modified_date_time),
+        )
+
+    def _discard_all(self, fetched: Sequence[_Fetched]) -> None:
+        for entry in fetched:
+            if entry.temp is not None and not entry.temp.done:
+                try:
+                    self.mirror.discard(entry.temp)
+                except LocalStorageError as exc:
+                    logger.warning("could not remove a temporary file: {}", exc)
+
+    # ------------------------------------------------------------------ phase 2
+
+    def _delete(self, action: Action) -> Done:
+        assert action.mirror is not None
+        self._remove_ours(action.mirror)
+        return Done(action, record=None)
+
+    def _remove_ours(self, record: MirrorFile) -> None:
+        """Delete a file we placed, unless it changed since (someone else's edit stays)."""
+        if _untouched(self.mirror, record):
+            self.mirror.delete(record.local_path)
+        elif self.mirror.exists(record.local_path):
+            logger.warning("kept {}: it was changed locally since it was mirrored", record.path)
+
+    def _moves(self, moves: list[Action], fetched: dict[str, _Fetched]) -> list[Done]:
+        """Rename moved files; files that swap names go through a temporary name first."""
+        done: list[Done] = []
+        sources = {a.mirror.local_path for a in moves if a.mirror is not None}
+        parked: list[tuple[Action, str]] = []
+        for index, action in enumerate(moves):
+            assert action.mirror is not None and action.remote is not None
+            old, new = action.mirror.local_path, action.remote.local_path
+            if action.item_key in fetched:
+                self._remove_ours(action.mirror)  # the content was fetched to the new path
+                done.append(self._place(action, fetched))
+            elif new in sources and new != old:
+                parking = f"{old}.ms365sync-move-{index}"
+                self.mirror.move(old, parking)
+                parked.append((action, parking))
+            else:
+                self.mirror.move(old, new, replace=True)
+                done.append(self._record(action, action.remote))
+        for action, parking in parked:
+            assert action.remote is not None
+            self.mirror.move(parking, action.remote.local_path, replace=True)
+            done.append(self._record(action, action.remote))
+        return done
+
+    def _place(self, action: Action, fetched: dict[str, _Fetched]) -> Done:
+        entry = fetched[action.item_key]
+        adopted = entry.temp is None and entry.downloaded == 0
+        if entry.temp is not None:
+            self.mirror.commit(entry.temp, entry.remote.local_path, mtime=_mtime(entry.remote))
+        result = self._record(action, entry.remote)
+        result.adopted, result.downloaded = adopted, entry.downloaded
+        return result
+
+    def _touch(self, action: Action) -> Done:
+        """Permission or metadata change: keep the file, refresh its timestamp and record."""
+        assert action.remote is not None
+        return self._record(action, action.remote)
+
+    def _record(self, action: Action, remote: RemoteFile) -> Done:
+        stat = self.mirror.stat(remote.local_path)
+        if stat is None:
+            return Done(action, error="the local file disappeared during the run")
+        wanted = _mtime(remote)
+        if stat.mtime_ns != timestamp_ns(wanted):
+            self.mirror.set_mtime(remote.local_path, wanted)
+            stat = self.mirror.stat(remote.local_path)
+            assert stat is not None
+        assert remote.permissions is not None
+        record = MirrorFile(
+            item_id=remote.item_id,
+            path=remote.path,
+            local_path=remote.local_path,
+            size=remote.size,
+            ctag=remote.ctag,
+            quick_xor_hash=remote.quick_xor_hash,
+            etag=remote.etag,
+            modified=remote.modified,
+            mtime_ns=stat.mtime_ns,
+            permissions=remote.permissions,
+        )
+        return Done(action, record=record)
+
+
+def _needs_content(action: Action, mirror: Mirror) -> bool:
+    if action.kind in _CONTENT:
+        return True
+    if action.kind is not ActionKind.MOVE:
+        return False
+    assert action.mirror is not None
+    return action.content_changed or not _untouched(mirror, action.mirror)
+
+
+def _untouched(mirror: Mirror, record: MirrorFile) -> bool:
+    """Whether the local file is still exactly as ms365sync left it (size and mtime)."""
+    stat = mirror.stat(record.local_path)
+    return stat is not None and (stat.size, stat.mtime_ns) == (record.size, record.mtime_ns)
+
+
+def _finished(jobs: dict[futures.Future[_Fetched], Action]) -> list[_Fetched]:
+    result = []
+    for job in jobs:
+        if job.done() and not job.cancelled() and job.exception() is None:
+            result.append(job.result())
+    return result
+
+
+def _mtime(remote: RemoteFile) -> datetime:
+    if remote.modified:
+        parsed = datetime.fromisoformat(remote.modified.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc)

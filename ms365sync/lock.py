@@ -1,0 +1,56 @@
+"""A per-target lock, so two runs never work on the same target at once.
+
+An advisory `flock` on `<local_root>/.ms365sync/lock`: the kernel releases it when the
+holder exits, even after kill -9, so a stale lock cannot block later runs. The file holds
+the holder's pid and host for the error message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ms365sync.errors import LocalStorageError, LockError
+
+LOCK_NAME = "lock"
+
+
+@contextlib.contextmanager
+def target_lock(state_dir: Path, *, timeout: float = 0.0, poll: float = 0.2) -> Iterator[None]:
+    """Hold the target's lock, waiting up to `timeout` seconds for another run to finish.
+
+    Raises:
+        LockError: still held by another run after `timeout`.
+        LocalStorageError: the lock file cannot be created.
+    """
+    path = state_dir / LOCK_NAME
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LocalStorageError.from_oserror(exc, path=path, action="create the lock") from exc
+    try:
+        _acquire(fd, path, timeout, poll)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _acquire(fd: int, path: Path, timeout: float, poll: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or None
+                raise LockError(path=path, holder=holder) from None
+            time.sleep(poll)

@@ -1,0 +1,162 @@
+"""Internal value types shared by the planner, the state store, the syncer and the change log.
+
+Everything here is a frozen value: Graph JSON is translated into these at the graph/
+boundary, and nothing past it handles raw dictionaries.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteItem:
+    """One driveItem as a delta page reported it (latest state wins within a round)."""
+
+    item_id: str
+    parent_id: str | None
+    name: str | None  # SharePoint omits the name of deleted items
+    is_folder: bool
+    is_root: bool = False
+    deleted: bool = False
+    size: int = 0
+    etag: str | None = None
+    ctag: str | None = None
+    quick_xor_hash: str | None = None
+    modified: str | None = None  # lastModifiedDateTime as sent (UTC, whole seconds)
+    mime_type: str | None = None
+    shared: bool = False  # carries a `shared` facet: a permission-hierarchy root
+    shared_changed: bool = False  # @microsoft.graph.sharedChanged
+    package: bool = False  # neither file nor folder (e.g. a OneNote notebook)
+
+
+class PrincipalKind(enum.Enum):
+    """Who a permission grant is for."""
+
+    USER = "user"
+    GROUP = "group"  # Entra (Microsoft 365 or security) group
+    SITE_GROUP = "site_group"
+    LINK = "link"
+    APPLICATION = "application"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One grant of an item's permissions, keyed by stable ids (not display names)."""
+
+    kind: PrincipalKind
+    principal_id: str  # Entra object id, site group id, link id ...
+    display_name: str
+    role: str  # owner | write | read
+    email: str | None = None
+    login_name: str | None = None
+    link_type: str | None = None
+    link_scope: str | None = None
+    recipients: tuple[str, ...] = ()  # user ids a "users" link was granted to
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionSet:
+    """An item's permissions: the original "Display Name:::Level" labels and the grants."""
+
+    labels: tuple[str, ...]
+    grants: tuple[Grant, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A remote file the mirror should hold, with its path resolved and filters applied."""
+
+    item_id: str
+    path: str  # library-relative POSIX path, the change log's key
+    local_path: str  # the safe relative path under data/ (equal to path unless mapped)
+    size: int
+    ctag: str | None
+    quick_xor_hash: str | None
+    etag: str | None
+    modified: str | None
+    permissions: PermissionSet | None  # None: could not be read this run
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorFile:
+    """A file ms365sync placed in data/ and reported, as recorded in the state store."""
+
+    item_id: str
+    path: str
+    local_path: str
+    size: int
+    ctag: str | None
+    quick_xor_hash: str | None
+    etag: str | None
+    modified: str | None
+    mtime_ns: int  # what the file's mtime was set to, to spot local edits
+    permissions: PermissionSet
+
+
+class ActionKind(enum.Enum):
+    DOWNLOAD_NEW = "download_new"  # reported as added
+    DOWNLOAD_CHANGED = "download_changed"  # reported as modified
+    MOVE = "move"  # reported as deleted (old path) + added (new path, moved_from)
+    DELETE = "delete"  # reported as deleted
+    PERMISSIONS = "permissions"  # reported as a permission-only change
+    METADATA = "metadata"  # eTag-only change: recorded silently
+    REPAIR = "repair"  # local copy missing or edited: restored, logged as a repair
+    SKIP = "skip"  # cannot be mirrored (unsafe name, collision, unknown permissions)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One step of a plan. `remote` is the new state, `mirror` the recorded one."""
+
+    kind: ActionKind
+    remote: RemoteFile | None = None
+    mirror: MirrorFile | None = None
+    content_changed: bool = False
+    reason: str = ""
+
+    @property
+    def path(self) -> str:
+        target = self.remote or self.mirror
+        assert target is not None
+        return target.path
+
+    @property
+    def item_key(self) -> str:
+        target = self.remote or self.mirror
+        assert target is not None
+        return target.item_id
+
+
+@dataclass(frozen=True)
+class PermissionChanges:
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    current: tuple[str, ...]
+
+    @classmethod
+    def between(cls, before: tuple[str, ...], after: tuple[str, ...]) -> PermissionChanges:
+        old, new = set(before), set(after)
+        return cls(tuple(sorted(new - old)), tuple(sorted(old - new)), tuple(after))
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+@dataclass
+class RunCounters:
+    """Numbers for the run summary (mutable while the run goes on)."""
+
+    downloaded_files: int = 0
+    downloaded_bytes: int = 0
+    moved: int = 0
+    deleted: int = 0
+    repaired: int = 0
+    permission_reads: int = 0
+    untracked_local_files: int = 0
+    delta_pages: int = 0
+    full_enumeration: bool = False
+    notes: list[str] = field(default_factory=list)

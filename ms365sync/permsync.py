@@ -1,0 +1,132 @@
+"""Keeping the stored permission sets current, with as few 5-RU permission reads as possible.
+
+Every file takes its permissions from its nearest permission root (an item with a `shared`
+facet under `Prefer: hierarchicalsharing`, or one a sweep found to differ). A run re-reads
+the roots that delta reported (sharing hints included), roots never read, and roots whose
+read failed before; a full sweep, on the configured policy, reads every file and root
+because the hints are known to miss changes (README §4). Reads go through `$batch`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from ms365sync.graph.client import GraphClient
+from ms365sync.graph.convert import permission_set
+from ms365sync.models import PermissionSet
+from ms365sync.state import StageSummary, StateStore
+
+RETRY_KEY = "permission_retry"
+CHUNK = 400  # item ids per permissions_batch call (20 per $batch inside)
+
+
+@dataclass
+class PermissionOutcome:
+    """What a refresh read and what it could not."""
+
+    read: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    swept: bool = False
+
+
+def refresh(
+    client: GraphClient,
+    state: StateStore,
+    drive_id: str,
+    summary: StageSummary,
+    *,
+    hierarchical: bool,
+    sweep: bool,
+    now: float,
+    progress: Callable[[int], None] | None = None,
+) -> PermissionOutcome:
+    """Read the permission sets this run needs and store them (inside the run transaction).
+
+    Raises:
+        AuthError: no token could be obtained (per-item Graph failures are returned instead).
+    """
+    if not hierarchical:
+        # Without hierarchical sharing hints every file is its own permission root.
+        state.mark_own_permissions(state.all_file_ids(), True)
+    sources = state.permission_sources()
+    retry = set(json.loads(state.get_meta(RETRY_KEY) or "[]"))
+    wanted = (sources & (summary.touched | summary.shared_changed)) | (
+        sources - state.known_permission_ids()
+    )
+    wanted |= retry & sources
+    reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
+    if sweep:
+        files = set(state.all_file_ids())
+        read = reader.read(sorted(sources | wanted))
+        read.update(reader.read(sorted(files - sources)))
+        _classify_swept(state, read, files)
+    else:
+        reader.read(sorted(wanted))
+    state.set_meta(RETRY_KEY, json.dumps(sorted(reader.outcome.failed)))
+    state.prune_permissions()
+    return reader.outcome
+
+
+@dataclass
+class _Reader:
+    client: GraphClient
+    state: StateStore
+    drive_id: str
+    now: float
+    outcome: PermissionOutcome
+    progress: Callable[[int], None] | None
+
+    def read(self, item_ids: list[str]) -> dict[str, PermissionSet]:
+        """Read and store the permission sets of `item_ids`; failures go to the outcome."""
+        found: dict[str, PermissionSet] = {}
+        for start in range(0, len(item_ids), CHUNK):
+            chunk = item_ids[start : start + CHUNK]
+            for item_id, result in self.client.permissions_batch(self.drive_id, chunk).items():
+                if isinstance(result, Exception):
+                    self.outcome.failed[item_id] = str(result)
+                    continue
+                found[item_id] = permission_set(result)
+                self.state.store_permissions(item_id, found[item_id], self.now)
+            self.outcome.read += len(chunk)
+            if self.progress is not None:
+                self.progress(len(chunk))
+        if self.outcome.failed:
+            logger.warning("permissions of {} items could not be read", len(self.outcome.failed))
+        return found
+
+
+def _classify_swept(state: StateStore, read: dict[str, PermissionSet], files: set[str]) -> None:
+    """After a sweep, files whose own permissions differ from their root's become roots."""
+    parents = state.source_of_files()
+    stored = state.permissions()
+    own: list[str] = []
+    inherited: list[str] = []
+    for item_id in files:
+        mine = read.get(item_id)
+        source = stored.get(parents.get(item_id, ""))
+        if mine is None or source is None:
+            continue
+        (own if mine.labels != source.labels else inherited).append(item_id)
+    if own:
+        logger.info("permission sweep: {} files differ from their folder's permissions", len(own))
+    state.mark_own_permissions(own, True)
+    state.mark_own_permissions(inherited, False)
+
+
+def effective(
+    state: StateStore, failed: Iterable[str]
+) -> Callable[[str | None], PermissionSet | None]:
+    """A lookup from a file's permission source to its permission set (None: unreadable)."""
+    known = state.permissions()
+    bad = set(failed)
+
+    def lookup(source: str | None) -> PermissionSet | None:
+        if source is None or source in bad:
+            return None
+        return known.get(source)
+
+    return lookup

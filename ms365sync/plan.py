@@ -1,0 +1,119 @@
+"""Deciding what to do: pair the remote files with the mirror's records and the local disk,
+and produce the actions that make the mirror equal to the remote. Pure: no I/O, no clock.
+
+Both inputs are sorted by item id, so pairing is a merge (like rclone's march) that holds
+neither side in memory. Renames and moves are recognised by item id. Whether two versions
+have the same content is decided in one place, `same_content`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from ms365sync.models import Action, ActionKind, MirrorFile, PermissionSet, RemoteFile
+
+
+@dataclass(frozen=True, slots=True)
+class LocalStat:
+    size: int
+    mtime_ns: int
+
+
+def same_content(remote: RemoteFile, mirror: MirrorFile) -> bool:
+    """The one predicate for "is this file unchanged?", from remote facts only (never the
+    local mtime): size, then cTag, then quickXorHash, then the remote timestamp.
+
+    A cTag bump without a hash change (a restored version, a re-save) is not a content
+    change. A missing hash is "unknown", not a change (README §3): without cTag or hash the
+    remote lastModifiedDateTime decides.
+    """
+    if remote.size != mirror.size:
+        return False
+    if remote.ctag is not None and remote.ctag == mirror.ctag:
+        return True
+    if remote.quick_xor_hash is not None and mirror.quick_xor_hash is not None:
+        return remote.quick_xor_hash == mirror.quick_xor_hash
+    if remote.ctag is not None and mirror.ctag is not None:
+        return False
+    return remote.modified == mirror.modified
+
+
+def plan(
+    remote: Iterable[RemoteFile],
+    mirror: Iterable[MirrorFile],
+    local: Mapping[str, LocalStat] | None = None,
+) -> Iterator[Action]:
+    """The actions that bring the mirror to the remote state.
+
+    `remote` and `mirror` must be sorted by item id. `local` maps local paths under data/ to
+    what is on disk; when given, recorded files that are missing or were edited locally are
+    repaired. Every yielded action concerns one item id.
+    """
+    remote_iter, mirror_iter = iter(remote), iter(mirror)
+    r, m = next(remote_iter, None), next(mirror_iter, None)
+    while r is not None or m is not None:
+        if m is None or (r is not None and r.item_id < m.item_id):
+            assert r is not None
+            yield _new_file(r)
+            r = next(remote_iter, None)
+        elif r is None or m.item_id < r.item_id:
+            yield Action(ActionKind.DELETE, mirror=m, reason="deleted")
+            m = next(mirror_iter, None)
+        else:
+            yield from _pair(r, m, local)
+            r, m = next(remote_iter, None), next(mirror_iter, None)
+
+
+def _new_file(remote: RemoteFile) -> Action:
+    if remote.permissions is None:
+        return Action(ActionKind.SKIP, remote=remote, reason="permissions could not be read")
+    return Action(ActionKind.DOWNLOAD_NEW, remote=remote, content_changed=True)
+
+
+def _pair(
+    remote: RemoteFile, mirror: MirrorFile, local: Mapping[str, LocalStat] | None
+) -> Iterator[Action]:
+    if remote.permissions is None:
+        # Keep the recorded permissions: an unreadable permission list is an error for this
+        # file (retried next run), never "all permissions removed".
+        remote = _with_permissions(remote, mirror.permissions)
+        yield Action(ActionKind.SKIP, remote=remote, mirror=mirror, reason="permissions unread")
+    content = not same_content(remote, mirror)
+    if remote.path != mirror.path or remote.local_path != mirror.local_path:
+        yield Action(ActionKind.MOVE, remote=remote, mirror=mirror, content_changed=content)
+        return
+    if content:
+        yield Action(
+            ActionKind.DOWNLOAD_CHANGED, remote=remote, mirror=mirror, content_changed=True
+        )
+        return
+    assert remote.permissions is not None
+    if remote.permissions.labels != mirror.permissions.labels:
+        yield Action(ActionKind.PERMISSIONS, remote=remote, mirror=mirror)
+    elif _recorded(remote) != _recorded(mirror) or remote.permissions != mirror.permissions:
+        yield Action(ActionKind.METADATA, remote=remote, mirror=mirror)
+    if local is not None and _needs_repair(mirror, local.get(mirror.local_path)):
+        yield Action(ActionKind.REPAIR, remote=remote, mirror=mirror, reason="local copy changed")
+
+
+def _recorded(file: RemoteFile | MirrorFile) -> tuple[str | None, ...]:
+    return (file.etag, file.modified, file.ctag, file.quick_xor_hash)
+
+
+def _needs_repair(mirror: MirrorFile, stat: LocalStat | None) -> bool:
+    return stat is None or stat.size != mirror.size or stat.mtime_ns != mirror.mtime_ns
+
+
+def _with_permissions(remote: RemoteFile, permissions: PermissionSet) -> RemoteFile:
+    return RemoteFile(
+        item_id=remote.item_id,
+        path=remote.path,
+        local_path=remote.local_path,
+        size=remote.size,
+        ctag=remote.ctag,
+        quick_xor_hash=remote.quick_xor_hash,
+        etag=remote.etag,
+        modified=remote.modified,
+        permissions=permissions,
+    )

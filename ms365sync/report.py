@@ -1,0 +1,160 @@
+"""Turning what a run did into its change log, so each change event is reported once.
+
+Only actions that succeeded become events: a failed download is listed under `errors`
+(and retried next run), never under added or modified. A move is reported as `deleted`
+(old path, reason "moved") plus `added` (new path, with `moved_from`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ms365sync.apply import Done
+from ms365sync.changelog import (
+    AddedEntry,
+    ChangeLog,
+    Changes,
+    DeletedEntry,
+    ErrorEntry,
+    ModifiedEntry,
+    PermissionChangesEntry,
+    PermissionOnlyEntry,
+    RepairEntry,
+    Summary,
+    TargetInfo,
+)
+from ms365sync.models import ActionKind, MirrorFile, PermissionChanges
+
+
+@dataclass
+class LogBuilder:
+    """Collects a run's events; `build` makes the ChangeLog."""
+
+    data_dir: Path
+    changes: Changes = field(default_factory=Changes)
+    errors: dict[str, ErrorEntry] = field(default_factory=dict)
+    repairs: dict[str, RepairEntry] = field(default_factory=dict)
+    excluded: frozenset[str] = frozenset()  # item ids now outside the filters
+
+    def file_path(self, local_path: str) -> str:
+        return str(self.data_dir / local_path)
+
+    def add_error(self, path: str, reason: str, item_id: str | None = None) -> None:
+        self.errors[path] = ErrorEntry(reason=reason, item_id=item_id)
+
+    def record(self, results: Iterable[Done]) -> None:
+        for done in results:
+            if done.error is not None:
+                self.add_error(done.action.path, done.error, done.action.item_key)
+            elif done.action.kind is ActionKind.REPAIR:
+                self._repair(done)
+            else:
+                self._event(done)
+
+    def _event(self, done: Done) -> None:
+        action, new = done.action, done.record
+        old = action.mirror
+        kind = action.kind
+        if kind is ActionKind.DELETE:
+            assert old is not None
+            reason = "excluded" if old.item_id in self.excluded else "deleted"
+            self._deleted(old, reason)
+        elif kind is ActionKind.DOWNLOAD_NEW:
+            assert new is not None
+            self._added(new)
+        elif kind is ActionKind.MOVE:
+            assert old is not None and new is not None
+            self._deleted(old, "moved", moved_to=new.path)
+            self._added(new, moved_from=old.path)
+        elif kind is ActionKind.DOWNLOAD_CHANGED:
+            assert old is not None and new is not None
+            self._modified(old, new)
+        elif kind is ActionKind.PERMISSIONS:
+            assert old is not None and new is not None
+            diff = _diff(old, new)
+            self.changes.permission_only_changes[new.path] = PermissionOnlyEntry(
+                permission_changes=diff,
+                file_path=self.file_path(new.local_path),
+                item_id=new.item_id,
+            )
+
+    def _added(self, new: MirrorFile, moved_from: str | None = None) -> None:
+        self.changes.added[new.path] = AddedEntry(
+            permissions=list(new.permissions.labels),
+            file_path=self.file_path(new.local_path),
+            item_id=new.item_id,
+            size=new.size,
+            last_modified=new.modified,
+            moved_from=moved_from,
+        )
+
+    def _deleted(self, old: MirrorFile, reason: str, moved_to: str | None = None) -> None:
+        self.changes.deleted[old.path] = DeletedEntry(
+            permissions=list(old.permissions.labels),
+            item_id=old.item_id,
+            reason=reason,
+            moved_to=moved_to,
+        )
+
+    def _modified(self, old: MirrorFile, new: MirrorFile) -> None:
+        diff = _diff(old, new)
+        self.changes.modified[new.path] = ModifiedEntry(
+            content_changed=True,
+            permissions_changed=bool(diff.added or diff.removed),
+            file_path=self.file_path(new.local_path),
+            permission_changes=diff,
+            item_id=new.item_id,
+            size=new.size,
+            last_modified=new.modified,
+        )
+
+    def _repair(self, done: Done) -> None:
+        record = done.record
+        assert record is not None
+        reason = "local copy matched again" if done.adopted else "restored from SharePoint"
+        self.repairs[record.path] = RepairEntry(
+            reason=reason, file_path=self.file_path(record.local_path), item_id=record.item_id
+        )
+
+    def build(
+        self,
+        *,
+        stamp: str,
+        run_id: str,
+        target: TargetInfo,
+        total_files: int,
+        untracked: int,
+        full_resync: bool,
+        dry_run: bool,
+    ) -> ChangeLog:
+        c = self.changes
+        summary = Summary(
+            total_files=total_files,
+            added_count=len(c.added),
+            modified_count=len(c.modified),
+            deleted_count=len(c.deleted),
+            permission_only_changes_count=len(c.permission_only_changes),
+            errors_count=len(self.errors),
+            repairs_count=len(self.repairs),
+            untracked_local_files=untracked,
+        )
+        return ChangeLog(
+            timestamp=stamp,
+            summary=summary,
+            changes=c,
+            errors=self.errors,
+            repairs=self.repairs,
+            run_id=run_id,
+            target=target,
+            full_resync=full_resync,
+            dry_run=dry_run,
+        )
+
+
+def _diff(old: MirrorFile, new: MirrorFile) -> PermissionChangesEntry:
+    change = PermissionChanges.between(old.permissions.labels, new.permissions.labels)
+    return PermissionChangesEntry(
+        added=list(change.added), removed=list(change.removed), current=list(change.current)
+    )

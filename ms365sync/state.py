@@ -1,0 +1,606 @@
+"""Per-target state store (SQLite, under `<local_root>/.ms365sync/`).
+
+It holds the remote tree as of the last complete listing (`items`), the files ms365sync
+placed and reported (`mirror`), permission sets read from Graph (`perms`), per-file errors
+to retry, the delta link, and change-log exports not yet written out. A listing streams its
+pages into `stage` first; a run then applies the stage, plans, acts and records everything
+in one transaction (`StateStore.run()`), so a crash at any point leaves the previous
+committed state intact and no change event is lost or reported twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ms365sync.errors import StateError
+from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind, RemoteItem
+
+SCHEMA_VERSION = 1
+DB_NAME = "state.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY, parent_id TEXT, name TEXT, is_folder INTEGER NOT NULL,
+    is_root INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT, ctag TEXT, qxh TEXT,
+    modified TEXT, mime TEXT, shared INTEGER NOT NULL, package INTEGER NOT NULL,
+    own_perms INTEGER NOT NULL DEFAULT 0,  -- a permission sweep found it differs from its root
+    path TEXT,       -- library-relative path; NULL while an ancestor is unknown
+    segs TEXT,       -- the path's names as a JSON list (names may contain "/")
+    perm_src TEXT    -- the item whose permission set applies (nearest root)
+);
+CREATE INDEX IF NOT EXISTS items_parent ON items(parent_id);
+CREATE TABLE IF NOT EXISTS perms (
+    item_id TEXT PRIMARY KEY, labels TEXT NOT NULL, grants TEXT NOT NULL, read_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mirror (
+    item_id TEXT PRIMARY KEY, path TEXT NOT NULL, local_path TEXT NOT NULL, size INTEGER NOT NULL,
+    ctag TEXT, qxh TEXT, etag TEXT, modified TEXT, mtime_ns INTEGER NOT NULL,
+    labels TEXT NOT NULL, grants TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS errors (
+    item_id TEXT PRIMARY KEY, path TEXT, reason TEXT NOT NULL, first_seen REAL NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stage (
+    ord INTEGER PRIMARY KEY, item_id TEXT NOT NULL, parent_id TEXT, name TEXT,
+    is_folder INTEGER NOT NULL, is_root INTEGER NOT NULL, deleted INTEGER NOT NULL,
+    size INTEGER NOT NULL, etag TEXT, ctag TEXT, qxh TEXT, modified TEXT, mime TEXT,
+    shared INTEGER NOT NULL, shared_changed INTEGER NOT NULL, package INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS exports (
+    run_id TEXT PRIMARY KEY, log_name TEXT, log_json TEXT, permissions INTEGER NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started REAL NOT NULL, finished REAL, status TEXT NOT NULL,
+    summary TEXT
+);
+"""
+
+_ITEM_COLUMNS = (
+    "item_id, parent_id, name, is_folder, is_root, size, etag, ctag, qxh, modified, mime, "
+    "shared, package"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRow:
+    """A remote file of the committed tree, with its resolved path and permission source."""
+
+    item_id: str
+    segments: tuple[str, ...] | None  # None while an ancestor is unknown
+    size: int
+    etag: str | None
+    ctag: str | None
+    quick_xor_hash: str | None
+    modified: str | None
+    perm_src: str | None
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """What applying a listing round changed in the tree."""
+
+    touched: frozenset[str]  # items reported in this round (not deleted)
+    removed: frozenset[str]  # items that left the tree
+    shared_changed: frozenset[str]  # items carrying sharedChanged
+
+
+def encode_grants(grants: Sequence[Grant]) -> str:
+    return json.dumps(
+        [
+            {
+                "kind": g.kind.value,
+                "id": g.principal_id,
+                "name": g.display_name,
+                "role": g.role,
+                "email": g.email,
+                "login": g.login_name,
+                "link_type": g.link_type,
+                "link_scope": g.link_scope,
+                "recipients": list(g.recipients),
+            }
+            for g in grants
+        ],
+        separators=(",", ":"),
+    )
+
+
+def decode_permissions(labels: str, grants: str) -> PermissionSet:
+    return PermissionSet(
+        labels=tuple(json.loads(labels)),
+        grants=tuple(
+            Grant(
+                kind=PrincipalKind(g["kind"]),
+                principal_id=g["id"],
+                display_name=g["name"],
+                role=g["role"],
+                email=g["email"],
+                login_name=g["login"],
+                link_type=g["link_type"],
+                link_scope=g["link_scope"],
+                recipients=tuple(g["recipients"]),
+            )
+            for g in json.loads(grants)
+        ),
+    )
+
+
+class StateStore:
+    """The SQLite state of one target. Not thread-safe: use from the syncer's thread."""
+
+    def __init__(self, state_dir: Path, *, connection: sqlite3.Connection | None = None) -> None:
+        """Open (creating or migrating) the store in `state_dir`.
+
+        Raises:
+            StateError: the store is corrupt, truncated, unreadable or from a newer version.
+        """
+        self.path = state_dir / DB_NAME
+        try:
+            if connection is None:
+                state_dir.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+            self._db = connection
+            self._check()
+            self._db.executescript(_SCHEMA)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            if connection is not None:
+                connection.close()
+            raise StateError(f"unreadable ({exc})", path=self.path) from exc
+        except OSError as exc:
+            raise StateError(f"cannot open it ({exc})", path=self.path) from exc
+
+    @classmethod
+    def snapshot(cls, state_dir: Path) -> StateStore:
+        """An in-memory copy of the store (for dry runs): changes to it are never written.
+
+        Raises:
+            StateError: the store exists but cannot be read.
+        """
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        path = state_dir / DB_NAME
+        if path.exists():
+            try:
+                source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    source.backup(memory)
+                finally:
+                    source.close()
+            except sqlite3.DatabaseError as exc:
+                memory.close()
+                raise StateError(f"unreadable ({exc})", path=path) from exc
+        return cls(state_dir, connection=memory)
+
+    @staticmethod
+    def set_aside(state_dir: Path) -> Path:
+        """Move an unreadable store out of the way (kept for inspection); returns where."""
+        path = state_dir / DB_NAME
+        aside = path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{path}{suffix}")
+            if source.exists():
+                source.replace(Path(f"{aside}{suffix}"))
+        return aside
+
+    def _check(self) -> None:
+        row = self._db.execute("PRAGMA quick_check").fetchone()
+        if row is None or row[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
+
+    def _migrate(self) -> None:
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) > SCHEMA_VERSION:
+            raise StateError(
+                f"written by a newer ms365sync (schema {version})",
+                path=self.path,
+                hint="upgrade ms365sync",
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[None]:
+        """One atomic unit: everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def rollback_run(self) -> None:
+        """Abandon the open run transaction (dry runs)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    # ------------------------------------------------------------------ listing stage
+
+    def clear_stage(self) -> None:
+        self._db.execute("DELETE FROM stage")
+
+    def stage_page(self, items: Iterable[RemoteItem]) -> int:
+        """Append one delta page to the stage (durably, outside the run transaction)."""
+        rows = [
+            (
+                i.item_id,
+                i.parent_id,
+                i.name,
+                int(i.is_folder),
+                int(i.is_root),
+                int(i.deleted),
+                i.size,
+                i.etag,
+                i.ctag,
+                i.quick_xor_hash,
+                i.modified,
+                i.mime_type,
+                int(i.shared),
+                int(i.shared_changed),
+                int(i.package),
+            )
+            for i in items
+        ]
+        self._db.executemany(
+            "INSERT INTO stage(item_id, parent_id, name, is_folder, is_root, deleted, size, etag, "
+            "ctag, qxh, modified, mime, shared, shared_changed, package) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        return len(rows)
+
+    def stage_root_shared(self) -> bool | None:
+        """Whether the library root came with a `shared` facet in the stage (None: no root)."""
+        row = self._db.execute(
+            "SELECT shared FROM stage WHERE is_root = 1 ORDER BY ord DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else bool(row[0])
+
+    def apply_stage(self, *, full: bool) -> StageSummary:
+        """Fold the staged round into the tree (inside `run()`); a full round replaces it.
+
+        Deleted folders take their descendants with them whether or not the service reported
+        each one (README §4 leaves it unconfirmed).
+        """
+        db = self._db
+        db.execute("DROP TABLE IF EXISTS temp.latest")
+        db.execute(
+            "CREATE TEMP TABLE latest AS SELECT * FROM stage WHERE ord IN "
+            "(SELECT MAX(ord) FROM stage GROUP BY item_id)"
+        )
+        db.execute("CREATE INDEX temp.latest_id ON latest(item_id)")
+        before = {row[0] for row in db.execute("SELECT item_id FROM items")} if full else None
+        if full:
+            db.execute("DELETE FROM items WHERE item_id NOT IN (SELECT item_id FROM latest)")
+        db.execute(
+            f"INSERT INTO items({_ITEM_COLUMNS}) SELECT {_ITEM_COLUMNS} FROM latest "
+            "WHERE deleted = 0 ON CONFLICT(item_id) DO UPDATE SET parent_id=excluded.parent_id, "
+            "name=excluded.name, is_folder=excluded.is_folder, is_root=excluded.is_root, "
+            "size=excluded.size, etag=excluded.etag, ctag=excluded.ctag, qxh=excluded.qxh, "
+            "modified=excluded.modified, mime=excluded.mime, shared=excluded.shared, "
+            "package=excluded.package"
+        )
+        removed = self._delete_subtrees(
+            [row[0] for row in db.execute("SELECT item_id FROM latest WHERE deleted = 1")]
+        )
+        if before is not None:
+            removed |= before - {row[0] for row in db.execute("SELECT item_id FROM items")}
+        touched = {row[0] for row in db.execute("SELECT item_id FROM latest WHERE deleted = 0")}
+        shared = {row[0] for row in db.execute("SELECT item_id FROM latest WHERE shared_changed")}
+        self._resolve()
+        return StageSummary(frozenset(touched), frozenset(removed), frozenset(shared))
+
+    def _delete_subtrees(self, roots: list[str]) -> set[str]:
+        removed: set[str] = set()
+        frontier = [r for r in roots if r]
+        while frontier:
+            removed.update(frontier)
+            marks = ",".join("?" * len(frontier[:500]))
+            chunk, frontier = frontier[:500], frontier[500:]
+            children = [
+                row[0]
+                for row in self._db.execute(
+                    f"SELECT item_id FROM items WHERE parent_id IN ({marks})", chunk
+                )
+            ]
+            self._db.execute(f"DELETE FROM items WHERE item_id IN ({marks})", chunk)
+            frontier.extend(c for c in children if c not in removed)
+        return removed
+
+    def mark_own_permissions(self, item_ids: Iterable[str], own: bool) -> None:
+        """Record whether files carry permissions of their own (found by a sweep)."""
+        item_ids = list(item_ids)
+        if not item_ids:
+            return
+        self._db.executemany(
+            "UPDATE items SET own_perms = ? WHERE item_id = ?", [(int(own), i) for i in item_ids]
+        )
+        self._resolve()
+
+    def _resolve(self) -> None:
+        """Recompute every item's path and `perm_src` from the tree; write what changed.
+
+        An item whose parent is unknown keeps a NULL path (its round is incomplete for it).
+        The walk is in memory (about 100 ms per 100,000 items) and only changed rows are
+        written, so a no-op run stays cheap.
+        """
+        rows = self._db.execute(
+            "SELECT item_id, parent_id, name, is_root, shared, own_perms, segs, perm_src FROM items"
+        ).fetchall()
+        children: dict[str | None, list[tuple[str, str, int, int, int]]] = {}
+        stored: dict[str, tuple[str | None, str | None]] = {}
+        roots: list[tuple[str, str, int, int, int]] = []
+        for item_id, parent_id, name, is_root, shared, own, segs, src in rows:
+            node = (item_id, name, is_root, shared, own)
+            (roots if is_root else children.setdefault(parent_id, [])).append(node)
+            stored[item_id] = (segs, src)
+        computed: dict[str, tuple[str | None, str | None]] = {}
+        stack: list[tuple[tuple[str, str, int, int, int], tuple[str, ...], str]] = [
+            (node, (), node[0]) for node in roots
+        ]
+        while stack:
+            (item_id, name, is_root, shared, own), parent_segs, parent_src = stack.pop()
+            if name is None and not is_root:
+                continue  # a nameless live item cannot be placed; it and its subtree wait
+            segs = () if is_root else (*parent_segs, name)
+            src = item_id if (is_root or shared or own) else parent_src
+            computed[item_id] = (json.dumps(segs, ensure_ascii=False), src)
+            stack.extend((child, segs, src) for child in children.get(item_id, []))
+        updates = []
+        for item_id, old in stored.items():
+            new = computed.get(item_id, (None, None))
+            if new != old:
+                segs_json = new[0]
+                path = None if segs_json is None else "/".join(json.loads(segs_json))
+                updates.append((segs_json, path, new[1], item_id))
+        self._db.executemany(
+            "UPDATE items SET segs = ?, path = ?, perm_src = ? WHERE item_id = ?", updates
+        )
+
+    # ------------------------------------------------------------------ tree queries
+
+    def tree_files(self) -> Iterator[TreeRow]:
+        """Every remote file (not folder or package), sorted by item id."""
+        for item_id, segs, *rest in self._db.execute(
+            "SELECT item_id, segs, size, etag, ctag, qxh, modified, perm_src FROM items "
+            "WHERE is_folder = 0 AND package = 0 ORDER BY item_id"
+        ):
+            segments = None if segs is None else tuple(json.loads(segs))
+            yield TreeRow(item_id, segments, *rest)
+
+    def item_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def permission_sources(self) -> set[str]:
+        """Items whose permission sets files depend on."""
+        return {
+            row[0]
+            for row in self._db.execute(
+                "SELECT DISTINCT perm_src FROM items WHERE perm_src IS NOT NULL"
+            )
+        }
+
+    def files_under_sources(self, sources: Iterable[str]) -> set[str]:
+        wanted = set(sources)
+        return {
+            row[0]
+            for row in self._db.execute(
+                "SELECT item_id, perm_src FROM items WHERE is_folder = 0 AND package = 0"
+            )
+            if row[1] in wanted
+        }
+
+    def source_of_files(self) -> dict[str, str]:
+        """Each file's parent's permission source: where it would inherit from."""
+        return {
+            row[0]: row[1]
+            for row in self._db.execute(
+                "SELECT f.item_id, p.perm_src FROM items f JOIN items p ON f.parent_id = p.item_id "
+                "WHERE f.is_folder = 0 AND f.package = 0 AND p.perm_src IS NOT NULL"
+            )
+        }
+
+    def all_file_ids(self) -> list[str]:
+        return [
+            row[0]
+            for row in self._db.execute(
+                "SELECT item_id FROM items WHERE is_folder = 0 AND package = 0 ORDER BY item_id"
+            )
+        ]
+
+    def unresolved(self) -> list[tuple[str, str | None]]:
+        """Items whose path cannot be resolved yet (an ancestor is unknown)."""
+        return [
+            (row[0], row[1])
+            for row in self._db.execute("SELECT item_id, name FROM items WHERE path IS NULL")
+        ]
+
+    # ------------------------------------------------------------------ permissions
+
+    def store_permissions(self, item_id: str, permissions: PermissionSet, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO perms(item_id, labels, grants, read_at) VALUES(?,?,?,?) "
+            "ON CONFLICT(item_id) DO UPDATE SET labels=excluded.labels, grants=excluded.grants, "
+            "read_at=excluded.read_at",
+            (item_id, json.dumps(list(permissions.labels)), encode_grants(permissions.grants), now),
+        )
+
+    def permissions(self) -> dict[str, PermissionSet]:
+        """Every stored permission set by item id (sources only are ever looked up)."""
+        return {
+            row[0]: decode_permissions(row[1], row[2])
+            for row in self._db.execute("SELECT item_id, labels, grants FROM perms")
+        }
+
+    def known_permission_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT item_id FROM perms")}
+
+    def prune_permissions(self) -> None:
+        self._db.execute("DELETE FROM perms WHERE item_id NOT IN (SELECT item_id FROM items)")
+
+    # ------------------------------------------------------------------ mirror
+
+    def mirror_files(self) -> Iterator[MirrorFile]:
+        """Every recorded mirror file, sorted by item id."""
+        for row in self._db.execute(
+            "SELECT item_id, path, local_path, size, ctag, qxh, etag, modified, mtime_ns, labels, "
+            "grants FROM mirror ORDER BY item_id"
+        ):
+            yield MirrorFile(
+                item_id=row[0],
+                path=row[1],
+                local_path=row[2],
+                size=row[3],
+                ctag=row[4],
+                quick_xor_hash=row[5],
+                etag=row[6],
+                modified=row[7],
+                mtime_ns=row[8],
+                permissions=decode_permissions(row[9], row[10]),
+            )
+
+    def mirror_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM mirror").fetchone()[0])
+
+    def put_mirror(self, file: MirrorFile) -> None:
+        self._db.execute(
+            "DELETE FROM mirror WHERE path = ? AND item_id != ?", (file.path, file.item_id)
+        )
+        self._db.execute(
+            "INSERT INTO mirror(item_id, path, local_path, size, ctag, qxh, etag, modified, "
+            "mtime_ns, labels, grants) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, "
+            "local_path=excluded.local_path, "
+            "size=excluded.size, ctag=excluded.ctag, qxh=excluded.qxh, etag=excluded.etag, "
+            "modified=excluded.modified, mtime_ns=excluded.mtime_ns, labels=excluded.labels, "
+            "grants=excluded.grants",
+            (
+                file.item_id,
+                file.path,
+                file.local_path,
+                file.size,
+                file.ctag,
+                file.quick_xor_hash,
+                file.etag,
+                file.modified,
+                file.mtime_ns,
+                json.dumps(list(file.permissions.labels)),
+                encode_grants(file.permissions.grants),
+            ),
+        )
+
+    def drop_mirror(self, item_id: str) -> None:
+        self._db.execute("DELETE FROM mirror WHERE item_id = ?", (item_id,))
+
+    def mirror_local_paths(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT local_path FROM mirror")}
+
+    def mirror_labels(self) -> Iterator[tuple[str, list[str]]]:
+        """(path, labels) of every mirror file, sorted by path, for .permissions.json."""
+        for path, labels in self._db.execute("SELECT path, labels FROM mirror ORDER BY path"):
+            yield path, json.loads(labels)
+
+    def mirror_grants(self) -> Iterator[tuple[str, str, PermissionSet]]:
+        """(path, item id, permissions) of every mirror file, sorted by path."""
+        for path, item_id, labels, grants in self._db.execute(
+            "SELECT path, item_id, labels, grants FROM mirror ORDER BY path"
+        ):
+            yield path, item_id, decode_permissions(labels, grants)
+
+    # ------------------------------------------------------------------ errors
+
+    def set_error(self, item_id: str, path: str | None, reason: str, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO errors(item_id, path, reason, first_seen, attempts) VALUES(?,?,?,?,1) "
+            "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, reason=excluded.reason, "
+            "attempts=attempts+1",
+            (item_id, path, reason, now),
+        )
+
+    def clear_error(self, item_id: str) -> None:
+        self._db.execute("DELETE FROM errors WHERE item_id = ?", (item_id,))
+
+    def clear_errors(self) -> None:
+        self._db.execute("DELETE FROM errors")
+
+    def errors(self) -> list[tuple[str, str | None, str, int]]:
+        return [
+            (row[0], row[1], row[2], int(row[3]))
+            for row in self._db.execute(
+                "SELECT item_id, path, reason, attempts FROM errors ORDER BY path"
+            )
+        ]
+
+    # ------------------------------------------------------------------ exports and runs
+
+    def enqueue_export(
+        self, run_id: str, log_name: str | None, log_json: str | None, permissions: bool
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO exports(run_id, log_name, log_json, permissions) VALUES(?,?,?,?)",
+            (run_id, log_name, log_json, int(permissions)),
+        )
+
+    def pending_exports(self) -> list[tuple[str, str | None, str | None, bool]]:
+        return [
+            (row[0], row[1], row[2], bool(row[3]))
+            for row in self._db.execute(
+                "SELECT run_id, log_name, log_json, permissions FROM exports WHERE done = 0 "
+                "ORDER BY rowid"
+            )
+        ]
+
+    def export_done(self, run_id: str) -> None:
+        self._db.execute("UPDATE exports SET done = 1, log_json = NULL WHERE run_id = ?", (run_id,))
+
+    def log_names(self) -> set[str]:
+        return {
+            row[0]
+            for row in self._db.execute("SELECT log_name FROM exports WHERE log_name IS NOT NULL")
+        }
+
+    def record_run(self, run_id: str, started: float, status: str, summary: str | None) -> None:
+        self._db.execute(
+            "INSERT INTO runs(run_id, started, finished, status, summary) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(run_id) DO UPDATE SET finished=excluded.finished, status=excluded.status, "
+            "summary=excluded.summary",
+            (run_id, started, time.time(), status, summary),
+        )
+
+    def last_run(self) -> tuple[str, float, float | None, str, str | None] | None:
+        row = self._db.execute(
+            "SELECT run_id, started, finished, status, summary FROM runs "
+            "ORDER BY started DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
