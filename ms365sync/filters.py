@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pathspec
 
@@ -15,11 +14,11 @@ class FilterError(ValueError):
     """An include or exclude pattern pathspec cannot parse."""
 
 
-def _compile(patterns: Sequence[str], what: str) -> pathspec.PathSpec[Any] | None:
+def _compile(patterns: Sequence[str], what: str) -> pathspec.GitIgnoreSpec | None:
     if not patterns:
         return None
     try:
-        return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+        return pathspec.GitIgnoreSpec.from_lines(patterns)
     except (ValueError, TypeError) as exc:  # GitWildMatchPatternError is a ValueError
         raise FilterError(f"invalid {what} pattern: {exc}") from exc
 
@@ -31,8 +30,8 @@ class Filters:
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    _include: pathspec.PathSpec[Any] | None = field(init=False, repr=False, compare=False)
-    _exclude: pathspec.PathSpec[Any] | None = field(init=False, repr=False, compare=False)
+    _include: pathspec.GitIgnoreSpec | None = field(init=False, repr=False, compare=False)
+    _exclude: pathspec.GitIgnoreSpec | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_include", _compile(self.include, "include"))

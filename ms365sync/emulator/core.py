@@ -20,6 +20,7 @@ from ms365sync.emulator.model import Drive, Item
 from ms365sync.emulator.requestlog import RequestLog
 from ms365sync.emulator.server import EmulatorServer
 from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.tenant_control import tenant_routes
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Emulator:
         self.clock = Clock()
         tenant.clock = self.clock.now
         self.graph = GraphService(tenant, download_url=self._download_url, fault=_fault)
-        self.control_router = control_router or Router()
+        self.control_router = control_router or tenant_routes(tenant)
         self.app = EmulatorApp(
             tenant.directory,
             self.graph.router,

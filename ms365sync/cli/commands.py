@@ -1,0 +1,240 @@
+"""`check`, `init`, `status` and `watch`: everything around a sync run."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+
+from ms365sync.cli.main import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Options,
+    cli,
+    exit_for,
+    fail,
+    load,
+    run_sync,
+)
+from ms365sync.config import write_starter_config
+from ms365sync.coordinator import Coordinator
+from ms365sync.errors import AuthError, ConfigError, MS365SyncError
+from ms365sync.resolve import resolve
+from ms365sync.state import StateStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def target_options(function: F) -> F:
+    """`--config` and `--only` after the subcommand name (they override the group's)."""
+    function = click.option(
+        "--only", "sub_only", multiple=True, metavar="NAME",
+        help="Only this site, or SITE/LIBRARY (repeatable).",
+    )(function)  # fmt: skip
+    return click.option(
+        "--config", "sub_config", type=click.Path(path_type=Path), default=None,
+        help="The configuration file (default: sites.toml, or the global --config).",
+    )(function)  # fmt: skip
+
+
+def merged(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> Options:
+    options: Options = ctx.obj
+    return replace(
+        options,
+        config=sub_config if sub_config is not None else options.config,
+        only=sub_only or options.only,
+    )
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "90", "30s", "15m", "2h" or "1d"."""
+    found = _DURATION.match(text)
+    if found is None or float(found.group(1)) <= 0:
+        raise click.BadParameter(f"{text!r}: expected a positive duration such as 30s, 15m, 2h")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+# ---------------------------------------------------------------------- check
+
+
+@cli.command()
+@target_options
+@click.pass_context
+def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> None:
+    """Validate the configuration, sign in, and find every target's site and library."""
+    options = merged(ctx, sub_config, sub_only)
+    config, targets = load(options)
+    coordinator = Coordinator(config)
+    try:
+        coordinator.authenticate()
+        rows, failed = _resolve_all(coordinator, targets)
+    except AuthError as exc:
+        exit_for(exc)
+    finally:
+        coordinator.close()
+    if options.json:
+        click.echo(json.dumps({"ok": not failed, "targets": rows}, indent=2))
+    else:
+        table = Table(title=f"{options.config}: {len(targets)} targets")
+        for column in ("target", "site", "library", "drive id", "local root", "result"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(str(row[key] or "") for key in row))
+        options.console.print(table)
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dict[str, Any]], int]:
+    rows: list[dict[str, Any]] = []
+    failed = 0
+    for target in targets:
+        row: dict[str, Any] = {"target": target.name, "site": None, "library": None,
+                               "drive_id": None, "local_root": str(target.spec.local_root),
+                               "result": "ok"}  # fmt: skip
+        try:
+            found = resolve(coordinator.client, target.spec.site, target.spec.library)
+            row.update(site=found.site_name, library=found.library_title, drive_id=found.drive_id)
+        except MS365SyncError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            row["result"] = f"FAILED: {exc}"
+            failed += 1
+        rows.append(row)
+    return rows, failed
+
+
+# ---------------------------------------------------------------------- init
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sites.toml"),
+    show_default=True,
+    help="Where to write the file.",
+)
+@click.pass_context
+def init(ctx: click.Context, output: Path) -> None:
+    """Write a starter sites.toml to fill in (refuses to overwrite an existing file)."""
+    try:
+        write_starter_config(output)
+    except ConfigError as exc:
+        exit_for(exc)
+    click.echo(f"wrote {output}: fill in [auth] (or set TENANT_ID, CLIENT_ID, CLIENT_SECRET) "
+               "and the [[sites]], then run `ms365sync check`")  # fmt: skip
+    ctx.exit(EXIT_OK)
+
+
+# ---------------------------------------------------------------------- status
+
+
+@cli.command()
+@target_options
+@click.pass_context
+def status(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> None:
+    """Per target: the last run, its result, file counts and pending errors (from the state)."""
+    options = merged(ctx, sub_config, sub_only)
+    _, targets = load(options)
+    rows = [_status_row(target.name, target.spec.state_dir) for target in targets]
+    if options.json:
+        click.echo(json.dumps({"targets": rows}, indent=2))
+    else:
+        table = Table(title="ms365sync status")
+        for column in ("target", "last run", "result", "files", "pending errors"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(row["target"], row["last_run"] or "never", row["result"],
+                          str(row["files"]), str(row["pending_errors"]))  # fmt: skip
+        options.console.print(table)
+    ctx.exit(EXIT_OK)
+
+
+def _status_row(name: str, state_dir: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {"target": name, "last_run": None, "result": "never synced",
+                           "files": 0, "pending_errors": 0, "summary": None}  # fmt: skip
+    if not (state_dir / "state.db").exists():
+        return row
+    try:
+        state = StateStore.snapshot(state_dir)
+    except MS365SyncError as exc:
+        row["result"] = f"unreadable state: {exc}"
+        return row
+    try:
+        last = state.last_run()
+        if last is not None:
+            finished = last[2] or last[1]
+            row["last_run"] = datetime.datetime.fromtimestamp(finished).isoformat(" ", "seconds")
+            row["result"] = last[3]
+            row["summary"] = json.loads(last[4]) if last[4] else None
+        row["files"] = state.mirror_count()
+        row["pending_errors"] = len(state.errors())
+    finally:
+        state.close()
+    return row
+
+
+# ---------------------------------------------------------------------- watch
+
+
+@cli.command()
+@click.option(
+    "--every",
+    "every",
+    required=True,
+    metavar="DURATION",
+    help="Time between the starts of two runs, e.g. 15m or 1h.",
+)
+@target_options
+@click.pass_context
+def watch(ctx: click.Context, every: str, sub_config: Path | None,
+          sub_only: tuple[str, ...]) -> None:  # fmt: skip
+    """Sync on an interval until stopped; SIGINT/SIGTERM let the current run finish first.
+
+    A target's `on_change` command runs with the new change log after a run with changes.
+    """
+    interval = parse_duration(every)
+    options = merged(ctx, sub_config, sub_only)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stop.is_set():
+            fail("interrupted twice: stopping now", EXIT_INTERRUPTED)
+        click.echo("ms365sync: stopping after the current run", err=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = _watch_loop(options, interval, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    ctx.exit(EXIT_INTERRUPTED if stop.is_set() else code)
+
+
+def _watch_loop(options: Options, interval: float, stop: threading.Event) -> int:
+    code = EXIT_OK
+    while not stop.is_set():
+        started = time.monotonic()
+        config, targets = load(options)  # re-read, so edits apply to the next run
+        report = run_sync(options, config, targets)
+        code = report.exit_code
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+    return code
+
+
+__all__ = ["check", "init", "parse_duration", "status", "watch"]

@@ -1,0 +1,103 @@
+"""`ms365sync demo`: the whole product against the bundled demo tenant, offline, in a minute.
+
+The emulator runs in-process (no network, no ports): the demo syncs every library, shows
+the result, applies a scripted set of remote changes (new file, edit, rename, move, delete,
+permission grant and removal, sharing link) and syncs again to show the change log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.tree import Tree
+
+from ms365sync.cli.main import EXIT_OK, Options, cli, exit_for, load, run_sync
+from ms365sync.coordinator import RunReport
+from ms365sync.emulator.cli import sites_toml
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.demo import demo_scenario_path, load_demo_tenant
+from ms365sync.emulator.scenario import apply_scenario, load_scenario
+from ms365sync.errors import ConfigError
+
+MARKER = ".ms365sync-demo"
+TREE_LIMIT = 40
+
+
+def _prepare(directory: Path) -> None:
+    """Start from an empty demo folder; never wipe a folder the demo did not create."""
+    if directory.exists() and any(directory.iterdir()):
+        if not (directory / MARKER).exists():
+            raise ConfigError(
+                f"{directory} exists and was not created by `ms365sync demo`",
+                hint="pass --dir with a new or empty folder",
+            )
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text("created by ms365sync demo\n", encoding="utf-8")
+
+
+def _tree(console: Console, mirror: Path) -> None:
+    tree = Tree(f"[bold]{mirror}[/]")
+    shown = 0
+    for library in sorted(p for p in mirror.glob("*/*") if p.is_dir()):
+        branch = tree.add(f"{library.relative_to(mirror)}")
+        files = sorted(p for p in (library / "data").rglob("*") if p.is_file())
+        for path in files[: max(0, TREE_LIMIT - shown)]:
+            branch.add(str(path.relative_to(library / "data")))
+        shown += len(files)
+        if len(files) > TREE_LIMIT:
+            branch.add(f"... {len(files) - TREE_LIMIT} more")
+    console.print(tree)
+
+
+def _changes(console: Console, report: RunReport) -> None:
+    for result in report.results:
+        if result.log_path is None or result.log is None:
+            continue
+        console.print(f"\n[bold]{result.target}[/]: change log {result.log_path}")
+        changes = json.loads(result.log_path.read_text(encoding="utf-8"))["changes"]
+        for section, entries in changes.items():
+            for path in entries:
+                console.print(f"  {section:<24} {path}")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ms365sync-demo"),
+    show_default=True,
+    help="Folder for the demo's configuration and mirror (recreated each time).",
+)
+@click.pass_context
+def demo(ctx: click.Context, directory: Path) -> None:
+    """Sync an emulated demo tenant, change it remotely, sync again (offline, no tenant)."""
+    base: Options = ctx.obj
+    console = base.console
+    try:
+        _prepare(directory)
+    except ConfigError as exc:
+        exit_for(exc)
+    emulator = Emulator(load_demo_tenant())
+    config_path = directory / "sites.toml"
+    config_path.write_text(sites_toml(emulator, None, None, "mirror"), encoding="utf-8")
+    options = Options(config_path, (), False, False, base.verbose, base.quiet, base.json,
+                      base.log_file)  # fmt: skip
+    config, targets = load(options)
+    console.print(f"[bold]1. First sync[/] of {len(targets)} libraries from the emulated tenant")
+    first = run_sync(options, config, targets, session_factory=emulator.session)
+    _tree(console, directory / "mirror")
+    scenario = load_scenario(demo_scenario_path())
+    console.print("\n[bold]2. Remote changes[/] made in SharePoint (emulated):")
+    for line in apply_scenario(emulator.tenant, scenario):
+        console.print(f"  - {line}")
+    console.print("\n[bold]3. Second sync[/]: only what changed")
+    second = run_sync(options, config, targets, session_factory=emulator.session)
+    _changes(console, second)
+    console.print(f"\nDemo folder: {directory.resolve()} (configuration: {config_path})")
+    ctx.exit(max(first.exit_code, second.exit_code) or EXIT_OK)

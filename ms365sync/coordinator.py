@@ -1,0 +1,189 @@
+"""Many targets in one run: a syncer per target, run concurrently, failures isolated.
+
+All targets of the configuration belong to one tenant, so they share one token provider,
+one pooled Graph client and therefore one throttle gate: a 429 or 503 on any of them pauses
+all of them for the Retry-After (README §8, "pause all threads"). Downloads across targets
+share one global limit (`max_connections`). Each target still takes its own lock, so two
+runs never work on the same target at once.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import requests
+from loguru import logger
+
+from ms365sync.apply import Progress
+from ms365sync.config import Config, Target
+from ms365sync.errors import AuthError, MS365SyncError
+from ms365sync.graph import GraphClient, MsalTokenProvider
+from ms365sync.graph.auth import TokenProvider
+from ms365sync.graph.download import DEFAULT_CHUNK_SIZE, DownloadInfo
+from ms365sync.graph.session import build_session
+from ms365sync.syncer import Syncer, SyncResult
+
+ON_CHANGE_TIMEOUT = 600.0
+
+
+class LimitedGraphClient(GraphClient):
+    """A GraphClient whose downloads wait for one of a fixed number of global slots."""
+
+    def __init__(
+        self, graph_url: str, provider: TokenProvider, *, slots: int, **kwargs: Any
+    ) -> None:
+        super().__init__(graph_url, provider, **kwargs)
+        self._slots = threading.BoundedSemaphore(max(1, slots))
+
+    def download(
+        self,
+        drive_id: str,
+        item_id: str,
+        out: BinaryIO,
+        *,
+        expected_size: int | None = None,
+        expected_hash: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: Callable[[int], None] | None = None,
+    ) -> DownloadInfo:
+        with self._slots:
+            return super().download(
+                drive_id,
+                item_id,
+                out,
+                expected_size=expected_size,
+                expected_hash=expected_hash,
+                chunk_size=chunk_size,
+                progress=progress,
+            )
+
+
+@dataclass
+class RunReport:
+    """The outcome of every selected target."""
+
+    results: list[SyncResult] = field(default_factory=list)
+    hook_failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(result.ok for result in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every target succeeded, 3 when authentication failed, else 1."""
+        if self.ok:
+            return 0
+        if any(isinstance(r.error, AuthError) for r in self.results if not r.ok):
+            return 3
+        return 1
+
+
+ProgressFactory = Callable[[Target], Progress]
+SessionFactory = Callable[[], requests.Session]
+
+
+class Coordinator:
+    """Runs the configuration's targets; construct once per process (it holds the client)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        session_factory: SessionFactory | None = None,
+        progress: ProgressFactory | None = None,
+    ) -> None:
+        self.config = config
+        cloud = config.cloud
+        pool = config.max_connections + 8
+        session = (
+            session_factory()
+            if session_factory is not None
+            else build_session(ca_bundle=cloud.ca_bundle, pool_size=pool)
+        )
+        self.provider = MsalTokenProvider(
+            tenant_id=config.tenant_id,
+            client_id=config.client_id,
+            credential=config.credential,
+            cloud=cloud,
+            http_client=session,
+        )
+        self.client = LimitedGraphClient(
+            cloud.graph_url,
+            self.provider,
+            session=session,
+            ca_bundle=cloud.ca_bundle,
+            pool_size=pool,
+            slots=config.max_connections,
+        )
+        self.progress = progress
+
+    def close(self) -> None:
+        self.client.close()
+
+    def authenticate(self) -> None:
+        """Get a token now, so a wrong credential fails the run at once.
+
+        Raises:
+            AuthError: the identity platform refused the credential.
+        """
+        self.provider.token()
+
+    def run(
+        self, targets: Sequence[Target], *, dry_run: bool = False, force: bool = False
+    ) -> RunReport:
+        """Sync `targets`, at most `parallel_targets` at a time; never raises for a target.
+
+        Raises:
+            AuthError: from `authenticate`, before any target starts.
+        """
+        self.authenticate()
+        report = RunReport()
+        workers = max(1, min(self.config.parallel_targets, len(targets)))
+        with futures.ThreadPoolExecutor(workers, "ms365sync-target") as pool:
+            jobs = [pool.submit(self._one, target, dry_run, force) for target in targets]
+            report.results = [job.result() for job in jobs]
+        for target, result in zip(targets, report.results, strict=True):
+            failure = self._hook(target, result)
+            if failure:
+                report.hook_failures[target.name] = failure
+        return report
+
+    def _one(self, target: Target, dry_run: bool, force: bool) -> SyncResult:
+        progress = self.progress(target) if self.progress is not None else None
+        try:
+            syncer = Syncer(target.spec, self.client, progress=progress)
+            return syncer.sync(dry_run=dry_run, force=force)
+        except MS365SyncError as exc:  # a failure outside the syncer's own handling
+            logger.error("{}: {}", target.name, exc)
+            return SyncResult(target.name, ok=False, dry_run=dry_run, error=exc)
+
+    @staticmethod
+    def _hook(target: Target, result: SyncResult) -> str | None:
+        """Run the target's on_change command with the new change log, if there is one."""
+        if not target.on_change or not result.ok or result.log_path is None:
+            return None
+        command = [*shlex.split(target.on_change), str(result.log_path)]
+        env = {
+            **os.environ,
+            "MS365SYNC_CHANGE_LOG": str(result.log_path),
+            "MS365SYNC_TARGET": target.name,
+        }
+        try:
+            done = subprocess.run(  # the user's own configured command
+                command, env=env, timeout=ON_CHANGE_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            logger.warning("{}: on_change command failed to run: {}", target.name, exc)
+            return f"could not run: {exc}"
+        if done.returncode != 0:
+            logger.warning("{}: on_change command exited with {}", target.name, done.returncode)
+            return f"exited with status {done.returncode}"
+        return None

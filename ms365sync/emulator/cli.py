@@ -1,0 +1,321 @@
+"""`ms365sync emulator ...`: serve the emulator over HTTPS, and change or export a running one.
+
+`serve` writes into its state directory everything another process needs: `ca.pem` (trust
+it), `emulator.json` (URLs, tenant and app credentials, the control key; mode 0600) and a
+ready `sites.toml` that syncs every library of the tenant into `<state dir>/mirror`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import click
+import tomli_w
+
+from ms365sync.emulator.config import EmulatorConfig, FaultConfig, LatencyConfig, ThrottleConfig
+from ms365sync.emulator.control import ADMIN_KEY_HEADER
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.demo import load_demo_tenant
+from ms365sync.emulator.errors import EmulatorError
+from ms365sync.emulator.export import extract_export
+from ms365sync.emulator.synthetic import synthetic_tenant
+from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.tenantfile import load_tenant
+
+STATE_FILE = "emulator.json"
+CA_FILE = "ca.pem"
+CONFIG_FILE = "sites.toml"
+
+
+def _parsed(kind: type[Any], value: str | None, option: str) -> Any:
+    if value is None:
+        return kind()
+    try:
+        return kind.parse(value)
+    except (EmulatorError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _tenant(tenant_file: Path | None, synthetic: int | None, seed: int) -> Tenant:
+    if tenant_file is not None and synthetic is not None:
+        raise click.UsageError("give --tenant or --synthetic, not both")
+    try:
+        if tenant_file is not None:
+            return load_tenant(tenant_file)
+        if synthetic is not None:
+            tenant = synthetic_tenant(synthetic, seed=seed, unique_share=0.05)
+            tenant.add_app("ms365sync-emulator")
+            return tenant
+        return load_demo_tenant()
+    except EmulatorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def sites_toml(
+    emulator: Emulator, base_url: str | None, ca_bundle: str | None, data_root: str
+) -> str:
+    """A configuration that syncs every library of the tenant through this emulator
+    (without a `[cloud]` section when `base_url` is None: the in-process demo)."""
+    creds = emulator.credentials
+    sites = []
+    for site in sorted(emulator.tenant.sites.values(), key=lambda s: s.path):
+        libraries = [
+            {"name": drive.url_segment}
+            for drive in sorted(site.drives.values(), key=lambda d: d.url_segment)
+            if not drive.system
+        ]
+        if libraries:
+            sites.append(
+                {
+                    "name": site.name,
+                    "host": site.hostname,
+                    "path": site.path,
+                    "libraries": libraries,
+                }
+            )
+    document: dict[str, Any] = {
+        "auth": {
+            "tenant_id": creds.tenant_id,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        }
+    }
+    if base_url is not None:
+        cloud = {"authority_url": base_url, "graph_url": base_url}
+        document["cloud"] = cloud | ({"ca_bundle": ca_bundle} if ca_bundle else {})
+    document["defaults"] = {"data_root": data_root}
+    document["sites"] = sites
+    header = (
+        "# Written by `ms365sync emulator serve`: syncs every library of the emulated tenant.\n"
+    )
+    return header + tomli_w.dumps(document)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
+@click.group("emulator")
+def emulator_group() -> None:
+    """The local Microsoft Graph + identity emulator (an offline SharePoint tenant)."""
+
+
+@emulator_group.command("serve")
+@click.option(
+    "--tenant",
+    "tenant_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Tenant file (TOML) to serve; default: the bundled demo tenant.",
+)
+@click.option("--synthetic", type=click.IntRange(1), help="Serve a synthetic tenant of N files.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path("emulator-state"),
+    show_default=True,
+    help="Where to write ca.pem, emulator.json and sites.toml.",
+)
+@click.option("--latency-ms", help='Latency per request: "30" or "30+-10" (jitter).')
+@click.option("--throttle", help='Resource-unit budget, e.g. "1250/min" or "1250/min,1200000/day".')
+@click.option("--faults", help='Fault rates, e.g. "429=0.1,503=0.05,drop=0.02,truncate=0.05".')
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for faults and data.")
+@click.option(
+    "--request-log",
+    type=click.Path(path_type=Path),
+    help="Write one JSON line per request to this file.",
+)
+@click.option(
+    "--token-lifetime",
+    type=click.IntRange(1),
+    default=3599,
+    show_default=True,
+    help="Access token lifetime in seconds.",
+)
+@click.option(
+    "--url-lifetime",
+    type=click.IntRange(1),
+    default=3600,
+    show_default=True,
+    help="Download URL lifetime in seconds.",
+)
+def serve(
+    *,
+    tenant_file: Path | None,
+    synthetic: int | None,
+    port: int,
+    state_dir: Path,
+    latency_ms: str | None,
+    throttle: str | None,
+    faults: str | None,
+    seed: int,
+    request_log: Path | None,
+    token_lifetime: int,
+    url_lifetime: int,
+) -> None:
+    """Serve the emulator over HTTPS on 127.0.0.1 until interrupted."""
+    config = EmulatorConfig(
+        seed=seed,
+        latency=_parsed(LatencyConfig, latency_ms, "--latency-ms"),
+        throttle=_parsed(ThrottleConfig, throttle, "--throttle"),
+        faults=_parsed(FaultConfig, faults, "--faults"),
+        token_lifetime_s=token_lifetime,
+        download_url_lifetime_s=url_lifetime,
+    )
+    emulator = Emulator(_tenant(tenant_file, synthetic, seed), config, request_log=request_log)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ca_path = (state_dir / CA_FILE).resolve()
+    server = emulator.server(port=port, ca_bundle_path=ca_path)
+    server.start()
+    try:
+        base = server.base_url
+        _write_state(state_dir, emulator, base, ca_path)
+        click.echo(f"emulator listening on {base} (tenant {emulator.tenant.tenant_id})")
+        click.echo(f"  CA bundle:     {ca_path}")
+        click.echo(f"  state:         {(state_dir / STATE_FILE).resolve()}")
+        click.echo(f"  configuration: {(state_dir / CONFIG_FILE).resolve()}")
+        click.echo(f"  sync it with:  ms365sync --config {state_dir / CONFIG_FILE}")
+        _wait_for_signal()
+    finally:
+        server.stop()
+        click.echo("emulator stopped")
+
+
+def _write_state(state_dir: Path, emulator: Emulator, base: str, ca_path: Path) -> None:
+    creds = emulator.credentials
+    state = {
+        "base_url": base,
+        "authority_url": base,
+        "graph_url": base,
+        "control_url": f"{base}/_emulator",
+        "admin_key": emulator.app.admin_key,
+        "ca_bundle": str(ca_path),
+        "tenant_id": creds.tenant_id,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "pid": os.getpid(),
+    }
+    _write_private(state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
+    _write_private(state_dir / CONFIG_FILE, sites_toml(emulator, base, CA_FILE, "mirror"))
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# ---------------------------------------------------------------------- talking to a server
+
+
+def _control(state_dir: Path, method: str, path: str, body: bytes | None = None) -> Any:
+    """Call the control API of the emulator serving from `state_dir`; returns the response."""
+    state_file = state_dir / STATE_FILE
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"{state_file}: no running emulator's state here ({exc}); start `ms365sync "
+            "emulator serve --state-dir DIR` first"
+        ) from None
+    context = ssl.create_default_context(cafile=state["ca_bundle"])
+    request = urllib.request.Request(
+        state["control_url"] + path,
+        data=body,
+        method=method,
+        headers={ADMIN_KEY_HEADER: state["admin_key"]},
+    )
+    try:
+        return urllib.request.urlopen(request, context=context, timeout=600)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            detail = json.loads(detail)["error"]["message"]
+        raise click.ClickException(detail) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(
+            f"cannot reach the emulator at {state['control_url']}: {exc}"
+        ) from None
+
+
+@emulator_group.command("apply")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("emulator-state"),
+    show_default=True,
+    help="State directory of the running emulator.",
+)
+def apply(scenario: Path, state_dir: Path) -> None:
+    """Apply a scenario file (TOML or JSON) to a running emulator."""
+    fmt = "json" if scenario.suffix.lower() == ".json" else "toml"
+    query = f"/scenario?format={fmt}&name={quote(scenario.name)}"
+    with _control(state_dir, "POST", query, scenario.read_bytes()) as response:
+        applied = json.load(response)["applied"]
+    for line in applied:
+        click.echo(line)
+    click.echo(f"{len(applied)} changes applied")
+
+
+@emulator_group.command("export")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("emulator-state"),
+    show_default=True,
+    help="State directory of the running emulator.",
+)
+def export(out: Path, state_dir: Path) -> None:
+    """Write the running tenant's truth (files and .permissions.json per library) to OUT."""
+    with _control(state_dir, "GET", "/export") as response:
+        skipped = int(response.headers.get("X-Emulator-Skipped", "0"))
+        try:
+            written = extract_export(response, out)
+        except EmulatorError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"exported {len(written)} files to {out}")
+    if skipped:
+        click.echo(f"{skipped} items could not be represented on disk and were left out")
+
+
+@emulator_group.command("faults")
+@click.argument("spec")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("emulator-state"),
+    show_default=True,
+    help="State directory of the running emulator.",
+)
+def faults_command(spec: str, state_dir: Path) -> None:
+    """Change the fault rates of a running emulator (e.g. "429=0.1,503=0.05" or "none")."""
+    with _control(state_dir, "PUT", "/faults", spec.encode("utf-8")) as response:
+        click.echo(json.dumps(json.load(response), sort_keys=True))

@@ -1,0 +1,174 @@
+"""check, init, status, watch, the emulator subcommands, help texts and the version."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+from cli_harness import served
+from click.testing import CliRunner
+
+from ms365sync.cli import cli
+from ms365sync.config import load_config
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, f"{prefix}{name} "))
+    return found
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(cli), ids=str)
+def test_every_command_has_help(name: str, command: click.Command) -> None:
+    assert command.help and len(command.help.strip()) > 20, f"{name} has no help text"
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{name} {param.opts} has no help text"
+    result = CliRunner().invoke(cli, [*name.split(), "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_top_level_help_and_version() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0 and "--dry-run" in result.output and "demo" in result.output
+    version = CliRunner().invoke(cli, ["--version"])
+    assert version.exit_code == 0 and "ms365sync" in version.output
+
+
+def test_check_resolves_every_target(tmp_path: Path) -> None:
+    with served(tmp_path) as world:
+        result = CliRunner().invoke(cli, ["--json", "check", "--config", str(world.config)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["targets"]
+    assert len(rows) == 6 and all(r["drive_id"].startswith("b!") for r in rows)
+    marketing = next(r for r in rows if r["target"] == "marketing/Shared Documents")
+    assert marketing["library"] == "Documents"  # the title differs from the URL segment
+    assert not (tmp_path / "mirror").exists()  # check syncs nothing
+
+
+def test_check_reports_an_unknown_library(tmp_path: Path) -> None:
+    with served(tmp_path) as world:
+        text = world.config.read_text().replace('name = "Policies"', 'name = "Nope"', 1)
+        world.config.write_text(text)
+        result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
+    assert result.exit_code == 1
+    row = next(r for r in json.loads(result.stdout)["targets"] if r["target"] == "hr/Nope")
+    assert "Nope" in row["result"] and "Policies" in row["result"]
+
+
+def test_init_writes_a_loadable_starter_and_refuses_to_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "sites.toml"
+    result = CliRunner().invoke(cli, ["init", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    for var in ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.setenv(var, "x")
+    assert load_config(target).targets()
+    before = target.read_text()
+    again = CliRunner().invoke(cli, ["init", "--output", str(target)])
+    assert again.exit_code == 2 and target.read_text() == before
+
+
+def test_status_before_and_after_a_run(tmp_path: Path) -> None:
+    with served(tmp_path) as world:
+        runner = CliRunner()
+        before = runner.invoke(cli, ["--config", str(world.config), "--json", "status"])
+        assert before.exit_code == 0
+        assert all(r["result"] == "never synced" for r in json.loads(before.stdout)["targets"])
+        assert runner.invoke(cli, ["--config", str(world.config), "--only", "hr"]).exit_code == 0
+        after = runner.invoke(cli, ["--config", str(world.config), "--json", "status"])
+    rows = {r["target"]: r for r in json.loads(after.stdout)["targets"]}
+    assert rows["hr/Policies"]["result"] == "ok" and rows["hr/Policies"]["files"] == 4
+    assert rows["hr/Policies"]["pending_errors"] == 0
+    assert rows["marketing/Brand Assets"]["result"] == "never synced"
+
+
+def test_watch_runs_until_sigterm_and_finishes_cleanly(tmp_path: Path) -> None:
+    hook = tmp_path / "hook.py"
+    seen = tmp_path / "seen.txt"
+    hook.write_text(f"import sys\nopen({str(seen)!r}, 'a').write(sys.argv[1] + '\\n')\n")
+    with served(tmp_path) as world:
+        text = world.config.read_text().replace(
+            "[defaults]\n", f'[defaults]\non_change = "{sys.executable} {hook}"\n'
+        )
+        world.config.write_text(text)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ms365sync", "--config", str(world.config), "--only", "hr",
+             "watch", "--every", "1s"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not seen.exists():
+                time.sleep(0.2)
+            time.sleep(1.5)  # let a second, change-free run start or finish
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130, err
+    logs = seen.read_text().splitlines()
+    assert len(logs) == 2 and all(Path(p).is_file() for p in logs)  # one log per library, once
+    assert "stopping after the current run" in err
+
+
+def test_emulator_serve_apply_export(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ms365sync", "emulator", "serve", "--state-dir", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "emulator listening on https://127.0.0.1:" in line, server.stderr
+        assert (state / "emulator.json").stat().st_mode & 0o777 == 0o600
+        scenario = tmp_path / "s.toml"
+        scenario.write_text(
+            'site = "marketing"\nlibrary = "Documents"\n'
+            '[[change]]\nop = "add_file"\npath = "hello.txt"\ntext = "hi"\n'
+        )
+        applied = CliRunner().invoke(cli, ["emulator", "apply", str(scenario),
+                                           "--state-dir", str(state)])  # fmt: skip
+        assert applied.exit_code == 0, applied.output
+        assert "1 changes applied" in applied.output
+        out = tmp_path / "truth"
+        exported = CliRunner().invoke(cli, ["emulator", "export", str(out),
+                                            "--state-dir", str(state)])  # fmt: skip
+        assert exported.exit_code == 0, exported.output
+        library = out / "marketing" / "Shared Documents"
+        assert (library / "data" / "hello.txt").read_text() == "hi"
+        assert "hello.txt" in json.loads((library / ".permissions.json").read_text())
+        synced = CliRunner().invoke(cli, ["--config", str(state / "sites.toml"), "--only",
+                                          "marketing/Shared Documents"])  # fmt: skip
+        assert synced.exit_code == 0, synced.output
+        mirror = state / "mirror" / "marketing" / "Shared Documents"
+        assert (mirror / "data" / "hello.txt").read_text() == "hi"
+        bad = tmp_path / "bad.toml"
+        bad.write_text('[[change]]\nop = "explode"\n')
+        refused = CliRunner().invoke(cli, ["emulator", "apply", str(bad),
+                                           "--state-dir", str(state)])  # fmt: skip
+        assert refused.exit_code == 1 and "bad.toml" in refused.output
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
+
+
+def test_emulator_commands_without_a_server_fail_clearly(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["emulator", "export", str(tmp_path / "o"),
+                                      "--state-dir", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 1 and "emulator serve" in result.output
