@@ -8,7 +8,9 @@ children can come before their parents, ancestors are re-sent). Deleted items co
 tombstones. Permission-only changes are visible only to callers that send the sharing
 Prefer tokens with an app holding Sites.FullControl.All.
 
-Tokens look like the real ones: base64 of `3;%234;%231;3;{list-guid};{ticks};{n};...`.
+Tokens look like the real ones: base64 of `3;%234;%231;3;{list-guid};{ticks};{n};...`; the
+last field (`%234` in real tokens) carries the journal epoch so that
+`Tenant.expire_delta_tokens` kills exactly the tokens issued before it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class Cursor:
     base: int
     upto: int
     after: int
-    started: float  # emulator time the round's base was reached, for token ageing
+    started: float  # emulator time the round (or its deltaLink) was issued: tokens age from it
+    epoch: int = 0  # the journal epoch the token was issued in (decoded tokens only)
 
     @property
     def incremental(self) -> bool:
@@ -48,27 +51,34 @@ class Cursor:
 
 
 def encode_token(drive: Drive, cursor: Cursor, *, final: bool) -> str:
+    """A token for `cursor`, issued now (in the journal's current epoch)."""
     ticks = int(cursor.started * 10_000_000) + _EPOCH_TICKS
     tail = "%23;%23" if final else f"{cursor.base};{cursor.after}"
-    raw = f"3;%234;%231;3;{drive.list_guid};{ticks};{cursor.upto};{tail};%234"
+    epoch = f"%23{drive.journal.epoch + 4}"
+    raw = f"3;%234;%231;3;{drive.list_guid};{ticks};{cursor.upto};{tail};{epoch}"
     return base64.b64encode(raw.encode("ascii")).decode("ascii").rstrip("=")
 
 
 def decode_token(drive: Drive, token: str) -> Cursor:
-    """The cursor a token names: a deltaLink starts a new round at its position."""
+    """The cursor a token names: a deltaLink starts a new round at its position.
+
+    Raises GraphError 400 for a malformed token, 410 for another library's token.
+    """
     try:
         raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("ascii")
         fields = raw.split(";")
         list_guid, ticks, upto = fields[4], int(fields[5]), int(fields[6])
         base_field, after_field = fields[7], fields[8]
+        epoch = int(fields[9].removeprefix("%23")) - 4
     except (binascii.Error, UnicodeDecodeError, IndexError, ValueError) as exc:
         raise invalid_request("Invalid delta token.") from exc
     if list_guid != str(drive.list_guid):
         raise resync_required()
     started = (ticks - _EPOCH_TICKS) / 10_000_000
     if base_field == "%23":
-        return Cursor(base=upto, upto=-1, after=upto, started=started)
-    return Cursor(base=int(base_field), upto=upto, after=int(after_field), started=started)
+        return Cursor(base=upto, upto=-1, after=upto, started=started, epoch=epoch)
+    after = int(after_field)
+    return Cursor(base=int(base_field), upto=upto, after=after, started=started, epoch=epoch)
 
 
 def resync_required() -> GraphError:

@@ -9,14 +9,12 @@ delta without a token, 5 for permissions.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
 
 from ms365sync.emulator import delta as deltas
-from ms365sync.emulator import render
+from ms365sync.emulator import query, render
 from ms365sync.emulator.directory import SITES_SELECTED, AppRegistration
 from ms365sync.emulator.errors import GraphError, invalid_request, item_not_found
 from ms365sync.emulator.http import (
@@ -25,7 +23,6 @@ from ms365sync.emulator.http import (
     Response,
     Router,
     json_response,
-    parse_query_pairs,
 )
 from ms365sync.emulator.model import Drive, Item, Site
 from ms365sync.emulator.permissions import render_permissions
@@ -35,8 +32,6 @@ JSON = dict[str, Any]
 DownloadUrlFn = Callable[[Request, Drive, Item], str]
 FaultFn = Callable[[str, Request], bool]
 
-DEFAULT_PAGE = 200
-MAX_PAGE = 999
 _ACCESS_DENIED = (
     "Access denied. You do not have permission to perform this action or access this resource."
 )
@@ -74,6 +69,7 @@ class GraphService:
         add("GET", site_path + r":?", self.site_by_path, cost=1)
         add("GET", site_path + r":/drives", self.drives_by_path, cost=2)
         add("GET", site_path + r":/drive", self.default_drive_by_path, cost=1)
+        add("GET", site_path + r":/drives?/.+", self.deep_path_rejected, cost=1)
         add("GET", r"/sites/(?P<site_ref>[^/:]+)", self.site_by_id, cost=1)
         add("GET", r"/sites/(?P<site_ref>[^/:]+)/drives", self.drives_of_site, cost=2)
         add("GET", r"/sites/(?P<site_ref>[^/:]+)/drive", self.default_drive, cost=1)
@@ -105,7 +101,8 @@ class GraphService:
     def _site_from_ref(self, request: Request, site_ref: str) -> Site:
         site = self.tenant.site(site_ref)
         if site is None:
-            if "," not in site_ref.replace("%2C", ",") and ":" not in site_ref:
+            composite = "," in site_ref.replace("%2C", ",").replace("%2c", ",")
+            if not composite and ":" not in site_ref and not _is_guid(site_ref):
                 raise invalid_request("Invalid hostname for this tenancy")
             raise item_not_found("Requested site could not be found")
         self._check_site(request, site)
@@ -141,14 +138,14 @@ class GraphService:
     # ------------------------------------------------------------------ sites
 
     def list_sites(self, request: Request) -> Response:
-        query = request.query
+        options = request.query
         with self.tenant.lock:
             sites = sorted(self.tenant.sites.values(), key=lambda s: (s.hostname, s.path))
             app = self._app(request)
-            if "search" in query:
+            if "search" in options:
                 if app is not None and SITES_SELECTED in app.roles and len(app.roles) == 1:
                     raise GraphError(403, "accessDenied", _ACCESS_DENIED)
-                sites = [s for s in sites if _matches(s, query["search"])]
+                sites = [s for s in sites if _matches(s, options["search"])]
             if app is not None:
                 sites = [s for s in sites if app.can_read_site(s.id)]
             payloads = [render.site_json(self.tenant, s) for s in sites]
@@ -164,11 +161,19 @@ class GraphService:
 
     def site_by_id(self, request: Request, site_ref: str) -> Response:
         with self.tenant.lock:
-            if "," not in site_ref.replace("%2C", ","):
+            composite = "," in site_ref.replace("%2C", ",").replace("%2c", ",")
+            if not composite and not _is_guid(site_ref):
                 # /sites/{hostname} is the tenant's root site, which the emulator has none of.
                 raise item_not_found(_SITE_NOT_FOUND)
+            # A bare site-collection GUID resolves to the collection's root web (README §1,
+            # microsoft-graph-docs #6540).
             site = self._site_from_ref(request, site_ref)
             return self._site_response(request, site)
+
+    def deep_path_rejected(self, request: Request, host: str, path: str) -> Response:
+        """Navigation past `…:/drive` or `…:/drives` in the path form was rejected with 400
+        "Url specified is invalid" (README §1, msgraph-sdk-dotnet #994)."""
+        raise invalid_request("Url specified is invalid.")
 
     def _site_response(self, request: Request, site: Site) -> Response:
         selected = render.parse_select(request.query.get("$select"), render.SITE_PROPERTIES, "site")
@@ -194,7 +199,7 @@ class GraphService:
         )
         show_system = selected is not None and "system" in selected
         payloads = [
-            render.apply_select(render.drive_json(self.tenant, d), selected)
+            render.apply_select(_drive_payload(self.tenant, d, selected), selected)
             for d in site.drives.values()
             if show_system or not d.system
         ]
@@ -213,18 +218,18 @@ class GraphService:
         if not drives:
             raise item_not_found("Item not found")
         default = next((d for d in drives if d.url_segment == "Shared Documents"), drives[0])
-        return json_response(200, render.drive_json(self.tenant, default))
+        return self._drive_response(request, default)
 
     def _paged(self, request: Request, payloads: list[JSON], entity: str) -> Response:
         """A `$top`/`$skiptoken` page of an in-memory collection."""
-        top = _top(request)
-        start = _decode_skip(request.query.get("$skiptoken"))
+        top = query.top(request)
+        start = query.decode_skip(request.query.get("$skiptoken"))
         page = payloads[start : start + top]
         body: JSON = {"@odata.context": f"{request.base_url}/v1.0/$metadata#{entity}"}
         if start + top < len(payloads):
-            pairs = [(k, v) for k, v in _kept_query(request) if k != "$skiptoken"]
-            pairs.append(("$skiptoken", _encode_skip(start + top, "")))
-            body["@odata.nextLink"] = _link(request, request.raw_path, pairs)
+            pairs = [(k, v) for k, v in query.kept_query(request) if k != "$skiptoken"]
+            pairs.append(("$skiptoken", query.encode_skip(start + top, "")))
+            body["@odata.nextLink"] = query.link(request, request.raw_path, pairs)
         body["value"] = page
         return json_response(200, body)
 
@@ -232,15 +237,17 @@ class GraphService:
 
     def get_drive(self, request: Request, drive_id: str) -> Response:
         with self.tenant.lock:
-            drive = self._drive(request, drive_id)
-            selected = render.parse_select(
-                request.query.get("$select"), render.DRIVE_PROPERTIES, "drive"
-            )
-            payload = render.apply_select(render.drive_json(self.tenant, drive), selected)
-            return json_response(
-                200,
-                {"@odata.context": f"{request.base_url}/v1.0/$metadata#drives/$entity", **payload},
-            )
+            return self._drive_response(request, self._drive(request, drive_id))
+
+    def _drive_response(self, request: Request, drive: Drive) -> Response:
+        selected = render.parse_select(
+            request.query.get("$select"), render.DRIVE_PROPERTIES, "drive"
+        )
+        payload = render.apply_select(_drive_payload(self.tenant, drive, selected), selected)
+        return json_response(
+            200,
+            {"@odata.context": f"{request.base_url}/v1.0/$metadata#drives/$entity", **payload},
+        )
 
     def list_items_rejected(self, request: Request, drive_id: str) -> Response:
         raise invalid_request("Enumerating items of a drive is not supported; use delta.")
@@ -254,11 +261,11 @@ class GraphService:
     def _item_response(
         self, request: Request, drive_id: str, item_id: str | None, path: str | None
     ) -> Response:
-        _reject_permission_expand(request)
+        query.reject_permission_expand(request)
         with self.tenant.lock:
             drive = self._drive(request, drive_id)
             item = self._item(drive, item_id, path)
-            if _not_modified(request, item):
+            if query.not_modified(request, item):
                 return Response(304)
             selected = render.parse_select(
                 request.query.get("$select"), render.DRIVE_ITEM_PROPERTIES, "driveItem"
@@ -267,7 +274,7 @@ class GraphService:
             if "children" in request.query.get("$expand", "") and item.is_folder:
                 payload["children"] = [
                     self._render(request, drive, child, None)
-                    for child in _sorted_children(item)[:DEFAULT_PAGE]
+                    for child in query.sorted_children(item)[: query.DEFAULT_PAGE]
                 ]
             context = f"{request.base_url}/v1.0/$metadata#drives('{drive.id}')/items/$entity"
             return json_response(200, {"@odata.context": context, **payload})
@@ -281,6 +288,7 @@ class GraphService:
         view: render.ItemView | None = None,
     ) -> JSON:
         view = view or render.ItemView()
+        view.sharepoint_ids = selected is not None and "sharepointIds" in selected
         wants_url = selected is None or "content.downloadUrl" in selected
         if wants_url and self.download_url is not None:
             maker = self.download_url
@@ -294,7 +302,7 @@ class GraphService:
         item_id: str | None = None,
         path: str | None = None,
     ) -> Response:
-        _reject_permission_expand(request)
+        query.reject_permission_expand(request)
         with self.tenant.lock:
             drive = self._drive(request, drive_id)
             folder = self._item(drive, item_id, path)
@@ -303,20 +311,23 @@ class GraphService:
             selected = render.parse_select(
                 request.query.get("$select"), render.DRIVE_ITEM_PROPERTIES, "driveItem"
             )
-            top = _top(request)
-            after_name = _decode_skip_name(request.query.get("$skiptoken"))
-            ordered = _sorted_children(folder)
+            top = query.top(request)
+            after_name = query.decode_skip_name(request.query.get("$skiptoken"))
+            ordered = query.sorted_children(folder)
             if after_name is not None:
-                ordered = [c for c in ordered if c.name.lower() > after_name.lower()]
+                # The whole sort key: with strict_names off, "a.txt" and "A.txt" can be
+                # siblings, and comparing lower-cased names alone would drop one at a page edge.
+                after = query.name_key(after_name)
+                ordered = [c for c in ordered if query.name_key(c.name) > after]
             page = ordered[:top]
             body: JSON = {
                 "@odata.context": f"{request.base_url}/v1.0/$metadata#drives('{drive.id}')"
-                "/items('{folder.id}')/children"
+                f"/items('{folder.id}')/children"
             }
             if len(ordered) > top:
-                pairs = [(k, v) for k, v in _kept_query(request) if k != "$skiptoken"]
-                pairs.append(("$skiptoken", _encode_skip(top, page[-1].name)))
-                body["@odata.nextLink"] = _link(request, request.raw_path, pairs)
+                pairs = [(k, v) for k, v in query.kept_query(request) if k != "$skiptoken"]
+                pairs.append(("$skiptoken", query.encode_skip(top, page[-1].name)))
+                body["@odata.nextLink"] = query.link(request, request.raw_path, pairs)
             body["value"] = [
                 render.apply_select(self._render(request, drive, child, selected), selected)
                 for child in page
@@ -332,16 +343,19 @@ class GraphService:
         item_id: str | None = None,
         fn_token: str | None = None,
     ) -> Response:
-        _reject_permission_expand(request)
+        query.reject_permission_expand(request)
         with self.tenant.lock:
             drive = self._drive(request, drive_id)
-            if item_id is not None and item_id != drive.root.id:
+            if item_id not in (None, "root", drive.root.id):
                 raise GraphError(400, "notSupported", "view.delta can only be called on the root.")
             selected = render.parse_select(
                 request.query.get("$select"), render.DRIVE_ITEM_PROPERTIES, "driveItem"
             )
             token = fn_token if fn_token is not None else request.query.get("token")
-            if drive.resync_pending or self.fault("resync", request):
+            # 410 says a token is no longer usable, so only requests carrying one get it; a
+            # fresh enumeration (the client's answer to a 410) always starts.
+            carries_token = bool(token) and token != "latest"
+            if carries_token and (drive.resync_pending or self.fault("resync", request)):
                 drive.resync_pending = False
                 raise self._resync(request, drive)
             if token == "latest":
@@ -356,7 +370,7 @@ class GraphService:
         self._resyncs += 1
         if self._resyncs % 2 == 0:
             error.headers.append(
-                ("Location", _link(request, f"/v1.0/drives/{drive.id}/root/delta", []))
+                ("Location", query.link(request, f"/v1.0/drives/{drive.id}/root/delta", []))
             )
         return error
 
@@ -367,12 +381,13 @@ class GraphService:
             return deltas.Cursor(base=0, upto=journal.seq, after=0, started=now)
         moment = deltas.parse_timestamp(token)
         if moment is not None:
+            # The round's tokens age from now, not from the (possibly old) moment asked for.
             base = journal.seq_at(moment)
-            return deltas.Cursor(base=base, upto=journal.seq, after=base, started=moment)
+            return deltas.Cursor(base=base, upto=journal.seq, after=base, started=now)
         cursor = deltas.decode_token(drive, token)
         lifetime = self.tenant.delta_token_lifetime_s
         expired = lifetime is not None and now - cursor.started > lifetime
-        if expired or 0 < cursor.base < journal.oldest_valid:
+        if expired or cursor.epoch != journal.epoch:
             raise deltas.resync_required()
         if cursor.upto < 0:  # a deltaLink: a new round from its position
             return deltas.Cursor(cursor.base, journal.seq, cursor.base, now)
@@ -393,13 +408,13 @@ class GraphService:
     def _delta_page(
         self, request: Request, drive: Drive, cursor: deltas.Cursor, selected: set[str] | None
     ) -> Response:
-        prefer = _prefer_tokens(request)
+        prefer = query.prefer_tokens(request)
         app = self._app(request)
         show_sharing = prefer >= deltas.PREFER_SHARING and (
             app is None or app.sees_all_sharing_changes
         )
         emissions, position, done = deltas.scan(
-            drive, cursor, limit=_top(request), show_sharing=show_sharing
+            drive, cursor, limit=query.top(request), show_sharing=show_sharing
         )
         if cursor.incremental:
             emissions = list(deltas.with_ancestors(drive, emissions))
@@ -439,9 +454,11 @@ class GraphService:
     def _delta_link(
         self, request: Request, drive: Drive, cursor: deltas.Cursor, *, final: bool
     ) -> str:
-        pairs = [(k, v) for k, v in _kept_query(request) if k in ("$select", "$top", "$expand")]
+        pairs = [
+            (k, v) for k, v in query.kept_query(request) if k in ("$select", "$top", "$expand")
+        ]
         pairs.append(("token", deltas.encode_token(drive, cursor, final=final)))
-        return _link(request, f"/v1.0/drives/{drive.id}/root/delta", pairs)
+        return query.link(request, f"/v1.0/drives/{drive.id}/root/delta", pairs)
 
     # ------------------------------------------------------------------ permissions, content
 
@@ -479,7 +496,7 @@ class GraphService:
             item = self._item(drive, item_id, path)
             if item.is_folder:
                 raise invalid_request("The action is only supported on files.")
-            if _not_modified(request, item):
+            if query.not_modified(request, item):
                 return Response(304)
             if self.download_url is None:
                 raise GraphError(501, "notSupported", "Downloads are not available.")
@@ -487,83 +504,26 @@ class GraphService:
         return Response(302, Headers([("Location", location), ("Content-Length", "0")]))
 
 
-# ---------------------------------------------------------------------- query helpers
+# ---------------------------------------------------------------------- helpers
+
+
+def _drive_payload(tenant: Tenant, drive: Drive, selected: set[str] | None) -> JSON:
+    chosen = selected or set()
+    return render.drive_json(
+        tenant, drive, with_ids="sharepointIds" in chosen, with_system="system" in chosen
+    )
 
 
 def _delta_cost(request: Request) -> int:
     return 1 if "token" in request.query or "(token=" in request.raw_path else 2
 
 
-def _top(request: Request) -> int:
-    raw = request.query.get("$top")
-    if raw is None:
-        return DEFAULT_PAGE
-    if not raw.isdigit() or int(raw) < 1:
-        raise invalid_request(f"Invalid value '{raw}' for $top.")
-    return min(int(raw), MAX_PAGE)
-
-
-def _kept_query(request: Request) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in parse_query_pairs(request.query_string) if k != "token"]
-
-
-def _link(request: Request, raw_path: str, pairs: list[tuple[str, str]]) -> str:
-    query = urlencode(pairs, quote_via=quote, safe="$")
-    return f"{request.base_url}{raw_path}" + (f"?{query}" if query else "")
-
-
-def _encode_skip(index: int, name: str) -> str:
-    raw = f"Paged=TRUE&p_SortBehavior=1&p_FileLeafRef={quote(name)}&p_ID={index}"
-    return base64.b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def _skip_fields(token: str | None) -> dict[str, str] | None:
-    if token is None:
-        return None
+def _is_guid(text: str) -> bool:
     try:
-        raw = base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid_request("Invalid $skiptoken.") from exc
-    return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-
-
-def _decode_skip(token: str | None) -> int:
-    fields = _skip_fields(token)
-    if fields is None:
-        return 0
-    value = fields.get("p_ID", "")
-    if not value.isdigit():
-        raise invalid_request("Invalid $skiptoken.")
-    return int(value)
-
-
-def _decode_skip_name(token: str | None) -> str | None:
-    fields = _skip_fields(token)
-    return None if fields is None else fields.get("p_FileLeafRef", "")
-
-
-def _sorted_children(folder: Item) -> list[Item]:
-    return sorted(folder.children.values(), key=lambda child: (child.name.lower(), child.name))
-
-
-def _prefer_tokens(request: Request) -> set[str]:
-    tokens: set[str] = set()
-    for name, value in request.headers.items():
-        if name.lower() == "prefer":
-            tokens.update(part.strip().lower() for part in value.split(",") if part.strip())
-    return tokens
-
-
-def _reject_permission_expand(request: Request) -> None:
-    if "permissions" in request.query.get("$expand", ""):
-        raise GraphError(400, "notSupported", "Permission is not supported in this item.")
-
-
-def _not_modified(request: Request, item: Item) -> bool:
-    tag = request.headers.get("If-None-Match")
-    if tag is None or item.is_root:
+        uuid.UUID(text)
+    except ValueError:
         return False
-    return tag in (render.etag(item), *([] if item.is_folder else [render.ctag(item)]))
+    return len(text) == 36
 
 
 def _matches(site: Site, query: str) -> bool:

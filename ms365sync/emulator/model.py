@@ -103,6 +103,7 @@ class Item:
         "guid",
         "id",
         "is_folder",
+        "list_item_id",
         "mime_type",
         "modified",
         "modified_by",
@@ -125,6 +126,7 @@ class Item:
         author: str,
         content: Content | None = None,
         mime_type: str = "",
+        list_item_id: int = 0,
     ) -> None:
         self.id = item_id
         self.guid = guid
@@ -145,6 +147,9 @@ class Item:
         # hierarchy and these are all of its grants.
         self.grants: dict[GrantKey, Role] | None = None
         self.total_size = content.size if content is not None else 0
+        # The integer id of the list item behind this driveItem (0: the root folder, which is
+        # no list item); sharepointIds.listItemId.
+        self.list_item_id = list_item_id
 
     @property
     def is_root(self) -> bool:
@@ -214,13 +219,14 @@ class Journal:
     """Append-only log of a library's changes, numbered from 1.
 
     An entry is *current* while it is still the latest entry of its kind for its item; older
-    entries are skipped when scanned. Delta tokens name positions in this log.
+    entries are skipped when scanned. Delta tokens name positions in this log and carry the
+    `epoch` they were issued in; bumping it kills every token issued so far, and only those.
     """
 
     def __init__(self) -> None:
         self.entries: list[JournalEntry] = []
         self.seq = 0
-        self.oldest_valid = 0  # tokens based before this position answer 410
+        self.epoch = 0  # tokens issued in an earlier epoch answer 410
 
     def append(self, item_id: str, kind: ChangeKind, now: float) -> int:
         self.seq += 1
@@ -268,7 +274,8 @@ class Drive:
         self.tombstones: dict[str, Tombstone] = {}
         self.links: dict[str, SharingLink] = {}  # every sharing link, by id
         self.journal = Journal()
-        self.resync_pending = False  # the next delta request answers 410
+        self.resync_pending = False  # the next token-bearing delta request answers 410
+        self.last_list_item_id = 0  # list item ids are numbered from 1 per library
         self.system = False  # hidden from /drives unless `system` is selected
 
     @property

@@ -5,7 +5,8 @@ grantedTo beside it; site groups as grantedToV2.siteGroup; users with their site
 Entra groups keyed by their federated-directory claim; sharing links with
 grantedToIdentitiesV2; ids are the base64url of the principal's login name; roles are
 owner / write / read; `inheritedFrom` is an empty object on every entry, as in the 2021
-capture. Children that inherit report exactly their permission root's entries.
+capture; links carry no `hasPassword` (OneDrive personal only). Children that inherit
+report exactly their permission root's entries.
 """
 
 from __future__ import annotations
@@ -37,16 +38,11 @@ def effective_grants(item: Item) -> dict[GrantKey, Role]:
     return grants
 
 
-def _site_user_id(tenant: Tenant, user_id: str) -> str:
-    """A small per-site principal id, stable for a user (SharePoint numbers users from ~7)."""
-    return str(10 + list(tenant.users).index(user_id)) if user_id in tenant.users else "6"
-
-
 def _user_identity(tenant: Tenant, user: User) -> JSON:
     return {
         "user": {"id": user.id, "displayName": user.display_name, "email": user.email},
         "siteUser": {
-            "id": _site_user_id(tenant, user.id),
+            "id": str(tenant.site_principal_id(user.id)),
             "displayName": user.display_name,
             "email": user.email,
             "loginName": ids.user_login(user.email),
@@ -78,7 +74,11 @@ def render_permission(tenant: Tenant, drive: Drive, key: GrantKey, role: Role) -
         entry["id"] = ids.login_id(claim)
         entry["grantedToV2"] = {
             "group": {"id": group_.id, "displayName": group_.display_name, "email": group_.email},
-            "siteUser": {"id": "7", "displayName": group_.display_name, "loginName": claim},
+            "siteUser": {
+                "id": str(tenant.site_principal_id(group_.id)),
+                "displayName": group_.display_name,
+                "loginName": claim,
+            },
         }
         entry["grantedTo"] = {
             "user": {"id": group_.id, "displayName": group_.display_name, "email": group_.email}
@@ -102,7 +102,6 @@ def _render_link(tenant: Tenant, link: SharingLink, role: Role) -> JSON:
         },
         "shareId": link.share_id,
         "expirationDateTime": _NO_EXPIRY,
-        "hasPassword": False,
         "inheritedFrom": {},
     }
     if link.scope == "users":

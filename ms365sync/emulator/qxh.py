@@ -31,12 +31,7 @@ class QuickXor:
         self._carry = bytes(view[usable:])
 
     def b64(self) -> str:
-        folded = self._wide ^ int.from_bytes(self._carry, "little")
-        mask = (1 << (_BLOCK * 8)) - 1
-        block = 0
-        while folded:
-            block ^= folded & mask
-            folded >>= _BLOCK * 8
+        block = _fold(self._wide ^ int.from_bytes(self._carry, "little"))
         accumulator = 0
         for position, value in enumerate(block.to_bytes(_BLOCK, "little")):
             shift = 11 * position % _BLOCK
@@ -46,6 +41,18 @@ class QuickXor:
         for offset, value in enumerate(self._length.to_bytes(8, "little")):
             digest[12 + offset] ^= value
         return base64.b64encode(bytes(digest)).decode("ascii")
+
+
+def _fold(wide: int) -> int:
+    """XOR the 160-byte blocks of `wide` into one, halving the number of blocks each step
+    (linear time; peeling one block at a time would copy the whole integer per block)."""
+    bits = _BLOCK * 8
+    blocks = -(-wide.bit_length() // bits)
+    while blocks > 1:
+        half = (blocks + 1) // 2 * bits
+        wide = (wide & ((1 << half) - 1)) ^ (wide >> half)
+        blocks = -(-wide.bit_length() // bits)
+    return wide
 
 
 def quick_xor_b64(data: bytes) -> str:

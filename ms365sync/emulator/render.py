@@ -24,6 +24,7 @@ JSON = dict[str, Any]
 
 ZERO_HASH = "AAAAAAAAAAAAAAAAAAAAAAAAAAA="
 DOWNLOAD_URL = "@microsoft.graph.downloadUrl"
+SHARED_CHANGED = "@microsoft.graph.sharedChanged"
 
 DRIVE_ITEM_PROPERTIES = frozenset(
     {
@@ -74,6 +75,7 @@ class ItemView:
     hierarchical: bool = False
     shared_changed: bool = False
     download_url: Callable[[Item], str] | None = None
+    sharepoint_ids: bool = False  # only rendered when `$select` names sharepointIds
 
 
 def parse_select(raw: str | None, allowed: frozenset[str], type_name: str) -> set[str] | None:
@@ -141,7 +143,7 @@ def item_json(tenant: Tenant, drive: Drive, item: Item, view: ItemView) -> JSON:
     """A driveItem with every field SharePoint returns when nothing is selected."""
     data: JSON = {"@odata.type": "#microsoft.graph.driveItem"} if view.in_delta else {}
     if view.shared_changed and not item.is_folder:
-        data["@microsoft.graph.sharedChanged"] = True
+        data[SHARED_CHANGED] = "True" if tenant.shared_changed_as_string else True
     if view.download_url is not None and not item.is_folder:
         data[DOWNLOAD_URL] = view.download_url(item)
     data["createdBy"] = user_identity(tenant, item.created_by)
@@ -176,8 +178,28 @@ def item_json(tenant: Tenant, drive: Drive, item: Item, view: ItemView) -> JSON:
     shared = shared_facet(tenant, drive, item, hierarchical=view.hierarchical)
     if shared is not None:
         data["shared"] = shared
+    if view.sharepoint_ids:
+        data["sharepointIds"] = _item_sharepoint_ids(tenant, drive, item)
     data["size"] = item.size
     return data
+
+
+def _site_ids(tenant: Tenant, site: Site) -> JSON:
+    return {
+        "siteId": str(site.collection),
+        "siteUrl": site.web_url,
+        "tenantId": tenant.tenant_id,
+        "webId": str(site.web),
+    }
+
+
+def _item_sharepoint_ids(tenant: Tenant, drive: Drive, item: Item) -> JSON:
+    """listId, listItemId (not on the root folder), listItemUniqueId (the eTag GUID), site ids."""
+    ids: JSON = {"listId": str(drive.list_guid)}
+    if not item.is_root:
+        ids["listItemId"] = str(item.list_item_id)
+    ids["listItemUniqueId"] = str(item.guid)
+    return {**ids, **_site_ids(tenant, drive.site)}
 
 
 def tombstone_json(drive: Drive, stone: Tombstone) -> JSON:
@@ -203,10 +225,13 @@ def tombstone_json(drive: Drive, stone: Tombstone) -> JSON:
     return data
 
 
-def drive_json(tenant: Tenant, drive: Drive) -> JSON:
+def drive_json(
+    tenant: Tenant, drive: Drive, *, with_ids: bool = False, with_system: bool = False
+) -> JSON:
+    """A drive; `sharepointIds` and the `system` facet only when selected (README §2)."""
     owners = drive.site.groups
     owner_title = next((g.title for g in owners.values() if g.role.value == "owner"), "")
-    return {
+    data: JSON = {
         "createdDateTime": iso(drive.created),
         "description": drive.description,
         "id": drive.id,
@@ -225,6 +250,11 @@ def drive_json(tenant: Tenant, drive: Drive) -> JSON:
             "used": drive.root.size,
         },
     }
+    if with_ids:
+        data["sharepointIds"] = {"listId": str(drive.list_guid), **_site_ids(tenant, drive.site)}
+    if with_system and drive.system:
+        data["system"] = {}
+    return data
 
 
 def site_json(tenant: Tenant, site: Site, *, with_ids: bool = False) -> JSON:
@@ -240,10 +270,5 @@ def site_json(tenant: Tenant, site: Site, *, with_ids: bool = False) -> JSON:
         "siteCollection": {"hostname": site.hostname},
     }
     if with_ids:
-        data["sharepointIds"] = {
-            "siteId": str(site.collection),
-            "siteUrl": site.web_url,
-            "tenantId": tenant.tenant_id,
-            "webId": str(site.web),
-        }
+        data["sharepointIds"] = _site_ids(tenant, site)
     return data

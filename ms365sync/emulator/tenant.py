@@ -69,6 +69,7 @@ class Tenant:
         delete_reports_descendants: bool = True,
         strict_names: bool = True,
         delta_token_lifetime_s: float | None = None,
+        shared_changed_as_string: bool = False,
     ) -> None:
         self.seed = seed
         self.ids = ids.IdFactory(seed)
@@ -84,8 +85,15 @@ class Tenant:
         self.strict_names = strict_names
         # Delta tokens older than this answer 410 (None: they never age out).
         self.delta_token_lifetime_s = delta_token_lifetime_s
+        # `@microsoft.graph.sharedChanged` is documented as the string "True" but arrives as
+        # the boolean true (README §4, graph-docs #15242); this switch sends the documented
+        # form, so clients can be run against both.
+        self.shared_changed_as_string = shared_changed_as_string
         self.system_user = User(str(self.ids.guid()), "System Account", f"system@{domain}")
         self.author = self.system_user
+        # Site principal ids (siteUser.id) of users and Entra groups, numbered in the order
+        # they join the tenant after the default site groups' 3, 4, 5 (unique per principal).
+        self._principal_ids: dict[str, int] = {}
 
     @property
     def tenant_id(self) -> str:
@@ -125,13 +133,19 @@ class Tenant:
         with self.lock:
             user = User(str(self.ids.guid()), display_name, email)
             self.users[user.id] = user
+            self._principal_ids[user.id] = 10 + len(self._principal_ids)
             return user
 
     def add_group(self, display_name: str, email: str) -> Group:
         with self.lock:
             group = Group(str(self.ids.guid()), display_name, email)
             self.groups[group.id] = group
+            self._principal_ids[group.id] = 10 + len(self._principal_ids)
             return group
+
+    def site_principal_id(self, principal_id: str) -> int:
+        """The site principal id (siteUser.id) of a user or group; 6 for anyone unknown."""
+        return self._principal_ids.get(principal_id, 6)
 
     def user(self, ref: str) -> User:
         """A user by id, email or display name (case-insensitive)."""
@@ -332,6 +346,7 @@ class Tenant:
     ) -> Item:
         self._check_name(parent, name)
         guid = self.ids.guid()
+        drive.last_list_item_id += 1
         item = Item(
             item_id=ids.item_id(drive.prefix, guid),
             guid=guid,
@@ -342,6 +357,7 @@ class Tenant:
             author=self.author.id,
             content=content,
             mime_type=mime,
+            list_item_id=drive.last_list_item_id,
         )
         parent.children[name] = item
         drive.items[item.id] = item
@@ -581,12 +597,14 @@ class Tenant:
             drive.modified = self.now()
 
     def expire_delta_tokens(self, drive: Drive) -> None:
-        """Every delta token issued so far for this library answers 410 from now on."""
+        """Every delta token issued so far for this library (nextLinks and deltaLinks) answers
+        410 from now on; tokens issued afterwards work."""
         with self.lock:
-            drive.journal.oldest_valid = drive.journal.seq + 1
+            drive.journal.epoch += 1
 
     def request_resync(self, drive: Drive) -> None:
-        """The next delta request on this library (any page) answers 410 resyncRequired."""
+        """The next delta request on this library that carries a token (a nextLink or a
+        deltaLink page) answers 410 resyncRequired; a fresh enumeration is never refused."""
         with self.lock:
             drive.resync_pending = True
 

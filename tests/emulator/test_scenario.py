@@ -351,7 +351,7 @@ role = "read"
 
 def test_library_ops(tenant: Tenant) -> None:
     drive = docs_of(tenant)
-    seq = drive.journal.seq
+    epoch = drive.journal.epoch
     run(
         tenant,
         """
@@ -368,7 +368,7 @@ library = "Team Files"
 path = "Archive"
 """,
     )
-    assert drive.journal.oldest_valid == seq + 1
+    assert drive.journal.epoch == epoch + 1
     assert drive.resync_pending
     assert (drive.title, drive.url_segment) == ("Team Files", "Shared Documents")
     run(tenant, '[[change]]\nop = "delete_library"\nlibrary = "Team Files"\n')
