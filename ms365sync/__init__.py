@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+from loguru import logger
+
+from ms365sync.api import SharePointSync, sync_target
+from ms365sync.changelog import ChangeLog
+from ms365sync.filters import Filters
 from ms365sync.quickxorhash import QuickXorHash, quickxorhash
+from ms365sync.resolve import SiteRef
+from ms365sync.syncer import PermissionPolicy, SyncResult, TargetSpec
+
+# A library stays quiet unless its user asks: the command line enables and configures it.
+logger.disable("ms365sync")
 
 __version__ = "0.4.0.dev0"
 
-__all__ = ["QuickXorHash", "__version__", "quickxorhash"]
+__all__ = [
+    "ChangeLog",
+    "Filters",
+    "PermissionPolicy",
+    "QuickXorHash",
+    "SharePointSync",
+    "SiteRef",
+    "SyncResult",
+    "TargetSpec",
+    "__version__",
+    "quickxorhash",
+    "sync_target",
+]

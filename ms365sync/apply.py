@@ -15,6 +15,8 @@ outcome and are retried next run; a local storage error is fatal for the target.
 
 from __future__ import annotations
 
+import errno
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -29,6 +31,9 @@ from ms365sync.graph.convert import iso
 from ms365sync.localfs import Mirror, TempFile, timestamp_ns
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
 
+# What a foreign entry in the way looks like: a symbolic link on the path, a file where a
+# folder goes or the reverse. It fails the one file; any other local error stops the target.
+_IN_THE_WAY = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR})
 MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
 _CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
 
@@ -68,6 +73,7 @@ class Applier:
     drive_id: str
     concurrency: int = 8
     progress: Progress = field(default_factory=Progress)
+    foreign: frozenset[str] = frozenset()  # files under data/ that ms365sync did not place
     _staged: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,21 +84,33 @@ class Applier:
             LocalStorageError: the local file system failed (disk full, read-only ...);
                 staged replacements are discarded and nothing was deleted or moved.
         """
-        fetch = [a for a in actions if _needs_content(a, self.mirror)]
+        fetch = [a for a in actions if self._needs_content(a)]
         fetched, results = self._fetch_all(fetch)
-        done: list[Done] = []
-        for action in actions:
-            if action.kind is ActionKind.DELETE:
-                done.append(self._delete(action))
-        done.extend(self._moves([a for a in actions if a.kind is ActionKind.MOVE], fetched))
+        done = [self._per_file(a, self._delete) for a in actions if a.kind is ActionKind.DELETE]
+        moves = [a for a in actions if a.kind is ActionKind.MOVE]
+        # A move whose new content could not be fetched stays where it is (retried next run).
+        done.extend(results[a.item_key] for a in moves if a.item_key in results)
+        done.extend(self._moves([a for a in moves if a.item_key not in results], fetched))
         for action in actions:
             if action.kind in _CONTENT:
-                done.append(results.get(action.item_key) or self._place(action, fetched))
+                place = functools.partial(self._place, fetched=fetched)
+                done.append(results.get(action.item_key) or self._per_file(action, place))
             elif action.kind in (ActionKind.PERMISSIONS, ActionKind.METADATA):
-                done.append(self._touch(action))
+                done.append(self._per_file(action, self._touch))
             elif action.kind is ActionKind.SKIP:
                 done.append(Done(action, error=action.reason))
         return done
+
+    @staticmethod
+    def _per_file(action: Action, step: Callable[[Action], Done]) -> Done:
+        """Run one action's local step; something of someone else's in the way (a symbolic
+        link, a folder where a file goes) fails that file only, never the target."""
+        try:
+            return step(action)
+        except LocalStorageError as exc:
+            if exc.errno not in _IN_THE_WAY:
+                raise
+            return Done(action, error=str(exc))
 
     # ------------------------------------------------------------------ phase 1
 
@@ -108,9 +126,11 @@ class Applier:
                     action = jobs[job]
                     try:
                         fetched[action.item_key] = job.result()
-                    except LocalStorageError:
-                        raise
-                    except MS365SyncError as exc:
+                    except LocalStorageError as exc:
+                        if exc.errno not in _IN_THE_WAY:
+                            raise
+                        failed[action.item_key] = Done(action, error=str(exc))
+                    except (MS365SyncError, _RefusedError) as exc:
                         failed[action.item_key] = Done(action, error=str(exc))
                     if self.progress.on_file is not None:
                         self.progress.on_file(1)
@@ -122,11 +142,56 @@ class Applier:
                 raise
         return fetched, failed
 
+    def preview(self, actions: Sequence[Action]) -> list[Done]:
+        """What `apply` would record, reading the disk but changing nothing (dry runs).
+
+        Downloads are assumed to succeed; what a real run decides from local files (an
+        identical copy adopted, a file of someone else's in the way) is decided the same way.
+        """
+        results: list[Done] = []
+        for action in actions:
+            if action.kind is ActionKind.SKIP:
+                results.append(Done(action, error=action.reason))
+            elif action.kind is ActionKind.DELETE:
+                results.append(self._per_file(action, self._preview_delete))
+            else:
+                results.append(self._per_file(action, self._preview))
+        return results
+
+    def _preview_delete(self, action: Action) -> Done:
+        assert action.mirror is not None
+        _untouched(self.mirror, action.mirror)  # fails where the real deletion would
+        return Done(action)
+
+    def _preview(self, action: Action) -> Done:
+        remote = action.remote
+        assert remote is not None and remote.permissions is not None
+        adopted = False
+        if self._needs_content(action):
+            adopted = self._already_there(action, remote)
+            if not adopted and remote.local_path in self.foreign:
+                return Done(action, error=_in_the_way(remote))
+        return Done(action, record=_record_of(remote, 0), adopted=adopted)
+
+    def _needs_content(self, action: Action) -> bool:
+        if action.kind in _CONTENT:
+            return True
+        if action.kind is not ActionKind.MOVE:
+            return False
+        assert action.mirror is not None and action.remote is not None
+        return (
+            action.content_changed
+            or action.remote.local_path in self.foreign
+            or not _untouched(self.mirror, action.mirror)
+        )
+
     def _fetch(self, action: Action) -> _Fetched:
         remote = action.remote
         assert remote is not None
         if self._already_there(action, remote):
             return _Fetched(remote, None)
+        if remote.local_path in self.foreign:
+            raise _RefusedError(_in_the_way(remote))
         for attempt in (1, 2):
             temp = self.mirror.open_temp(remote.local_path)
             try:
@@ -222,8 +287,7 @@ class Applier:
             assert action.mirror is not None and action.remote is not None
             old, new = action.mirror.local_path, action.remote.local_path
             if action.item_key in fetched:
-                self._remove_ours(action.mirror)  # the content was fetched to the new path
-                done.append(self._place(action, fetched))
+                done.append(self._per_file(action, functools.partial(self._replace, fetched)))
             elif new in sources and new != old:
                 parking = f"{old}.ms365sync-move-{index}"
                 self.mirror.move(old, parking)
@@ -236,6 +300,12 @@ class Applier:
             self.mirror.move(parking, action.remote.local_path, replace=True)
             done.append(self._record(action, action.remote))
         return done
+
+    def _replace(self, fetched: dict[str, _Fetched], action: Action) -> Done:
+        """A move whose content was fetched to the new path: drop the old copy, place it."""
+        assert action.mirror is not None
+        self._remove_ours(action.mirror)
+        return self._place(action, fetched)
 
     def _place(self, action: Action, fetched: dict[str, _Fetched]) -> Done:
         entry = fetched[action.item_key]
@@ -260,29 +330,34 @@ class Applier:
             self.mirror.set_mtime(remote.local_path, wanted)
             stat = self.mirror.stat(remote.local_path)
             assert stat is not None
-        assert remote.permissions is not None
-        record = MirrorFile(
-            item_id=remote.item_id,
-            path=remote.path,
-            local_path=remote.local_path,
-            size=remote.size,
-            ctag=remote.ctag,
-            quick_xor_hash=remote.quick_xor_hash,
-            etag=remote.etag,
-            modified=remote.modified,
-            mtime_ns=stat.mtime_ns,
-            permissions=remote.permissions,
-        )
-        return Done(action, record=record)
+        return Done(action, record=_record_of(remote, stat.mtime_ns))
 
 
-def _needs_content(action: Action, mirror: Mirror) -> bool:
-    if action.kind in _CONTENT:
-        return True
-    if action.kind is not ActionKind.MOVE:
-        return False
-    assert action.mirror is not None
-    return action.content_changed or not _untouched(mirror, action.mirror)
+class _RefusedError(Exception):
+    """A file this run must not write (someone else's file is in its place)."""
+
+
+def _in_the_way(remote: RemoteFile) -> str:
+    return (
+        f"a local file ms365sync did not place is in the way at data/{remote.local_path}; "
+        "move it elsewhere and the next run will mirror this file"
+    )
+
+
+def _record_of(remote: RemoteFile, mtime_ns: int) -> MirrorFile:
+    assert remote.permissions is not None
+    return MirrorFile(
+        item_id=remote.item_id,
+        path=remote.path,
+        local_path=remote.local_path,
+        size=remote.size,
+        ctag=remote.ctag,
+        quick_xor_hash=remote.quick_xor_hash,
+        etag=remote.etag,
+        modified=remote.modified,
+        mtime_ns=mtime_ns,
+        permissions=remote.permissions,
+    )
 
 
 def _untouched(mirror: Mirror, record: MirrorFile) -> bool:

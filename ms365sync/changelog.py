@@ -38,6 +38,10 @@ class AddedEntry(_Model):
     moved_from: str | None = Field(
         default=None, description="The old path when the file was renamed or moved."
     )
+    name_mapped: str | None = Field(
+        default=None,
+        description="Why the local name differs from the remote one (unsafe on disk).",
+    )
 
 
 class ModifiedEntry(_Model):

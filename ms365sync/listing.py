@@ -38,6 +38,7 @@ def list_changes(
     delta_link: str | None,
     *,
     prefer_sharing: bool = True,
+    page_size: int = 500,
 ) -> Round:
     """Stream one delta round into `state`'s stage and return how it went.
 
@@ -52,7 +53,15 @@ def list_changes(
     link, expired = delta_link, False
     for _ in range(MAX_RESTARTS + 1):
         try:
-            return _round(client, state, drive_id, link, prefer_sharing, expired=expired)
+            return _round(
+                client,
+                state,
+                drive_id,
+                link=link,
+                prefer_sharing=prefer_sharing,
+                page_size=page_size,
+                expired=expired,
+            )
         except DeltaExpiredError:
             logger.info("delta answered 410 resyncRequired: listing the whole library again")
             link, expired = None, True
@@ -63,16 +72,18 @@ def _round(
     client: GraphClient,
     state: StateStore,
     drive_id: str,
+    *,
     link: str | None,
     prefer_sharing: bool,
-    *,
+    page_size: int,
     expired: bool,
 ) -> Round:
     state.clear_stage()
     items = 0
-    for pages, page in enumerate(client.delta(drive_id, link, prefer_sharing=prefer_sharing), 1):
+    pages = client.delta(drive_id, link, prefer_sharing=prefer_sharing, page_size=page_size)
+    for number, page in enumerate(pages, 1):
         items += state.stage_page(remote_item(entry) for entry in page.value)
         if page.delta_link is not None:
-            logger.debug("delta round complete: {} pages, {} entries", pages, items)
-            return Round(page.delta_link, link is None, pages, items, expired)
+            logger.debug("delta round complete: {} pages, {} entries", number, items)
+            return Round(page.delta_link, link is None, number, items, expired)
     raise AssertionError("GraphClient.delta ends with a deltaLink page or raises")

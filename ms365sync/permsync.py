@@ -61,7 +61,9 @@ def refresh(
     reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
     if sweep:
         files = set(state.all_file_ids())
-        read = reader.read(sorted(sources | wanted))
+        # The folders' sources too: a file is compared with where it would inherit from.
+        parents = set(state.source_of_files().values())
+        read = reader.read(sorted(sources | wanted | parents))
         read.update(reader.read(sorted(files - sources)))
         _classify_swept(state, read, files)
     else:

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from ms365sync.errors import SafetyError
 from ms365sync.models import Action, ActionKind, MirrorFile, PermissionSet, RemoteFile
+
+PERCENT_GUARD_MIN_FILES = 10  # below this a percentage says little (1 of 3 files is 33 %)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +120,39 @@ def _with_permissions(remote: RemoteFile, permissions: PermissionSet) -> RemoteF
         modified=remote.modified,
         permissions=permissions,
     )
+
+
+@dataclass(frozen=True)
+class DeleteLimit:
+    """The max-delete guard's settings (None: no limit of that kind)."""
+
+    max_count: int | None = 1000
+    max_percent: float | None = 50.0
+    protect_empty: bool = True  # emptying a mirror of more than one file needs `force`
+
+
+def check_deletions(
+    target: str, actions: Iterable[Action], mirrored: int, limit: DeleteLimit
+) -> None:
+    """Stop a plan that deletes more than the limits allow, or empties the whole mirror.
+
+    A listing that suddenly shows an empty library (access revoked, the wrong library
+    configured) is the classic way to lose a mirror, so emptying one of more than one file
+    always needs `force`.
+
+    Raises:
+        SafetyError: the plan deletes too much.
+    """
+    deletions = sum(1 for action in actions if action.kind is ActionKind.DELETE)
+    if not deletions:
+        return
+    if limit.max_count is not None and deletions > limit.max_count:
+        raise SafetyError(
+            target=target, would_delete=deletions, limit=limit.max_count, total=mirrored
+        )
+    if limit.max_percent is not None and mirrored >= PERCENT_GUARD_MIN_FILES:
+        allowed = int(mirrored * limit.max_percent / 100)
+        if deletions > allowed:
+            raise SafetyError(target=target, would_delete=deletions, limit=allowed, total=mirrored)
+    if limit.protect_empty and deletions >= mirrored > 1:
+        raise SafetyError(target=target, would_delete=deletions, limit=mirrored - 1, total=mirrored)

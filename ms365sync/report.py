@@ -37,12 +37,17 @@ class LogBuilder:
     errors: dict[str, ErrorEntry] = field(default_factory=dict)
     repairs: dict[str, RepairEntry] = field(default_factory=dict)
     excluded: frozenset[str] = frozenset()  # item ids now outside the filters
+    mapped: dict[str, str] = field(default_factory=dict)  # path -> why its local name differs
 
     def file_path(self, local_path: str) -> str:
         return str(self.data_dir / local_path)
 
     def add_error(self, path: str, reason: str, item_id: str | None = None) -> None:
         self.errors[path] = ErrorEntry(reason=reason, item_id=item_id)
+
+    def error_rows(self) -> dict[str, tuple[str, str]]:
+        """This run's errors for the state store: key (item id, else path) -> (path, reason)."""
+        return {entry.item_id or path: (path, entry.reason) for path, entry in self.errors.items()}
 
     def record(self, results: Iterable[Done]) -> None:
         for done in results:
@@ -88,6 +93,7 @@ class LogBuilder:
             size=new.size,
             last_modified=new.modified,
             moved_from=moved_from,
+            name_mapped=self.mapped.get(new.path),
         )
 
     def _deleted(self, old: MirrorFile, reason: str, moved_to: str | None = None) -> None:

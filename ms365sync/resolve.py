@@ -70,7 +70,13 @@ def find_site(client: GraphClient, ref: SiteRef) -> Site:
     if len(exact) > 1:
         urls = sorted(s.web_url or s.id for s in exact)
         raise ResolutionError(kind="site", name=name, available=urls)
-    raise ResolutionError(kind="site", name=name, available=_site_names(client, name))
+    # Partial matches are the likeliest typo; without any, list every site the app can see.
+    available = sorted(_describe(s) for s in candidates) or _site_names(client, "")
+    raise ResolutionError(kind="site", name=name, available=available)
+
+
+def _describe(site: Site) -> str:
+    return f"{site.display_name} ({site.web_url})"
 
 
 def _site_names(client: GraphClient, query: str) -> list[str]:
@@ -78,7 +84,7 @@ def _site_names(client: GraphClient, query: str) -> list[str]:
         found = list(client.search_sites(query or "*"))
     except MS365SyncError:  # the listing only decorates the error message
         return []
-    return sorted(f"{s.display_name} ({s.web_url})" for s in found)
+    return sorted(_describe(s) for s in found)
 
 
 def find_library(client: GraphClient, site: Site, name: str) -> Drive:

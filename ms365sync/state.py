@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
+import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ms365sync.errors import StateError
-from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind, RemoteItem
+from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind
+from ms365sync.tree import StageSummary, TreeRow, TreeTables
+
+__all__ = ["DB_NAME", "StageSummary", "StateStore", "TreeRow"]
 
 SCHEMA_VERSION = 1
 DB_NAME = "state.db"
@@ -64,34 +68,6 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-_ITEM_COLUMNS = (
-    "item_id, parent_id, name, is_folder, is_root, size, etag, ctag, qxh, modified, mime, "
-    "shared, package"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class TreeRow:
-    """A remote file of the committed tree, with its resolved path and permission source."""
-
-    item_id: str
-    segments: tuple[str, ...] | None  # None while an ancestor is unknown
-    size: int
-    etag: str | None
-    ctag: str | None
-    quick_xor_hash: str | None
-    modified: str | None
-    perm_src: str | None
-
-
-@dataclass(frozen=True)
-class StageSummary:
-    """What applying a listing round changed in the tree."""
-
-    touched: frozenset[str]  # items reported in this round (not deleted)
-    removed: frozenset[str]  # items that left the tree
-    shared_changed: frozenset[str]  # items carrying sharedChanged
-
 
 def encode_grants(grants: Sequence[Grant]) -> str:
     return json.dumps(
@@ -133,7 +109,7 @@ def decode_permissions(labels: str, grants: str) -> PermissionSet:
     )
 
 
-class StateStore:
+class StateStore(TreeTables):
     """The SQLite state of one target. Not thread-safe: use from the syncer's thread."""
 
     def __init__(self, state_dir: Path, *, connection: sqlite3.Connection | None = None) -> None:
@@ -164,21 +140,20 @@ class StateStore:
     def snapshot(cls, state_dir: Path) -> StateStore:
         """An in-memory copy of the store (for dry runs): changes to it are never written.
 
+        The files are copied aside first: even a read-only SQLite connection creates the
+        -wal and -shm files of a WAL database, and a dry run must not touch the target.
+
         Raises:
             StateError: the store exists but cannot be read.
         """
         memory = sqlite3.connect(":memory:", isolation_level=None)
         path = state_dir / DB_NAME
-        if path.exists():
-            try:
-                source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-                try:
-                    source.backup(memory)
-                finally:
-                    source.close()
-            except sqlite3.DatabaseError as exc:
-                memory.close()
-                raise StateError(f"unreadable ({exc})", path=path) from exc
+        try:
+            if path.exists():
+                _copy_into(path, memory)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            memory.close()
+            raise StateError(f"unreadable ({exc})", path=path) from exc
         return cls(state_dir, connection=memory)
 
     @staticmethod
@@ -244,207 +219,6 @@ class StateStore:
         """Abandon the open run transaction (dry runs)."""
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
-
-    # ------------------------------------------------------------------ listing stage
-
-    def clear_stage(self) -> None:
-        self._db.execute("DELETE FROM stage")
-
-    def stage_page(self, items: Iterable[RemoteItem]) -> int:
-        """Append one delta page to the stage (durably, outside the run transaction)."""
-        rows = [
-            (
-                i.item_id,
-                i.parent_id,
-                i.name,
-                int(i.is_folder),
-                int(i.is_root),
-                int(i.deleted),
-                i.size,
-                i.etag,
-                i.ctag,
-                i.quick_xor_hash,
-                i.modified,
-                i.mime_type,
-                int(i.shared),
-                int(i.shared_changed),
-                int(i.package),
-            )
-            for i in items
-        ]
-        self._db.executemany(
-            "INSERT INTO stage(item_id, parent_id, name, is_folder, is_root, deleted, size, etag, "
-            "ctag, qxh, modified, mime, shared, shared_changed, package) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        return len(rows)
-
-    def stage_root_shared(self) -> bool | None:
-        """Whether the library root came with a `shared` facet in the stage (None: no root)."""
-        row = self._db.execute(
-            "SELECT shared FROM stage WHERE is_root = 1 ORDER BY ord DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else bool(row[0])
-
-    def apply_stage(self, *, full: bool) -> StageSummary:
-        """Fold the staged round into the tree (inside `run()`); a full round replaces it.
-
-        Deleted folders take their descendants with them whether or not the service reported
-        each one (README §4 leaves it unconfirmed).
-        """
-        db = self._db
-        db.execute("DROP TABLE IF EXISTS temp.latest")
-        db.execute(
-            "CREATE TEMP TABLE latest AS SELECT * FROM stage WHERE ord IN "
-            "(SELECT MAX(ord) FROM stage GROUP BY item_id)"
-        )
-        db.execute("CREATE INDEX temp.latest_id ON latest(item_id)")
-        before = {row[0] for row in db.execute("SELECT item_id FROM items")} if full else None
-        if full:
-            db.execute("DELETE FROM items WHERE item_id NOT IN (SELECT item_id FROM latest)")
-        db.execute(
-            f"INSERT INTO items({_ITEM_COLUMNS}) SELECT {_ITEM_COLUMNS} FROM latest "
-            "WHERE deleted = 0 ON CONFLICT(item_id) DO UPDATE SET parent_id=excluded.parent_id, "
-            "name=excluded.name, is_folder=excluded.is_folder, is_root=excluded.is_root, "
-            "size=excluded.size, etag=excluded.etag, ctag=excluded.ctag, qxh=excluded.qxh, "
-            "modified=excluded.modified, mime=excluded.mime, shared=excluded.shared, "
-            "package=excluded.package"
-        )
-        removed = self._delete_subtrees(
-            [row[0] for row in db.execute("SELECT item_id FROM latest WHERE deleted = 1")]
-        )
-        if before is not None:
-            removed |= before - {row[0] for row in db.execute("SELECT item_id FROM items")}
-        touched = {row[0] for row in db.execute("SELECT item_id FROM latest WHERE deleted = 0")}
-        shared = {row[0] for row in db.execute("SELECT item_id FROM latest WHERE shared_changed")}
-        self._resolve()
-        return StageSummary(frozenset(touched), frozenset(removed), frozenset(shared))
-
-    def _delete_subtrees(self, roots: list[str]) -> set[str]:
-        removed: set[str] = set()
-        frontier = [r for r in roots if r]
-        while frontier:
-            removed.update(frontier)
-            marks = ",".join("?" * len(frontier[:500]))
-            chunk, frontier = frontier[:500], frontier[500:]
-            children = [
-                row[0]
-                for row in self._db.execute(
-                    f"SELECT item_id FROM items WHERE parent_id IN ({marks})", chunk
-                )
-            ]
-            self._db.execute(f"DELETE FROM items WHERE item_id IN ({marks})", chunk)
-            frontier.extend(c for c in children if c not in removed)
-        return removed
-
-    def mark_own_permissions(self, item_ids: Iterable[str], own: bool) -> None:
-        """Record whether files carry permissions of their own (found by a sweep)."""
-        item_ids = list(item_ids)
-        if not item_ids:
-            return
-        self._db.executemany(
-            "UPDATE items SET own_perms = ? WHERE item_id = ?", [(int(own), i) for i in item_ids]
-        )
-        self._resolve()
-
-    def _resolve(self) -> None:
-        """Recompute every item's path and `perm_src` from the tree; write what changed.
-
-        An item whose parent is unknown keeps a NULL path (its round is incomplete for it).
-        The walk is in memory (about 100 ms per 100,000 items) and only changed rows are
-        written, so a no-op run stays cheap.
-        """
-        rows = self._db.execute(
-            "SELECT item_id, parent_id, name, is_root, shared, own_perms, segs, perm_src FROM items"
-        ).fetchall()
-        children: dict[str | None, list[tuple[str, str, int, int, int]]] = {}
-        stored: dict[str, tuple[str | None, str | None]] = {}
-        roots: list[tuple[str, str, int, int, int]] = []
-        for item_id, parent_id, name, is_root, shared, own, segs, src in rows:
-            node = (item_id, name, is_root, shared, own)
-            (roots if is_root else children.setdefault(parent_id, [])).append(node)
-            stored[item_id] = (segs, src)
-        computed: dict[str, tuple[str | None, str | None]] = {}
-        stack: list[tuple[tuple[str, str, int, int, int], tuple[str, ...], str]] = [
-            (node, (), node[0]) for node in roots
-        ]
-        while stack:
-            (item_id, name, is_root, shared, own), parent_segs, parent_src = stack.pop()
-            if name is None and not is_root:
-                continue  # a nameless live item cannot be placed; it and its subtree wait
-            segs = () if is_root else (*parent_segs, name)
-            src = item_id if (is_root or shared or own) else parent_src
-            computed[item_id] = (json.dumps(segs, ensure_ascii=False), src)
-            stack.extend((child, segs, src) for child in children.get(item_id, []))
-        updates = []
-        for item_id, old in stored.items():
-            new = computed.get(item_id, (None, None))
-            if new != old:
-                segs_json = new[0]
-                path = None if segs_json is None else "/".join(json.loads(segs_json))
-                updates.append((segs_json, path, new[1], item_id))
-        self._db.executemany(
-            "UPDATE items SET segs = ?, path = ?, perm_src = ? WHERE item_id = ?", updates
-        )
-
-    # ------------------------------------------------------------------ tree queries
-
-    def tree_files(self) -> Iterator[TreeRow]:
-        """Every remote file (not folder or package), sorted by item id."""
-        for item_id, segs, *rest in self._db.execute(
-            "SELECT item_id, segs, size, etag, ctag, qxh, modified, perm_src FROM items "
-            "WHERE is_folder = 0 AND package = 0 ORDER BY item_id"
-        ):
-            segments = None if segs is None else tuple(json.loads(segs))
-            yield TreeRow(item_id, segments, *rest)
-
-    def item_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
-
-    def permission_sources(self) -> set[str]:
-        """Items whose permission sets files depend on."""
-        return {
-            row[0]
-            for row in self._db.execute(
-                "SELECT DISTINCT perm_src FROM items WHERE perm_src IS NOT NULL"
-            )
-        }
-
-    def files_under_sources(self, sources: Iterable[str]) -> set[str]:
-        wanted = set(sources)
-        return {
-            row[0]
-            for row in self._db.execute(
-                "SELECT item_id, perm_src FROM items WHERE is_folder = 0 AND package = 0"
-            )
-            if row[1] in wanted
-        }
-
-    def source_of_files(self) -> dict[str, str]:
-        """Each file's parent's permission source: where it would inherit from."""
-        return {
-            row[0]: row[1]
-            for row in self._db.execute(
-                "SELECT f.item_id, p.perm_src FROM items f JOIN items p ON f.parent_id = p.item_id "
-                "WHERE f.is_folder = 0 AND f.package = 0 AND p.perm_src IS NOT NULL"
-            )
-        }
-
-    def all_file_ids(self) -> list[str]:
-        return [
-            row[0]
-            for row in self._db.execute(
-                "SELECT item_id FROM items WHERE is_folder = 0 AND package = 0 ORDER BY item_id"
-            )
-        ]
-
-    def unresolved(self) -> list[tuple[str, str | None]]:
-        """Items whose path cannot be resolved yet (an ancestor is unknown)."""
-        return [
-            (row[0], row[1])
-            for row in self._db.execute("SELECT item_id, name FROM items WHERE path IS NULL")
-        ]
 
     # ------------------------------------------------------------------ permissions
 
@@ -548,11 +322,15 @@ class StateStore:
             (item_id, path, reason, now),
         )
 
-    def clear_error(self, item_id: str) -> None:
-        self._db.execute("DELETE FROM errors WHERE item_id = ?", (item_id,))
-
-    def clear_errors(self) -> None:
-        self._db.execute("DELETE FROM errors")
+    def replace_errors(self, current: dict[str, tuple[str, str]], now: float) -> set[str]:
+        """Record this run's errors (key -> (path, reason)), counting the attempts of those
+        that persist and forgetting the rest; returns the keys that were not failing before."""
+        previous = {row[0] for row in self._db.execute("SELECT item_id FROM errors")}
+        gone = [(key,) for key in previous - set(current)]
+        self._db.executemany("DELETE FROM errors WHERE item_id = ?", gone)
+        for key, (path, reason) in current.items():
+            self.set_error(key, path, reason, now)
+        return set(current) - previous
 
     def errors(self) -> list[tuple[str, str | None, str, int]]:
         return [
@@ -604,3 +382,18 @@ class StateStore:
             "ORDER BY started DESC LIMIT 1"
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+
+def _copy_into(path: Path, memory: sqlite3.Connection) -> None:
+    """Load the database at `path` (with its write-ahead log) into `memory`, read only."""
+    with tempfile.TemporaryDirectory(prefix="ms365sync-dry-") as scratch:
+        copy = Path(scratch) / DB_NAME
+        for suffix in ("", "-wal"):
+            source = Path(f"{path}{suffix}")
+            if source.exists():
+                shutil.copyfile(source, Path(f"{copy}{suffix}"))
+        source_db = sqlite3.connect(copy)
+        try:
+            source_db.backup(memory)
+        finally:
+            source_db.close()

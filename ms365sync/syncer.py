@@ -14,97 +14,40 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from loguru import logger
 
-from ms365sync import names, permsync
+from ms365sync import inventory, permsync
 from ms365sync.apply import Applier, Done, Progress
 from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
-from ms365sync.errors import LocalStorageError, MS365SyncError, SafetyError, StateError
-from ms365sync.filters import Filters
+from ms365sync.errors import LocalStorageError, MS365SyncError, StateError
 from ms365sync.graph.client import GraphClient
 from ms365sync.listing import Round, list_changes
 from ms365sync.localfs import Mirror, write_atomic, write_json_atomic
 from ms365sync.lock import target_lock
-from ms365sync.models import (
-    Action,
-    ActionKind,
-    MirrorFile,
-    PermissionSet,
-    RemoteFile,
-    RunCounters,
-)
-from ms365sync.plan import LocalStat, plan
+from ms365sync.models import Action, ActionKind, RemoteFile, RunCounters
+from ms365sync.plan import DeleteLimit, check_deletions, plan
 from ms365sync.report import LogBuilder
-from ms365sync.resolve import Resolved, SiteRef, confirm, resolve
-from ms365sync.state import StateStore
+from ms365sync.resolve import Resolved, confirm, resolve
+from ms365sync.spec import PERMISSIONS_FILE, STATE_DIR, PermissionPolicy, SyncResult, TargetSpec
+from ms365sync.state import StageSummary, StateStore
 
-STATE_DIR = ".ms365sync"
-PERMISSIONS_FILE = ".permissions.json"
-
-
-@dataclass(frozen=True)
-class PermissionPolicy:
-    """When to re-read every file's permissions (delta's sharing hints miss some changes)."""
-
-    mode: Literal["always", "interval", "never"] = "interval"
-    interval_s: float = 24 * 3600.0
-
-    def due(self, last_sweep: float | None, now: float) -> bool:
-        if self.mode == "always":
-            return True
-        if self.mode == "never" or last_sweep is None:
-            return False
-        return now - last_sweep >= self.interval_s
+__all__ = [
+    "PERMISSIONS_FILE",
+    "STATE_DIR",
+    "PermissionPolicy",
+    "SyncResult",
+    "Syncer",
+    "TargetSpec",
+]
 
 
 @dataclass(frozen=True)
-class TargetSpec:
-    """Everything one target needs; built from the configuration or the library API."""
-
-    name: str
-    site: SiteRef
-    library: str
-    local_root: Path
-    filters: Filters = field(default_factory=Filters)
-    concurrency: int = 8
-    max_delete_count: int | None = 1000
-    max_delete_percent: float | None = 50.0
-    permissions: PermissionPolicy = field(default_factory=PermissionPolicy)
-    write_empty_logs: bool = False
-    prefer_sharing: bool = True
-    lock_timeout: float = 0.0
-
-    @property
-    def state_dir(self) -> Path:
-        return self.local_root / STATE_DIR
-
-    @property
-    def data_dir(self) -> Path:
-        return self.local_root / "data"
-
-
-@dataclass
-class SyncResult:
-    """How one target's run went."""
-
-    target: str
-    ok: bool
-    dry_run: bool
-    log: ChangeLog | None = None
-    log_path: Path | None = None
-    error: MS365SyncError | None = None
-    counters: RunCounters = field(default_factory=RunCounters)
-    started: float = 0.0
-    finished: float = 0.0
-
-    def count(self, section: str) -> int:
-        if self.log is None:
-            return 0
-        return len(getattr(self.log.changes, section))
+class _Outcome:
+    changed: bool  # the mirror's files or permissions changed: rewrite .permissions.json
+    new_errors: bool  # a file failed that did not fail in the previous run
 
 
 class Syncer:
@@ -134,7 +77,7 @@ class Syncer:
         result = SyncResult(self.spec.name, ok=False, dry_run=dry_run, started=self.clock())
         try:
             if dry_run:
-                result.log = self._run(StateStore.snapshot(self.spec.state_dir), True, force)
+                result.log = self._dry_run(force)
             else:
                 with target_lock(self.spec.state_dir, timeout=self.spec.lock_timeout):
                     result.log, result.log_path = self._real_run(force)
@@ -161,6 +104,34 @@ class Syncer:
         finally:
             state.close()
 
+    def remote_files(self) -> list[RemoteFile]:
+        """The files the mirror should hold now, with their permissions (None: unreadable),
+        sorted by item id; listed from the stored state onwards, touching nothing on disk.
+
+        Raises:
+            ResolutionError, GraphError, TransportError, AuthError: the listing failed.
+            StateError: the state store cannot be read.
+        """
+        state = StateStore.snapshot(self.spec.state_dir)
+        try:
+            target = self._resolve(state)
+            listing = self._list(state, target)
+            with state.run():
+                summary = state.apply_stage(full=listing.full)
+                failed = self._refresh_permissions(state, target, listing, summary, self.clock())
+                lookup = permsync.effective(state, failed)
+                found = inventory.remote_files(state, self.spec.filters, self.spec.data_dir, lookup)
+            return found.files
+        finally:
+            state.close()
+
+    def _dry_run(self, force: bool) -> ChangeLog:
+        state = StateStore.snapshot(self.spec.state_dir)
+        try:
+            return self._run(state, True, force)
+        finally:
+            state.close()
+
     def _open_state(self) -> StateStore:
         try:
             return StateStore(self.spec.state_dir)
@@ -176,22 +147,35 @@ class Syncer:
         run_id = run_id or uuid.uuid4().hex
         started = self.clock()
         target = self._resolve(state)
-        known_drive = state.get_meta("drive_id") == target.drive_id
-        link = state.get_meta("delta_link") if known_drive else None
-        listing = list_changes(
-            self.client, state, target.drive_id, link, prefer_sharing=self.spec.prefer_sharing
-        )
-        self.counters.delta_pages, self.counters.full_enumeration = listing.pages, listing.full
+        listing = self._list(state, target)
         with state.run():
-            log, changed = self._reconcile(state, target, listing, run_id, dry=dry, force=force)
+            log, outcome = self._reconcile(state, target, listing, run_id, dry=dry, force=force)
             state.set_meta("delta_link", listing.delta_link)
             for key, value in (("drive_id", target.drive_id), ("site_id", target.site_id)):
                 state.set_meta(key, value)
             state.set_meta("target", self._target_key())
+            state.set_meta("prefer_sharing", self._prefer_key())
             if not dry:
-                self._enqueue_export(state, run_id, log, changed)
+                self._enqueue_export(state, run_id, log, outcome)
             state.record_run(run_id, started, "ok", log.summary.model_dump_json())
         return log
+
+    def _list(self, state: StateStore, target: Resolved) -> Round:
+        known_drive = state.get_meta("drive_id") == target.drive_id
+        # The sharing Prefer headers change what the feed reports: a link taken with other
+        # headers cannot be continued, so a change of that setting starts a full listing.
+        same_feed = state.get_meta("prefer_sharing") == self._prefer_key()
+        link = state.get_meta("delta_link") if known_drive and same_feed else None
+        listing = list_changes(
+            self.client,
+            state,
+            target.drive_id,
+            link,
+            prefer_sharing=self.spec.prefer_sharing,
+            page_size=self.spec.page_size,
+        )
+        self.counters.delta_pages, self.counters.full_enumeration = listing.pages, listing.full
+        return listing
 
     def _resolve(self, state: StateStore) -> Resolved:
         site_id, drive_id = state.get_meta("site_id"), state.get_meta("drive_id")
@@ -214,9 +198,64 @@ class Syncer:
         *,
         dry: bool,
         force: bool,
-    ) -> tuple[ChangeLog, bool]:
+    ) -> tuple[ChangeLog, _Outcome]:
         now = self.clock()
         summary = state.apply_stage(full=listing.full)
+        failed = self._refresh_permissions(state, target, listing, summary, now)
+        remote = inventory.remote_files(
+            state, self.spec.filters, self.spec.data_dir, permsync.effective(state, failed)
+        )
+        local = inventory.local_files(self.mirror, state)
+        self.counters.untracked_local_files = len(local.foreign)
+        results = self._plan_and_apply(state, target, remote, local, dry=dry, force=force)
+        builder = _builder(self.spec.data_dir, remote, results)
+        outcome = _Outcome(
+            changed=self._record(state, results),
+            new_errors=bool(state.replace_errors(builder.error_rows(), now)),
+        )
+        log = builder.build(
+            stamp=timestamp(datetime.datetime.now(datetime.timezone.utc)),
+            run_id=run_id,
+            target=TargetInfo(
+                name=self.spec.name,
+                site_id=target.site_id,
+                drive_id=target.drive_id,
+                library=target.library_title,
+            ),
+            total_files=state.mirror_count(),
+            untracked=len(local.foreign),
+            full_resync=listing.full,
+            dry_run=dry,
+        )
+        return log, outcome
+
+    def _plan_and_apply(
+        self,
+        state: StateStore,
+        target: Resolved,
+        remote: inventory.RemoteInventory,
+        local: inventory.LocalInventory,
+        *,
+        dry: bool,
+        force: bool,
+    ) -> list[Done]:
+        """Plan against the mirror's records and the disk, check the guard, then act (or,
+        in a dry run, work out what acting would record)."""
+        mirror = [m for m in state.mirror_files() if m.item_id not in remote.protected]
+        actions = list(plan(remote.files, mirror, local.files))
+        check_deletions(self.spec.name, actions, len(mirror), self._delete_limit(force))
+        applier = self._applier(target, local.foreign)
+        return applier.preview(actions) if dry else self._apply(applier, actions)
+
+    def _refresh_permissions(
+        self,
+        state: StateStore,
+        target: Resolved,
+        listing: Round,
+        summary: StageSummary,
+        now: float,
+    ) -> dict[str, str]:
+        """Read what the permission policy and the hints ask for; the ids that failed."""
         hierarchical = self._hierarchical(state, listing)
         last_sweep = state.get_meta("last_sweep")
         sweep = self.spec.permissions.due(float(last_sweep) if last_sweep else None, now)
@@ -234,165 +273,44 @@ class Syncer:
         self.counters.permission_reads = outcome.read
         if sweep and not outcome.failed:
             state.set_meta("last_sweep", str(now))
-        builder = LogBuilder(self.spec.data_dir)
-        lookup = permsync.effective(state, outcome.failed)
-        remote, protected = self._remote_files(state, lookup, builder)
-        local, untracked = self._local_files(state, dry)
-        mirror = [m for m in state.mirror_files() if m.item_id not in protected]
-        actions = list(plan(remote, mirror, local))
-        self._guard(actions, len(mirror), force)
-        results = self._simulate(actions) if dry else self._apply(target, actions)
-        changed = self._record(state, results)
-        builder.record(results)
-        state.clear_errors()
-        for path, entry in builder.errors.items():
-            state.set_error(entry.item_id or path, path, entry.reason, now)
-        log = builder.build(
-            stamp=timestamp(datetime.datetime.now(datetime.timezone.utc)),
-            run_id=run_id,
-            target=TargetInfo(
-                name=self.spec.name,
-                site_id=target.site_id,
-                drive_id=target.drive_id,
-                library=target.library_title,
-            ),
-            total_files=state.mirror_count(),
-            untracked=untracked,
-            full_resync=listing.full,
-            dry_run=dry,
-        )
-        return log, changed
+        return outcome.failed
 
     def _hierarchical(self, state: StateStore, listing: Round) -> bool:
         """Whether the service honours `Prefer: hierarchicalsharing` (root has `shared`)."""
         if listing.full:
             honoured = bool(self.spec.prefer_sharing and state.stage_root_shared())
+            if honoured and state.get_meta("hierarchical") == "0":
+                # Without the hints every file was made its own permission root; with them,
+                # files follow their folders again (the next sweep re-finds real exceptions).
+                state.mark_own_permissions(state.all_file_ids(), False)
             state.set_meta("hierarchical", "1" if honoured else "0")
             return honoured
         return state.get_meta("hierarchical") == "1"
 
-    def _remote_files(
-        self,
-        state: StateStore,
-        lookup: Callable[[str | None], PermissionSet | None],
-        builder: LogBuilder,
-    ) -> tuple[list[RemoteFile], set[str]]:
-        """The remote files the mirror should hold, sorted by id, and the ids whose mirror
-        records must not be touched this run (their place in the tree is not known yet)."""
-        files: list[RemoteFile] = []
-        protected: set[str] = set()
-        excluded: set[str] = set()
-        taken: dict[str, str] = {}
-        for row in state.tree_files():
-            if row.segments is None:
-                protected.add(row.item_id)
-                builder.add_error(
-                    f"(item {row.item_id})", "its folder is not listed yet", row.item_id
-                )
-                continue
-            path = "/".join(row.segments)
-            if not self.spec.filters.accepts(path):
-                excluded.add(row.item_id)
-                continue
-            mapped = names.local_relpath_from_segments(row.segments, root=self.spec.data_dir)
-            if isinstance(mapped, names.Rejected):
-                builder.add_error(path, mapped.reason, row.item_id)
-                continue
-            key = names.collision_key(mapped.rel)
-            if key in taken:
-                builder.add_error(path, f"same local name as {taken[key]!r}", row.item_id)
-                continue
-            taken[key] = path
-            permissions = lookup(row.perm_src)
-            files.append(
-                RemoteFile(
-                    item_id=row.item_id,
-                    path=path,
-                    local_path=mapped.rel,
-                    size=row.size,
-                    ctag=row.ctag,
-                    quick_xor_hash=row.quick_xor_hash,
-                    etag=row.etag,
-                    modified=row.modified,
-                    permissions=permissions,
-                )
-            )
-        builder.excluded = frozenset(excluded)
-        return files, protected
+    def _prefer_key(self) -> str:
+        return "1" if self.spec.prefer_sharing else "0"
 
-    def _local_files(self, state: StateStore, dry: bool) -> tuple[dict[str, LocalStat], int]:
-        """What is on disk under data/, and how many files there ms365sync did not place."""
-        if not self.spec.data_dir.exists():
-            return {}, 0
-        ours = state.mirror_local_paths()
-        local: dict[str, LocalStat] = {}
-        untracked = 0
-        for entry in self.mirror.scan():
-            if entry.kind != "file":
-                continue
-            local[entry.rel] = LocalStat(entry.size, entry.mtime_ns)
-            untracked += entry.rel not in ours
-        self.counters.untracked_local_files = untracked
-        return local, untracked
+    def _delete_limit(self, force: bool) -> DeleteLimit:
+        if force:
+            return DeleteLimit(max_count=None, max_percent=None, protect_empty=False)
+        return DeleteLimit(self.spec.max_delete_count, self.spec.max_delete_percent)
 
-    def _guard(self, actions: list[Action], mirrored: int, force: bool) -> None:
-        """The max-delete guard: refuse to delete more than configured unless forced."""
-        deletions = sum(1 for a in actions if a.kind is ActionKind.DELETE)
-        if force or not deletions:
-            return
-        spec = self.spec
-        if spec.max_delete_count is not None and deletions > spec.max_delete_count:
-            raise SafetyError(
-                target=spec.name, would_delete=deletions, limit=spec.max_delete_count,
-                total=mirrored,
-            )  # fmt: skip
-        if spec.max_delete_percent is not None and mirrored >= 10:
-            limit = int(mirrored * spec.max_delete_percent / 100)
-            if deletions > limit:
-                raise SafetyError(
-                    target=spec.name, would_delete=deletions, limit=limit, total=mirrored
-                )
-
-    def _apply(self, target: Resolved, actions: list[Action]) -> list[Done]:
-        applier = Applier(
+    def _applier(self, target: Resolved, foreign: frozenset[str]) -> Applier:
+        return Applier(
             self.client,
             self.mirror,
             target.drive_id,
             concurrency=self.spec.concurrency,
             progress=self.progress,
+            foreign=foreign,
         )
+
+    def _apply(self, applier: Applier, actions: list[Action]) -> list[Done]:
         results = applier.apply(actions)
         for done in results:
             if done.error is None and done.downloaded:
                 self.counters.downloaded_files += 1
                 self.counters.downloaded_bytes += done.downloaded
-        return results
-
-    @staticmethod
-    def _simulate(actions: list[Action]) -> list[Done]:
-        """What a real run would record, without touching anything."""
-        results = []
-        for action in actions:
-            if action.kind is ActionKind.SKIP:
-                results.append(Done(action, error=action.reason))
-            elif action.kind is ActionKind.DELETE:
-                results.append(Done(action))
-            else:
-                r = action.remote
-                assert r is not None and r.permissions is not None
-                record = MirrorFile(
-                    item_id=r.item_id,
-                    path=r.path,
-                    local_path=r.local_path,
-                    size=r.size,
-                    ctag=r.ctag,
-                    quick_xor_hash=r.quick_xor_hash,
-                    etag=r.etag,
-                    modified=r.modified,
-                    mtime_ns=0,
-                    permissions=r.permissions,
-                )
-                results.append(Done(action, record=record))
         return results
 
     def _record(self, state: StateStore, results: list[Done]) -> bool:
@@ -416,17 +334,24 @@ class Syncer:
     # ------------------------------------------------------------------ exports
 
     def _enqueue_export(
-        self, state: StateStore, run_id: str, log: ChangeLog, changed: bool
+        self, state: StateStore, run_id: str, log: ChangeLog, outcome: _Outcome
     ) -> None:
-        write_log = log.has_changes or self.spec.write_empty_logs
+        """Queue the log (inside the run transaction) when there is something to tell: a
+        change, a repair, a file failing that was not failing before, or always if asked."""
+        worth = log.has_changes or bool(log.repairs) or outcome.new_errors
+        write_log = worth or self.spec.write_empty_logs
         name = None
         if write_log:
             log_dir = self.spec.local_root / LOG_DIR
             name = log_name(log.timestamp, state.log_names(), log_dir)
         missing = not (self.spec.local_root / PERMISSIONS_FILE).exists()
-        state.enqueue_export(run_id, name, log.to_json() if name else None, changed or missing)
-        if not write_log:
-            self.counters.notes.append("no changes: no change log written")
+        state.enqueue_export(
+            run_id, name, log.to_json() if name else None, outcome.changed or missing
+        )
+        if not worth:
+            self.counters.notes.append(
+                "no changes" + ("" if write_log else ": no change log written")
+            )
 
     def _finish_exports(self, state: StateStore) -> dict[str, Path]:
         """Write out committed change logs and .permissions.json (also after a crash)."""
@@ -448,6 +373,14 @@ class Syncer:
                 )
             state.export_done(run_id)
         return written
+
+
+def _builder(data_dir: Path, remote: inventory.RemoteInventory, results: list[Done]) -> LogBuilder:
+    builder = LogBuilder(data_dir, excluded=frozenset(remote.excluded), mapped=remote.mapped)
+    for path, (item_id, reason) in remote.errors.items():
+        builder.add_error(path, reason, item_id)
+    builder.record(results)
+    return builder
 
 
 def _labels(state: StateStore) -> Iterator[tuple[str, list[str]]]:

@@ -75,8 +75,11 @@ _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 class TokenProvider(Protocol):
     """Something that hands out a bearer token for Graph; thread-safe."""
 
-    def token(self, *, force_refresh: bool = False) -> str:
+    def token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
         """Return a valid access token; `force_refresh` discards the cached one first.
+
+        `rejected` is the token Graph just refused: when the provider already holds another
+        one (a concurrent worker renewed it), that one is returned instead of renewing again.
 
         Raises:
             AuthError: no token could be obtained.
@@ -93,10 +96,10 @@ class StaticTokenProvider:
         self._lock = threading.Lock()
         self.refreshes = 0
 
-    def token(self, *, force_refresh: bool = False) -> str:
+    def token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
         """The current token, after advancing to the next one when `force_refresh` is set."""
         with self._lock:
-            if force_refresh:
+            if force_refresh and (rejected is None or rejected == self._tokens[self._index]):
                 self.refreshes += 1
                 self._index = min(self._index + 1, len(self._tokens) - 1)
             return self._tokens[self._index]
@@ -222,8 +225,12 @@ class MsalTokenProvider:
         self._expires_at = float("-inf")
         self._forced_at = float("-inf")
 
-    def token(self, *, force_refresh: bool = False) -> str:
+    def token(self, *, force_refresh: bool = False, rejected: str | None = None) -> str:
         """A token valid for at least `renew_margin` seconds (when the server allows that).
+
+        A forced refresh is skipped when the held token is not the `rejected` one (another
+        worker renewed it already); without `rejected`, forced refreshes within
+        `min_refresh_interval` of each other are coalesced.
 
         Raises:
             AuthError: the identity platform refused (with the AADSTS code) or was unreachable.
@@ -232,7 +239,10 @@ class MsalTokenProvider:
         with self._lock:
             now = self._clock()
             if self._token is not None:
-                if force_refresh and now - self._forced_at < self._min_refresh_interval:
+                if force_refresh and rejected is not None and rejected != self._token:
+                    return self._token  # another worker renewed it already
+                recent = now - self._forced_at < self._min_refresh_interval
+                if force_refresh and rejected is None and recent:
                     return self._token  # another worker renewed it a moment ago
                 if not force_refresh and now < self._expires_at - self._renew_margin:
                     return self._token

@@ -113,7 +113,7 @@ class Transport:
                 return outcome
             if isinstance(outcome, requests.Response):
                 outcome.close()
-            if not self.prepare_retry(verdict, attempt, renewed=renewed):
+            if not self.prepare_retry(verdict, attempt, renewed=renewed, rejected=token):
                 cause = outcome if isinstance(outcome, requests.RequestException) else None
                 raise _error_of(verdict) from cause
             renewed = renewed or verdict.action is Action.RENEW_TOKEN
@@ -131,7 +131,9 @@ class Transport:
         extra.update(headers or {})
         return self._send("GET", url, headers=extra, cost=cost, allow_redirects=False, stream=True)
 
-    def prepare_retry(self, verdict: Verdict, attempt: int, *, renewed: bool) -> bool:
+    def prepare_retry(
+        self, verdict: Verdict, attempt: int, *, renewed: bool, rejected: str | None = None
+    ) -> bool:
         """Wait as `verdict` requires before another attempt; False when it must not retry."""
         if verdict.action in (Action.DONE, Action.FAIL) or attempt >= self._max_attempts:
             return False
@@ -139,7 +141,7 @@ class Transport:
             if renewed:
                 return False  # one renewal per request: a second 401 is final, never a loop
             logger.debug("Graph rejected the access token; renewing it once")
-            self._tokens.token(force_refresh=True)
+            self._tokens.token(force_refresh=True, rejected=rejected)
         elif verdict.action is Action.THROTTLED:
             self.gate.pause(verdict.retry_after, verdict.reset)
         else:

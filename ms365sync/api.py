@@ -1,0 +1,425 @@
+"""The library API: `SharePointSync`, compatible with ms365sync 0.3.x, and the typed `sync_target`.
+
+`SharePointSync` keeps the 0.3.x constructor and return values (a dict per sync with
+library-relative paths, `changes_file` and the change log as `rag_changes`) on top of the
+engine: delta listing, verified downloads, the state store and the safety guards. Everything
+new is a keyword-only option. New code can call `sync_target` with a `TargetSpec` and a
+`GraphClient` and get a typed `SyncResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+from dotenv import dotenv_values
+
+from ms365sync.errors import ConfigError, MS365SyncError
+from ms365sync.filters import Filters
+from ms365sync.graph import (
+    ClientCertificate,
+    ClientSecret,
+    Cloud,
+    Credential,
+    GraphClient,
+    MsalTokenProvider,
+    custom_cloud,
+    get_cloud,
+)
+from ms365sync.localfs import Mirror
+from ms365sync.models import MirrorFile, RemoteFile
+from ms365sync.plan import same_content
+from ms365sync.quickxorhash import QuickXorHash
+from ms365sync.resolve import SiteRef
+from ms365sync.state import StateStore
+from ms365sync.syncer import PermissionPolicy, Syncer, SyncResult, TargetSpec
+
+__all__ = ["SharePointSync", "sync_target"]
+
+DEFAULT_LOCAL_ROOT = Path("ms365_data")
+_SITE_PATH_PREFIXES = ("/sites/", "/teams/")
+
+FileInfo = dict[str, Any]
+
+
+def sync_target(
+    spec: TargetSpec, client: GraphClient, *, dry_run: bool = False, force: bool = False
+) -> SyncResult:
+    """Sync one target once; failures are in `SyncResult.error`, never raised.
+
+    A dry run returns the change log a real run would write and touches nothing on disk;
+    `force` lets a run delete more than the max-delete guard allows.
+    """
+    return Syncer(spec, client).sync(dry_run=dry_run, force=force)
+
+
+def _settings(env_file: str | Path | None) -> dict[str, str]:
+    """The environment, over a .env file's values (as 0.3.x read them with python-dotenv)."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def _policy(value: PermissionPolicy | str | float) -> PermissionPolicy:
+    if isinstance(value, PermissionPolicy):
+        return value
+    if isinstance(value, int | float):
+        return PermissionPolicy("interval", float(value))
+    if value in ("always", "never", "interval"):
+        return PermissionPolicy(value)  # type: ignore[arg-type]
+    raise ConfigError(
+        f"unknown permission sweep {value!r}",
+        key="permission_sweep",
+        expected="always | never | interval | seconds between sweeps",
+    )
+
+
+class SharePointSync:
+    """Mirror one SharePoint document library into `local_root` (0.3.x-compatible API).
+
+    Credentials default to TENANT_ID, CLIENT_ID and CLIENT_SECRET from the environment or
+    a `.env` file in the working directory; the site and library to SHAREPOINT_HOST,
+    SITE_NAME and DOC_LIBRARY. `site_name` is the site's display name; pass `site_path`
+    ("/sites/marketing") to find it by its URL instead. Files go to `<local_root>/data/`,
+    the change logs to `<local_root>/sync_logs/` and the state to `<local_root>/.ms365sync/`.
+
+    Nothing talks to the network until the first call; use it as a context manager (or call
+    `close()`) to release the connection pool.
+    """
+
+    def __init__(  # noqa: PLR0917 - the 0.3.x positional parameters are the public API
+        self,
+        sharepoint_host: str | None = None,
+        site_name: str | None = None,
+        doc_library: str | None = None,
+        local_root: str | Path | None = None,
+        tenant_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        site_path: str | None = None,
+        certificate_path: str | Path | None = None,
+        certificate_thumbprint: str | None = None,
+        certificate_passphrase: str | None = None,
+        cloud: str | Cloud = "global",
+        authority_url: str | None = None,
+        graph_url: str | None = None,
+        ca_bundle: str | Path | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        concurrency: int = 8,
+        max_delete: int | None = 1000,
+        max_delete_percent: float | None = 50.0,
+        permission_sweep: PermissionPolicy | str | float = "interval",
+        write_empty_logs: bool = False,
+        env_file: str | Path | None = ".env",
+        client: GraphClient | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        """Describe the target; nothing is contacted yet.
+
+        Raises:
+            ConfigError: credentials, host, site or library are missing, or an option is
+                invalid.
+        """
+        env = _settings(env_file)
+        site, library = _site_and_library(env, sharepoint_host, site_name, doc_library, site_path)
+        self.sharepoint_host, self.site_name, self.doc_library = (
+            site.host,
+            site.display_name,
+            library,
+        )
+        self.local_root = Path(local_root) if local_root is not None else DEFAULT_LOCAL_ROOT
+        self.spec = TargetSpec(
+            name=f"{site.path or site.display_name}/{library}",
+            site=site,
+            library=library,
+            local_root=self.local_root,
+            filters=Filters(include=tuple(include), exclude=tuple(exclude)),
+            concurrency=concurrency,
+            max_delete_count=max_delete,
+            max_delete_percent=max_delete_percent,
+            permissions=_policy(permission_sweep),
+            write_empty_logs=write_empty_logs,
+        )
+        self._owns_client = client is None
+        if client is None:
+            credential = _credential(
+                client_secret or env.get("CLIENT_SECRET"),
+                certificate_path,
+                certificate_thumbprint,
+                certificate_passphrase,
+            )
+            where = _cloud(cloud, authority_url, graph_url, ca_bundle)
+            client = _build_client(
+                tenant_id or env.get("TENANT_ID"),
+                client_id or env.get("CLIENT_ID"),
+                credential,
+                where,
+                session,
+            )
+        self._client = client
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def client(self) -> GraphClient:
+        """The Graph client every call uses."""
+        return self._client
+
+    def close(self) -> None:
+        """Close the connection pool (only of a client this object created)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> SharePointSync:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ 0.3.x API
+
+    def sync(self, *, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
+        """Sync once and return the changes, as 0.3.x did.
+
+        Keys: added, modified, deleted, permission_changed (library-relative paths; a move
+        is its old path deleted and its new path added), total_files, changes_file (the
+        change log's path, or None when nothing changed) and rag_changes (the change log).
+
+        Raises:
+            MS365SyncError: the sync failed (nothing was reported; see the error's hint).
+        """
+        result = sync_target(self.spec, self.client, dry_run=dry_run, force=force)
+        return changes_dict(result)
+
+    def get_sharepoint_files(self) -> dict[str, FileInfo]:
+        """Every file of the library the mirror should hold, by library-relative path:
+        size, last_modified, item_id, permissions (None when they could not be read) and
+        quick_xor_hash. Touches nothing on disk.
+
+        Raises:
+            MS365SyncError: the library could not be listed.
+        """
+        files = Syncer(self.spec, self.client).remote_files()
+        return {f.path: _remote_info(f) for f in sorted(files, key=lambda f: f.path)}
+
+    def get_local_files(self) -> dict[str, FileInfo]:
+        """Every file under `<local_root>/data/`: size and last_modified (UTC ISO), keyed by
+        its library-relative path when ms365sync placed it, else by its path under data/."""
+        mirror = Mirror(self.local_root)
+        by_local = {m.local_path: m for m in self._records().values()}
+        files: dict[str, FileInfo] = {}
+        for entry in mirror.scan():
+            if entry.kind != "file":
+                continue
+            record = by_local.get(entry.rel)
+            files[record.path if record else entry.rel] = {
+                "size": entry.size,
+                "last_modified": _iso_ns(entry.mtime_ns),
+                "local_path": mirror.data_dir / entry.rel,
+                "item_id": record.item_id if record else None,
+                "mtime_ns": entry.mtime_ns,
+            }
+        return files
+
+    def compare_files(
+        self, sp_files: Mapping[str, FileInfo], local_files: Mapping[str, FileInfo]
+    ) -> tuple[list[str], list[str], list[str]]:
+        """What a sync would add, modify and delete, by path.
+
+        A file is unchanged when the state store knows its local copy as this very version
+        (item id, cTag / quickXorHash / size, and the copy untouched since); a local file
+        the state does not know is compared by size and quickXorHash. Local modification
+        times are never compared with remote ones.
+        """
+        records = self._records()
+        added = sorted(p for p in sp_files if p not in local_files)
+        deleted = sorted(p for p in local_files if p not in sp_files)
+        modified = sorted(
+            path
+            for path, info in sp_files.items()
+            if path in local_files and not _same(path, info, local_files[path], records)
+        )
+        return added, modified, deleted
+
+    def _records(self) -> dict[str, MirrorFile]:
+        if not (self.spec.state_dir / "state.db").exists():
+            return {}
+        state = StateStore.snapshot(self.spec.state_dir)
+        try:
+            return {m.item_id: m for m in state.mirror_files()}
+        finally:
+            state.close()
+
+
+def changes_dict(result: SyncResult) -> dict[str, Any]:
+    """The 0.3.x return value of `sync()` for a result.
+
+    Raises:
+        MS365SyncError: the result is a failure.
+    """
+    if result.error is not None:
+        raise result.error
+    if result.log is None:
+        raise MS365SyncError(f"target {result.target!r}: the run produced no change log")
+    log = result.log
+    return {
+        "added": list(log.changes.added),
+        "modified": list(log.changes.modified),
+        "deleted": list(log.changes.deleted),
+        "permission_changed": list(log.changes.permission_only_changes),
+        "total_files": log.summary.total_files,
+        "changes_file": str(result.log_path) if result.log_path else None,
+        "rag_changes": json.loads(log.to_json()),
+    }
+
+
+def _remote_info(remote: RemoteFile) -> FileInfo:
+    return {
+        "size": remote.size,
+        "last_modified": remote.modified,
+        "item_id": remote.item_id,
+        "id": remote.item_id,  # the 0.1 name
+        "name": remote.path.rsplit("/", 1)[-1],
+        "relative_path": remote.path,
+        "permissions": list(remote.permissions.labels) if remote.permissions else None,
+        "quick_xor_hash": remote.quick_xor_hash,
+        "ctag": remote.ctag,
+    }
+
+
+def _same(
+    path: str, remote: Mapping[str, Any], local: Mapping[str, Any], records: dict[str, MirrorFile]
+) -> bool:
+    if local.get("size") != remote.get("size"):
+        return False
+    record = records.get(str(remote.get("item_id") or remote.get("id") or ""))
+    untouched = record is not None and local.get("mtime_ns", record.mtime_ns) == record.mtime_ns
+    if record is not None and untouched and record.path == path:
+        return same_content(_as_remote(path, remote, record), record)
+    expected = remote.get("quick_xor_hash")
+    where = local.get("local_path")
+    if not isinstance(expected, str) or where is None:
+        return False  # nothing proves the copy is this version
+    return _qxh(Path(where)) == expected
+
+
+def _qxh(path: Path) -> str:
+    hasher = QuickXorHash()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.b64digest()
+
+
+def _as_remote(path: str, info: Mapping[str, Any], record: MirrorFile) -> RemoteFile:
+    return RemoteFile(
+        item_id=record.item_id,
+        path=path,
+        local_path=record.local_path,
+        size=int(info.get("size") or 0),
+        ctag=info.get("ctag"),
+        quick_xor_hash=info.get("quick_xor_hash"),
+        etag=None,
+        modified=info.get("last_modified"),
+        permissions=None,
+    )
+
+
+def _iso_ns(mtime_ns: int) -> str:
+    moment = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _credential(
+    secret: str | None,
+    certificate: str | Path | None,
+    thumbprint: str | None,
+    passphrase: str | None,
+) -> Credential:
+    if certificate is not None:
+        return ClientCertificate(Path(certificate), thumbprint, passphrase)
+    if not secret:
+        raise ConfigError(
+            "missing client_secret (or certificate_path)",
+            hint="pass it, or set CLIENT_SECRET (environment or .env)",
+        )
+    return ClientSecret(secret)
+
+
+def _cloud(
+    cloud: str | Cloud,
+    authority_url: str | None,
+    graph_url: str | None,
+    ca_bundle: str | Path | None,
+) -> Cloud:
+    if authority_url or graph_url:
+        if not (authority_url and graph_url):
+            raise ConfigError("authority_url and graph_url go together", key="graph_url")
+        return custom_cloud(authority_url=authority_url, graph_url=graph_url, ca_bundle=ca_bundle)
+    base = cloud if isinstance(cloud, Cloud) else get_cloud(cloud)
+    if ca_bundle is None:
+        return base
+    return custom_cloud(
+        authority_url=base.authority_url,
+        graph_url=base.graph_url,
+        ca_bundle=ca_bundle,
+        scope=base.scope,
+    )
+
+
+def _site_and_library(
+    env: Mapping[str, str],
+    host: str | None,
+    name: str | None,
+    library: str | None,
+    path: str | None,
+) -> tuple[SiteRef, str]:
+    host = host or env.get("SHAREPOINT_HOST")
+    name = name or env.get("SITE_NAME")
+    library = library or env.get("DOC_LIBRARY")
+    if name and name.startswith(_SITE_PATH_PREFIXES) and path is None:
+        name, path = None, name  # a server-relative path given as the site name
+    if not library or not (name or (host and path)):
+        raise ConfigError(
+            "name the library (doc_library) and its site (site_name, or sharepoint_host "
+            "with site_path)",
+            hint="or set SHAREPOINT_HOST, SITE_NAME and DOC_LIBRARY",
+        )
+    return SiteRef(host=host, path=path, display_name=name), library
+
+
+def _build_client(
+    tenant_id: str | None,
+    client_id: str | None,
+    credential: Credential,
+    cloud: Cloud,
+    session: requests.Session | None,
+) -> GraphClient:
+    if not tenant_id or not client_id:
+        raise ConfigError(
+            "missing tenant_id or client_id",
+            hint="pass them, or set TENANT_ID and CLIENT_ID (environment or .env)",
+        )
+    provider = MsalTokenProvider(
+        tenant_id=tenant_id,
+        client_id=client_id,
+        credential=credential,
+        cloud=cloud,
+        http_client=session,
+    )
+    return GraphClient(cloud.graph_url, provider, session=session, ca_bundle=cloud.ca_bundle)

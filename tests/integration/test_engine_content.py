@@ -1,0 +1,309 @@
+"""Issue 3 points 5 and 6: change detection, renames and moves by id, verified downloads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import FIRST_FILES, Call, World, add_many, make_world, once
+
+from ms365sync.emulator.content import BytesContent, GeneratedContent
+
+
+def _mtime(world: World, path: str) -> int:
+    return (world.root / "data" / path).stat().st_mtime_ns
+
+
+def _remote_mtime_ns(world: World, path: str) -> int:
+    return int(world.tenant.item(world.drive, path).modified) * 1_000_000_000
+
+
+def _partial_files(world: World) -> list[str]:
+    return [p.name for p in (world.root / "data").rglob("*") if ".ms365sync-" in p.name]
+
+
+def test_local_mtime_is_the_remote_last_modified(world: World) -> None:
+    world.ok()
+    for path in FIRST_FILES:
+        assert _mtime(world, path) == _remote_mtime_ns(world, path)
+    world.emulator.clock.advance(120)
+    world.tenant.edit_file(world.drive, "readme.md", BytesContent(b"later"))
+    world.ok()
+    assert _mtime(world, "readme.md") == _remote_mtime_ns(world, "readme.md")
+
+
+def test_content_change_by_ctag_hash_and_size(world: World) -> None:
+    world.ok()
+    t, d = world.tenant, world.drive
+    t.edit_file(d, "readme.md", BytesContent(b"# Marketing!\n"))  # same size, new hash
+    t.edit_file(d, "Plans/budget.csv", BytesContent(b"a,b\n1,2\n3,4\n"))  # new size
+    world.recorder.reset()
+    result = world.ok()
+    assert result.log is not None
+    assert set(result.log.changes.modified) == {"readme.md", "Plans/budget.csv"}
+    entry = result.log.changes.modified["readme.md"]
+    assert entry.content_changed and not entry.permissions_changed
+    assert len(world.recorder.downloads()) == 2
+    assert world.data() == world.remote_files()
+
+
+def test_metadata_only_edit_does_not_download(world: World) -> None:
+    world.ok()
+    world.emulator.clock.advance(60)
+    world.tenant.touch(world.drive, "readme.md")  # eTag changes, cTag does not
+    world.recorder.reset()
+    served = world.emulator.app.request_counts().get("download 200", 0)
+    result = world.ok()
+    assert result.log is not None and not result.log.has_changes
+    assert world.recorder.downloads(status=None) == []
+    assert world.emulator.app.request_counts().get("download 200", 0) == served
+    assert not [c for c in world.recorder.calls if c.is_content]
+    assert _mtime(world, "readme.md") == _remote_mtime_ns(world, "readme.md")
+    # And it stays quiet afterwards: nothing to repair, nothing to report.
+    again = world.ok()
+    assert again.log is not None and not again.log.has_changes and not again.log.repairs
+
+
+def test_same_bytes_saved_again_is_not_a_content_change(world: World) -> None:
+    world.ok()
+    world.tenant.edit_file(world.drive, "readme.md", BytesContent(FIRST_FILES["readme.md"]))
+    world.recorder.reset()
+    result = world.ok()
+    assert result.log is not None and not result.log.has_changes
+    assert world.recorder.downloads(status=None) == []
+
+
+def test_renames_and_moves_are_recognised_by_id(world: World) -> None:
+    world.ok()
+    before_ino = (world.root / "data" / "Plans/budget.csv").stat().st_ino
+    t, d = world.tenant, world.drive
+    t.rename(d, "Plans/budget.csv", "budget-2026.csv")
+    t.move(d, "Plans/2026", "Finance")  # a folder: its file moves with it
+    world.recorder.reset()
+    result = world.ok()
+    log = result.log
+    assert log is not None
+    assert world.recorder.downloads(status=None) == []
+    assert set(log.changes.added) == {"Plans/budget-2026.csv", "Finance/2026/plan.txt"}
+    assert set(log.changes.deleted) == {"Plans/budget.csv", "Plans/2026/plan.txt"}
+    added = log.changes.added["Plans/budget-2026.csv"]
+    assert added.moved_from == "Plans/budget.csv"
+    gone = log.changes.deleted["Plans/budget.csv"]
+    assert gone.reason == "moved" and gone.moved_to == "Plans/budget-2026.csv"
+    assert added.permissions == gone.permissions
+    assert (world.root / "data" / "Plans/budget-2026.csv").stat().st_ino == before_ino
+    assert world.data() == world.remote_files()
+    assert not (world.root / "data" / "Plans" / "2026").exists()
+    assert set(world.permissions_json()) == set(world.remote_files())
+
+
+def test_swapped_names_are_moved_not_downloaded(world: World) -> None:
+    t, d = world.tenant, world.drive
+    t.add_file(d, "a.txt", BytesContent(b"content of a"))
+    t.add_file(d, "b.txt", BytesContent(b"content of b"))
+    world.ok()
+    t.rename(d, "a.txt", "tmp.txt")
+    t.rename(d, "b.txt", "a.txt")
+    t.rename(d, "tmp.txt", "b.txt")
+    world.recorder.reset()
+    result = world.ok()
+    assert world.recorder.downloads(status=None) == []
+    assert world.data()["a.txt"] == b"content of b"
+    assert world.data()["b.txt"] == b"content of a"
+    assert result.log is not None
+    assert result.log.changes.added["a.txt"].moved_from == "b.txt"
+    assert result.log.changes.added["b.txt"].moved_from == "a.txt"
+
+
+def test_move_with_new_content_is_downloaded_once(world: World) -> None:
+    world.ok()
+    t, d = world.tenant, world.drive
+    t.move(d, "readme.md", "Plans", "README.md")
+    t.edit_file(d, "Plans/README.md", BytesContent(b"moved and edited"))
+    world.recorder.reset()
+    result = world.ok()
+    assert result.log is not None
+    assert result.log.changes.added["Plans/README.md"].moved_from == "readme.md"
+    assert len(world.recorder.downloads()) == 1
+    assert world.data()["Plans/README.md"] == b"moved and edited"
+    assert "readme.md" not in world.data()
+
+
+def test_downloads_are_verified_and_resumed(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    for index in range(3):  # bigger than a read chunk (1 MiB), so a cut body is resumed
+        world.tenant.add_file(world.drive, f"big/{index}.bin", GeneratedContent(index, 3_500_000))
+    world.faults("truncate=0.6,scope=download")
+    result = world.ok()
+    assert result.log is not None and not result.log.errors
+    assert world.data() == world.remote_files()
+    assert world.emulator.app.faults.stats()["truncate"] > 0
+    assert any(c.status == 206 for c in world.recorder.downloads())  # resumed with Range
+
+
+def test_downloads_run_concurrently(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = make_world(tmp_path)
+    add_many(world, 6)
+    service = world.emulator.app.downloads
+    original = service.handle
+    barrier = threading.Barrier(2, timeout=5)
+    overlapped = threading.Event()
+
+    temps: list[Path] = []
+
+    def handle(request: Any) -> Any:
+        temps.extend(world.root.joinpath("data").rglob(".*.ms365sync-*.part"))
+        if not overlapped.is_set():
+            try:
+                barrier.wait()  # passes only while two downloads are in flight at once
+                overlapped.set()
+            except threading.BrokenBarrierError:
+                barrier.reset()
+        return original(request)
+
+    monkeypatch.setattr(service, "handle", handle)
+    world.ok(concurrency=4)
+    assert overlapped.is_set()
+    assert world.data() == world.remote_files()
+    # The bytes were streamed into hidden temporary files beside their destinations.
+    assert temps
+    for temp in temps:
+        destination = temp.parent / temp.name[1:].split(".ms365sync-")[0]
+        assert destination.is_file()
+    assert not list(world.root.joinpath("data").rglob("*.part"))
+
+
+def test_a_file_that_keeps_failing(world: World) -> None:
+    world.ok()
+    t, d = world.tenant, world.drive
+    t.add_file(d, "new.txt", BytesContent(b"brand new"))
+    t.edit_file(d, "readme.md", BytesContent(b"# edited\n"))
+    world.faults("truncate=1.0,scope=download")
+    failing = world.ok()
+    log = failing.log
+    assert log is not None
+    assert set(log.errors) == {"new.txt", "readme.md"}
+    assert all(entry.reason for entry in log.errors.values())
+    assert not log.changes.added and not log.changes.modified
+    assert _partial_files(world) == []
+    assert "new.txt" not in world.data()
+    assert world.data()["readme.md"] == FIRST_FILES["readme.md"]
+    assert "new.txt" not in world.permissions_json()
+    assert failing.log_path is not None  # the errors are reported in a log
+    # Failing again the same way is not news: no second log.
+    still = world.ok()
+    assert still.log is not None and set(still.log.errors) == {"new.txt", "readme.md"}
+    assert still.log_path is None and len(world.logs()) == 2
+    # Next run: both succeed and are reported once.
+    world.faults("")
+    fixed = world.ok()
+    assert fixed.log is not None and not fixed.log.errors
+    assert set(fixed.log.changes.added) == {"new.txt"}
+    assert set(fixed.log.changes.modified) == {"readme.md"}
+    assert world.data() == world.remote_files()
+    quiet = world.ok()
+    assert quiet.log is not None and not quiet.log.has_changes and not quiet.log.errors
+
+
+def test_a_failing_file_on_the_first_run(world: World) -> None:
+    world.faults("truncate=1.0,scope=download")
+    failing = world.ok()
+    assert failing.log is not None and set(failing.log.errors) == set(FIRST_FILES)
+    assert failing.log.summary.total_files == 0
+    assert world.data() == {}
+    assert world.permissions_json() == {}
+    world.faults("")
+    fixed = world.ok()
+    assert fixed.log is not None and set(fixed.log.changes.added) == set(FIRST_FILES)
+
+
+def test_expired_download_urls_are_renewed(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    add_many(world, 5)
+    world.faults("expire-url=0.5,scope=download")
+    result = world.ok()
+    assert result.log is not None and not result.log.errors
+    assert world.data() == world.remote_files()
+    expired = world.recorder.downloads(status=401)
+    assert expired
+    # Each expired URL was replaced by a fresh one from /content.
+    contents = [c for c in world.recorder.calls if c.is_content]
+    assert len(contents) == len(world.remote_files()) + len(expired)
+
+
+def test_url_expiring_between_content_and_download(world: World) -> None:
+    world.ok()
+    world.tenant.add_file(world.drive, "late.txt", BytesContent(b"late"))
+
+    def is_content(call: Call) -> bool:
+        return call.is_content and call.status == 302
+
+    world.recorder.reactions.append(once(is_content, lambda: world.emulator.clock.advance(3700)))
+    world.recorder.reset()
+    result = world.ok()
+    assert result.log is not None and set(result.log.changes.added) == {"late.txt"}
+    assert [c.status for c in world.recorder.downloads(status=None)] == [401, 200]
+    assert world.data()["late.txt"] == b"late"
+    assert not result.log.errors
+
+
+def test_failed_downloads_leave_nothing_in_data(world: World) -> None:
+    """A file whose bytes never arrive intact leaves neither a partial nor a temp file."""
+    world.faults("truncate=1.0,scope=download")
+    world.ok()
+    leftovers = [
+        os.path.join(dirpath, name)
+        for dirpath, _dirs, names in os.walk(world.root / "data")
+        for name in names
+    ]
+    assert leftovers == []
+
+
+def test_move_whose_new_content_fails_stays_put(world: World) -> None:
+    world.ok()
+    t, d = world.tenant, world.drive
+    t.move(d, "readme.md", "Plans", "README.md")
+    t.edit_file(d, "Plans/README.md", BytesContent(b"moved and edited"))
+    world.faults("truncate=1.0,scope=download")
+    failing = world.ok()
+    assert failing.log is not None
+    assert "Plans/README.md" in failing.log.errors
+    assert not failing.log.changes.added and not failing.log.changes.deleted
+    assert world.data()["readme.md"] == FIRST_FILES["readme.md"]  # old copy untouched
+    assert "Plans/README.md" not in world.data()
+    world.faults("")
+    fixed = world.ok()
+    assert fixed.log is not None
+    assert fixed.log.changes.added["Plans/README.md"].moved_from == "readme.md"
+    assert set(fixed.log.changes.deleted) == {"readme.md"}
+    assert world.data() == world.remote_files()
+
+
+def test_file_changed_between_listing_and_download(world: World) -> None:
+    """The bytes are checked against the listed hash; a newer version is re-read and taken."""
+    world.ok()
+    t, d = world.tenant, world.drive
+    t.add_file(d, "racy.txt", BytesContent(b"as listed"))
+
+    def last_delta_page(call: Call) -> bool:
+        return call.is_delta and call.status == 200
+
+    world.recorder.reactions.append(
+        once(last_delta_page, lambda: t.edit_file(d, "racy.txt", BytesContent(b"edited after")))
+    )
+    world.recorder.reset()
+    result = world.ok()
+    assert len(world.recorder.downloads()) == 2  # the listed version failed verification
+    log = result.log
+    assert log is not None and not log.errors
+    assert log.changes.added["racy.txt"].size == len(b"edited after")
+    assert world.data()["racy.txt"] == b"edited after"
+    # The edit comes through delta next time; it was already reported with the file.
+    world.recorder.reactions.clear()
+    world.recorder.reset()
+    again = world.ok()
+    assert again.log is not None and not again.log.has_changes
+    assert world.recorder.downloads(status=None) == []
