@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 import signal
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from dotenv import dotenv_values
 from rich.table import Table
 
 from ms365sync.cli.main import (
@@ -27,10 +29,19 @@ from ms365sync.cli.main import (
     load,
     run_sync,
 )
-from ms365sync.config import write_starter_config
+from ms365sync.config import StarterSite, write_starter_config
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
-from ms365sync.resolve import resolve
+from ms365sync.graph import (
+    ClientSecret,
+    Cloud,
+    GraphClient,
+    MsalTokenProvider,
+    custom_cloud,
+    get_cloud,
+)
+from ms365sync.graph.session import build_session
+from ms365sync.resolve import resolve, url_segment
 from ms365sync.state import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,16 +139,96 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
     show_default=True,
     help="Where to write the file.",
 )
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="Sign in (TENANT_ID, CLIENT_ID, CLIENT_SECRET from the environment or .env) "
+    "and list the sites and libraries the app can see.",
+)
+@click.option(
+    "--cloud",
+    "cloud_name",
+    default="global",
+    show_default=True,
+    help="With --discover: global, usgov, usgov-dod or china.",
+)
+@click.option("--authority-url", help="With --discover: explicit authority (e.g. the emulator).")
+@click.option("--graph-url", help="With --discover: explicit Graph URL (e.g. the emulator).")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --discover: CA bundle to trust (e.g. the emulator's ca.pem).",
+)
 @click.pass_context
-def init(ctx: click.Context, output: Path) -> None:
-    """Write a starter sites.toml to fill in (refuses to overwrite an existing file)."""
+def init(  # noqa: PLR0917 - one parameter per option, as click passes them
+    ctx: click.Context,
+    output: Path,
+    discover: bool,
+    cloud_name: str,
+    authority_url: str | None,
+    graph_url: str | None,
+    ca_bundle: Path | None,
+) -> None:
+    """Write a starter sites.toml to fill in (refuses to overwrite an existing file).
+
+    With --discover it signs in and lists every site and library the app can see.
+    """
+    sites: list[StarterSite] = []
     try:
-        write_starter_config(output)
-    except ConfigError as exc:
+        if discover:
+            cloud = _cloud(cloud_name, authority_url, graph_url, ca_bundle)
+            sites = discover_sites(cloud)
+        write_starter_config(output, sites=sites)
+    except MS365SyncError as exc:
         exit_for(exc)
-    click.echo(f"wrote {output}: fill in [auth] (or set TENANT_ID, CLIENT_ID, CLIENT_SECRET) "
-               "and the [[sites]], then run `ms365sync check`")  # fmt: skip
+    found = f" with {len(sites)} discovered sites" if discover else ""
+    click.echo(f"wrote {output}{found}: fill in [auth] (or set TENANT_ID, CLIENT_ID, "
+               "CLIENT_SECRET) and the [[sites]], then run `ms365sync check`")  # fmt: skip
     ctx.exit(EXIT_OK)
+
+
+def _cloud(name: str, authority: str | None, graph: str | None, ca: Path | None) -> Cloud:
+    if authority or graph:
+        if not (authority and graph):
+            raise ConfigError("give both --authority-url and --graph-url", key="--graph-url")
+        return custom_cloud(authority_url=authority, graph_url=graph, ca_bundle=ca)
+    try:
+        return get_cloud(name)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(str(exc), key="--cloud") from None
+
+
+def discover_sites(cloud: Cloud) -> list[StarterSite]:
+    """Every site the app can list, with its document libraries (by URL name).
+
+    Raises:
+        ConfigError: credentials missing from the environment.
+        AuthError, GraphError, TransportError: signing in or listing failed.
+    """
+    env = {**dotenv_values(".env"), **os.environ}
+    missing = [v for v in ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET") if not env.get(v)]
+    if missing:
+        raise ConfigError(f"--discover needs {', '.join(missing)} in the environment or .env")
+    session = build_session(ca_bundle=cloud.ca_bundle)
+    provider = MsalTokenProvider(
+        tenant_id=str(env["TENANT_ID"]),
+        client_id=str(env["CLIENT_ID"]),
+        credential=ClientSecret(str(env["CLIENT_SECRET"])),
+        cloud=cloud,
+        http_client=session,
+    )
+    with GraphClient(cloud.graph_url, provider, session=session) as client:
+        sites = []
+        for site in client.list_sites():
+            if not site.web_url:
+                continue
+            libraries = [url_segment(d) or d.name or d.id for d in client.list_drives(site.id)]
+            sites.append(
+                StarterSite.from_url(
+                    site.web_url, libraries=libraries, display_name=site.display_name
+                )
+            )
+    return sites
 
 
 # ---------------------------------------------------------------------- status

@@ -154,9 +154,19 @@ cli.add_command(emulator_group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point (click's own Ctrl-C handling would exit 1, not 130)."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="ms365sync")
-    except KeyboardInterrupt:
-        click.echo("ms365sync: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="ms365sync",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("ms365sync: interrupted; every target was left consistent", err=True)
+        code = EXIT_INTERRUPTED
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -55,7 +55,7 @@ class RunDisplay:
             SpinnerColumn(),
             TextColumn("{task.fields[target]}"),
             BarColumn(bar_width=None),
-            TextColumn("{task.completed:.0f} files"),
+            TextColumn("{task.fields[files]} files"),
             DownloadColumn(),
             TransferSpeedColumn(),
             console=console,
@@ -74,10 +74,13 @@ class RunDisplay:
     def for_target(self, target: Target) -> SyncProgress:
         if not self.enabled:
             return SyncProgress()
-        files = self._progress.add_task("", total=None, target=target.name)
+        task = self._progress.add_task("", total=None, target=target.name, files=0)
+
+        def on_file(count: int) -> None:
+            self._progress.update(task, files=self._progress.tasks[task].fields["files"] + count)
+
         return SyncProgress(
-            on_file=lambda n: self._progress.advance(files, n),
-            on_bytes=lambda n: None,
+            on_file=on_file, on_bytes=lambda count: self._progress.advance(task, count)
         )
 
 

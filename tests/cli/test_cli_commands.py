@@ -172,3 +172,84 @@ def test_emulator_commands_without_a_server_fail_clearly(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["emulator", "export", str(tmp_path / "o"),
                                       "--state-dir", str(tmp_path)])  # fmt: skip
     assert result.exit_code == 1 and "emulator serve" in result.output
+
+
+def test_init_discover_lists_sites_and_libraries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with served(tmp_path) as world:
+        creds = world.emulator.credentials
+        monkeypatch.setenv("TENANT_ID", creds.tenant_id)
+        monkeypatch.setenv("CLIENT_ID", creds.client_id)
+        monkeypatch.setenv("CLIENT_SECRET", creds.client_secret)
+        base = world.config.read_text().split('graph_url = "')[1].split('"')[0]
+        target = tmp_path / "discovered.toml"
+        result = CliRunner().invoke(cli, [
+            "init", "--discover", "--output", str(target), "--authority-url", base,
+            "--graph-url", base, "--ca-bundle", str(tmp_path / "ca.pem"),
+        ])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "with 3 discovered sites" in result.output
+        config = load_config(target)
+    names = {t.name for t in config.targets()}
+    assert "marketing/Shared Documents" in names and "hr/Policies" in names
+
+
+def test_init_discover_without_credentials_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["init", "--discover"])
+    assert result.exit_code == 2 and "TENANT_ID" in result.stderr
+    assert not (tmp_path / "sites.toml").exists()
+
+
+def test_watch_rejects_a_bad_duration(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["watch", "--every", "soon"])
+    assert result.exit_code == 2 and "soon" in result.output
+
+
+def test_serve_rejects_bad_fault_spec(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["emulator", "serve", "--faults", "429=lots", "--state-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "--faults" in result.output
+    assert not (tmp_path / "emulator.json").exists()
+
+
+def test_interrupted_sync_exits_130_and_stays_consistent(tmp_path: Path) -> None:
+    from ms365sync.emulator.config import EmulatorConfig, LatencyConfig
+    from ms365sync.emulator.core import Emulator
+    from ms365sync.emulator.demo import load_demo_tenant
+
+    slow = Emulator(load_demo_tenant(), EmulatorConfig(latency=LatencyConfig.parse("150")))
+    with served(tmp_path, slow) as world:
+        log = tmp_path / "run.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ms365sync", "--config", str(world.config),
+             "--log-file", str(log)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and "delta" not in _read(log):
+                time.sleep(0.1)
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 130, err
+        again = CliRunner().invoke(cli, ["--config", str(world.config), "--json"])
+    assert again.exit_code == 0, again.output
+    rows = json.loads(again.stdout)["targets"]
+    assert all(r["ok"] and r["errors"] == 0 for r in rows)
+    perms = json.loads((world.mirror("hr/Policies") / ".permissions.json").read_text())
+    data = world.mirror("hr/Policies") / "data"
+    assert sorted(perms) == sorted(str(p.relative_to(data)) for p in data.rglob("*") if p.is_file())
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""

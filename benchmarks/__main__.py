@@ -1,0 +1,21 @@
+"""`python -m benchmarks [--quick]` (and `nox -s bench`): every benchmark, one after another."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import emulator_bench, qxh_bench
+
+BENCHMARKS = (("quickXorHash", qxh_bench.main), ("emulator", emulator_bench.main))
+
+
+def main(argv: list[str]) -> int:
+    worst = 0
+    for name, run in BENCHMARKS:
+        print(f"\n## {name}\n", flush=True)
+        worst = max(worst, run(list(argv)))
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
