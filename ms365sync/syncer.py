@@ -19,7 +19,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync import inventory, permsync
+from ms365sync import inventory, permsync, recovery
 from ms365sync.apply import Applier, Done, Progress
 from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
 from ms365sync.errors import LocalStorageError, MS365SyncError, StateError
@@ -67,6 +67,7 @@ class Syncer:
         self.progress = progress or Progress()
         self.mirror = Mirror(spec.local_root)
         self.counters = RunCounters()
+        self._baseline: recovery.Baseline | None = None  # set when the state was rebuilt
 
     def sync(self, *, dry_run: bool = False, force: bool = False) -> SyncResult:
         """Run once. Failures of this target are returned, not raised.
@@ -133,12 +134,16 @@ class Syncer:
             state.close()
 
     def _open_state(self) -> StateStore:
+        """The state store; a damaged one is set aside and rebuilt by a full listing, with
+        the mirror's records recovered from .permissions.json and the files on disk."""
         try:
             return StateStore(self.spec.state_dir)
         except StateError as exc:
             aside = StateStore.set_aside(self.spec.state_dir)
             logger.warning("{}: {}; moved it to {} and re-listing", self.spec.name, exc, aside)
-            self.counters.notes.append(f"state store was unreadable and was rebuilt ({exc})")
+            self._baseline = recovery.read_permissions_file(self.spec.local_root / PERMISSIONS_FILE)
+            how = "from .permissions.json" if self._baseline else "from scratch"
+            self.counters.notes.append(f"state store was unreadable and was rebuilt {how}")
             return StateStore(self.spec.state_dir)
 
     def _run(
@@ -201,6 +206,9 @@ class Syncer:
     ) -> tuple[ChangeLog, _Outcome]:
         now = self.clock()
         summary = state.apply_stage(full=listing.full)
+        if self._baseline is not None:
+            rebuilt = recovery.rebuild_mirror(state, self.mirror, self._baseline)
+            logger.info("{}: recovered {} mirrored files", self.spec.name, rebuilt)
         failed = self._refresh_permissions(state, target, listing, summary, now)
         remote = inventory.remote_files(
             state, self.spec.filters, self.spec.data_dir, permsync.effective(state, failed)
@@ -344,9 +352,11 @@ class Syncer:
         if write_log:
             log_dir = self.spec.local_root / LOG_DIR
             name = log_name(log.timestamp, state.log_names(), log_dir)
-        missing = not (self.spec.local_root / PERMISSIONS_FILE).exists()
+        damaged = not recovery.permissions_file_intact(
+            self.spec.local_root / PERMISSIONS_FILE, state.get_meta(recovery.PERMISSIONS_STAT)
+        )
         state.enqueue_export(
-            run_id, name, log.to_json() if name else None, outcome.changed or missing
+            run_id, name, log.to_json() if name else None, outcome.changed or damaged
         )
         if not worth:
             self.counters.notes.append(
@@ -368,9 +378,9 @@ class Syncer:
                 write_atomic(path, text.encode("utf-8"))
                 written[run_id] = path
             if permissions:
-                write_json_atomic(
-                    self.spec.local_root / PERMISSIONS_FILE, dict(_labels(state)), sort_keys=True
-                )
+                target = self.spec.local_root / PERMISSIONS_FILE
+                write_json_atomic(target, dict(_labels(state)), sort_keys=True)
+                state.set_meta(recovery.PERMISSIONS_STAT, recovery.file_stamp(target))
             state.export_done(run_id)
         return written
 
