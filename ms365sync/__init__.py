@@ -6,6 +6,16 @@ from loguru import logger
 
 from ms365sync.api import SharePointSync, sync_target
 from ms365sync.changelog import ChangeLog
+from ms365sync.consumer import (
+    CheckpointStore,
+    ConsumerError,
+    FileCheckpointStore,
+    LogConsumer,
+    LogSource,
+    PendingLog,
+    SQLiteCheckpointStore,
+)
+from ms365sync.exports import GrantEntry, GrantsFile
 from ms365sync.filters import Filters
 from ms365sync.quickxorhash import QuickXorHash, quickxorhash
 from ms365sync.resolve import SiteRef
@@ -18,9 +28,18 @@ __version__ = "0.4.0.dev0"
 
 __all__ = [
     "ChangeLog",
+    "CheckpointStore",
+    "ConsumerError",
+    "FileCheckpointStore",
     "Filters",
+    "GrantEntry",
+    "GrantsFile",
+    "LogConsumer",
+    "LogSource",
+    "PendingLog",
     "PermissionPolicy",
     "QuickXorHash",
+    "SQLiteCheckpointStore",
     "SharePointSync",
     "SiteRef",
     "SyncResult",

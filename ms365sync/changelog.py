@@ -5,18 +5,30 @@ added_count, modified_count, deleted_count, permission_only_changes_count; chang
 added, modified, permission_only_changes and deleted keyed by library-relative path), with
 extra fields a consumer can use: the run id, the target, item ids, `moved_from`, an
 `errors` section (files that could not be mirrored this run and will be retried) and a
-`repairs` section (local copies restored; not remote changes).
+`repairs` section (local copies restored; not remote changes). Paths and item ids are the
+keys of `.permissions.grants.json`, which holds each file's grants by stable ids.
+
+Log file names sort in the order the logs were written (`LogPosition`): a second log in
+the same second gets a suffix (`_2`, `_3` ...), and a clock that went back keeps the latest
+stamp with a higher suffix, so consumers can apply logs in name order.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 LOG_DIR = "sync_logs"
 TIMESTAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$"
+_LOG_NAME = re.compile(
+    r"^sync_changes_(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})(?:_([2-9]|[1-9]\d+))?\.json$"
+)
 
 
 class _Model(BaseModel):
@@ -30,7 +42,7 @@ class PermissionChangesEntry(_Model):
 
 
 class AddedEntry(_Model):
-    permissions: list[str]
+    permissions: list[str] = Field(description='"Display Name:::Level" labels.')
     file_path: str = Field(description="Where the file is on disk.")
     item_id: str
     size: int
@@ -90,10 +102,21 @@ class Summary(_Model):
 
 
 class Changes(_Model):
-    added: dict[str, AddedEntry] = Field(default_factory=dict)
-    modified: dict[str, ModifiedEntry] = Field(default_factory=dict)
-    permission_only_changes: dict[str, PermissionOnlyEntry] = Field(default_factory=dict)
-    deleted: dict[str, DeletedEntry] = Field(default_factory=dict)
+    """Each section is keyed by library-relative POSIX path."""
+
+    added: dict[str, AddedEntry] = Field(
+        default_factory=dict, description="New files, and the new path of a moved file."
+    )
+    modified: dict[str, ModifiedEntry] = Field(
+        default_factory=dict, description="Files whose content changed (and maybe permissions)."
+    )
+    permission_only_changes: dict[str, PermissionOnlyEntry] = Field(
+        default_factory=dict, description="Files whose permissions alone changed."
+    )
+    deleted: dict[str, DeletedEntry] = Field(
+        default_factory=dict,
+        description="Files gone from the mirror: deleted, moved away or newly excluded.",
+    )
 
 
 class TargetInfo(_Model):
@@ -106,7 +129,10 @@ class TargetInfo(_Model):
 class ChangeLog(_Model):
     """One run's changes, as written to sync_logs/."""
 
-    timestamp: str
+    timestamp: str = Field(
+        pattern=TIMESTAMP_PATTERN,
+        description="When the run recorded its changes (UTC), e.g. 2024-01-20_14-30-45.",
+    )
     summary: Summary
     changes: Changes
     errors: dict[str, ErrorEntry] = Field(default_factory=dict)
@@ -127,16 +153,45 @@ class ChangeLog(_Model):
         return self.model_dump_json(indent=2, exclude_none=True)
 
 
+@dataclass(frozen=True, order=True)
+class LogPosition:
+    """Where a log file sorts among a target's logs: its name's stamp, then its suffix."""
+
+    stamp: str
+    suffix: int = 1  # the first log of a second has no suffix in its name
+
+    @property
+    def name(self) -> str:
+        extra = "" if self.suffix == 1 else f"_{self.suffix}"
+        return f"sync_changes_{self.stamp}{extra}.json"
+
+
+def parse_log_name(name: str) -> LogPosition | None:
+    """The position a change log's file name encodes; None for any other file name."""
+    found = _LOG_NAME.match(name)
+    if found is None:  # suffixes start at _2: "_1" would tie with the unsuffixed name
+        return None
+    return LogPosition(found.group(1), int(found.group(2) or 1))
+
+
 def timestamp(now: datetime.datetime) -> str:
     """The log's timestamp (UTC), e.g. 2024-01-20_14-30-45."""
     return now.astimezone(datetime.timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
 def log_name(stamp: str, taken: set[str], log_dir: Path) -> str:
-    """A file name for the log that neither exists nor is reserved: a suffix when needed."""
-    candidate = f"sync_changes_{stamp}.json"
-    counter = 2
-    while candidate in taken or (log_dir / candidate).exists():
-        candidate = f"sync_changes_{stamp}_{counter}.json"
-        counter += 1
-    return candidate
+    """A file name for the log that neither exists nor is reserved and that sorts after every
+    earlier log of the target (in `taken` or in `log_dir`): a suffix when needed, and the
+    latest stamp again when the clock went back."""
+    try:
+        present = os.listdir(log_dir)
+    except OSError:  # no folder yet (or unreadable: writing the log will report it)
+        present = []
+    known = [p for p in map(parse_log_name, [*taken, *present]) if p is not None]
+    position = LogPosition(stamp)
+    latest = max(known, default=None)
+    if latest is not None and position <= latest:
+        position = LogPosition(latest.stamp, latest.suffix + 1)
+    while position.name in taken or (log_dir / position.name).exists():
+        position = LogPosition(position.stamp, position.suffix + 1)
+    return position.name

@@ -312,6 +312,14 @@ class StateStore(TreeTables):
         ):
             yield path, item_id, decode_permissions(labels, grants)
 
+    def mirror_grant_rows(self) -> Iterator[tuple[str, str, str, str | None]]:
+        """(path, item id, encoded grants, permission source) of every mirror file, sorted by
+        path: the grants file's input (the source is the item itself for own permissions)."""
+        yield from self._db.execute(
+            "SELECT m.path, m.item_id, m.grants, i.perm_src FROM mirror m "
+            "LEFT JOIN items i ON i.item_id = m.item_id ORDER BY m.path"
+        )
+
     # ------------------------------------------------------------------ errors
 
     def set_error(self, item_id: str, path: str | None, reason: str, now: float) -> None:

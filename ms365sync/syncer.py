@@ -19,7 +19,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync import inventory, permsync, recovery
+from ms365sync import exports, inventory, permsync, recovery
 from ms365sync.apply import Applier, Done, Progress
 from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
 from ms365sync.errors import LocalStorageError, MS365SyncError, StateError
@@ -364,9 +364,12 @@ class Syncer:
             )
 
     def _finish_exports(self, state: StateStore) -> dict[str, Path]:
-        """Write out committed change logs and .permissions.json (also after a crash)."""
+        """Write out committed change logs, .permissions.json and .permissions.grants.json
+        (also after a crash)."""
         written: dict[str, Path] = {}
         for run_id, name, text, permissions in state.pending_exports():
+            # The grants file first: whoever sees a log finds grants at least that recent.
+            exports.write_grants_file(self.spec.local_root, self.spec.name, state)
             if name and text is not None:
                 path = self.spec.local_root / LOG_DIR / name
                 try:

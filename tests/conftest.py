@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
+pytest_plugins = ["output_schemas_plugin"]  # every change log the suite writes is schema-checked
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _library_logging() -> Iterator[None]:

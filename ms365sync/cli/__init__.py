@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ms365sync.cli import commands, demo  # noqa: F401 - registers the subcommands
+from ms365sync.cli import commands, demo, schema  # noqa: F401 - registers the subcommands
 from ms365sync.cli.main import cli, main
 
 __all__ = ["cli", "main"]

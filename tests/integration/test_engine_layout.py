@@ -22,6 +22,7 @@ def test_target_layout(world: World) -> None:
     root = world.root
     assert sorted(p.name for p in root.iterdir()) == [
         ".ms365sync",
+        ".permissions.grants.json",
         ".permissions.json",
         "data",
         "sync_logs",

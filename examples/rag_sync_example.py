@@ -1,0 +1,566 @@
+#!/usr/bin/env python3
+"""Keep a permission-aware full-text index in step with ms365sync's mirrors.
+
+A complete consumer of ms365sync's change logs, meant to be copied and adapted: it applies
+the change logs of one or more targets, in order, to a SQLite database with an FTS5
+full-text index, and answers searches with only the documents the searching person may see.
+
+    python rag_sync_example.py ingest --config sites.toml [--only SITE[/LIBRARY]]...
+    python rag_sync_example.py ingest --log-dir ms365_data/marketing/Documents ...
+    python rag_sync_example.py search "spring budget" --user ENTRA-USER-ID [--group ID]...
+    python rag_sync_example.py status
+
+How it stays correct (see docs/rag.md):
+
+* Each change log is applied in one SQLite transaction together with its acknowledgement
+  (`ms365sync.LogConsumer` with a `SQLiteCheckpointStore` in this database), so a log takes
+  effect exactly once even when the ingester is killed part-way: a killed transaction rolls
+  back and the log is still pending. Logs are applied in the order they were written.
+* A log is applied as the original ms365sync README says: added -> ingest with its
+  permissions; modified -> re-ingest if content_changed, update permissions if
+  permissions_changed; permission_only_changes -> update permissions only; deleted -> remove.
+  A file the index does not know yet (an index started after it was added) is ingested.
+* Permissions are stored by stable ids from the target's `.permissions.grants.json`, never
+  by display names (two people can share one). That file is written before each log, so it
+  is at least as recent as any log the ingester sees; after the logs, every document's
+  grants are brought in line with it (which also catches a permission change that did not
+  change any display label). A file missing from it gets no grants: found by nobody.
+
+Who may see a document (`search`): anyone the grants name, i.e.
+
+* a user grant with the searcher's id (`--user`, the Entra object id);
+* an Entra group grant for one of `--group` (resolve the user's transitive groups yourself,
+  e.g. Graph `/users/{id}/transitiveMemberOf`);
+* a SharePoint site group grant for one of `--site-group`, or of the groups that
+  `--site-groups-file` maps the user to. Graph does not expose site group members: read them
+  from SharePoint (`/_api/web/sitegroups/getbyid(N)/users`) and write the mapping file
+  `{"<user id>": ["<site id>/sitegroups/<N>", ...]}` on a schedule;
+* a sharing link: "users" links for the people they list; with `--links all` (the default)
+  "organization" links for every member (not for `--guest`) and "anonymous" links for every
+  searcher, since anyone holding the URL may open them. `--links named` ignores both: only
+  people a grant names see the document (SharePoint's own search behaves like that: a link
+  grants access only to people who opened it).
+
+Text-like files (txt, md, csv, json, html) are indexed in full; other types are kept as
+metadata (found by their path) until you plug an extractor into `extract_other`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sqlite3
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ms365sync import (
+    ChangeLog,
+    ConsumerError,
+    GrantEntry,
+    GrantsFile,
+    LogConsumer,
+    LogSource,
+    PendingLog,
+    SQLiteCheckpointStore,
+)
+from ms365sync.changelog import AddedEntry, ModifiedEntry, PermissionOnlyEntry
+from ms365sync.config import load_config
+
+Entry = AddedEntry | ModifiedEntry | PermissionOnlyEntry
+DEFAULT_DB = Path("rag_index.db")
+CONSUMER = "rag-example"
+GRANTS_FILE = ".permissions.grants.json"
+MAX_TEXT_BYTES = 20 * 1024 * 1024  # larger files are kept as metadata only
+TEXT_SUFFIXES = {".txt", ".md", ".csv", ".json"}
+HTML_SUFFIXES = {".html", ".htm"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, log_dir TEXT NOT NULL, grants_stamp TEXT
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,         -- the target (LogSource key: its local root)
+    path TEXT NOT NULL,           -- library-relative path: the change log's key
+    item_id TEXT NOT NULL,
+    file_path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    last_modified TEXT,
+    content TEXT NOT NULL,        -- 'text' (body indexed), 'metadata' or 'missing'
+    labels TEXT NOT NULL,         -- the "Display Name:::Level" labels, for display only
+    grants_digest TEXT NOT NULL,
+    UNIQUE (source, path)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS document_text USING fts5(
+    path, body, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS grants (
+    doc_id INTEGER NOT NULL, kind TEXT NOT NULL, principal_id TEXT NOT NULL, role TEXT NOT NULL,
+    display_name TEXT NOT NULL, link_scope TEXT, inherited INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS grants_doc ON grants(doc_id);
+CREATE TABLE IF NOT EXISTS access (
+    doc_id INTEGER NOT NULL, token TEXT NOT NULL, PRIMARY KEY (token, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS access_doc ON access(doc_id);
+CREATE TABLE IF NOT EXISTS applied_logs (
+    log_id TEXT PRIMARY KEY,      -- a second application of a log fails here, loudly
+    source TEXT NOT NULL, log_name TEXT NOT NULL, run_id TEXT NOT NULL,
+    added INTEGER NOT NULL, modified INTEGER NOT NULL, permission_only INTEGER NOT NULL,
+    deleted INTEGER NOT NULL, applied_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+"""
+
+
+# ---------------------------------------------------------------------- database
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    """The index database (created on first use); transactions are explicit."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    try:
+        db.executescript(SCHEMA)
+    except sqlite3.OperationalError as exc:
+        if "fts5" in str(exc):
+            raise SystemExit(f"this Python's SQLite has no FTS5 full-text search ({exc})") from exc
+        raise
+    return db
+
+
+# ---------------------------------------------------------------------- text extraction
+
+
+class _TextOfHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(markup: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(markup)
+    parser.close()
+    return " ".join(" ".join(parser.parts).split())
+
+
+def extract_other(path: Path) -> str | None:
+    """The hook for binary formats: return the text of `path`, or None to keep it as
+    metadata only. For example, with packages of your choice:
+
+        if path.suffix == ".pdf":  # pypdf
+            return "\\n".join(p.extract_text() or "" for p in pypdf.PdfReader(path).pages)
+        if path.suffix == ".docx":  # python-docx
+            return "\\n".join(p.text for p in docx.Document(path).paragraphs)
+        if path.suffix == ".xlsx":  # openpyxl
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            return "\\n".join(str(c) for s in book for row in s.iter_rows(values_only=True)
+                             for c in row if c is not None)
+    """
+    return None
+
+
+def extract(path: Path) -> tuple[str, str]:
+    """(content kind, text) of a mirrored file: 'text', 'metadata' or 'missing'."""
+    try:
+        if path.stat().st_size > MAX_TEXT_BYTES:
+            return "metadata", ""
+        suffix = path.suffix.lower()
+        if suffix in TEXT_SUFFIXES:
+            return "text", path.read_text(encoding="utf-8", errors="replace")
+        if suffix in HTML_SUFFIXES:
+            return "text", html_text(path.read_text(encoding="utf-8", errors="replace"))
+        text = extract_other(path)
+    except FileNotFoundError:
+        # Gone since the log was written (a later log deletes or changes it).
+        return "missing", ""
+    return ("metadata", "") if text is None else ("text", text)
+
+
+# ---------------------------------------------------------------------- permissions
+
+
+PRINCIPAL_TOKENS = {"user": "user", "group": "group", "site_group": "sitegroup"}
+LINK_TOKENS = {"organization": ["link:organization"], "anonymous": ["link:anonymous"]}
+
+
+def access_tokens(grant: GrantEntry) -> list[str]:
+    """Who a grant lets in, as tokens a searcher's principals are matched against.
+
+    Applications and unknown principals let in nobody who searches; a link lets in the
+    people it lists, plus, by scope, members or anyone (existingAccess adds nobody new).
+    """
+    if grant.kind in PRINCIPAL_TOKENS:
+        return [f"{PRINCIPAL_TOKENS[grant.kind]}:{grant.id}"]
+    if grant.kind != "link":
+        return []
+    people = [f"user:{r}" for r in grant.recipients or ()]
+    return people + LINK_TOKENS.get(grant.link_scope or "", [])
+
+
+@dataclass
+class Snapshot:
+    """A target's `.permissions.grants.json` (empty when the file is missing)."""
+
+    files: dict[str, tuple[str, list[GrantEntry]]]
+    stamp: str | None
+
+    @classmethod
+    def load(cls, target_root: Path) -> Snapshot:
+        path = target_root / GRANTS_FILE
+        try:
+            stat = path.stat()
+            document = GrantsFile.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            print(f"warning: no {path}: its documents get no grants", file=sys.stderr)
+            return cls({}, None)
+        except ValidationError as exc:  # never guess permissions: stop until it is rewritten
+            raise ConsumerError(
+                f"{path}: not a grants file ({exc.error_count()} problems)"
+            ) from exc
+        files = {p: (e.item_id, list(e.grants)) for p, e in document.files.items()}
+        return cls(files, f"{stat.st_size}:{stat.st_mtime_ns}")
+
+    def grants(self, path: str, item_id: str) -> list[GrantEntry]:
+        """The file's grants; none when the path now holds another item (fail closed)."""
+        found = self.files.get(path)
+        return found[1] if found is not None and found[0] == item_id else []
+
+
+def _labels(labels: list[str]) -> str:
+    return json.dumps(labels, ensure_ascii=False)
+
+
+def _digest(grants: Iterable[GrantEntry]) -> str:
+    rows = sorted(g.model_dump_json() for g in grants)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def set_grants(db: sqlite3.Connection, doc_id: int, grants: list[GrantEntry]) -> None:
+    db.execute("DELETE FROM grants WHERE doc_id = ?", (doc_id,))
+    db.execute("DELETE FROM access WHERE doc_id = ?", (doc_id,))
+    db.executemany(
+        "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (doc_id, g.kind, g.id, g.role, g.display_name, g.link_scope, int(g.inherited))
+            for g in grants
+        ],
+    )
+    tokens = {token for g in grants for token in access_tokens(g)}
+    db.executemany("INSERT INTO access VALUES (?, ?)", [(doc_id, t) for t in sorted(tokens)])
+    db.execute("UPDATE documents SET grants_digest = ? WHERE id = ?", (_digest(grants), doc_id))
+
+
+# ---------------------------------------------------------------------- applying a log
+
+
+@dataclass
+class Applier:
+    """Applies change logs to the index (inside the caller's transaction)."""
+
+    db: sqlite3.Connection
+    snapshots: dict[str, Snapshot]
+
+    def snapshot(self, source: LogSource) -> Snapshot:
+        # Loaded after pending() listed the logs: the file is at least as recent as they are.
+        if source.key not in self.snapshots:
+            self.snapshots[source.key] = Snapshot.load(source.target_root)
+        return self.snapshots[source.key]
+
+    def doc_id(self, source: LogSource, path: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM documents WHERE source = ? AND path = ?", (source.key, path)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def remove(self, source: LogSource, path: str) -> None:
+        doc_id = self.doc_id(source, path)
+        if doc_id is not None:
+            for table in ("grants", "access"):
+                self.db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+            self.db.execute("DELETE FROM document_text WHERE rowid = ?", (doc_id,))
+            self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    def ingest(self, source: LogSource, path: str, entry: Entry, labels: list[str]) -> int:
+        """(Re-)index a file's content and metadata; returns its document id."""
+        local = locate(source, path, entry.file_path)
+        kind, body = extract(local)
+        size, modified = 0, None  # a permission-only entry carries neither
+        if not isinstance(entry, PermissionOnlyEntry):
+            size, modified = entry.size, entry.last_modified
+        self.db.execute(
+            "INSERT INTO documents(source, path, item_id, file_path, size, last_modified, "
+            "content, labels, grants_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '') "
+            "ON CONFLICT(source, path) DO UPDATE SET item_id = excluded.item_id, "
+            "file_path = excluded.file_path, size = excluded.size, "
+            "last_modified = excluded.last_modified, content = excluded.content, "
+            "labels = excluded.labels",
+            (source.key, path, entry.item_id, str(local), size, modified, kind, _labels(labels)),
+        )  # fmt: skip
+        doc_id = self.doc_id(source, path)
+        assert doc_id is not None
+        self.db.execute("DELETE FROM document_text WHERE rowid = ?", (doc_id,))
+        self.db.execute(
+            "INSERT INTO document_text(rowid, path, body) VALUES (?, ?, ?)", (doc_id, path, body)
+        )
+        return doc_id
+
+    def permissions(self, source: LogSource, path: str, item_id: str, labels: list[str]) -> None:
+        doc_id = self.doc_id(source, path)
+        if doc_id is None:
+            return
+        self.db.execute("UPDATE documents SET labels = ? WHERE id = ?", (_labels(labels), doc_id))
+        set_grants(self.db, doc_id, self.snapshot(source).grants(path, item_id))
+
+    def apply(self, log: PendingLog, changes: ChangeLog) -> None:
+        """Apply one change log: deletions first (a path can be freed and reused in one run)."""
+        source, c = log.source, changes.changes
+        for path in c.deleted:
+            self.remove(source, path)
+        for path, added in c.added.items():
+            self.ingest(source, path, added, added.permissions)
+            self.permissions(source, path, added.item_id, added.permissions)
+        for path, modified in c.modified.items():
+            known = self.doc_id(source, path) is not None
+            labels = modified.permission_changes.current
+            if modified.content_changed or not known:
+                self.ingest(source, path, modified, labels)
+            if modified.permissions_changed or not known:
+                self.permissions(source, path, modified.item_id, labels)
+        for path, only in c.permission_only_changes.items():
+            labels = only.permission_changes.current
+            if self.doc_id(source, path) is None:
+                self.ingest(source, path, only, labels)
+            self.permissions(source, path, only.item_id, labels)
+        self.db.execute(
+            "INSERT INTO applied_logs(log_id, source, log_name, run_id, added, modified, "
+            "permission_only, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (log.id, source.key, log.path.name, changes.run_id, len(c.added), len(c.modified),
+             len(c.permission_only_changes), len(c.deleted)),
+        )  # fmt: skip
+
+    def refresh_grants(self, source: LogSource) -> int:
+        """Bring every document's grants in line with the target's grants file; returns how
+        many changed. Skipped while the file is unchanged since the last refresh."""
+        snapshot = Snapshot.load(source.target_root)
+        row = self.db.execute("SELECT grants_stamp FROM sources WHERE key = ?", (source.key,))
+        if snapshot.stamp is None or (row.fetchone() or (None,))[0] == snapshot.stamp:
+            return 0
+        changed = 0
+        docs = self.db.execute(
+            "SELECT id, path, item_id, grants_digest FROM documents WHERE source = ?",
+            (source.key,),
+        ).fetchall()
+        for doc_id, path, item_id, digest in docs:
+            wanted = snapshot.grants(path, item_id)
+            if _digest(wanted) != digest:
+                set_grants(self.db, doc_id, wanted)
+                changed += 1
+        self.db.execute(
+            "UPDATE sources SET grants_stamp = ? WHERE key = ?", (snapshot.stamp, source.key)
+        )
+        return changed
+
+
+def locate(source: LogSource, path: str, file_path: str) -> Path:
+    """The mirrored file: the log's absolute file_path, else under the target's data/."""
+    given = Path(file_path)
+    if given.is_absolute() and given.exists():
+        return given
+    fallback = source.target_root / "data" / path
+    return fallback if fallback.exists() else given
+
+
+def ingest(
+    db: sqlite3.Connection,
+    sources: Sequence[LogSource],
+    *,
+    consumer: str = CONSUMER,
+    on_log_committed: Callable[[PendingLog], None] | None = None,
+) -> int:
+    """Apply every pending log of `sources` in order, each exactly once; then refresh the
+    grants from the grants files. Returns how many logs were applied."""
+    for source in sources:
+        db.execute(
+            "INSERT INTO sources(key, name, log_dir) VALUES (?, ?, ?) ON CONFLICT(key) "
+            "DO UPDATE SET name = excluded.name, log_dir = excluded.log_dir",
+            (source.key, source.label, str(source.log_dir)),
+        )
+    store = SQLiteCheckpointStore(db)
+    logs = LogConsumer(consumer, sources, store)
+    applier = Applier(db, {})
+    count = logs.consume(applier.apply, on_acknowledged=on_log_committed)
+    for source in sources:
+        with store.transaction():
+            applier.refresh_grants(source)
+    return count
+
+
+# ---------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is searching: ids only (display names are not unique)."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+    site_groups: tuple[str, ...] = ()
+    guest: bool = False
+    links: str = "all"  # "all" or "named"
+
+    def tokens(self) -> list[str]:
+        found = [f"user:{self.user}"]
+        found += [f"group:{g}" for g in self.groups]
+        found += [f"sitegroup:{s}" for s in self.site_groups]
+        if self.links == "all":
+            found.append("link:anonymous")
+            if not self.guest:
+                found.append("link:organization")
+        return found
+
+
+@dataclass(frozen=True)
+class Hit:
+    target: str
+    path: str
+    content: str
+    snippet: str
+
+
+def fts_query(text: str) -> str:
+    """Every word of `text` as a quoted FTS5 term (all must match; no query syntax)."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+
+
+def search(db: sqlite3.Connection, text: str, who: Principal, limit: int = 10) -> list[Hit]:
+    """The documents matching `text` that `who` may see, best first."""
+    if not text.split():
+        return []
+    tokens = who.tokens()
+    marks = ",".join("?" * len(tokens))
+    rows = db.execute(
+        "SELECT s.name, d.path, d.content, snippet(document_text, -1, '[', ']', ' ... ', 12) "
+        "FROM document_text JOIN documents d ON d.id = document_text.rowid "
+        "JOIN sources s ON s.key = d.source "
+        "WHERE document_text MATCH ? "
+        f"AND d.id IN (SELECT doc_id FROM access WHERE token IN ({marks})) "
+        "ORDER BY bm25(document_text) LIMIT ?",
+        (fts_query(text), *tokens, limit),
+    )  # fmt: skip
+    return [
+        Hit(target, path, kind, " ".join(snippet.split())) for target, path, kind, snippet in rows
+    ]
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def _sources(args: argparse.Namespace) -> list[LogSource]:
+    if args.config is not None:
+        config = load_config(args.config)
+        targets = config.select(args.only) if args.only else config.targets()
+        return [LogSource.for_target(t.spec.local_root, name=t.name) for t in targets]
+    found = []
+    for folder in args.log_dir:
+        root = folder.parent if folder.name == "sync_logs" else folder
+        found.append(LogSource.for_target(root, name=str(folder)))
+    return found
+
+
+def _site_groups(args: argparse.Namespace) -> tuple[str, ...]:
+    groups = list(args.site_group)
+    if args.site_groups_file is not None:
+        mapping = json.loads(args.site_groups_file.read_text(encoding="utf-8"))
+        groups += mapping.get(args.user, [])
+    return tuple(groups)
+
+
+def _status(db: sqlite3.Connection, consumer: str) -> None:
+    store = SQLiteCheckpointStore(db)
+    sources = [
+        LogSource(key, Path(log_dir), name)
+        for key, name, log_dir in db.execute("SELECT key, name, log_dir FROM sources ORDER BY key")
+    ]
+    if not sources:
+        print("nothing ingested yet")
+        return
+    progress = LogConsumer(consumer, sources, store).status()
+    for source in sources:
+        done, pending = progress[source.key]
+        counts = dict(
+            db.execute(
+                "SELECT content, COUNT(*) FROM documents WHERE source = ? GROUP BY content",
+                (source.key,),
+            ).fetchall()
+        )
+        print(f"{source.label}: last log {done.name if done else '-'}, {pending} pending, "
+              f"{sum(counts.values())} documents ({counts.get('text', 0)} full text)")  # fmt: skip
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    top.add_argument("--db", type=Path, default=DEFAULT_DB, help="the index database")
+    top.add_argument("--consumer", default=CONSUMER, help="checkpoint name of this index")
+    commands = top.add_subparsers(dest="command", required=True)
+    ingest_cmd = commands.add_parser("ingest", help="apply the pending change logs")
+    where = ingest_cmd.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", type=Path, help="ms365sync's sites.toml: all its targets")
+    where.add_argument("--log-dir", type=Path, nargs="+", help="target folders (or sync_logs)")
+    ingest_cmd.add_argument("--only", action="append", default=[], help="SITE or SITE/LIBRARY")
+    find = commands.add_parser("search", help="full-text search as one person")
+    find.add_argument("query")
+    find.add_argument("--user", required=True, help="the searcher's Entra object id")
+    find.add_argument("--group", action="append", default=[], help="an Entra group id")
+    find.add_argument("--site-group", action="append", default=[], help="SITE-ID/sitegroups/N")
+    find.add_argument("--site-groups-file", type=Path, help="JSON: user id -> site group ids")
+    find.add_argument("--guest", action="store_true", help="an external user")
+    find.add_argument("--links", choices=("all", "named"), default="all", help="link policy")
+    find.add_argument("--limit", type=int, default=10, help="at most this many results")
+    commands.add_parser("status", help="what was applied, what is pending")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    db = open_db(args.db)
+    try:
+        if args.command == "ingest":
+            count = ingest(db, _sources(args), consumer=args.consumer)
+            print(f"applied {count} change logs")
+        elif args.command == "search":
+            who = Principal(args.user, tuple(args.group), _site_groups(args), args.guest,
+                            args.links)  # fmt: skip
+            for hit in search(db, args.query, who, args.limit):
+                print(f"{hit.target}: {hit.path}  [{hit.content}]  {hit.snippet}")
+        else:
+            _status(db, args.consumer)
+    except ConsumerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The id-keyed permissions file written beside `.permissions.json` after a run commits.
+
+`.permissions.grants.json` holds every mirrored file's item id and grants keyed by stable
+ids (Entra object ids, site-qualified site group ids, sharing link ids with their scope and
+recipients), each marked own or inherited from the committed tree's permission source. It
+is built from the committed state only, so the syncer writes it after the commit and again
+after a crash (`Syncer._finish_exports`), atomically: a reader sees the old file or the new.
+The models here (and `changelog.ChangeLog`) are the published formats (`ms365sync.schemas`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from ms365sync import recovery
+from ms365sync.changelog import TargetInfo
+from ms365sync.localfs import write_json_atomic
+from ms365sync.models import Grant, PrincipalKind
+from ms365sync.state import StateStore, decode_permissions
+
+__all__ = [
+    "GRANTS_FILE",
+    "GRANTS_VERSION",
+    "GrantEntry",
+    "GrantsFile",
+    "GrantsFileEntry",
+    "PermissionsFile",
+    "grant_entry",
+    "write_grants_file",
+]
+
+GRANTS_FILE = ".permissions.grants.json"
+GRANTS_VERSION: Literal[1] = 1
+_DIGEST_KEY = "grants_file_digest"  # meta: "<input digest> <size:mtime_ns of the file>"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SITE_LOCAL_KINDS = (PrincipalKind.USER, PrincipalKind.GROUP, PrincipalKind.APPLICATION)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PrincipalKindName = Literal["user", "group", "site_group", "link", "application", "unknown"]
+
+
+class GrantEntry(_Model):
+    """One grant of a file's permissions, keyed by a stable id (display names are not unique)."""
+
+    kind: PrincipalKindName = Field(
+        description="user, group (Entra group), site_group (SharePoint group), link (sharing "
+        "link), application or unknown."
+    )
+    id: str = Field(
+        description="Stable id: the Entra object id of a user, group or application; "
+        "'<site id>/sitegroups/<n>' for a site group; the permission id for a sharing link; "
+        "'<site id>/siteusers/<n>' for a principal known only by its site-local id."
+    )
+    display_name: str = Field(description="For people to read; never filter on it.")
+    role: str = Field(description="Graph role: owner, write or read.")
+    inherited: bool = Field(
+        description="True when the file takes this grant from a folder or the library (its "
+        "permission source is another item); false when the file is its own permission root."
+    )
+    email: str | None = None
+    login_name: str | None = None
+    link_type: str | None = Field(default=None, description="Links: view, edit ...")
+    link_scope: str | None = Field(
+        default=None, description="Links: anonymous, organization, users or existingAccess."
+    )
+    recipients: list[str] | None = Field(
+        default=None, description="Links: the user ids the link was granted to ('users' links)."
+    )
+
+
+Label = Annotated[str, Field(pattern=":::", description='"Display Name:::Level"')]
+
+
+class PermissionsFile(RootModel[dict[str, list[Label]]]):
+    """`.permissions.json`: each mirrored file's "Display Name:::Level" labels, by path."""
+
+
+class GrantsFileEntry(_Model):
+    """One mirrored file in `.permissions.grants.json`."""
+
+    item_id: str
+    inherited_from: str | None = Field(
+        default=None,
+        description="The item (folder or library root) whose permissions the file takes; "
+        "absent when the file is its own permission root.",
+    )
+    grants: list[GrantEntry]
+
+
+class GrantsFile(_Model):
+    """`.permissions.grants.json`: every mirrored file's grants by stable ids, by path."""
+
+    version: Literal[1] = Field(description="The format's version.")
+    target: TargetInfo
+    files: dict[str, GrantsFileEntry] = Field(
+        description="Library-relative path (as in .permissions.json and the change logs) -> "
+        "the file's item id and grants."
+    )
+
+
+def stable_id(grant: Grant, site_id: str | None) -> str:
+    """A grant's principal id, qualified by the site where it is only unique within one.
+
+    Site group ids are small numbers per site (README §5); a user or group known only by
+    its site principal id (no Entra object id) is qualified the same way.
+    """
+    if site_id is None:  # only before a run has resolved the site (never in an export)
+        return grant.principal_id
+    if grant.kind is PrincipalKind.SITE_GROUP:
+        return f"{site_id}/sitegroups/{grant.principal_id.removeprefix('sitegroup:')}"
+    if grant.kind in _SITE_LOCAL_KINDS and not _GUID.match(grant.principal_id):
+        return f"{site_id}/siteusers/{grant.principal_id}"
+    return grant.principal_id
+
+
+def grant_entry(grant: Grant, *, site_id: str | None, inherited: bool) -> GrantEntry:
+    """The exported form of one grant."""
+    link = grant.kind is PrincipalKind.LINK
+    return GrantEntry(
+        kind=grant.kind.value,
+        id=stable_id(grant, site_id),
+        display_name=grant.display_name,
+        role=grant.role,
+        inherited=inherited,
+        email=grant.email,
+        login_name=grant.login_name,
+        link_type=grant.link_type,
+        link_scope=grant.link_scope,
+        recipients=list(grant.recipients) if link else None,
+    )
+
+
+def _entry(
+    item_id: str, grants_json: str, source: str | None, site_id: str | None
+) -> GrantsFileEntry:
+    inherited = source is not None and source != item_id
+    grants = decode_permissions("[]", grants_json).grants
+    return GrantsFileEntry(
+        item_id=item_id,
+        inherited_from=source if inherited else None,
+        grants=[grant_entry(g, site_id=site_id, inherited=inherited) for g in grants],
+    )
+
+
+def _entries(state: StateStore) -> Iterator[tuple[str, GrantsFileEntry]]:
+    site_id = state.get_meta("site_id")
+    for path, item_id, grants_json, source in state.mirror_grant_rows():
+        yield path, _entry(item_id, grants_json, source, site_id)
+
+
+def _digest(header: Iterable[str | None], rows: Iterable[tuple[str, str, str, str | None]]) -> str:
+    hasher = hashlib.sha256()
+    for value in (*header, *(v for row in rows for v in row)):
+        data = b"" if value is None else value.encode("utf-8", "surrogatepass")
+        hasher.update(b"-" if value is None else f"{len(data)}:".encode() + data)
+    return hasher.hexdigest()
+
+
+def write_grants_file(local_root: Path, target_name: str, state: StateStore) -> bool:
+    """Write `.permissions.grants.json` from the committed mirror unless the file is exactly
+    as the last write left it and its input has not changed; returns whether it wrote.
+
+    The input is compared by a digest (kept in the state with the file's size and mtime), not
+    by the run's outcome: a grant can change without any label changing (another person of
+    the same name, a recipient added to a link), and an edited or removed file is rewritten.
+
+    Raises:
+        LocalStorageError: the file cannot be written.
+    """
+    path = local_root / GRANTS_FILE
+    target = TargetInfo(
+        name=target_name, site_id=state.get_meta("site_id"), drive_id=state.get_meta("drive_id")
+    )
+    header = (str(GRANTS_VERSION), target.name, target.site_id, target.drive_id)
+    digest = _digest(header, state.mirror_grant_rows())
+    if state.get_meta(_DIGEST_KEY) == f"{digest} {recovery.file_stamp(path)}":
+        return False
+    document = GrantsFile(version=GRANTS_VERSION, target=target, files=dict(_entries(state)))
+    # Through json (not pydantic's encoder) so that a name with an unpaired surrogate, which
+    # the mirror maps to a safe local name, still yields valid JSON (as .permissions.json).
+    write_json_atomic(path, document.model_dump(exclude_none=True), sort_keys=False)
+    state.set_meta(_DIGEST_KEY, f"{digest} {recovery.file_stamp(path)}")
+    return True
