@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS mirror (
     ctag TEXT, qxh TEXT, etag TEXT, modified TEXT, mtime_ns INTEGER NOT NULL,
     labels TEXT NOT NULL, grants TEXT NOT NULL
 );
+-- put_mirror looks records up by path: without this index every insert scans the table.
+CREATE INDEX IF NOT EXISTS mirror_path ON mirror(path);
 CREATE TABLE IF NOT EXISTS errors (
     item_id TEXT PRIMARY KEY, path TEXT, reason TEXT NOT NULL, first_seen REAL NOT NULL,
     attempts INTEGER NOT NULL
