@@ -11,6 +11,7 @@ committed state intact and no change event is lost or reported twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import sqlite3
@@ -91,7 +92,10 @@ def encode_grants(grants: Sequence[Grant]) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_permissions(labels: str, grants: str) -> PermissionSet:
+    """The permission set stored as JSON. Cached: most files of a library share a handful of
+    permission sets, and decoding each row again dominated a no-op run's cost."""
     return PermissionSet(
         labels=tuple(json.loads(labels)),
         grants=tuple(
