@@ -4,13 +4,16 @@ Two phases keep the previous mirror intact when the run fails:
 
 1. content: every download runs in a worker pool over the client's pooled session, into a
    hidden temporary file beside its destination, verified by size and quickXorHash. New
-   files are renamed into place at once; replacements of existing files stay staged (up to
-   `MAX_STAGED`) until phase 2, so a run that dies of a full disk replaced nothing.
-2. local changes, only when phase 1 raised nothing fatal: deletions, moves (two-phase when
-   files swap names), staged replacements, timestamps.
+   files are renamed into place at once; replacements of existing files, and files taking
+   the place of another recorded file, stay staged (up to `MAX_STAGED` of the former) until
+   phase 2, so a run that dies of a full disk replaced nothing.
+2. local changes, only when phase 1 raised nothing fatal: deletions, moves (through a hidden
+   temporary name when files swap names; with new content, once every old place is
+   vacated), staged replacements, timestamps.
 
-Per-file failures (network, throttling, a file deleted meanwhile) become errors in the
-outcome and are retried next run; a local storage error is fatal for the target.
+Per-file failures (network, throttling, a file deleted meanwhile, unreadable permissions)
+become errors in the outcome and are retried next run; so does a move or new file whose
+place a file with such a failure keeps. A local storage error is fatal for the target.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import iso
 from ms365sync.localfs import Mirror, TempFile, timestamp_ns
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
+from ms365sync.names import temp_name
 
 # What a foreign entry in the way looks like: a symbolic link on the path, a file where a
 # folder goes or the reverse. It fails the one file; any other local error stops the target.
 _IN_THE_WAY = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR})
 MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
 _CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
+_LEAVING = {ActionKind.DELETE, ActionKind.MOVE}  # actions that vacate their recorded place
+_ARRIVING = {ActionKind.DOWNLOAD_NEW, ActionKind.MOVE}  # actions that take a new place
 
 
 @dataclass
@@ -74,6 +80,7 @@ class Applier:
     concurrency: int = 8
     progress: Progress = field(default_factory=Progress)
     foreign: frozenset[str] = frozenset()  # files under data/ that ms365sync did not place
+    _claimed: dict[str, str] = field(default_factory=dict)  # local path -> item id recorded there
     _staged: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,7 +92,12 @@ class Applier:
                 staged replacements are discarded and nothing was deleted or moved.
         """
         fetch = [a for a in actions if self._needs_content(a)]
+        self._claimed = {a.mirror.local_path: a.mirror.item_id for a in actions if a.mirror}
+        logger.debug("fetching {} files", len(fetch))
         fetched, results = self._fetch_all(fetch)
+        logger.debug("placing files: deletions, moves, replacements")
+        results.update(_blocked(actions, results))
+        self._discard_all([fetched.pop(key) for key in results if key in fetched])
         done = [self._per_file(a, self._delete) for a in actions if a.kind is ActionKind.DELETE]
         moves = [a for a in actions if a.kind is ActionKind.MOVE]
         # A move whose new content could not be fetched stays where it is (retried next run).
@@ -182,7 +194,7 @@ class Applier:
         return (
             action.content_changed
             or action.remote.local_path in self.foreign
-            or not _untouched(self.mirror, action.mirror)
+            or not _reachable_and_untouched(self.mirror, action.mirror)
         )
 
     def _fetch(self, action: Action) -> _Fetched:
@@ -225,7 +237,10 @@ class Applier:
         MAX_STAGED of them, beyond which it replaces its own old version at once.
         """
         own = action.mirror is not None and action.mirror.local_path == remote.local_path
-        occupied = self.mirror.exists(remote.local_path)
+        # A place another recorded file holds now is taken in phase 2, once it is known
+        # whether that file leaves it (it may not: its own update may fail this run).
+        claimed = self._claimed.get(remote.local_path, remote.item_id) != remote.item_id
+        occupied = claimed or self.mirror.exists(remote.local_path)
         with self._lock:
             stage = occupied and (not own or self._staged < MAX_STAGED)
             self._staged += int(stage)
@@ -279,17 +294,39 @@ class Applier:
             logger.warning("kept {}: it was changed locally since it was mirrored", record.path)
 
     def _moves(self, moves: list[Action], fetched: dict[str, _Fetched]) -> list[Done]:
-        """Rename moved files; files that swap names go through a temporary name first."""
+        """Move files: those with new content leave their old place first and arrive last,
+        once every other move has vacated its old place (which may be their new one)."""
+        done: list[Done] = []
+        arriving: list[Action] = []
+        renames = [a for a in moves if a.item_key not in fetched]
+        for action in (a for a in moves if a.item_key in fetched):
+            left = self._per_file(action, self._vacate)
+            if left.error is None:
+                arriving.append(action)
+            else:
+                done.append(left)
+        self._discard_all([fetched.pop(d.action.item_key) for d in done])
+        done.extend(self._renames(renames))
+        place = functools.partial(self._place, fetched=fetched)
+        done.extend(self._per_file(action, place) for action in arriving)
+        return done
+
+    def _vacate(self, action: Action) -> Done:
+        assert action.mirror is not None
+        self._remove_ours(action.mirror)
+        return Done(action)
+
+    def _renames(self, moves: list[Action]) -> list[Done]:
+        """Rename moved files; files that swap names go through a hidden temporary name
+        first (removed as a leftover if the run is killed before the second rename)."""
         done: list[Done] = []
         sources = {a.mirror.local_path for a in moves if a.mirror is not None}
         parked: list[tuple[Action, str]] = []
         for index, action in enumerate(moves):
             assert action.mirror is not None and action.remote is not None
             old, new = action.mirror.local_path, action.remote.local_path
-            if action.item_key in fetched:
-                done.append(self._per_file(action, functools.partial(self._replace, fetched)))
-            elif new in sources and new != old:
-                parking = f"{old}.ms365sync-move-{index}"
+            if new in sources and new != old:
+                parking = _parking(old, index)
                 self.mirror.move(old, parking)
                 parked.append((action, parking))
             else:
@@ -300,12 +337,6 @@ class Applier:
             self.mirror.move(parking, action.remote.local_path, replace=True)
             done.append(self._record(action, action.remote))
         return done
-
-    def _replace(self, fetched: dict[str, _Fetched], action: Action) -> Done:
-        """A move whose content was fetched to the new path: drop the old copy, place it."""
-        assert action.mirror is not None
-        self._remove_ours(action.mirror)
-        return self._place(action, fetched)
 
     def _place(self, action: Action, fetched: dict[str, _Fetched]) -> Done:
         entry = fetched[action.item_key]
@@ -344,6 +375,47 @@ def _in_the_way(remote: RemoteFile) -> str:
     )
 
 
+def _blocked(actions: Sequence[Action], failed: dict[str, Done]) -> dict[str, Done]:
+    """The moves and new files whose place another recorded file keeps this run (its move,
+    deletion or permission read failed): they wait too, so no file overwrites another one
+    whose change has not been recorded. A blocked move keeps its own place in turn."""
+    held = {
+        a.mirror.local_path: a.mirror.item_id
+        for a in actions
+        if a.mirror is not None and (a.kind not in _LEAVING or a.item_key in failed)
+    }
+    blocked: dict[str, Done] = {}
+    while True:
+        waiting = [
+            a
+            for a in actions
+            if a.kind in _ARRIVING
+            and a.item_key not in failed
+            and a.item_key not in blocked
+            and held.get(_destination(a), a.item_key) != a.item_key
+        ]
+        if not waiting:
+            return blocked
+        for action in waiting:
+            holder = held[_destination(action)]
+            reason = f"its place is still held by item {holder}, which could not be updated"
+            blocked[action.item_key] = Done(action, error=f"{reason}; retried next run")
+            if action.mirror is not None:
+                held[action.mirror.local_path] = action.item_key
+
+
+def _parking(local_rel: str, index: int) -> str:
+    """A hidden temporary name beside `local_rel`, of the shape cleanup_temp_files removes."""
+    folder, _, name = local_rel.rpartition("/")
+    parked = temp_name(name, f"mv{index % 1_000_000:06d}")
+    return f"{folder}/{parked}" if folder else parked
+
+
+def _destination(action: Action) -> str:
+    assert action.remote is not None
+    return action.remote.local_path
+
+
 def _record_of(remote: RemoteFile, mtime_ns: int) -> MirrorFile:
     assert remote.permissions is not None
     return MirrorFile(
@@ -364,6 +436,17 @@ def _untouched(mirror: Mirror, record: MirrorFile) -> bool:
     """Whether the local file is still exactly as ms365sync left it (size and mtime)."""
     stat = mirror.stat(record.local_path)
     return stat is not None and (stat.size, stat.mtime_ns) == (record.size, record.mtime_ns)
+
+
+def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:
+    """`_untouched`, where a file behind something in the way (a symbolic link on its path)
+    counts as changed: its move then fails alone, when it would have to leave that place."""
+    try:
+        return _untouched(mirror, record)
+    except LocalStorageError as exc:
+        if exc.errno not in _IN_THE_WAY:
+            raise
+        return False
 
 
 def _finished(jobs: dict[futures.Future[_Fetched], Action]) -> list[_Fetched]:

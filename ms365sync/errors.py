@@ -350,6 +350,11 @@ class StateError(MS365SyncError):
         super().__init__(text, hint=hint)
 
 
+class CorruptStateError(StateError):
+    """SQLite says the state store is damaged (or not a database): it is set aside and the
+    library listed again, with the mirror's records recovered from .permissions.json."""
+
+
 class SafetyError(MS365SyncError):
     """The max-delete guard stopped the run: it would delete more files than allowed."""
 

@@ -83,6 +83,7 @@ def _round(
     pages = client.delta(drive_id, link, prefer_sharing=prefer_sharing, page_size=page_size)
     for number, page in enumerate(pages, 1):
         items += state.stage_page(remote_item(entry) for entry in page.value)
+        logger.debug("delta page {} staged ({} entries so far)", number, items)
         if page.delta_link is not None:
             logger.debug("delta round complete: {} pages, {} entries", number, items)
             return Round(page.delta_link, link is None, number, items, expired)

@@ -32,6 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Literal
 
+from loguru import logger
+
 from ms365sync.errors import LocalStorageError
 from ms365sync.names import TEMP_TOKEN_CHARS, is_temp_name, temp_name
 from ms365sync.quickxorhash import QuickXorHash
@@ -56,6 +58,7 @@ _CHUNK = 1 << 20
 _TEMP_ATTEMPTS = 16
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EXPORT_DIRS = ("", "sync_logs")  # where write_atomic puts .permissions.json and change logs
 _GONE = frozenset({errno.ENOENT, errno.ENOTDIR})
 _STOP_PRUNING = frozenset({errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.ENOTDIR, errno.EBUSY})
 
@@ -354,14 +357,17 @@ class Mirror:
 
     def cleanup_temp_files(self) -> int:
         """Remove the temporary files a killed run left anywhere under data/ (only regular
-        files named exactly like ours, never through a symlink); returns how many.
-        Raises LocalStorageError."""
+        files named exactly like ours, never through a symlink), and those of a killed
+        `write_atomic` beside the target's exports (in the local root and its sync_logs/);
+        returns how many. Raises LocalStorageError."""
         removed = 0
         for dir_fd, rel, entry in self._walk():
             if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
                 with _translated(self.data_dir / rel, "remove"), suppress(FileNotFoundError):
                     os.unlink(entry.name, dir_fd=dir_fd)
                     removed += 1
+        for folder in _EXPORT_DIRS:
+            removed += remove_stale_temp_files(self.local_root / folder)
         return removed
 
     def move(self, old_rel: str, new_rel: str, *, replace: bool = False) -> None:
@@ -554,6 +560,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically and durably: temporary file in the same directory,
     fsync, rename, fsync of the directory; parents are created. Raises LocalStorageError."""
     path = Path(path)
+    logger.debug("writing {}", path)
     with _translated(path, "write"):
         path.parent.mkdir(parents=True, exist_ok=True)
         dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

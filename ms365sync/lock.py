@@ -36,11 +36,18 @@ def target_lock(state_dir: Path, *, timeout: float = 0.0, poll: float = 0.2) -> 
         raise LocalStorageError.from_oserror(exc, path=path, action="create the lock") from exc
     try:
         _acquire(fd, path, timeout, poll)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+        _note_holder(fd)
         yield
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _note_holder(fd: int) -> None:
+    """Write who holds the lock, for the other run's message. Only informative: on a full
+    disk the run goes on and fails, if it must, with the error of what it was doing."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
 
 
 def _acquire(fd: int, path: Path, timeout: float, poll: float) -> None:

@@ -65,9 +65,13 @@ def refresh(
         parents = set(state.source_of_files().values())
         read = reader.read(sorted(sources | wanted | parents))
         read.update(reader.read(sorted(files - sources)))
-        _classify_swept(state, read, files)
+        _classify(state, read, files)
     else:
-        reader.read(sorted(wanted))
+        read = reader.read(sorted(wanted))
+        if hierarchical and read:
+            # A file a sweep made its own permission root stays one only while it differs
+            # from its folder: once its inheritance is restored it follows the folder again.
+            _classify(state, read, set(read) & set(state.all_file_ids()))
     state.set_meta(RETRY_KEY, json.dumps(sorted(reader.outcome.failed)))
     state.prune_permissions()
     return reader.outcome
@@ -85,6 +89,8 @@ class _Reader:
     def read(self, item_ids: list[str]) -> dict[str, PermissionSet]:
         """Read and store the permission sets of `item_ids`; failures go to the outcome."""
         found: dict[str, PermissionSet] = {}
+        if item_ids:
+            logger.debug("reading the permissions of {} items", len(item_ids))
         for start in range(0, len(item_ids), CHUNK):
             chunk = item_ids[start : start + CHUNK]
             for item_id, result in self.client.permissions_batch(self.drive_id, chunk).items():
@@ -101,8 +107,9 @@ class _Reader:
         return found
 
 
-def _classify_swept(state: StateStore, read: dict[str, PermissionSet], files: set[str]) -> None:
-    """After a sweep, files whose own permissions differ from their root's become roots."""
+def _classify(state: StateStore, read: dict[str, PermissionSet], files: set[str]) -> None:
+    """Files of `files` whose permissions (just read) differ from those of the root they
+    would inherit from become roots; those equal to it follow it again."""
     parents = state.source_of_files()
     stored = state.permissions()
     own: list[str] = []
@@ -114,7 +121,7 @@ def _classify_swept(state: StateStore, read: dict[str, PermissionSet], files: se
             continue
         (own if mine.labels != source.labels else inherited).append(item_id)
     if own:
-        logger.info("permission sweep: {} files differ from their folder's permissions", len(own))
+        logger.debug("{} files differ from their folder's permissions", len(own))
     state.mark_own_permissions(own, True)
     state.mark_own_permissions(inherited, False)
 

@@ -78,10 +78,12 @@ def _pair(
     remote: RemoteFile, mirror: MirrorFile, local: Mapping[str, LocalStat] | None
 ) -> Iterator[Action]:
     if remote.permissions is None:
-        # Keep the recorded permissions: an unreadable permission list is an error for this
-        # file (retried next run), never "all permissions removed".
+        # An unreadable permission list is an error for this file, retried next run: never
+        # "all permissions removed", and no move or new content reported with the recorded
+        # permissions either (they may be wider than the new ones). The next run does it all.
         remote = _with_permissions(remote, mirror.permissions)
         yield Action(ActionKind.SKIP, remote=remote, mirror=mirror, reason="permissions unread")
+        return
     content = not same_content(remote, mirror)
     if remote.path != mirror.path or remote.local_path != mirror.local_path:
         yield Action(ActionKind.MOVE, remote=remote, mirror=mirror, content_changed=content)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loguru import logger
+
 from ms365sync.apply import Done
 from ms365sync.changelog import (
     AddedEntry,
@@ -136,6 +138,8 @@ class LogBuilder:
         dry_run: bool,
     ) -> ChangeLog:
         c = self.changes
+        events = len(c.added) + len(c.modified) + len(c.permission_only_changes) + len(c.deleted)
+        logger.debug("change log built: {} events, {} errors; committing", events, len(self.errors))
         summary = Summary(
             total_files=total_files,
             added_count=len(c.added),

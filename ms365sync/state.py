@@ -20,7 +20,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ms365sync.errors import StateError
+from ms365sync import sqlitedb
+from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError, StateError
 from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind
 from ms365sync.tree import StageSummary, TreeRow, TreeTables
 
@@ -115,6 +116,21 @@ def decode_permissions(labels: str, grants: str) -> PermissionSet:
     )
 
 
+def _check_file(path: Path) -> None:
+    """An existing store must be a file with content: SQLite would open an empty file (or
+    create a missing one) as a new, empty store and the run would look like a first run."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise LocalStorageError.from_oserror(exc, path=path, action="read the state store") from exc
+    if not path.is_file():
+        raise CorruptStateError("not a file", path=path)
+    if info.st_size == 0:
+        raise CorruptStateError("empty file", path=path)
+
+
 class StateStore(TreeTables):
     """The SQLite state of one target. Not thread-safe: use from the syncer's thread."""
 
@@ -125,22 +141,23 @@ class StateStore(TreeTables):
             StateError: the store is corrupt, truncated, unreadable or from a newer version.
         """
         self.path = state_dir / DB_NAME
-        try:
-            if connection is None:
+        if connection is None:
+            _check_file(self.path)
+            try:
                 state_dir.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")
-            self._db = connection
+            except OSError as exc:
+                raise LocalStorageError.from_oserror(exc, action="create the state folder") from exc
+            connection = sqlitedb.connect(self.path)
+        self._db = connection
+        try:
             self._check()
             self._db.executescript(_SCHEMA)
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            if connection is not None:
-                connection.close()
-            raise StateError(f"unreadable ({exc})", path=self.path) from exc
-        except OSError as exc:
-            raise StateError(f"cannot open it ({exc})", path=self.path) from exc
+        except (MS365SyncError, sqlite3.Error) as exc:
+            connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise sqlitedb.translate(exc, self.path) from exc
+            raise
 
     @classmethod
     def snapshot(cls, state_dir: Path) -> StateStore:
@@ -176,7 +193,8 @@ class StateStore(TreeTables):
     def _check(self) -> None:
         row = self._db.execute("PRAGMA quick_check").fetchone()
         if row is None or row[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
+            detail = row[0] if row else "no answer"
+            raise CorruptStateError(f"integrity check failed: {detail}", path=self.path)
 
     def _migrate(self) -> None:
         version = self.get_meta("schema_version")
@@ -217,7 +235,8 @@ class StateStore(TreeTables):
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 

@@ -22,7 +22,7 @@ from loguru import logger
 from ms365sync import exports, inventory, permsync, recovery
 from ms365sync.apply import Applier, Done, Progress
 from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
-from ms365sync.errors import LocalStorageError, MS365SyncError, StateError
+from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
 from ms365sync.listing import Round, list_changes
 from ms365sync.localfs import Mirror, write_atomic, write_json_atomic
@@ -32,7 +32,7 @@ from ms365sync.plan import DeleteLimit, check_deletions, plan
 from ms365sync.report import LogBuilder
 from ms365sync.resolve import Resolved, confirm, resolve
 from ms365sync.spec import PERMISSIONS_FILE, STATE_DIR, PermissionPolicy, SyncResult, TargetSpec
-from ms365sync.state import StageSummary, StateStore
+from ms365sync.state import DB_NAME, StageSummary, StateStore
 
 __all__ = [
     "PERMISSIONS_FILE",
@@ -134,17 +134,34 @@ class Syncer:
             state.close()
 
     def _open_state(self) -> StateStore:
-        """The state store; a damaged one is set aside and rebuilt by a full listing, with
-        the mirror's records recovered from .permissions.json and the files on disk."""
+        """The state store. A corrupt (or emptied) one is set aside, and a missing one next
+        to an existing `.permissions.json` is noticed: both are rebuilt by a full listing
+        with the mirror's records recovered from `.permissions.json` and the files on disk.
+
+        Raises:
+            LocalStorageError: the disk refused (full, read-only, permission denied); the
+                store is left as it was.
+            StateError: the store is from a newer ms365sync, or locked.
+        """
+        permissions = self.spec.local_root / PERMISSIONS_FILE
         try:
-            return StateStore(self.spec.state_dir)
-        except StateError as exc:
+            existed = (self.spec.state_dir / DB_NAME).exists()
+            state = StateStore(self.spec.state_dir)
+        except CorruptStateError as exc:
             aside = StateStore.set_aside(self.spec.state_dir)
             logger.warning("{}: {}; moved it to {} and re-listing", self.spec.name, exc, aside)
-            self._baseline = recovery.read_permissions_file(self.spec.local_root / PERMISSIONS_FILE)
-            how = "from .permissions.json" if self._baseline else "from scratch"
-            self.counters.notes.append(f"state store was unreadable and was rebuilt {how}")
-            return StateStore(self.spec.state_dir)
+            return self._recovering(permissions, "unreadable")
+        if not existed and permissions.exists():
+            logger.warning("{}: the state store is missing; re-listing", self.spec.name)
+            state.close()
+            return self._recovering(permissions, "missing")
+        return state
+
+    def _recovering(self, permissions: Path, what: str) -> StateStore:
+        self._baseline = recovery.read_permissions_file(permissions)
+        how = "from .permissions.json" if self._baseline else "from scratch"
+        self.counters.notes.append(f"state store was {what} and was rebuilt {how}")
+        return StateStore(self.spec.state_dir)
 
     def _run(
         self, state: StateStore, dry: bool, force: bool, *, run_id: str | None = None
