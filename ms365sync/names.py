@@ -187,8 +187,25 @@ def is_temp_name(name: str) -> bool:
     return _TEMP_NAME.match(name) is not None
 
 
+# Names made only of these ASCII characters (no "~": mapped names carry "~<hash>") need no
+# Unicode work; most real names are like this, and mapping is on every run's hot path.
+_PLAIN = re.compile(r"[A-Za-z0-9 _\-+,;=@'()\[\]{}!#$%&^`.]+")
+
+
+def _plainly_safe(name: str) -> bool:
+    return (
+        len(name) <= NAME_MAX
+        and _PLAIN.fullmatch(name) is not None
+        and name[-1] not in ". "
+        and _DEVICE_NAME.fullmatch(name.split(".", 1)[0].rstrip(" ")) is None
+        and not is_temp_name(name)
+    )
+
+
 def _map_name(name: str) -> tuple[str, tuple[NameIssue, ...]]:
     """The local name for one remote name and the issues that changed it."""
+    if _plainly_safe(name):
+        return name, ()
     nfc = unicodedata.normalize("NFC", name)
     safe, issues = _sanitise(nfc)
     if len(_utf8(nfc)) > NAME_MAX:
