@@ -20,9 +20,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package and the benchmarks."""
     session.install("-e", ".[dev]")
-    session.run("mypy", "--strict", "ms365sync")
+    session.run("mypy", "--strict", "ms365sync", "benchmarks")
 
 
 @nox.session(python=PYTHON)
