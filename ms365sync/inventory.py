@@ -10,7 +10,7 @@ ms365sync placed and those it did not (which it never deletes or overwrites).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ms365sync import names
@@ -53,14 +53,20 @@ def remote_files(
         if not filters.accepts(path):
             found.excluded.add(row.item_id)
             continue
-        remote = _mirrorable(row, path, data_dir, taken, found)
+        remote = _mirrorable(row, path, data_dir, taken, found, permissions=lookup(row.perm_src))
         if remote is not None:
-            found.files.append(replace(remote, permissions=lookup(row.perm_src)))
+            found.files.append(remote)
     return found
 
 
 def _mirrorable(
-    row: TreeRow, path: str, data_dir: Path, taken: dict[str, str], found: RemoteInventory
+    row: TreeRow,
+    path: str,
+    data_dir: Path,
+    taken: dict[str, str],
+    found: RemoteInventory,
+    *,
+    permissions: PermissionSet | None,
 ) -> RemoteFile | None:
     assert row.segments is not None
     mapped = names.local_relpath_from_segments(row.segments, root=data_dir)
@@ -83,7 +89,7 @@ def _mirrorable(
         quick_xor_hash=row.quick_xor_hash,
         etag=row.etag,
         modified=row.modified,
-        permissions=None,
+        permissions=permissions,
     )
 
 
