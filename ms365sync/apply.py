@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -131,21 +132,21 @@ class Applier:
         failed: dict[str, Done] = {}
         if not actions:
             return fetched, failed
+        # Submitted through a window of a few times `concurrency`: the pool runs only that
+        # many at once, and 100,000 futures submitted up front cost about 100 MB.
+        window = 4 * self.concurrency
+        pending = iter(actions)
+        jobs: dict[futures.Future[_Fetched], Action] = {}
         with futures.ThreadPoolExecutor(self.concurrency, "ms365sync-dl") as pool:
-            jobs = {pool.submit(self._fetch, action): action for action in actions}
             try:
-                for job in futures.as_completed(jobs):
-                    action = jobs[job]
-                    try:
-                        fetched[action.item_key] = job.result()
-                    except LocalStorageError as exc:
-                        if exc.errno not in _IN_THE_WAY:
-                            raise
-                        failed[action.item_key] = Done(action, error=str(exc))
-                    except (MS365SyncError, _RefusedError) as exc:
-                        failed[action.item_key] = Done(action, error=str(exc))
-                    if self.progress.on_file is not None:
-                        self.progress.on_file(1)
+                while True:
+                    for action in itertools.islice(pending, window - len(jobs)):
+                        jobs[pool.submit(self._fetch, action)] = action
+                    if not jobs:
+                        break
+                    finished, _ = futures.wait(jobs, return_when=futures.FIRST_COMPLETED)
+                    for job in finished:
+                        self._collect(jobs.pop(job), job, fetched, failed)
             except LocalStorageError:
                 for job in jobs:
                     job.cancel()
@@ -153,6 +154,24 @@ class Applier:
                 self._discard_all([*fetched.values(), *_finished(jobs)])
                 raise
         return fetched, failed
+
+    def _collect(
+        self,
+        action: Action,
+        job: futures.Future[_Fetched],
+        fetched: dict[str, _Fetched],
+        failed: dict[str, Done],
+    ) -> None:
+        try:
+            fetched[action.item_key] = job.result()
+        except LocalStorageError as exc:
+            if exc.errno not in _IN_THE_WAY:
+                raise
+            failed[action.item_key] = Done(action, error=str(exc))
+        except (MS365SyncError, _RefusedError) as exc:
+            failed[action.item_key] = Done(action, error=str(exc))
+        if self.progress.on_file is not None:
+            self.progress.on_file(1)
 
     def preview(self, actions: Sequence[Action]) -> list[Done]:
         """What `apply` would record, reading the disk but changing nothing (dry runs).
