@@ -11,6 +11,7 @@ The models here (and `changelog.ChangeLog`) are the published formats (`ms365syn
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from ms365sync import recovery
 from ms365sync.changelog import TargetInfo
-from ms365sync.localfs import write_json_atomic
+from ms365sync.jsonstream import Raw, object_chunks, render
+from ms365sync.localfs import write_atomic
 from ms365sync.models import Grant, PrincipalKind
 from ms365sync.state import StateStore, decode_permissions
 
@@ -143,6 +145,7 @@ def grant_entry(grant: Grant, *, site_id: str | None, inherited: bool) -> GrantE
 def _entry(
     item_id: str, grants_json: str, source: str | None, site_id: str | None
 ) -> GrantsFileEntry:
+    """One file's entry as a model (the published shape; `_members` writes the same text)."""
     inherited = source is not None and source != item_id
     grants = decode_permissions("[]", grants_json).grants
     return GrantsFileEntry(
@@ -152,10 +155,37 @@ def _entry(
     )
 
 
-def _entries(state: StateStore) -> Iterator[tuple[str, GrantsFileEntry]]:
-    site_id = state.get_meta("site_id")
+_SHARED_GRANTS = 10_000  # rendered grant lists kept for reuse (files share a few)
+
+
+def _members(state: StateStore, site_id: str | None) -> Iterator[tuple[str, Raw]]:
+    """(path, rendered entry) of every mirrored file, sorted by path.
+
+    Rendered as text, not built as models: files inherit their grants from a handful of
+    permission sources, so each distinct grant list is rendered once and reused.
+    """
+    rendered: dict[tuple[str, bool], str] = {}
     for path, item_id, grants_json, source in state.mirror_grant_rows():
-        yield path, _entry(item_id, grants_json, source, site_id)
+        inherited = source is not None and source != item_id
+        grants = rendered.get((grants_json, inherited))
+        if grants is None:
+            if len(rendered) >= _SHARED_GRANTS:
+                rendered.clear()
+            entry = _entry(item_id, grants_json, source, site_id)
+            listed = [g.model_dump(exclude_none=True) for g in entry.grants]
+            grants = rendered[(grants_json, inherited)] = render(listed).replace("\n", "\n  ")
+        origin = f',\n  "inherited_from": {json.dumps(source)}' if inherited else ""
+        text = f'{{\n  "item_id": {json.dumps(item_id)}{origin},\n  "grants": {grants}\n}}'
+        yield path, Raw(text)
+
+
+def _document(target: TargetInfo, state: StateStore) -> Iterator[bytes]:
+    """The grants file's text, piece by piece: what dumping a `GrantsFile` with
+    `exclude_none` and an indent of 2 gives."""
+    header = render(target.model_dump(exclude_none=True)).replace("\n", "\n  ")
+    yield f'{{\n  "version": {GRANTS_VERSION},\n  "target": {header},\n  "files": '.encode()
+    yield from object_chunks(_members(state, target.site_id), depth=1)
+    yield b"\n}\n"
 
 
 def _digest(header: Iterable[str | None], rows: Iterable[tuple[str, str, str, str | None]]) -> str:
@@ -185,9 +215,8 @@ def write_grants_file(local_root: Path, target_name: str, state: StateStore) -> 
     digest = _digest(header, state.mirror_grant_rows())
     if state.get_meta(_DIGEST_KEY) == f"{digest} {recovery.file_stamp(path)}":
         return False
-    document = GrantsFile(version=GRANTS_VERSION, target=target, files=dict(_entries(state)))
-    # Through json (not pydantic's encoder) so that a name with an unpaired surrogate, which
-    # the mirror maps to a safe local name, still yields valid JSON (as .permissions.json).
-    write_json_atomic(path, document.model_dump(exclude_none=True), sort_keys=False)
+    # Written as it is rendered: the document has one entry per mirrored file. A name with
+    # an unpaired surrogate (mapped to a safe local name) is escaped, so the JSON stays valid.
+    write_atomic(path, _document(target, state))
     state.set_meta(_DIGEST_KEY, f"{digest} {recovery.file_stamp(path)}")
     return True

@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -556,9 +556,11 @@ def _check_move_target(
         )
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically and durably: temporary file in the same directory,
-    fsync, rename, fsync of the directory; parents are created. Raises LocalStorageError."""
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Replace `path` with `data` (bytes, or pieces of them written as they come) atomically
+    and durably: temporary file in the same directory, fsync, rename, fsync of the
+    directory; parents are created. Raises LocalStorageError, or what producing a piece
+    raised (the temporary file is removed and `path` left as it was)."""
     path = Path(path)
     logger.debug("writing {}", path)
     with _translated(path, "write"):
@@ -567,8 +569,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         try:
             fd, name = _create_temp(dir_fd, path.name)
             try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
+                with os.fdopen(fd, "wb", buffering=1 << 20) as file:
+                    for piece in (data,) if isinstance(data, bytes) else data:
+                        file.write(piece)
                     file.flush()
                     os.fsync(file.fileno())
                 os.replace(name, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

@@ -10,22 +10,23 @@ from what was committed, and a crash in between is completed at the next start.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
-from ms365sync import exports, inventory, permsync, recovery
+from ms365sync import exports, inventory, jsonstream, permsync, recovery
 from ms365sync.apply import Applier, Done, Progress
 from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
 from ms365sync.listing import Round, list_changes
-from ms365sync.localfs import Mirror, write_atomic, write_json_atomic
+from ms365sync.localfs import Mirror, write_atomic
 from ms365sync.lock import target_lock
 from ms365sync.models import Action, ActionKind, RemoteFile, RunCounters
 from ms365sync.plan import DeleteLimit, check_deletions, plan
@@ -399,7 +400,10 @@ class Syncer:
                 written[run_id] = path
             if permissions:
                 target = self.spec.local_root / PERMISSIONS_FILE
-                write_json_atomic(target, dict(_labels(state)), sort_keys=True)
+                # Sorted by path (SQLite's binary order is code point order) and written as
+                # it is read: one member per mirrored file.
+                labels = jsonstream.object_chunks(state.mirror_labels())
+                write_atomic(target, itertools.chain(labels, [b"\n"]))
                 state.set_meta(recovery.PERMISSIONS_STAT, recovery.file_stamp(target))
             state.export_done(run_id)
         return written
@@ -411,7 +415,3 @@ def _builder(data_dir: Path, remote: inventory.RemoteInventory, results: list[Do
         builder.add_error(path, reason, item_id)
     builder.record(results)
     return builder
-
-
-def _labels(state: StateStore) -> Iterator[tuple[str, list[str]]]:
-    yield from state.mirror_labels()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,27 +79,24 @@ def _validate_outputs(
     # Asked for here, so that tmp_path is torn down after this fixture's check.
     tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     real_write = syncer.write_atomic
-    real_json = syncer.write_json_atomic
-    real_grants = exports.write_json_atomic
+    real_grants = exports.write_atomic
 
-    def write_atomic(path: Path, data: bytes) -> None:
+    def _check(path: Path) -> None:
+        name = Path(path).name
+        kind = "changelog" if parse_log_name(name) is not None else _KIND_OF_FILE.get(name)
+        if kind is not None:  # read back: the exports are written piece by piece
+            written.append((kind, str(path), json.loads(Path(path).read_bytes())))
+
+    def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
         real_write(path, data)
-        if parse_log_name(Path(path).name) is not None:
-            written.append(("changelog", str(path), json.loads(data)))
+        _check(path)
 
-    def write_json(path: Path, obj: object, *, sort_keys: bool = True) -> None:
-        real_json(path, obj, sort_keys=sort_keys)
-        kind = _KIND_OF_FILE.get(Path(path).name)
-        if kind is not None:
-            written.append((kind, str(path), obj))
-
-    def write_grants(path: Path, obj: object, *, sort_keys: bool = True) -> None:
-        real_grants(path, obj, sort_keys=sort_keys)
-        written.append(("grants", str(path), obj))
+    def write_grants(path: Path, data: bytes | Iterable[bytes]) -> None:
+        real_grants(path, data)
+        _check(path)
 
     monkeypatch.setattr(syncer, "write_atomic", write_atomic)
-    monkeypatch.setattr(syncer, "write_json_atomic", write_json)
-    monkeypatch.setattr(exports, "write_json_atomic", write_grants)
+    monkeypatch.setattr(exports, "write_atomic", write_grants)
     yield
     seen = {where for kind, where, _ in written if kind == "changelog"}
     if tmp is not None:

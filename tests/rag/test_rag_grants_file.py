@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -140,39 +141,50 @@ def test_a_grant_that_changes_no_label_still_reaches_the_grants_file(tmp_path: P
     assert (demo.root(PRODUCT) / ".permissions.json").read_bytes() == labels_before
 
 
+def test_the_streamed_exports_are_the_text_of_their_published_models(demo: Demo) -> None:
+    demo.sync(MARKETING)
+    raw = (demo.root() / exports.GRANTS_FILE).read_bytes()
+    model = GrantsFile.model_validate_json(raw)
+    dumped = json.dumps(model.model_dump(exclude_none=True), indent=2, ensure_ascii=False)
+    assert raw.decode("utf-8") == dumped + "\n"
+    labels = (demo.root() / ".permissions.json").read_bytes()
+    ordered = json.dumps(json.loads(labels), indent=2, ensure_ascii=False, sort_keys=True)
+    assert labels.decode("utf-8") == ordered + "\n"
+
+
 def test_the_grants_file_is_written_before_the_log(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     order: list[str] = []
-    write_log, write_json = syncer.write_atomic, exports.write_json_atomic
+    write_log, write_grants = syncer.write_atomic, exports.write_atomic
 
-    def log(path: Path, data: bytes) -> None:
+    def log(path: Path, data: bytes | Iterable[bytes]) -> None:
         order.append(Path(path).name.split("_")[0])
         write_log(path, data)
 
-    def grants(path: Path, obj: object, *, sort_keys: bool = True) -> None:
+    def grants(path: Path, data: bytes | Iterable[bytes]) -> None:
         order.append(Path(path).name)
-        write_json(path, obj, sort_keys=sort_keys)
+        write_grants(path, data)
 
     monkeypatch.setattr(syncer, "write_atomic", log)
-    monkeypatch.setattr(exports, "write_json_atomic", grants)
+    monkeypatch.setattr(exports, "write_atomic", grants)
     demo.sync(MARKETING)
-    assert order == [".permissions.grants.json", "sync"]
+    assert order == [".permissions.grants.json", "sync", ".permissions.json"]
 
 
 def test_an_export_that_crashed_after_the_commit_is_completed_next_start(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = exports.write_json_atomic
+    real = exports.write_atomic
     calls: list[Path] = []
 
-    def crash_once(path: Path, obj: object, *, sort_keys: bool = True) -> None:
+    def crash_once(path: Path, data: bytes | Iterable[bytes]) -> None:
         calls.append(path)
         if len(calls) == 1:
             raise LocalStorageError("simulated crash while exporting", path=str(path))
-        real(path, obj, sort_keys=sort_keys)
+        real(path, data)
 
-    monkeypatch.setattr(exports, "write_json_atomic", crash_once)
+    monkeypatch.setattr(exports, "write_atomic", crash_once)
     target = next(t for t in demo.config.targets() if t.name == MARKETING)
     coordinator_report = _sync_allowing_failure(demo, target.name)
     assert not coordinator_report
