@@ -3,7 +3,8 @@
 Two phases keep the previous mirror intact when the run fails:
 
 1. content: every download runs in a worker pool over the client's pooled session, into a
-   hidden temporary file beside its destination, verified by size and quickXorHash. New
+   hidden temporary file beside its destination, verified by size and quickXorHash; a
+   fresh download URL from the listing saves the `/content` round trip, once. New
    files are renamed into place at once; replacements of existing files, and files taking
    the place of another recorded file, stay staged (up to `MAX_STAGED` of the former) until
    phase 2, so a run that dies of a full disk replaced nothing.
@@ -29,6 +30,7 @@ from datetime import datetime, timezone
 
 from loguru import logger
 
+from ms365sync.downloadurls import DownloadUrls
 from ms365sync.errors import DownloadError, LocalStorageError, MS365SyncError, NotFoundError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import iso
@@ -81,6 +83,7 @@ class Applier:
     concurrency: int = 8
     progress: Progress = field(default_factory=Progress)
     foreign: frozenset[str] = frozenset()  # files under data/ that ms365sync did not place
+    urls: DownloadUrls = field(default_factory=DownloadUrls, repr=False)  # listed, signed
     _claimed: dict[str, str] = field(default_factory=dict)  # local path -> item id recorded there
     _staged: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,6 +96,7 @@ class Applier:
                 staged replacements are discarded and nothing was deleted or moved.
         """
         fetch = [a for a in actions if self._needs_content(a)]
+        self.urls.retain({a.remote.item_id for a in fetch if a.remote is not None})
         self._claimed = {a.mirror.local_path: a.mirror.item_id for a in actions if a.mirror}
         logger.debug("fetching {} files", len(fetch))
         fetched, results = self._fetch_all(fetch)
@@ -219,6 +223,7 @@ class Applier:
     def _fetch(self, action: Action) -> _Fetched:
         remote = action.remote
         assert remote is not None
+        url = self.urls.take(remote.item_id)  # used once, whatever happens below
         if self._already_there(action, remote):
             return _Fetched(remote, None)
         if remote.local_path in self.foreign:
@@ -232,13 +237,15 @@ class Applier:
                     temp.file,
                     expected_size=remote.size,
                     expected_hash=remote.quick_xor_hash,
+                    url=url,
                 )
             except DownloadError:
                 self.mirror.discard(temp)
                 if attempt == 2:
                     raise
-                # The file changed after it was listed: take its current version.
-                remote = self._reread(remote)
+                # The file changed after it was listed: take its current version, through
+                # /content (the listed URL may still serve what was listed).
+                remote, url = self._reread(remote), None
                 continue
             except BaseException:
                 self.mirror.discard(temp)

@@ -52,6 +52,7 @@ class LimitedGraphClient(GraphClient):
         expected_hash: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: Callable[[int], None] | None = None,
+        url: str | None = None,
     ) -> DownloadInfo:
         with self._slots:
             return super().download(
@@ -62,6 +63,7 @@ class LimitedGraphClient(GraphClient):
                 expected_hash=expected_hash,
                 chunk_size=chunk_size,
                 progress=progress,
+                url=url,
             )
 
 

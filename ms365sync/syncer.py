@@ -23,6 +23,7 @@ from loguru import logger
 from ms365sync import exports, inventory, jsonstream, permsync, recovery
 from ms365sync.apply import Applier, Done, Progress
 from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
+from ms365sync.downloadurls import DownloadUrls
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
 from ms365sync.listing import Round, list_changes
@@ -117,7 +118,7 @@ class Syncer:
         state = StateStore.snapshot(self.spec.state_dir)
         try:
             target = self._resolve(state)
-            listing = self._list(state, target)
+            listing = self._list(state, target, keep_urls=False)
             with state.run():
                 summary = state.apply_stage(full=listing.full)
                 failed = self._refresh_permissions(state, target, listing, summary, self.clock())
@@ -170,7 +171,7 @@ class Syncer:
         run_id = run_id or uuid.uuid4().hex
         started = self.clock()
         target = self._resolve(state)
-        listing = self._list(state, target)
+        listing = self._list(state, target, keep_urls=not dry)
         with state.run():
             log, outcome = self._reconcile(state, target, listing, run_id, dry=dry, force=force)
             state.set_meta("delta_link", listing.delta_link)
@@ -183,7 +184,7 @@ class Syncer:
             state.record_run(run_id, started, "ok", log.summary.model_dump_json())
         return log
 
-    def _list(self, state: StateStore, target: Resolved) -> Round:
+    def _list(self, state: StateStore, target: Resolved, *, keep_urls: bool) -> Round:
         known_drive = state.get_meta("drive_id") == target.drive_id
         # The sharing Prefer headers change what the feed reports: a link taken with other
         # headers cannot be continued, so a change of that setting starts a full listing.
@@ -196,6 +197,7 @@ class Syncer:
             link,
             prefer_sharing=self.spec.prefer_sharing,
             page_size=self.spec.page_size,
+            keep_urls=keep_urls,
         )
         self.counters.delta_pages, self.counters.full_enumeration = listing.pages, listing.full
         return listing
@@ -233,7 +235,9 @@ class Syncer:
         )
         local = inventory.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
-        results = self._plan_and_apply(state, target, remote, local, dry=dry, force=force)
+        results = self._plan_and_apply(
+            state, target, remote, local, listing.urls, dry=dry, force=force
+        )
         builder = _builder(self.spec.data_dir, remote, results)
         outcome = _Outcome(
             changed=self._record(state, results),
@@ -261,16 +265,17 @@ class Syncer:
         target: Resolved,
         remote: inventory.RemoteInventory,
         local: inventory.LocalInventory,
+        urls: DownloadUrls,
         *,
         dry: bool,
         force: bool,
     ) -> list[Done]:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
-        in a dry run, work out what acting would record)."""
+        in a dry run, work out what acting would record); `urls` are the listed ones."""
         mirror = [m for m in state.mirror_files() if m.item_id not in remote.protected]
         actions = list(plan(remote.files, mirror, local.files))
         check_deletions(self.spec.name, actions, len(mirror), self._delete_limit(force))
-        applier = self._applier(target, local.foreign)
+        applier = self._applier(target, local.foreign, urls)
         return applier.preview(actions) if dry else self._apply(applier, actions)
 
     def _refresh_permissions(
@@ -321,7 +326,7 @@ class Syncer:
             return DeleteLimit(max_count=None, max_percent=None, protect_empty=False)
         return DeleteLimit(self.spec.max_delete_count, self.spec.max_delete_percent)
 
-    def _applier(self, target: Resolved, foreign: frozenset[str]) -> Applier:
+    def _applier(self, target: Resolved, foreign: frozenset[str], urls: DownloadUrls) -> Applier:
         return Applier(
             self.client,
             self.mirror,
@@ -329,6 +334,7 @@ class Syncer:
             concurrency=self.spec.concurrency,
             progress=self.progress,
             foreign=foreign,
+            urls=urls,
         )
 
     def _apply(self, applier: Applier, actions: list[Action]) -> list[Done]:

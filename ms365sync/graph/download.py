@@ -5,6 +5,11 @@ fetched without the bearer token and byte for byte (its signature covers it). Wh
 expires it answers 401 (403 was also seen), and the cure is a fresh URL from `/content`, not
 a token refresh. A body cut short is resumed with `Range: bytes=N-`; the service may ignore
 the Range and send 200 with the whole file, in which case the copy restarts from zero.
+
+A URL already listed with the item (delta's `@microsoft.graph.downloadUrl`) saves the
+`/content` round trip. Whatever makes it fail short of a content mismatch (expired, 403,
+404, 410, the network after every retry) sends the download to `/content` once, resuming
+from what was written: the listed URL may be older than the item, `/content` never is.
 """
 
 from __future__ import annotations
@@ -18,8 +23,16 @@ from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from loguru import logger
 
-from ms365sync.errors import DownloadError, DownloadFailure, LocalStorageError, MS365SyncError
+from ms365sync.errors import (
+    DownloadError,
+    DownloadFailure,
+    GraphError,
+    LocalStorageError,
+    MS365SyncError,
+    TransportError,
+)
 from ms365sync.graph.classify import classify
 from ms365sync.graph.transport import Transport
 from ms365sync.quickxorhash import QuickXorHash
@@ -30,6 +43,9 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _URL_EXPIRED = frozenset({401, 403})
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+# Failures of a listed URL that `/content` may cure (a local error, LocalStorageError, is not
+# one of them; nor a content mismatch, found after the body is complete).
+_LISTED_URL_FAILURES = (GraphError, TransportError, DownloadError)
 
 
 @dataclass(frozen=True)
@@ -54,11 +70,13 @@ def download(
     expected_hash: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
+    url: str | None = None,
 ) -> DownloadInfo:
     """Write the content of `drive_id`/`item_id` to `out` from its current position.
 
     `progress` is called with the number of bytes written so far after every chunk (the
-    number drops back when a download restarts). On error `out` holds partial data.
+    number drops back when a download restarts). On error `out` holds partial data. `url`
+    is a pre-authenticated URL listed with the item, tried before asking `/content`.
 
     Raises:
         DownloadError: size or quickXorHash differ from the expected ones (re-read the item
@@ -77,6 +95,7 @@ def download(
         chunk_size=chunk_size,
         expected_size=expected_size,
         progress=progress,
+        url=url,
     )
     job.run()
     return job.verify(expected_size, expected_hash)
@@ -96,6 +115,7 @@ class _Download:
         chunk_size: int,
         expected_size: int | None,
         progress: Callable[[int], None] | None,
+        url: str | None = None,
     ) -> None:
         self._transport = transport
         self._expected_size = expected_size
@@ -109,16 +129,31 @@ class _Download:
         self._hasher = QuickXorHash()
         self._written = 0
         self._total: int | None = None  # the size the server announced, when it did
-        self._url: str | None = None
+        self._url = url
+        self._listed = url is not None  # the URL in use came with the listing, not /content
         self.attempts = 0
         self.resumes = 0
         self.url_refreshes = 0
 
     def run(self) -> None:
-        """Fetch until the whole body is written or the attempts run out."""
+        """Fetch until the whole body is written or the attempts run out; when the listed
+        URL fails, once more from a URL that `/content` hands out."""
+        try:
+            self._run_attempts()
+        except _LISTED_URL_FAILURES as exc:
+            local = isinstance(exc, DownloadError) and exc.reason == "not-seekable"
+            if local or not self._listed:
+                raise
+            # The message is redacted (MS365SyncError): the signed URL never reaches a log.
+            logger.debug("item {}: the listed download URL failed ({})", self._item_id, exc)
+            self._listed, self._url = False, None
+            self.url_refreshes += 1
+            self._run_attempts()
+
+    def _run_attempts(self) -> None:
         last_error: MS365SyncError | None = None
         for attempt in range(1, self._transport.max_attempts + 1):
-            self.attempts = attempt
+            self.attempts += 1
             last_error = self._attempt(attempt)
             if last_error is None:
                 return
@@ -128,6 +163,7 @@ class _Download:
     def _attempt(self, attempt: int) -> MS365SyncError | None:
         """One fetch; None when complete, else the problem (already waited for, if needed)."""
         if self._url is None:
+            self._listed = False  # set first: a failing /content is not the listed URL's
             self._url = self._content_url()
         headers = {"Range": f"bytes={self._written}-"} if self._written else {}
         outcome = self._transport.fetch(self._url, headers=headers)

@@ -246,9 +246,12 @@ class DriveItem(GraphModel):
     file_system_info: FileSystemInfo | None = None
     sharepoint_ids: SharePointIds | None = None
     web_url: str | None = None
+    # A signed, pre-authenticated URL valid about an hour (README §7): a credential, so it is
+    # left out of the repr. Absent on folders, on deleted items and when not selected.
     download_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("@microsoft.graph.downloadUrl", "download_url"),
+        repr=False,
     )
     # Documented as the string "True", observed as the JSON boolean true (graph-docs #15242);
     # the direct SharePoint API spells the annotation @oneDrive.sharedChanged.

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from emulator_fakes import sample
 from emulator_graph_world import (
+    FILES,
     ZERO_HASH,
     DeltaRound,
     World,
@@ -21,6 +22,7 @@ from ms365sync.emulator.config import EmulatorConfig, FaultConfig
 from ms365sync.emulator.content import BytesContent
 
 RESYNC = sample("04-delta-410-resyncRequired.real-2022.json")["error"]
+DOWNLOAD_URL = "@microsoft.graph.downloadUrl"
 
 
 @pytest.fixture
@@ -322,3 +324,61 @@ def test_resync_fault_on_next_link_pages_with_and_without_location() -> None:
     assert urlsplit(location).path == f"/v1.0/drives/{world.drive.id}/root/delta"
     assert "token" not in parse_qs(urlsplit(location).query)
     assert world.emulator.app.faults.stats()["resync"] == 2
+
+
+# ---------------------------------------------------------------------- download URLs
+
+
+def test_files_carry_a_download_url_when_nothing_is_selected(world: World) -> None:
+    round_ = world.delta()
+    for entry in round_.values:
+        is_file = not world.drive.items[entry["id"]].is_folder
+        assert (DOWNLOAD_URL in entry) == is_file, entry["name"]
+    entry = round_.by_id()[world.item("Notes/todo.md").id]
+    url = urlsplit(entry[DOWNLOAD_URL])
+    assert url.path == "/sites/marketing/_layouts/15/download.aspx"
+    assert url.netloc != urlsplit(world.url("/")).netloc  # another host (README §7)
+    response = world.emulator.session().get(entry[DOWNLOAD_URL])
+    assert response.content == FILES["Notes/todo.md"]
+
+
+def test_content_download_url_selects_it_on_every_page(world: World) -> None:
+    selected = "id,name,file,folder,deleted,content.downloadUrl"
+    round_ = world.delta(f"/drives/{world.drive.id}/root/delta?$select={selected}&$top=2")
+    assert len(round_.pages) > 2
+    files = [e for e in round_.values if "file" in e]
+    assert len(files) == len(FILES)
+    assert all(DOWNLOAD_URL in e for e in files)  # the key stays the annotation (README §3)
+    assert all(DOWNLOAD_URL not in e for e in round_.values if "folder" in e)
+    assert all("content" not in e for e in round_.values)
+    plain = world.delta(f"/drives/{world.drive.id}/root/delta?$select=id,file")
+    assert all(DOWNLOAD_URL not in e for e in plain.values)
+
+
+def test_deleted_items_carry_no_download_url_even_when_selected(world: World) -> None:
+    url = f"/drives/{world.drive.id}/root/delta?$select=id,file,deleted,content.downloadUrl"
+    link = world.delta(url).delta_link
+    world.tenant.delete(world.drive, "Notes")
+    world.tenant.edit_file(world.drive, "empty.txt", BytesContent(b"now with bytes"))
+    round_ = world.delta(link)
+    deleted = [e for e in round_.values if "deleted" in e]
+    assert len(deleted) == 2  # Notes and Notes/todo.md
+    assert all(DOWNLOAD_URL not in e for e in deleted)
+    assert DOWNLOAD_URL in round_.by_id()[world.item("empty.txt").id]
+
+
+def test_a_listed_download_url_expires_like_the_content_one(world: World) -> None:
+    entry = world.delta().by_id()[world.item("Reports/2025/plan.txt").id]
+    anonymous = world.emulator.session()
+    world.emulator.clock.advance(3599)
+    assert anonymous.get(entry[DOWNLOAD_URL]).content == FILES["Reports/2025/plan.txt"]
+    world.emulator.clock.advance(2)
+    expired = anonymous.get(entry[DOWNLOAD_URL])
+    assert expired.status_code == 401
+    assert expired.json()["error"]["innerError"]["code"] == "expiredToken"
+
+
+def test_a_listed_download_url_of_a_deleted_file_is_404(world: World) -> None:
+    entry = world.delta().by_id()[world.item("Notes/todo.md").id]
+    world.tenant.delete(world.drive, "Notes/todo.md")
+    assert world.emulator.session().get(entry[DOWNLOAD_URL]).status_code == 404

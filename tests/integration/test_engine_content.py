@@ -229,9 +229,10 @@ def test_expired_download_urls_are_renewed(tmp_path: Path) -> None:
     assert world.data() == world.remote_files()
     expired = world.recorder.downloads(status=401)
     assert expired
-    # Each expired URL was replaced by a fresh one from /content.
+    # Each file was first fetched from the URL delta listed with it; each expired URL (the
+    # listed one or one /content handed out) was replaced by a fresh one from /content.
     contents = [c for c in world.recorder.calls if c.is_content]
-    assert len(contents) == len(world.remote_files()) + len(expired)
+    assert len(contents) == len(expired)
 
 
 def test_url_expiring_between_content_and_download(world: World) -> None:
@@ -241,13 +242,77 @@ def test_url_expiring_between_content_and_download(world: World) -> None:
     def is_content(call: Call) -> bool:
         return call.is_content and call.status == 302
 
+    # The listed URL is refused (as expired), so the download goes through /content, whose
+    # URL then expires before it is fetched.
+    world.faults("expire-url=1.0,scope=download")
+    world.recorder.reactions.append(once(is_content, lambda: world.faults("")))
     world.recorder.reactions.append(once(is_content, lambda: world.emulator.clock.advance(3700)))
     world.recorder.reset()
     result = world.ok()
     assert result.log is not None and set(result.log.changes.added) == {"late.txt"}
-    assert [c.status for c in world.recorder.downloads(status=None)] == [401, 200]
+    assert [c.status for c in world.recorder.downloads(status=None)] == [401, 401, 200]
+    assert len([c for c in world.recorder.calls if is_content(c)]) == 2
     assert world.data()["late.txt"] == b"late"
     assert not result.log.errors
+
+
+def test_an_initial_sync_takes_each_file_from_its_listed_url(tmp_path: Path) -> None:
+    """One request per file, to the download host; no /content round trip."""
+    world = make_world(tmp_path, page_size=3)  # URLs from several delta pages
+    add_many(world, 6)
+    result = world.ok()
+    assert result.log is not None and not result.log.errors
+    assert world.data() == world.remote_files()
+    assert len(world.recorder.downloads(status=None)) == len(world.remote_files())
+    assert not [c for c in world.recorder.calls if c.is_content]
+    assert len(world.recorder.delta_pages()) > 1
+    # A later change comes with its URL too.
+    world.tenant.edit_file(world.drive, "readme.md", BytesContent(b"# Marketing v2\n"))
+    world.recorder.reset()
+    world.ok()
+    assert len(world.recorder.downloads(status=None)) == 1
+    assert not [c for c in world.recorder.calls if c.is_content]
+
+
+def test_listed_urls_past_their_lifetime_go_through_content(tmp_path: Path) -> None:
+    """Listed URLs the service has expired by the time they are used: one 401 each, then
+    /content, and the sync succeeds."""
+    world = make_world(tmp_path)
+    add_many(world, 3)
+
+    def last_delta_page(call: Call) -> bool:
+        return call.is_delta and call.status == 200
+
+    world.recorder.reactions.append(
+        once(last_delta_page, lambda: world.emulator.clock.advance(3601))
+    )
+    result = world.ok()
+    assert result.log is not None and not result.log.errors
+    assert world.data() == world.remote_files()
+    files = len(world.remote_files())
+    assert [c.status for c in world.recorder.downloads(status=None)].count(401) == files
+    assert len(world.recorder.downloads()) == files
+    assert len([c for c in world.recorder.calls if c.is_content]) == files
+
+
+def test_a_deleted_file_s_listed_url_fails_the_file_alone(world: World) -> None:
+    """404 on the listed URL: /content is asked once, says the item is gone; the file
+    fails this run, the rest are mirrored, and the next run forgets it."""
+    t, d = world.tenant, world.drive
+
+    def last_delta_page(call: Call) -> bool:
+        return call.is_delta and call.status == 200
+
+    world.recorder.reactions.append(once(last_delta_page, lambda: t.delete(d, "readme.md")))
+    result = world.ok()
+    assert result.log is not None and set(result.log.errors) == {"readme.md"}
+    assert len(world.recorder.downloads(status=404)) == 1
+    contents = [c for c in world.recorder.calls if c.is_content]
+    assert [c.status for c in contents] == [404]
+    assert set(world.data()) == set(FIRST_FILES) - {"readme.md"}
+    world.recorder.reactions.clear()
+    again = world.ok()
+    assert again.log is not None and not again.log.errors
 
 
 def test_failed_downloads_leave_nothing_in_data(world: World) -> None:
@@ -297,6 +362,8 @@ def test_file_changed_between_listing_and_download(world: World) -> None:
     world.recorder.reset()
     result = world.ok()
     assert len(world.recorder.downloads()) == 2  # the listed version failed verification
+    # The first try used the listed URL; the retry asked /content, never reusing that URL.
+    assert len([c for c in world.recorder.calls if c.is_content]) == 1
     log = result.log
     assert log is not None and not log.errors
     assert log.changes.added["racy.txt"].size == len(b"edited after")

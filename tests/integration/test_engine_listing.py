@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from harness import FIRST_FILES, Call, World, add_many, make_world, once, tree_snapshot
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import AccessDeniedError, GraphError
-from ms365sync.state import StateStore
+from ms365sync.listing import list_changes
+from ms365sync.state import DB_NAME, StateStore
 
 
 def _delta_link(world: World) -> str | None:
@@ -258,3 +260,33 @@ def test_a_noop_run_costs_the_same_whatever_the_library_size(tmp_path: Path) -> 
     calls = _noop_requests(small)
     assert calls == _noop_requests(large)
     assert len(calls) <= 4  # token, drive check, one delta page
+
+
+def test_the_listing_keeps_download_urls_for_live_files_only(tmp_path: Path) -> None:
+    """Files get their listed URL (in memory); folders, the root and deleted files none;
+    the stage holds no URL."""
+    world = make_world(tmp_path, page_size=3)
+    add_many(world, 4)
+    store = StateStore(tmp_path / "state")
+    try:
+        with world.client() as client:
+            first = list_changes(client, store, world.drive.id, None)
+            files = {i.id for i in world.drive.items.values() if not i.is_folder}
+            assert len(first.urls) == len(files)
+            assert {item_id for item_id in files if first.urls.take(item_id)} == files
+            world.tenant.delete(world.drive, "readme.md")
+            world.tenant.edit_file(world.drive, "Finance/q1.txt", BytesContent(b"q1 v2"))
+            later = list_changes(client, store, world.drive.id, first.delta_link)
+            edited = world.tenant.item(world.drive, "Finance/q1.txt").id
+            assert len(later.urls) == 1 and later.urls.take(edited) is not None
+            skipped = list_changes(client, store, world.drive.id, None, keep_urls=False)
+            assert len(skipped.urls) == 0
+    finally:
+        store.close()
+    connection = sqlite3.connect(tmp_path / "state" / DB_NAME)
+    try:
+        dump = "\n".join(connection.iterdump())
+    finally:
+        connection.close()
+    assert 'INSERT INTO "stage"' in dump  # the round was staged, without its URLs
+    assert "tempauth" not in dump and "download.aspx" not in dump

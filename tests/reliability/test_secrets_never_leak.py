@@ -50,6 +50,7 @@ class Secrets:
     secret: str
     tokens: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
+    listed: int = 0  # URLs handed out in delta pages (held in memory by the run)
 
     def needles(self) -> dict[str, str]:
         found = {"client secret": self.secret, "wrong secret": WRONG_SECRET}
@@ -76,6 +77,7 @@ def watch(emulator: Emulator) -> Secrets:
     def signing(*args: Any, **kwargs: Any) -> str:
         url = sign(*args, **kwargs)
         secrets.urls.append(url)
+        secrets.listed += str(args[0].context.get("graph_path", "")).endswith("/delta")
         return url
 
     authority.issue = issuing  # type: ignore[method-assign]
@@ -173,6 +175,7 @@ def test_no_artifact_holds_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         emulator.app.request_log.close()
     artifacts.add_tree(tmp_path, skip={config, tmp_path / "wrong.toml", tmp_path / "ca.pem"})
     assert secrets.tokens and secrets.urls  # there was something to leak
+    assert secrets.listed  # including the URLs delta lists with each file
     searched = " ".join(artifacts.texts)
     for kind in SEARCHED:
         assert kind in searched, f"no {kind} among the artifacts"

@@ -50,6 +50,8 @@ def test_full_round_first_request_selects_what_the_sync_needs(client: GraphClien
     selected = set(query["$select"][0].split(","))
     required = {"id", "name", "size", "eTag", "cTag", "lastModifiedDateTime", "parentReference"}
     assert required | {"deleted", "file", "folder", "package", "root", "shared"} <= selected
+    # Each file's pre-authenticated URL, so a download needs no /content round trip.
+    assert "content.downloadUrl" in selected
 
 
 def test_next_links_are_followed_verbatim_with_the_prefer_header(client, rsps) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+from loguru import logger
 
 from ms365sync.errors import DownloadError, LocalStorageError, NotFoundError
 from ms365sync.graph import GraphClient
@@ -317,3 +318,107 @@ def test_range_not_satisfiable_restarts_from_zero(client, rsps) -> None:
     assert out.getvalue() == DATA
     assert "Range" in host.requests[0].headers
     assert "Range" not in host.requests[1].headers
+
+
+# ---------------------------------------------------------------------- a URL from the listing
+
+LISTED = PREAUTH.replace("sig-one", "sig-listed")
+
+
+def _content_calls(rsps: responses.RequestsMock) -> int:
+    return sum(1 for call in rsps.calls if call.request.url == CONTENT)
+
+
+def test_a_listed_url_needs_no_content_round_trip(client, rsps) -> None:
+    host = FakeFileHost()
+    _serve_file(rsps, host)
+    out = io.BytesIO()
+    info = client.download("b!drive", "01FILE", out, expected_hash=quickxorhash(DATA), url=LISTED)
+    assert out.getvalue() == DATA
+    assert [call.request.url for call in rsps.calls] == [LISTED]  # byte for byte
+    assert "Authorization" not in host.requests[0].headers
+    assert (info.attempts, info.url_refreshes) == (1, 0)
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 410])
+def test_a_refused_listed_url_falls_back_to_content_once(client, rsps, status: int) -> None:
+    _serve_content(rsps, FRESH)
+    host = FakeFileHost(f"status:{status}")
+    _serve_file(rsps, host)
+    out = io.BytesIO()
+    info = client.download(
+        "b!drive",
+        "01FILE",
+        out,
+        expected_size=len(DATA),
+        expected_hash=quickxorhash(DATA),
+        url=LISTED,
+    )
+    assert out.getvalue() == DATA
+    assert [call.request.url for call in rsps.calls] == [LISTED, CONTENT, FRESH]
+    assert info.url_refreshes == 1
+
+
+def test_a_listed_url_unreachable_after_every_retry_falls_back_to_content(client, rsps) -> None:
+    served = FakeFileHost()
+
+    def host(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        if "sig-listed" in str(request.url):
+            raise requests.ConnectionError("connection refused")
+        return served(request)
+
+    _serve_content(rsps, FRESH)
+    _serve_file(rsps, host)
+    out = io.BytesIO()
+    client.download("b!drive", "01FILE", out, expected_hash=quickxorhash(DATA), url=LISTED)
+    assert out.getvalue() == DATA
+    urls = [call.request.url for call in rsps.calls]
+    assert urls == [LISTED] * 4 + [CONTENT, FRESH]  # max_attempts=4 on the listed URL first
+
+
+def test_a_listed_url_cut_mid_body_resumes_on_the_same_url(client, rsps) -> None:
+    rsps.get(PREAUTH_BASE, body=DATA[:4000], headers={"Content-Length": str(len(DATA))})
+    host = FakeFileHost()
+    _serve_file(rsps, host)
+    out = io.BytesIO()
+    client.download(
+        "b!drive", "01FILE", out, expected_hash=quickxorhash(DATA), chunk_size=1000, url=LISTED
+    )
+    assert out.getvalue() == DATA
+    assert _content_calls(rsps) == 0
+    assert host.requests[0].url == LISTED and "Range" in host.requests[0].headers
+
+
+def test_a_content_mismatch_from_a_listed_url_is_not_retried_through_content(client, rsps) -> None:
+    _serve_content(rsps, FRESH)
+    _serve_file(rsps, FakeFileHost())
+    with pytest.raises(DownloadError) as caught:
+        client.download(
+            "b!drive", "01FILE", io.BytesIO(), expected_hash=quickxorhash(b"other"), url=LISTED
+        )
+    assert caught.value.reason == "hash-mismatch"  # the caller re-reads the item instead
+    assert _content_calls(rsps) == 0
+
+
+def test_content_failing_after_a_listed_url_is_not_asked_twice(client, rsps) -> None:
+    rsps.get(
+        CONTENT, status=404, json={"error": {"code": "itemNotFound", "message": "Item not found"}}
+    )
+    _serve_file(rsps, FakeFileHost("status:401"))
+    with pytest.raises(NotFoundError) as caught:
+        client.download("b!drive", "01FILE", io.BytesIO(), url=LISTED)
+    assert _content_calls(rsps) == 1
+    assert "sig-listed" not in f"{caught.value} {caught.value!r} {vars(caught.value)}"
+
+
+def test_a_listed_url_never_reaches_the_log(client, rsps) -> None:
+    records: list[str] = []
+    sink = logger.add(records.append, level="DEBUG")
+    try:
+        _serve_content(rsps, FRESH)
+        _serve_file(rsps, FakeFileHost("status:404"))
+        client.download("b!drive", "01FILE", io.BytesIO(), url=LISTED)
+    finally:
+        logger.remove(sink)
+    assert any("listed download URL" in record for record in records)
+    assert not any("sig-listed" in record for record in records)

@@ -98,6 +98,9 @@ def test_real_2024_sharepoint_file(load) -> None:
     assert "tempauth=" in item.download_url
     assert item.last_modified_date_time == datetime(2024, 6, 7, 15, 8, 17, tzinfo=timezone.utc)
     assert not item.is_deleted
+    # The signed URL is a credential: never in a repr that might be logged.
+    assert "tempauth" not in repr(item)
+    assert "tempauth" not in repr(DeltaPage(value=(item,)))
 
 
 def test_real_2020_fragment_keeps_guid_casing_of_etag_and_ctag(load) -> None:
@@ -208,6 +211,26 @@ def test_deleted_item_sharepoint_shape() -> None:
     assert item.c_tag is None
     assert item.parent_reference is not None
     assert item.parent_reference.path is None
+
+
+def test_download_url_is_optional_and_read_from_the_annotation(load) -> None:
+    """Docs-shaped delta pages carry no URL; a `content.downloadUrl` selection returns it
+    under `@microsoft.graph.downloadUrl` (README §3)."""
+    for name in ("04-delta-page1-nextlink.docs.json", "04-delta-lastpage-deltalink.docs.json"):
+        page = DeltaPage.model_validate(load(name))
+        assert all(entry.download_url is None for entry in page.value)
+    url = "https://contoso.sharepoint.com/_layouts/15/download.aspx?UniqueId=1&tempauth=v1.x"
+    page = DeltaPage.model_validate(
+        {
+            "value": [
+                {"id": "01F", "name": "a.txt", "file": {}, "@microsoft.graph.downloadUrl": url},
+                {"id": "01D", "name": "d", "folder": {"childCount": 1}},
+                {"id": "01X", "deleted": {"state": "deleted"}, "file": {}, "size": 0},
+            ],
+            "@odata.deltaLink": "https://graph.microsoft.com/v1.0/drives/b/root/delta?token=t",
+        }
+    )
+    assert [entry.download_url for entry in page.value] == [url, None, None]
 
 
 def test_unknown_fields_and_annotations_are_ignored() -> None:
