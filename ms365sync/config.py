@@ -321,7 +321,9 @@ class RunTable(_Table):
     """[run]: how one run spreads over the targets."""
 
     parallel_targets: Int = Field(default=4, ge=1, description="an integer >= 1")
-    max_connections: Int = Field(default=16, ge=1, description="an integer >= 1")
+    # Enough for every parallel target's default 8 workers (4 x 8): the shared throttle gate,
+    # not the connection count, is what keeps a run inside SharePoint's RU budget.
+    max_connections: Int = Field(default=32, ge=1, description="an integer >= 1")
     lock_timeout: Duration = Field(default=300.0, description=_DURATION_TEXT)
 
 
