@@ -10,10 +10,9 @@ The models here (and `changelog.ChangeLog`) are the published formats (`ms365syn
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -24,7 +23,7 @@ from ms365sync.changelog import TargetInfo
 from ms365sync.jsonstream import Raw, object_chunks, render
 from ms365sync.localfs import write_atomic
 from ms365sync.models import Grant, PrincipalKind
-from ms365sync.state import StateStore, decode_permissions
+from ms365sync.state import GRANTS_FILE_KEY, StateStore, decode_permissions
 
 __all__ = [
     "GRANTS_FILE",
@@ -39,7 +38,7 @@ __all__ = [
 
 GRANTS_FILE = ".permissions.grants.json"
 GRANTS_VERSION: Literal[1] = 1
-_DIGEST_KEY = "grants_file_digest"  # meta: "<input digest> <size:mtime_ns of the file>"
+_OLD_DIGEST_KEY = "grants_file_digest"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SITE_LOCAL_KINDS = (PrincipalKind.USER, PrincipalKind.GROUP, PrincipalKind.APPLICATION)
 
@@ -188,35 +187,32 @@ def _document(target: TargetInfo, state: StateStore) -> Iterator[bytes]:
     yield b"\n}\n"
 
 
-def _digest(header: Iterable[str | None], rows: Iterable[tuple[str, str, str, str | None]]) -> str:
-    hasher = hashlib.sha256()
-    for value in (*header, *(v for row in rows for v in row)):
-        data = b"" if value is None else value.encode("utf-8", "surrogatepass")
-        hasher.update(b"-" if value is None else f"{len(data)}:".encode() + data)
-    return hasher.hexdigest()
-
-
 def write_grants_file(local_root: Path, target_name: str, state: StateStore) -> bool:
     """Write `.permissions.grants.json` from the committed mirror unless the file is exactly
     as the last write left it and its input has not changed; returns whether it wrote.
 
-    The input is compared by a digest (kept in the state with the file's size and mtime), not
-    by the run's outcome: a grant can change without any label changing (another person of
-    the same name, a recipient added to a link), and an edited or removed file is rewritten.
+    The input is watched by the state store itself (triggers forget the last write's stamp
+    when a mirror record, a permission source or the target's ids change), not inferred from
+    the run's outcome: a grant can change without any label changing (another person of the
+    same name, a recipient added to a link). An edited or removed file is rewritten.
 
     Raises:
         LocalStorageError: the file cannot be written.
     """
     path = local_root / GRANTS_FILE
+    if state.get_meta(GRANTS_FILE_KEY) == _stamp(path, target_name):
+        return False
     target = TargetInfo(
         name=target_name, site_id=state.get_meta("site_id"), drive_id=state.get_meta("drive_id")
     )
-    header = (str(GRANTS_VERSION), target.name, target.site_id, target.drive_id)
-    digest = _digest(header, state.mirror_grant_rows())
-    if state.get_meta(_DIGEST_KEY) == f"{digest} {recovery.file_stamp(path)}":
-        return False
     # Written as it is rendered: the document has one entry per mirrored file. A name with
     # an unpaired surrogate (mapped to a safe local name) is escaped, so the JSON stays valid.
     write_atomic(path, _document(target, state))
-    state.set_meta(_DIGEST_KEY, f"{digest} {recovery.file_stamp(path)}")
+    state.set_meta(GRANTS_FILE_KEY, _stamp(path, target_name))
+    state.set_meta(_OLD_DIGEST_KEY, None)  # what ms365sync 0.4 development builds kept
     return True
+
+
+def _stamp(path: Path, target_name: str) -> str:
+    """What identifies the file as written: format, target name, size and mtime."""
+    return json.dumps([GRANTS_VERSION, target_name, recovery.file_stamp(path)])

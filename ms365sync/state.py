@@ -70,7 +70,67 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started REAL NOT NULL, finished REAL, status TEXT NOT NULL,
     summary TEXT
 );
+-- The grants file is built from the mirror, the items' permission sources and the target's
+-- ids: a change to any of them forgets the stamp of the last written file (GRANTS_FILE_KEY),
+-- so a run that changed none of them need not read every mirror row to know that.
+CREATE TRIGGER IF NOT EXISTS grants_input_mirror_insert AFTER INSERT ON mirror
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+CREATE TRIGGER IF NOT EXISTS grants_input_mirror_delete AFTER DELETE ON mirror
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+CREATE TRIGGER IF NOT EXISTS grants_input_mirror_update AFTER UPDATE ON mirror
+WHEN OLD.item_id IS NOT NEW.item_id OR OLD.path IS NOT NEW.path OR OLD.grants IS NOT NEW.grants
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+CREATE TRIGGER IF NOT EXISTS grants_input_items_insert AFTER INSERT ON items
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+CREATE TRIGGER IF NOT EXISTS grants_input_items_delete AFTER DELETE ON items
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+CREATE TRIGGER IF NOT EXISTS grants_input_items_update AFTER UPDATE OF perm_src ON items
+WHEN OLD.perm_src IS NOT NEW.perm_src
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+CREATE TRIGGER IF NOT EXISTS grants_input_meta AFTER UPDATE ON meta
+WHEN NEW.key IN ('site_id', 'drive_id') AND OLD.value IS NOT NEW.value
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+CREATE TRIGGER IF NOT EXISTS grants_input_meta_insert AFTER INSERT ON meta
+WHEN NEW.key IN ('site_id', 'drive_id')
+BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
 """
+GRANTS_FILE_KEY = "grants_file"  # meta: "size:mtime_ns" of the grants file as last written
+CONVERGED_KEY = "converged"  # meta: set when a run left the mirror equal to the tree (converged.py)
+
+_ITEM_FIELDS = (
+    "item_id, parent_id, name, is_folder, is_root, size, etag, ctag, qxh, modified, mime, "
+    "shared, package, own_perms, path, segs, perm_src"
+)
+_MIRROR_FIELDS = (
+    "item_id, path, local_path, size, ctag, qxh, etag, modified, mtime_ns, labels, grants"
+)
+
+
+def _forgetting(key: str, table: str, fields: str) -> str:
+    """Triggers that delete the meta `key` when a row of `table` is added, removed, or
+    changed in any of `fields` (an update that changes none of them keeps it)."""
+    forget = f"BEGIN DELETE FROM meta WHERE key = '{key}'; END;"
+    old = ", ".join(f"OLD.{f.strip()}" for f in fields.split(","))
+    new = ", ".join(f"NEW.{f.strip()}" for f in fields.split(","))
+    return "\n".join(
+        (
+            f"CREATE TRIGGER IF NOT EXISTS {key}_{table}_insert AFTER INSERT ON {table} {forget}",
+            f"CREATE TRIGGER IF NOT EXISTS {key}_{table}_delete AFTER DELETE ON {table} {forget}",
+            f"CREATE TRIGGER IF NOT EXISTS {key}_{table}_update AFTER UPDATE ON {table} "
+            f"WHEN ({old}) IS NOT ({new}) {forget}",
+        )
+    )
+
+
+# Whatever the plan is made from (the tree, the permission sets, the mirror's records)
+# forgets that the last run converged: only an untouched state lets a run skip planning.
+_CONVERGED_TRIGGERS = "\n".join(
+    (
+        _forgetting(CONVERGED_KEY, "items", _ITEM_FIELDS),
+        _forgetting(CONVERGED_KEY, "perms", "item_id, labels, grants"),
+        _forgetting(CONVERGED_KEY, "mirror", _MIRROR_FIELDS),
+    )
+)  # meta: "size:mtime_ns" of the grants file as last written
 
 
 def encode_grants(grants: Sequence[Grant]) -> str:
@@ -151,7 +211,7 @@ class StateStore(TreeTables):
         self._db = connection
         try:
             self._check()
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + _CONVERGED_TRIGGERS)
             self._migrate()
         except (MS365SyncError, sqlite3.Error) as exc:
             connection.close()
@@ -289,6 +349,10 @@ class StateStore(TreeTables):
                 permissions=decode_permissions(row[9], row[10]),
             )
 
+    def mirror_stats(self) -> Iterator[tuple[str, int, int]]:
+        """(local path, size, mtime_ns) of every recorded mirror file, as placed."""
+        yield from self._db.execute("SELECT local_path, size, mtime_ns FROM mirror")
+
     def mirror_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM mirror").fetchone()[0])
 
@@ -346,6 +410,10 @@ class StateStore(TreeTables):
         )
 
     # ------------------------------------------------------------------ errors
+
+    def has_errors(self) -> bool:
+        """Whether any file is failing (recorded by the last run, retried by the next)."""
+        return bool(self._db.execute("SELECT EXISTS (SELECT 1 FROM errors)").fetchone()[0])
 
     def set_error(self, item_id: str, path: str | None, reason: str, now: float) -> None:
         self._db.execute(
