@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from loguru import logger
 
+from ms365sync._version import __version__
 from ms365sync.api import SharePointSync, sync_target
 from ms365sync.changelog import ChangeLog
 from ms365sync.consumer import (
@@ -24,7 +25,6 @@ from ms365sync.syncer import PermissionPolicy, SyncResult, TargetSpec
 # A library stays quiet unless its user asks: the command line enables and configures it.
 logger.disable("ms365sync")
 
-__version__ = "0.4.0.dev0"
 
 __all__ = [
     "ChangeLog",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync import exports, inventory, jsonstream, permsync, recovery
+from ms365sync import converged, exports, inventory, jsonstream, permsync, recovery
 from ms365sync.apply import Applier, Done, Progress
 from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
 from ms365sync.downloadurls import DownloadUrls
@@ -230,19 +230,25 @@ class Syncer:
             rebuilt = recovery.rebuild_mirror(state, self.mirror, self._baseline)
             logger.info("{}: recovered {} mirrored files", self.spec.name, rebuilt)
         failed = self._refresh_permissions(state, target, listing, summary, now)
-        remote = inventory.remote_files(
-            state, self.spec.filters, self.spec.data_dir, permsync.effective(state, failed)
-        )
         local = inventory.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
-        results = self._plan_and_apply(
-            state, target, remote, local, listing.urls, dry=dry, force=force
-        )
+        if not failed and converged.unchanged(state, self.spec, local):
+            logger.debug("{}: nothing changed since the last run converged", self.spec.name)
+            remote, results = inventory.RemoteInventory(), []
+        else:
+            remote = inventory.remote_files(
+                state, self.spec.filters, self.spec.data_dir, permsync.effective(state, failed)
+            )
+            results = self._plan_and_apply(
+                state, target, remote, local, listing.urls, dry=dry, force=force
+            )
         builder = _builder(self.spec.data_dir, remote, results)
         outcome = _Outcome(
             changed=self._record(state, results),
             new_errors=bool(state.replace_errors(builder.error_rows(), now)),
         )
+        if not dry:
+            converged.mark(state, self.spec, remote, results, failed)
         log = builder.build(
             stamp=timestamp(datetime.datetime.now(datetime.timezone.utc)),
             run_id=run_id,

@@ -1,0 +1,69 @@
+"""Knowing, without planning, that a run has nothing to do but check the disk.
+
+A run that leaves the mirror equal to the tree (every listed file placed as listed, no
+error, no file skipped, no permission read failing) marks the state store as converged,
+with a key of everything else the plan depends on (the filters, data/, the version).
+Triggers in the store forget the mark as soon as an item, a permission set or a mirror
+record changes (`state._CONVERGED_TRIGGERS`). So when the next delta round changed nothing,
+the plan would be empty but for local repairs: the run compares data/ with the mirror's
+records instead of reading the whole tree and mirror into Python (most of a no-op run of a
+large library), and falls back to the full plan at the first difference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ms365sync import permsync
+from ms365sync._version import __version__
+from ms365sync.apply import Done
+from ms365sync.inventory import LocalInventory, RemoteInventory
+from ms365sync.models import ActionKind
+from ms365sync.spec import TargetSpec
+from ms365sync.state import CONVERGED_KEY, StateStore
+
+__all__ = ["key", "mark", "unchanged"]
+
+
+def key(spec: TargetSpec) -> str:
+    """What besides the stored state decides the plan (another version may plan or map
+    names differently)."""
+    return json.dumps([__version__, spec.filters.fingerprint, str(spec.data_dir)])
+
+
+def mark(
+    state: StateStore,
+    spec: TargetSpec,
+    remote: RemoteInventory,
+    results: Sequence[Done],
+    failed: dict[str, str],
+) -> None:
+    """Mark the store converged when this run left nothing to do (call after recording)."""
+    clean = (
+        not failed
+        and not remote.errors
+        and not remote.protected
+        and all(done.error is None and done.action.kind is not ActionKind.SKIP for done in results)
+        and not state.has_errors()
+        and not _retrying(state)
+    )
+    state.set_meta(CONVERGED_KEY, key(spec) if clean else None)
+
+
+def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory) -> bool:
+    """Whether the store is still as a converged run left it and every recorded file is on
+    disk as recorded: then the plan is empty and the run has nothing to do."""
+    if state.get_meta(CONVERGED_KEY) != key(spec) or _retrying(state):
+        return False
+    return all(
+        (found := local.files.get(local_path)) is not None
+        and found.size == size
+        and found.mtime_ns == mtime_ns
+        for local_path, size, mtime_ns in state.mirror_stats()
+    )
+
+
+def _retrying(state: StateStore) -> bool:
+    """Whether permission reads that failed are waiting to be read again."""
+    return bool(json.loads(state.get_meta(permsync.RETRY_KEY) or "[]"))
