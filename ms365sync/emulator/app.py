@@ -18,7 +18,13 @@ from ms365sync.emulator.clock import Clock
 from ms365sync.emulator.config import EmulatorConfig
 from ms365sync.emulator.control import ControlService
 from ms365sync.emulator.directory import Directory
-from ms365sync.emulator.download import ContentFor, DownloadService, DownloadSigner
+from ms365sync.emulator.download import (
+    ContentFor,
+    DownloadGrant,
+    DownloadService,
+    DownloadSigner,
+    throttled_response,
+)
 from ms365sync.emulator.envelope import add_standard_headers, error_response, throttled
 from ms365sync.emulator.errors import GraphError
 from ms365sync.emulator.faults import FaultInjector, SeededDraws
@@ -33,6 +39,13 @@ from ms365sync.emulator.wsgi import WSGIStartResponse, call_wsgi
 logger = logging.getLogger("ms365sync.emulator")
 
 GRAPH_VERSION = "v1.0"
+# What the bytes of a pre-authenticated download cost (README §8: "1 = ... file download").
+DOWNLOAD_COST = 1
+
+
+def _app_key(claims: dict[str, Any]) -> str:
+    """The throttle bucket of the app a token was issued to: "tenant id/app id"."""
+    return f"{claims['tid']}/{claims['appid']}"
 
 
 def general_exception() -> GraphError:
@@ -73,7 +86,7 @@ class EmulatorApp:
         self.tokens = TokenAuthority(self.clock, config.token_lifetime_s)
         self.identity = IdentityService(directory, self.tokens, self.clock, self.hosts)
         self.signer = signer or DownloadSigner(None, config.download_url_lifetime_s, self.clock)
-        self.downloads = DownloadService(self.signer, content_for)
+        self.downloads = DownloadService(self.signer, content_for, admit=self._charge_download)
         self.faults = FaultInjector(config.faults, config.seed)
         self.draws = SeededDraws(config.seed)
         self.throttle = Throttle(config.throttle)
@@ -122,10 +135,17 @@ class EmulatorApp:
         item_id: str,
         unique_id: str,
     ) -> str:
-        """A fresh pre-authenticated URL for the item, for `/content` and downloadUrl."""
+        """A fresh pre-authenticated URL for the item, for `/content` and downloadUrl, charged
+        to the app the request authenticated as."""
         origin = self.download_origin(request, site_hostname)
+        claims = request.context.get("claims")
         return self.signer.url(
-            origin, site_path, drive_id=drive_id, item_id=item_id, unique_id=unique_id
+            origin,
+            site_path,
+            drive_id=drive_id,
+            item_id=item_id,
+            unique_id=unique_id,
+            app=None if claims is None else _app_key(claims),
         )
 
     def request_counts(self) -> dict[str, int]:
@@ -171,6 +191,10 @@ class EmulatorApp:
             request.context["fault"] = "expire-url"
             return self.downloads.expired_response(request)
         response = self.downloads.handle(request)
+        for name, value in request.context.get("ratelimit", ()):
+            response.headers.set(name, value)
+        if "ru" in request.context:
+            response.headers.set("x-ms-resource-unit", str(request.context["ru"]))
         length = response.content_length or 0
         if response.status in (200, 206) and request.method == "GET" and length > 0:
             cut = self.faults.draw("truncate", request)
@@ -273,15 +297,26 @@ class EmulatorApp:
 
     def _charge(self, request: Request, route: Route) -> None:
         cost = route.cost_for(request)
-        claims = request.context["claims"]
-        decision = self.throttle.charge(
-            f"{claims['tid']}/{claims['appid']}", cost, self.clock.now()
-        )
+        app_key = _app_key(request.context["claims"])
+        decision = self.throttle.charge(app_key, cost, self.clock.now())
         if not decision.admitted:
             request.context["fault"] = "throttled"
             raise throttled(decision.status, decision.headers)
         request.context["ru"] = cost
         request.context["ratelimit"] = decision.headers
+
+    def _charge_download(self, request: Request, grant: DownloadGrant) -> Response | None:
+        """Charge the bytes of a download to the app its URL was issued to; the refusal when
+        that app is over budget. A URL without an app claim is served uncharged."""
+        if grant.app is None:
+            return None
+        decision = self.throttle.charge(grant.app, DOWNLOAD_COST, self.clock.now())
+        if not decision.admitted:
+            request.context["fault"] = "throttled"
+            return throttled_response(decision.status, decision.headers)
+        request.context["ru"] = DOWNLOAD_COST
+        request.context["ratelimit"] = decision.headers
+        return None
 
     # -- bookkeeping ----------------------------------------------------------------------
 

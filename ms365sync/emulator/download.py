@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from ms365sync.emulator.clock import Clock
+from ms365sync.emulator.envelope import throttled
 from ms365sync.emulator.http import Headers, Request, Response
 from ms365sync.emulator.tokens import b64url, b64url_decode
 
@@ -64,10 +65,17 @@ ContentFor = Callable[[str, str], "ContentSource | None"]
 
 @dataclass(frozen=True)
 class DownloadGrant:
-    """What a verified tempauth allows: one item of one drive."""
+    """What a verified tempauth allows: one item of one drive, issued to `app` ("tenant/app
+    id", the throttle's bucket key; None for a URL issued without one)."""
 
     drive_id: str
     item_id: str
+    app: str | None = None
+
+
+Admit = Callable[[Request, DownloadGrant], "Response | None"]
+"""admit(request, grant), asked just before a GET answers 200/206: None to serve the bytes, or
+the response that refuses them (a throttled app)."""
 
 
 class DownloadDeniedError(Exception):
@@ -105,10 +113,18 @@ class DownloadSigner:
         self._clock = clock or Clock()
 
     def url(
-        self, origin: str, site_path: str, *, drive_id: str, item_id: str, unique_id: str
+        self,
+        origin: str,
+        site_path: str,
+        *,
+        drive_id: str,
+        item_id: str,
+        unique_id: str,
+        app: str | None = None,
     ) -> str:
         """A download URL on `origin` for the site at server-relative `site_path` (unencoded,
-        "" for the root site); `unique_id` is the item's GUID as in its eTag."""
+        "" for the root site); `unique_id` is the item's GUID as in its eTag; `app` (signed
+        with the rest) is who the download is charged to."""
         path = quote(site_path.rstrip("/"), safe="/") + DOWNLOAD_PATH
         before, after = f"UniqueId={unique_id.lower()}&Translate=false", "ApiVersion=2.0"
         now = int(self._clock.now())
@@ -120,6 +136,8 @@ class DownloadSigner:
             "exp": now + self.lifetime_s,
             "jti": b64url(secrets.token_bytes(9)),
         }
+        if app is not None:
+            claims["app"] = app
         encoded = b64url(json.dumps(claims, separators=(",", ":")).encode())
         signed = f"{path}?{before}&{after}"
         token = f"v1.{encoded}.{self._mac(encoded, signed)}"
@@ -135,7 +153,10 @@ class DownloadSigner:
         now = self._clock.now()
         if not claims["nbf"] <= now < claims["exp"]:
             raise DownloadDeniedError(True, claims["nbf"], claims["exp"])
-        return DownloadGrant(str(claims["driveId"]), str(claims["itemId"]))
+        app = claims.get("app")
+        return DownloadGrant(
+            str(claims["driveId"]), str(claims["itemId"]), None if app is None else str(app)
+        )
 
     def claims(self, raw_path: str, query_string: str) -> dict[str, Any]:
         """The claims of a correctly signed URL, expired or not; raises DownloadDeniedError."""
@@ -157,12 +178,26 @@ def _sharepoint_time(stamp: float) -> str:
     return f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment:%M:%S} {suffix}"
 
 
-def _error(status: int, code: str, message: str, inner_code: str | None = None) -> Response:
+def _error(status: int, code: str, message: str, *inner_codes: str) -> Response:
+    """SharePoint's error body: codes only, inner codes nested outermost first, no date or ids
+    (samples/09-upload-session-expired-401)."""
     error: dict[str, Any] = {"code": code, "message": message}
-    if inner_code:
-        error["innerError"] = {"code": inner_code}
+    nested = error
+    for inner in inner_codes:
+        nested["innerError"] = {"code": inner}
+        nested = nested["innerError"]
     body = json.dumps({"error": error}, separators=(",", ":")).encode()
     return Response(status, Headers([("Content-Type", "application/json")]), body)
+
+
+def throttled_response(status: int, headers: tuple[tuple[str, str], ...]) -> Response:
+    """A throttled download (429 or 503): the Graph throttling codes in SharePoint's body shape,
+    with the Retry-After and RateLimit-* headers the throttle decided."""
+    error = throttled(status, headers)
+    response = _error(error.status, error.code, error.message, *error.inner_codes)
+    for name, value in error.headers:
+        response.headers.add(name, value)
+    return response
 
 
 class _UnsatisfiableError(Exception):
@@ -198,17 +233,26 @@ class DownloadService:
 
     No Authorization is needed; one sent is ignored. Errors: 401 `unauthenticated` for expired
     (innerError `expiredToken`, as samples/09-upload-session-expired-401) or invalid URLs,
-    404 `itemNotFound` when the item is gone, 416 for an unsatisfiable range.
+    404 `itemNotFound` when the item is gone, 416 for an unsatisfiable range. A GET about to
+    answer 200/206 is first put to `admit` (the pipeline's resource-unit charge), whose
+    response, if any, is sent instead.
     """
 
     def __init__(
-        self, signer: DownloadSigner, content_for: ContentFor | None, chunk_size: int = CHUNK_SIZE
+        self,
+        signer: DownloadSigner,
+        content_for: ContentFor | None,
+        chunk_size: int = CHUNK_SIZE,
+        *,
+        admit: Admit | None = None,
     ) -> None:
         self.signer = signer
         self.content_for = content_for
         self.chunk_size = chunk_size
+        self.admit = admit
 
     def handle(self, request: Request) -> Response:
+        """Answer one request to the download host."""
         if not request.raw_path.endswith(DOWNLOAD_PATH):
             return _error(404, "itemNotFound", "The resource could not be found.")
         if request.method not in ("GET", "HEAD"):
@@ -222,7 +266,7 @@ class DownloadService:
         source = self.content_for(grant.drive_id, grant.item_id) if self.content_for else None
         if source is None:
             return _error(404, "itemNotFound", "The resource could not be found.")
-        return self._content(request, source)
+        return self._content(request, source, grant)
 
     def expired_response(self, request: Request) -> Response:
         """The 401 a URL gets once expired, for the `expire-url` fault on a still-valid URL."""
@@ -244,12 +288,16 @@ class DownloadService:
             "expiredToken",
         )
 
-    def _content(self, request: Request, source: ContentSource) -> Response:
+    def _content(self, request: Request, source: ContentSource, grant: DownloadGrant) -> Response:
         size = source.size
         try:
             wanted = byte_range(request.headers.get("Range"), size)
         except _UnsatisfiableError:
             return Response(416, Headers([("Content-Range", f"bytes */{size}")]), b"")
+        if self.admit is not None and request.method == "GET":
+            refused = self.admit(request, grant)
+            if refused is not None:
+                return refused
         start, stop = wanted or (0, size)
         headers = Headers([("Content-Type", source.mime_type or "application/octet-stream")])
         if wanted is not None:

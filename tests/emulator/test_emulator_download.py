@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 from emulator_fakes import (
+    APP_ID,
     FILE_BYTES,
     FILE_SIZE,
+    OTHER_APP_ID,
+    TENANT_ID,
     AppFactory,
     ContentMap,
     body_json,
@@ -29,16 +33,19 @@ from ms365sync.emulator.download import (
 )
 from ms365sync.emulator.http import Response
 from ms365sync.emulator.server import EmulatorServer
+from ms365sync.emulator.tokens import b64url, b64url_decode
 
 SITE = "contoso.sharepoint.com"
 
 
 def download_url(
-    app: EmulatorApp, item_id: str = "file1", host: str = "graph.microsoft.com"
+    app: EmulatorApp,
+    item_id: str = "file1",
+    host: str = "graph.microsoft.com",
+    client_id: str = APP_ID,
 ) -> str:
-    response = call(
-        app, "GET", f"/v1.0/drives/d/items/{item_id}/content", host=host, token=issue_token(app)
-    )
+    token = issue_token(app, client_id)
+    response = call(app, "GET", f"/v1.0/drives/d/items/{item_id}/content", host=host, token=token)
     assert response.status == 302
     location = response.headers.get("Location")
     assert location is not None
@@ -152,6 +159,79 @@ def test_signer_distinguishes_expired_from_forged() -> None:
     with pytest.raises(DownloadDeniedError) as forged:
         DownloadSigner(None, 10, clock).verify(parts.path, parts.query)
     assert not forged.value.expired
+
+
+def charged(app: EmulatorApp, client_id: str = APP_ID) -> int:
+    """RU charged so far to the app's bucket (0 when it never made a request)."""
+    usage = app.throttle.stats()["apps"].get(f"{TENANT_ID}/{client_id}", {})
+    return int(usage.get("ru_charged", 0))
+
+
+def test_a_download_is_charged_one_ru_to_the_app_the_url_was_issued_to(app: EmulatorApp) -> None:
+    url = download_url(app, client_id=OTHER_APP_ID)
+    assert charged(app, OTHER_APP_ID) == 1  # the /content redirect
+    response = fetch(app, url)  # no token: the URL says who pays
+    assert response.status == 200
+    assert response.headers.get("x-ms-resource-unit") == "1"
+    assert charged(app, OTHER_APP_ID) == 2
+    assert charged(app, APP_ID) == 0
+    ranged = fetch(app, url, headers=[("Range", "bytes=0-9")])
+    assert ranged.status == 206
+    assert charged(app, OTHER_APP_ID) == 3
+
+
+def test_head_and_refused_downloads_are_not_charged(
+    make_app: AppFactory, contents: ContentMap
+) -> None:
+    app = make_app(faults=FaultConfig.parse("expire-url=1,scope=download"))
+    url = download_url(app)
+    assert fetch(app, url).status == 401  # the expire-url fault
+    app.faults.configure(FaultConfig())
+    parts = urlsplit(url)
+    head = call(app, "HEAD", f"{parts.path}?{parts.query}", host=parts.netloc)
+    assert (head.status, head.content_length) == (200, FILE_SIZE)
+    assert fetch(app, tampered_variants(url)["claims edited"]).status == 401
+    assert fetch(app, url, headers=[("Range", f"bytes={FILE_SIZE}-")]).status == 416
+    app.clock.advance(3600)
+    assert fetch(app, url).status == 401
+    contents.clear()
+    assert fetch(app, download_url(app)).status == 404
+    assert charged(app) == 2  # the two /content redirects, no download
+    assert "x-ms-resource-unit" not in head.headers
+
+
+def tempauth_claims(url: str) -> tuple[str, dict[str, Any]]:
+    token = urlsplit(url).query.split("tempauth=")[1].split("&")[0]
+    return token, json.loads(b64url_decode(token.split(".")[1]))
+
+
+def test_the_paying_app_is_a_signed_claim(app: EmulatorApp) -> None:
+    url = download_url(app)
+    token, claims = tempauth_claims(url)
+    assert claims["app"] == f"{TENANT_ID}/{APP_ID}"
+    claims["app"] = f"{TENANT_ID}/{OTHER_APP_ID}"
+    forged_claims = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    version, _, mac = token.split(".")
+    forged = url.replace(token, f"{version}.{forged_claims}.{mac}")
+    response = fetch(app, forged)
+    assert response.status == 401
+    assert body_json(response)["error"]["innerError"] == {"code": "invalidToken"}
+    assert charged(app, OTHER_APP_ID) == 0
+
+
+def test_a_url_without_an_app_claim_is_served_uncharged(app: EmulatorApp) -> None:
+    url = app.signer.url(
+        "https://contoso.sharepoint.com",
+        "/sites/Team Site",
+        drive_id="b!drive",
+        item_id="file1",
+        unique_id="0f2e4d6c-8b0a-4c1e-9d3f-5a7b9c1d3e5f",
+    )
+    assert "app" not in tempauth_claims(url)[1]
+    response = fetch(app, url)
+    assert response.status == 200
+    assert "x-ms-resource-unit" not in response.headers
+    assert app.throttle.stats()["apps"] == {}
 
 
 def test_typed_content_serves_typeless_content(app: EmulatorApp, contents: ContentMap) -> None:

@@ -4,6 +4,8 @@ the HTTPS server on loopback."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +15,8 @@ import requests
 from emulator_fakes import trusting_session
 from emulator_graph_world import FILES, World, make_world, token_for
 
+from ms365sync.emulator.config import ThrottleConfig
+from ms365sync.emulator.requestlog import RequestLog
 from ms365sync.emulator.server import EmulatorServer
 
 PATH = "Reports/Q1 summary.txt"
@@ -114,6 +118,44 @@ def test_content_of_a_folder_is_400_and_if_none_match_is_304(world: World) -> No
 
 def test_content_costs_one_resource_unit(world: World) -> None:
     assert world.get(world.item_path(PATH, "/content")).headers["x-ms-resource-unit"] == "1"
+
+
+def test_a_listed_download_url_costs_only_the_bytes(world: World) -> None:
+    stream = io.StringIO()
+    world.emulator.app.request_log = RequestLog(stream)
+    listed = world.json(world.item_path("Reports", "/children"))["value"]
+    urls = [entry["@microsoft.graph.downloadUrl"] for entry in listed if "file" in entry]
+    assert len(urls) == 2
+    anonymous = world.emulator.session()
+    assert [anonymous.get(url).status_code for url in urls] == [200, 200]
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(e["service"], e["resource_units"]) for e in entries] == [
+        ("graph", 2),
+        ("download", 1),
+        ("download", 1),
+    ]
+    app = world.emulator.registration
+    usage = world.emulator.app.throttle.stats()["apps"]
+    assert usage == {
+        f"{world.tenant.tenant_id}/{app.client_id}": {
+            "requests": 3,
+            "rejections": 0,
+            "ru_charged": 4,
+        }
+    }
+
+
+def test_a_download_is_charged_to_the_app_that_listed_it(world: World) -> None:
+    other = world.tenant.add_app("other app")
+    world.emulator.app.throttle.configure(ThrottleConfig.parse("2/min"))
+    listing = world.sign_in_as(other).get(world.url(world.item_path(PATH)))  # 1 RU
+    url = listing.json()["@microsoft.graph.downloadUrl"]
+    anonymous = world.emulator.session()
+    assert anonymous.get(url).status_code == 200  # 2 RU: other's budget is spent
+    throttled = anonymous.get(url)
+    assert throttled.status_code == 429
+    assert throttled.headers["Retry-After"].isdigit()
+    assert world.get(world.item_path(PATH)).status_code == 200  # the first app is untouched
 
 
 # ---------------------------------------------------------------------- over HTTPS

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from emulator_fakes import APP_ID, OTHER_APP_ID, AppFactory, body_json, call, issue_token, sample
+from urllib.parse import urlsplit
 
+from emulator_fakes import (
+    APP_ID,
+    OTHER_APP_ID,
+    TENANT_ID,
+    AppFactory,
+    body_json,
+    call,
+    issue_token,
+    sample,
+)
+
+from ms365sync.emulator.app import EmulatorApp
 from ms365sync.emulator.clock import Clock
 from ms365sync.emulator.config import ThrottleConfig
+from ms365sync.emulator.http import Response
 from ms365sync.emulator.throttle import Throttle
 
 NOW = 1_700_000_000.0
@@ -129,3 +142,56 @@ def test_one_app_throttled_leaves_another_alone(make_app: AppFactory) -> None:
     call(app, "GET", "/v1.0/me", token=mine)
     assert call(app, "GET", "/v1.0/me", token=mine).status == 429
     assert call(app, "GET", "/v1.0/me", token=theirs).status == 200
+
+
+def download_location(app: EmulatorApp, token: str) -> str:
+    response = call(app, "GET", "/v1.0/drives/d/items/file1/content", token=token)
+    assert response.status == 302
+    location = response.headers.get("Location")
+    assert location is not None
+    return location
+
+
+def download(app: EmulatorApp, url: str) -> Response:
+    parts = urlsplit(url)
+    return call(app, "GET", f"{parts.path}?{parts.query}", host=parts.netloc)
+
+
+def test_a_throttled_apps_download_answers_429_with_retry_after(make_app: AppFactory) -> None:
+    clock = Clock()
+    app = make_app(throttle=ThrottleConfig.parse("3/min"), clock=clock)
+    url = download_location(app, issue_token(app))  # 1 RU
+    assert download(app, url).status == 200  # 2 RU
+    near = download(app, url)  # 3 RU: the whole budget
+    assert near.status == 200
+    assert near.headers.get("RateLimit-Remaining") == "0"
+    throttled = download(app, url)
+    assert throttled.status == 429
+    retry_after = throttled.headers.get("Retry-After")
+    assert retry_after is not None
+    assert retry_after.isdigit()
+    assert throttled.headers.get("RateLimit-Reset") == retry_after
+    assert throttled.headers.get("Content-Type") == "application/json"
+    expected = sample("06-batch-429-subresponse.real-fixture.json")["responses"][0]["body"]
+    error = body_json(throttled)["error"]
+    assert error["code"] == expected["error"]["code"]
+    assert error["innerError"]["code"] == expected["error"]["innerError"]["code"]
+    assert error["innerError"]["innerError"] == expected["error"]["innerError"]["innerError"]
+    assert throttled.body_bytes().count(b"activityLimitReached") == 1
+    other = issue_token(app, OTHER_APP_ID)
+    assert download(app, download_location(app, other)).status == 200  # another app's budget
+    clock.advance(int(retry_after))
+    assert download(app, url).status == 200
+    apps = app.throttle.stats()["apps"]
+    assert apps[f"{TENANT_ID}/{APP_ID}"] == {"requests": 5, "rejections": 1, "ru_charged": 4}
+
+
+def test_a_throttled_download_in_503_mode(make_app: AppFactory) -> None:
+    app = make_app(throttle=ThrottleConfig.parse("1/min,status=503,ratelimit-headers=off"))
+    url = download_location(app, issue_token(app))
+    refused = download(app, url)
+    assert refused.status == 503
+    assert body_json(refused)["error"]["code"] == "serviceNotAvailable"
+    assert [name for name, _ in refused.headers if name.startswith(("Retry", "RateLimit"))] == [
+        "Retry-After"
+    ]
