@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -20,6 +20,9 @@ from ms365sync.graph.classify import Action, Verdict, classify, rate_limit
 from ms365sync.graph.session import Timeout, build_session, default_user_agent
 from ms365sync.graph.throttle import ThrottleGate
 from ms365sync.graph.types import JsonObject
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 
 __all__ = ["Outcome", "Transport", "parse_model", "parse_object"]
 
@@ -60,6 +63,9 @@ class Transport:
         self._timeout = timeout
         self._user_agent = user_agent or default_user_agent()
         self._verify = None if ca_bundle is None else str(ca_bundle)
+        # requests reads the proxy variables again for every request (a few % of a download's
+        # CPU); they do not change during a run, so the answer is kept per origin.
+        self._settings: dict[tuple[str, bool], _Settings] = {}
 
     @property
     def max_attempts(self) -> int:
@@ -163,9 +169,7 @@ class Transport:
     ) -> Outcome:
         self.gate.wait(cost)
         prepared = self._prepare(method, url, json_body, headers)
-        settings = self._session.merge_environment_settings(
-            prepared.url, {}, stream, self._verify, None
-        )
+        settings = self._environment(url, stream)
         started = time.perf_counter()
         try:
             response = self._session.send(
@@ -189,6 +193,16 @@ class Transport:
             response.headers.get("request-id", "-"),
         )
         return response
+
+    def _environment(self, url: str, stream: bool) -> _Settings:
+        """The session's settings for `url` (proxies from the environment, verify, stream)."""
+        parts = urlsplit(url)
+        key = (f"{parts.scheme}://{parts.netloc}".lower(), stream)
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = self._session.merge_environment_settings(url, {}, stream, self._verify, None)
+            self._settings[key] = settings
+        return settings
 
     def _prepare(
         self,
