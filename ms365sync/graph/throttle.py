@@ -18,7 +18,10 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-__all__ = ["GateStats", "RateLimit", "ThrottleGate"]
+__all__ = ["BUDGET_WINDOW_S", "GateStats", "RateLimit", "ThrottleGate"]
+
+# RateLimit-Limit is the app's one-minute resource-unit budget (README §8).
+BUDGET_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -165,12 +168,19 @@ class ThrottleGate:
                 self._pace_until = float("-inf")
                 return
             left = rate.remaining - self._reserve * rate.limit
+            # Never faster than the budget's own rate while it is nearly spent: with a sliding
+            # window (as the emulator keeps) the reset frees only what left the window, not
+            # the whole budget, and spending faster than that only meets 429s.
+            sustainable = BUDGET_WINDOW_S / rate.limit
             if left < 1:
-                # Nothing left to spend before the window resets: wait for it, do not probe.
+                # Nothing left to spend before the window resets: wait for it, do not probe,
+                # and resume at the budget's rate rather than all workers at once.
                 self._extend_pause(now, now + rate.reset)
+                self._pace_until = max(self._pace_until, self._paused_until + rate.reset)
+                self._seconds_per_unit = sustainable
                 return
             self._pace_until = now + rate.reset
-            self._seconds_per_unit = rate.reset / max(left - self._in_flight, 1.0)
+            self._seconds_per_unit = max(rate.reset / max(left - self._in_flight, 1.0), sustainable)
 
     def succeeded(self) -> None:
         """Record a non-throttled answer: the next throttle event starts a fresh back-off."""

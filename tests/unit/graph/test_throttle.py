@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -147,8 +148,34 @@ def test_units_in_flight_are_taken_off_the_remaining_budget(clock) -> None:
     gate.finished(100)
     gate.observe(RateLimit(limit=1000, remaining=240, reset=10.0))
     gate.wait(cost=4)  # takes the slot reserved before the new headers arrived
-    gate.wait(cost=4)  # the two 4-unit requests are still in flight: 232 units to spread
-    assert clock.sleeps[-1] == pytest.approx(4 * 10.0 / 232)
+    gate.wait(cost=4)  # the two 4-unit requests are still in flight: 232 units to spread,
+    # though never faster than the budget's own rate (1,000 units a minute)
+    assert clock.sleeps[-1] == pytest.approx(max(4 * 10.0 / 232, 4 * 60.0 / 1000))
+
+
+def test_near_the_limit_requests_never_go_faster_than_the_budgets_own_rate(clock) -> None:
+    gate = _gate(clock, reserve=0.0)
+    start = clock.now()
+    # A sliding window: the reset frees only what leaves it in a second, not the budget.
+    gate.observe(RateLimit(limit=1200, remaining=200, reset=1.0))
+    for _ in range(20):
+        gate.wait()
+        gate.finished()
+        gate.observe(RateLimit(limit=1200, remaining=200, reset=1.0))
+    assert clock.now() - start == pytest.approx(19 * 60.0 / 1200)  # 20 per second
+
+
+def test_after_the_budget_ran_out_every_worker_resumes_paced(clock) -> None:
+    gate = _gate(clock, reserve=0.0)
+    gate.observe(RateLimit(limit=600, remaining=0, reset=3.0))
+    gate.pause(3.0, 3.0)
+    resumed = clock.now() + 3.0
+    times = []
+    for _ in range(4):
+        gate.wait()
+        times.append(clock.now())
+    assert times[0] == pytest.approx(resumed)
+    assert [b - a for a, b in itertools.pairwise(times)] == pytest.approx([0.1] * 3)
 
 
 def test_pacing_never_holds_a_request_past_the_reset(clock) -> None:
