@@ -320,9 +320,11 @@ class CloudTable(_Table):
 class RunTable(_Table):
     """[run]: how one run spreads over the targets."""
 
-    parallel_targets: Int = Field(default=4, ge=1, description="an integer >= 1")
-    # Enough for every parallel target's default 8 workers (4 x 8): the shared throttle gate,
-    # not the connection count, is what keeps a run inside SharePoint's RU budget.
+    # Targets mostly wait on the network, so several run at once; the load on SharePoint is
+    # bounded by max_connections and the shared throttle gate, not by this number.
+    parallel_targets: Int = Field(default=8, ge=1, description="an integer >= 1")
+    # Four targets' default 8 workers downloading at once; the shared throttle gate, not the
+    # connection count, is what keeps a run inside SharePoint's RU budget.
     max_connections: Int = Field(default=32, ge=1, description="an integer >= 1")
     lock_timeout: Duration = Field(default=300.0, description=_DURATION_TEXT)
 

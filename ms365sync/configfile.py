@@ -451,7 +451,7 @@ def starter_document(sites: Sequence[StarterSite]) -> Raw:
             "client_secret": "${CLIENT_SECRET}",
         },
         "cloud": {"name": "global"},
-        "run": {"parallel_targets": 4, "max_connections": 32, "lock_timeout": "5m"},
+        "run": {"parallel_targets": 8, "max_connections": 32, "lock_timeout": "5m"},
         "defaults": {
             "data_root": "ms365_data",
             "include": [],

@@ -229,7 +229,7 @@ def test_defaults_when_the_optional_tables_are_absent(tmp_path: Path) -> None:
     config = load_config(path, environ=ENV)
 
     assert config.cloud == GLOBAL
-    assert (config.parallel_targets, config.max_connections) == (4, 32)
+    assert (config.parallel_targets, config.max_connections) == (8, 32)
     (target,) = config.targets()
     spec = target.spec
     assert spec.local_root == (tmp_path / "conf" / "ms365_data" / "marketing" / "Documents")
