@@ -152,6 +152,10 @@ class ChangeLog(_Model):
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, exclude_none=True)
 
+    def to_json_bytes(self) -> bytes:
+        """`to_json()` as UTF-8, without the intermediate text (logs can be tens of MB)."""
+        return self.__pydantic_serializer__.to_json(self, indent=2, exclude_none=True)
+
 
 @dataclass(frozen=True, order=True)
 class LogPosition:

@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -444,14 +445,19 @@ class StateStore(TreeTables):
     # ------------------------------------------------------------------ exports and runs
 
     def enqueue_export(
-        self, run_id: str, log_name: str | None, log_json: str | None, permissions: bool
+        self, run_id: str, log_name: str | None, log_json: bytes | None, permissions: bool
     ) -> None:
+        """Queue a run's exports (inside its transaction); the change log's UTF-8 JSON is
+        kept compressed: an initial sync's log is tens of MB, several copies of which SQLite
+        and its binding would otherwise hold at once."""
+        packed = None if log_json is None else zlib.compress(log_json, 1)
         self._db.execute(
             "INSERT INTO exports(run_id, log_name, log_json, permissions) VALUES(?,?,?,?)",
-            (run_id, log_name, log_json, int(permissions)),
+            (run_id, log_name, packed, int(permissions)),
         )
 
-    def pending_exports(self) -> list[tuple[str, str | None, str | None, bool]]:
+    def pending_exports(self) -> list[tuple[str, str | None, str | bytes | None, bool]]:
+        """(run id, log name, the stored log for `log_chunks`, whether .permissions.json is due)."""
         return [
             (row[0], row[1], row[2], bool(row[3]))
             for row in self._db.execute(
@@ -459,6 +465,20 @@ class StateStore(TreeTables):
                 "ORDER BY rowid"
             )
         ]
+
+    @staticmethod
+    def log_chunks(stored: str | bytes, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """A queued change log's UTF-8 JSON, a piece at a time (text: queued by 0.4 builds)."""
+        if isinstance(stored, str):
+            for start in range(0, len(stored), chunk):
+                yield stored[start : start + chunk].encode("utf-8")
+            return
+        inflater = zlib.decompressobj()
+        data = stored
+        while data:
+            yield inflater.decompress(data, chunk)
+            data = inflater.unconsumed_tail
+        yield inflater.flush()
 
     def export_done(self, run_id: str) -> None:
         self._db.execute("UPDATE exports SET done = 1, log_json = NULL WHERE run_id = ?", (run_id,))

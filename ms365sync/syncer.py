@@ -386,7 +386,7 @@ class Syncer:
             self.spec.local_root / PERMISSIONS_FILE, state.get_meta(recovery.PERMISSIONS_STAT)
         )
         state.enqueue_export(
-            run_id, name, log.to_json() if name else None, outcome.changed or damaged
+            run_id, name, log.to_json_bytes() if name else None, outcome.changed or damaged
         )
         if not worth:
             self.counters.notes.append(
@@ -408,7 +408,7 @@ class Syncer:
                     raise LocalStorageError.from_oserror(
                         exc, action="create the log folder"
                     ) from exc
-                write_atomic(path, text.encode("utf-8"))
+                write_atomic(path, StateStore.log_chunks(text))
                 written[run_id] = path
             if permissions:
                 target = self.spec.local_root / PERMISSIONS_FILE

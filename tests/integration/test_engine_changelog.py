@@ -251,3 +251,10 @@ def test_a_second_run_on_the_same_target_is_refused(world: World) -> None:
         blocked = world.sync()
     assert isinstance(blocked.error, LockError)
     assert world.ok().ok
+
+
+def test_the_log_file_is_the_change_log_as_json_byte_for_byte(world: World) -> None:
+    result = world.ok()
+    assert result.log is not None and result.log_path is not None
+    written = result.log_path.read_bytes()
+    assert written == result.log.to_json_bytes() == result.log.to_json().encode("utf-8")
