@@ -75,10 +75,12 @@ def run_batch(
     queue: deque[str] = deque(paths)
     attempts: Counter[str] = Counter()
     results: dict[str, BatchResult] = {}
+    renewed = False  # members answering 401 renew the token once per call, as a request does
     while queue:
         chunk = [queue.popleft() for _ in range(min(MAX_BATCH_SIZE, len(queue)))]
         answers = _post(transport, chunk, paths, cost_per_request)
         retry: list[Verdict] = []
+        rejected: list[Verdict] = []
         for wire_id in chunk:
             attempts[wire_id] += 1
             answer = answers.get(wire_id)
@@ -86,11 +88,17 @@ def run_batch(
                 results[wire_id] = _failed(answer)
                 continue
             verdict = _verdict(answer, transport.base_url + paths[wire_id])
-            if _should_retry(verdict, attempts[wire_id], transport.max_attempts):
+            if verdict.action is Action.RENEW_TOKEN and not renewed:
+                queue.append(wire_id)  # the envelope passed, the token expired meanwhile
+                rejected.append(verdict)
+            elif _should_retry(verdict, attempts[wire_id], transport.max_attempts):
                 queue.append(wire_id)
                 retry.append(verdict)
             else:
                 results[wire_id] = _result(answer, verdict)
+        if rejected:
+            renewed = True
+            transport.prepare_retry(rejected[0], 1, renewed=False)
         if retry:
             _wait_before_retry(transport, retry, max(attempts[i] for i in queue))
     return {keys[int(wire_id)]: result for wire_id, result in results.items()}

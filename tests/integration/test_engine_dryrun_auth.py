@@ -117,6 +117,27 @@ def test_token_revoked_mid_run_is_renewed_once(tmp_path: Path) -> None:
     assert world.data() == FIRST_FILES
 
 
+def test_a_token_expiring_inside_a_batch_is_renewed_and_its_members_retried(
+    tmp_path: Path,
+) -> None:
+    world = make_world(tmp_path)
+    # The listing is one page; the next Graph request is the $batch of permission reads,
+    # whose envelope is accepted and whose members then meet a revoked token (401).
+    world.recorder.reactions.append(once(_first_delta_page, lambda: world.faults("expire-token=1")))
+    world.recorder.reactions.append(
+        once(lambda c: c.path.endswith("/$batch"), lambda: world.faults(""))
+    )
+    result = world.ok()
+    assert world.emulator.app.faults.stats()["expire-token"] >= 1
+    (first, *_) = world.recorder.batches()
+    assert any(status == 401 for _url, status in first.batch_results)
+    assert len(world.recorder.token_requests()) == 2  # the first token and one renewal
+    assert result.log is not None and not result.log.errors
+    assert world.data() == FIRST_FILES
+    for path, labels in world.permissions_json().items():
+        assert labels == world.expected_labels(path)
+
+
 def test_token_revoked_twice_in_one_run(tmp_path: Path) -> None:
     world = make_world(tmp_path, page_size=1)
     revocations: list[int] = []

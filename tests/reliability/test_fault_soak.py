@@ -49,6 +49,7 @@ FAULTS = (
     "429=0.1,503=0.1,drop=0.1,truncate=0.1,expire-url=0.1,expire-token=0.02,resync=0.1,"
     "retry-after=1"
 )
+PERMISSIONS_FAIL = FaultConfig.parse("500=1,scope=permissions")
 MAX_RUNS_PER_ROUND = 8
 TOKEN_LIFETIME_JUMP = 3700.0  # past the 3599 s access-token lifetime
 
@@ -96,6 +97,7 @@ class Soak:
 
     def _run(self, *, disturb: bool) -> bool:
         """One run over every library with a new client; whether it was clean."""
+        self.emulator.app.faults.configure(FaultConfig.parse(FAULTS))
         self.recorder.reactions[:] = self._disturbances() if disturb else []
         results = []
         with make_client(self.emulator, recorder=self.recorder, gate=self.time.gate()) as client:
@@ -111,9 +113,15 @@ class Soak:
     def _disturbances(self) -> list[Callable[[Call], None]]:
         clock, tenant = self.emulator.clock, self.tenant
         second_page = _nth(2, lambda c: c.is_delta and c.status == 200)
+        faults = self.emulator.app.faults
         return [
             once(lambda c: c.is_download, lambda: clock.advance(TOKEN_LIFETIME_JUMP)),
             once(second_page, lambda: [tenant.request_resync(d.drive) for d in self.libraries]),
+            # From the first delta page to the first download, every permission read fails
+            # past all retries (the other faults pause meanwhile): the files they cover
+            # must be reported as errors now and mirrored by a later run.
+            once(_first_page, lambda: faults.configure(PERMISSIONS_FAIL)),
+            once(lambda c: c.is_download, lambda: faults.configure(FaultConfig.parse(FAULTS))),
         ]
 
     def _last_problems(self) -> list[str]:
@@ -143,6 +151,10 @@ class Soak:
     def assert_some_run_was_retried(self, rounds: int) -> None:
         """Some round needed more than one run: what failed was reported by a later one."""
         assert len(self.runs) > rounds, [self._problems(run) for run in self.runs]
+
+
+def _first_page(call: Call) -> bool:
+    return call.is_delta and call.status == 200
 
 
 def _nth(count: int, condition: Callable[[Call], bool]) -> Callable[[Call], bool]:
