@@ -4,7 +4,7 @@ A run that leaves the mirror equal to the tree (every listed file placed as list
 error, no file skipped, no permission read failing) marks the state store as converged,
 with a key of everything else the plan depends on (the filters, data/, the version).
 Triggers in the store forget the mark as soon as an item, a permission set or a mirror
-record changes (`state._CONVERGED_TRIGGERS`). So when the next delta round changed nothing,
+record changes (`state._INPUT_TRIGGERS`). So when the next delta round changed nothing,
 the plan would be empty but for local repairs: the run compares data/ with the mirror's
 records instead of reading the whole tree and mirror into Python (most of a no-op run of a
 large library), and falls back to the full plan at the first difference.

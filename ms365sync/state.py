@@ -71,23 +71,8 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started REAL NOT NULL, finished REAL, status TEXT NOT NULL,
     summary TEXT
 );
--- The grants file is built from the mirror, the items' permission sources and the target's
--- ids: a change to any of them forgets the stamp of the last written file (GRANTS_FILE_KEY),
--- so a run that changed none of them need not read every mirror row to know that.
-CREATE TRIGGER IF NOT EXISTS grants_input_mirror_insert AFTER INSERT ON mirror
-BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
-CREATE TRIGGER IF NOT EXISTS grants_input_mirror_delete AFTER DELETE ON mirror
-BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
-CREATE TRIGGER IF NOT EXISTS grants_input_mirror_update AFTER UPDATE ON mirror
-WHEN OLD.item_id IS NOT NEW.item_id OR OLD.path IS NOT NEW.path OR OLD.grants IS NOT NEW.grants
-BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
-CREATE TRIGGER IF NOT EXISTS grants_input_items_insert AFTER INSERT ON items
-BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
-CREATE TRIGGER IF NOT EXISTS grants_input_items_delete AFTER DELETE ON items
-BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
-CREATE TRIGGER IF NOT EXISTS grants_input_items_update AFTER UPDATE OF perm_src ON items
-WHEN OLD.perm_src IS NOT NEW.perm_src
-BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
+-- The target's ids are part of the grants file: a change forgets its stamp (the mirror and
+-- the items' permission sources do the same through _INPUT_TRIGGERS).
 CREATE TRIGGER IF NOT EXISTS grants_input_meta AFTER UPDATE ON meta
 WHEN NEW.key IN ('site_id', 'drive_id') AND OLD.value IS NOT NEW.value
 BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
@@ -95,7 +80,7 @@ CREATE TRIGGER IF NOT EXISTS grants_input_meta_insert AFTER INSERT ON meta
 WHEN NEW.key IN ('site_id', 'drive_id')
 BEGIN DELETE FROM meta WHERE key = 'grants_file'; END;
 """
-GRANTS_FILE_KEY = "grants_file"  # meta: "size:mtime_ns" of the grants file as last written
+GRANTS_FILE_KEY = "grants_file"  # meta: what identifies the grants file as last written
 CONVERGED_KEY = "converged"  # meta: set when a run left the mirror equal to the tree (converged.py)
 
 _ITEM_FIELDS = (
@@ -125,11 +110,16 @@ def _forgetting(key: str, table: str, fields: str) -> str:
 
 # Whatever the plan is made from (the tree, the permission sets, the mirror's records)
 # forgets that the last run converged: only an untouched state lets a run skip planning.
-_CONVERGED_TRIGGERS = "\n".join(
+# What the grants file is built from (the mirror's paths and grants, the items' permission
+# sources) forgets the stamp of the last written file: a run that changed none of it need
+# not read every mirror row to know that.
+_INPUT_TRIGGERS = "\n".join(
     (
         _forgetting(CONVERGED_KEY, "items", _ITEM_FIELDS),
         _forgetting(CONVERGED_KEY, "perms", "item_id, labels, grants"),
         _forgetting(CONVERGED_KEY, "mirror", _MIRROR_FIELDS),
+        _forgetting(GRANTS_FILE_KEY, "items", "item_id, perm_src"),
+        _forgetting(GRANTS_FILE_KEY, "mirror", "item_id, path, grants"),
     )
 )  # meta: "size:mtime_ns" of the grants file as last written
 
@@ -212,7 +202,7 @@ class StateStore(TreeTables):
         self._db = connection
         try:
             self._check()
-            self._db.executescript(_SCHEMA + _CONVERGED_TRIGGERS)
+            self._db.executescript(_SCHEMA + _INPUT_TRIGGERS)
             self._migrate()
         except (MS365SyncError, sqlite3.Error) as exc:
             connection.close()
