@@ -28,18 +28,19 @@ from ms365sync.changelog import (
     Summary,
     TargetInfo,
 )
+from ms365sync.logdoc import SECTIONS, LogDocument, Section
 from ms365sync.models import ActionKind, MirrorFile, PermissionChanges
 
-# Every field of an added entry is given, and the entries are frozen: one set serves them all.
+# Every field of an added entry is given: one fields-set serves them all.
 _ADDED_FIELDS = set(AddedEntry.model_fields)
 
 
 @dataclass
 class LogBuilder:
-    """Collects a run's events; `build` makes the ChangeLog."""
+    """Collects a run's events (each serialised and compressed as it comes, see
+    `logdoc`); `build` makes the log's document."""
 
     data_dir: Path
-    changes: Changes = field(default_factory=Changes)
     errors: dict[str, ErrorEntry] = field(default_factory=dict)
     repairs: dict[str, RepairEntry] = field(default_factory=dict)
     excluded: frozenset[str] = frozenset()  # item ids now outside the filters
@@ -47,19 +48,11 @@ class LogBuilder:
 
     def __post_init__(self) -> None:
         self._prefix = os.path.join(str(self.data_dir), "")
-        self._labels: dict[tuple[str, ...], list[str]] = {}
+        self.sections = {name: Section() for name in SECTIONS}
 
     def file_path(self, local_path: str) -> str:
         """`str(data_dir / local_path)`, without a Path per file (an initial sync adds many)."""
         return self._prefix + local_path.replace("/", os.sep)
-
-    def _shared(self, labels: tuple[str, ...]) -> list[str]:
-        """One list per distinct permission set: files share a handful (the entries are
-        frozen and nothing changes these lists)."""
-        found = self._labels.get(labels)
-        if found is None:
-            found = self._labels[labels] = list(labels)
-        return found
 
     def add_error(self, path: str, reason: str, item_id: str | None = None) -> None:
         self.errors[path] = ErrorEntry(reason=reason, item_id=item_id)
@@ -98,19 +91,19 @@ class LogBuilder:
         elif kind is ActionKind.PERMISSIONS:
             assert old is not None and new is not None
             diff = _diff(old, new)
-            self.changes.permission_only_changes[new.path] = PermissionOnlyEntry(
+            entry = PermissionOnlyEntry(
                 permission_changes=diff,
                 file_path=self.file_path(new.local_path),
                 item_id=new.item_id,
             )
+            self.sections["permission_only_changes"].add(new.path, entry)
 
     def _added(self, new: MirrorFile, moved_from: str | None = None) -> None:
-        # Built from typed values, so not validated again, and sharing one fields-set and
-        # one label list per permission set: an initial sync makes one entry per file, and
-        # 100,000 validated models held about 1 KB each until the log was written.
-        self.changes.added[new.path] = AddedEntry.model_construct(
+        # Built from typed values, so not validated again (an initial sync makes one entry
+        # per file), and serialised at once.
+        entry = AddedEntry.model_construct(
             _ADDED_FIELDS,
-            permissions=self._shared(new.permissions.labels),
+            permissions=list(new.permissions.labels),
             file_path=self.file_path(new.local_path),
             item_id=new.item_id,
             size=new.size,
@@ -118,18 +111,20 @@ class LogBuilder:
             moved_from=moved_from,
             name_mapped=self.mapped.get(new.path),
         )
+        self.sections["added"].add(new.path, entry)
 
     def _deleted(self, old: MirrorFile, reason: str, moved_to: str | None = None) -> None:
-        self.changes.deleted[old.path] = DeletedEntry(
+        entry = DeletedEntry(
             permissions=list(old.permissions.labels),
             item_id=old.item_id,
             reason=reason,
             moved_to=moved_to,
         )
+        self.sections["deleted"].add(old.path, entry)
 
     def _modified(self, old: MirrorFile, new: MirrorFile) -> None:
         diff = _diff(old, new)
-        self.changes.modified[new.path] = ModifiedEntry(
+        entry = ModifiedEntry(
             content_changed=True,
             permissions_changed=bool(diff.added or diff.removed),
             file_path=self.file_path(new.local_path),
@@ -138,6 +133,7 @@ class LogBuilder:
             size=new.size,
             last_modified=new.modified,
         )
+        self.sections["modified"].add(new.path, entry)
 
     def _repair(self, done: Done) -> None:
         record = done.record
@@ -157,24 +153,30 @@ class LogBuilder:
         untracked: int,
         full_resync: bool,
         dry_run: bool,
-    ) -> ChangeLog:
-        c = self.changes
-        events = len(c.added) + len(c.modified) + len(c.permission_only_changes) + len(c.deleted)
-        logger.debug("change log built: {} events, {} errors; committing", events, len(self.errors))
+    ) -> LogDocument:
+        """The log's document; the builder takes no events after this."""
+        counts = {name: section.count for name, section in self.sections.items()}
+        for section in self.sections.values():
+            section.close()
+        logger.debug(
+            "change log built: {} events, {} errors; committing",
+            sum(counts.values()),
+            len(self.errors),
+        )
         summary = Summary(
             total_files=total_files,
-            added_count=len(c.added),
-            modified_count=len(c.modified),
-            deleted_count=len(c.deleted),
-            permission_only_changes_count=len(c.permission_only_changes),
+            added_count=counts["added"],
+            modified_count=counts["modified"],
+            deleted_count=counts["deleted"],
+            permission_only_changes_count=counts["permission_only_changes"],
             errors_count=len(self.errors),
             repairs_count=len(self.repairs),
             untracked_local_files=untracked,
         )
-        return ChangeLog(
+        shell = ChangeLog(
             timestamp=stamp,
             summary=summary,
-            changes=c,
+            changes=Changes(),
             errors=self.errors,
             repairs=self.repairs,
             run_id=run_id,
@@ -182,6 +184,7 @@ class LogBuilder:
             full_resync=full_resync,
             dry_run=dry_run,
         )
+        return LogDocument(shell, self.sections)
 
 
 def _diff(old: MirrorFile, new: MirrorFile) -> PermissionChangesEntry:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ms365sync.changelog import ChangeLog
+from ms365sync.changelog import ChangeLog, Summary
 from ms365sync.errors import MS365SyncError
 from ms365sync.filters import Filters
+from ms365sync.logdoc import LogDocument
 from ms365sync.models import RunCounters
 from ms365sync.resolve import SiteRef
 
@@ -65,14 +66,25 @@ class SyncResult:
     target: str
     ok: bool
     dry_run: bool
-    log: ChangeLog | None = None
+    document: LogDocument | None = field(default=None, repr=False)  # the run's change log
     log_path: Path | None = None
     error: MS365SyncError | None = None
     counters: RunCounters = field(default_factory=RunCounters)
     started: float = 0.0
     finished: float = 0.0
+    _log: ChangeLog | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def log(self) -> ChangeLog | None:
+        """The run's change log as a model, made on first use (an initial sync's log is tens
+        of MB as models; the run itself keeps it serialised and compressed)."""
+        if self._log is None and self.document is not None:
+            self._log = self.document.to_changelog()
+        return self._log
+
+    @property
+    def summary(self) -> Summary | None:
+        return None if self.document is None else self.document.summary
 
     def count(self, section: str) -> int:
-        if self.log is None:
-            return 0
-        return len(getattr(self.log.changes, section))
+        return 0 if self.document is None else self.document.count(section)

@@ -18,7 +18,7 @@ import sqlite3
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ms365sync import sqlitedb
@@ -435,12 +435,15 @@ class StateStore(TreeTables):
     # ------------------------------------------------------------------ exports and runs
 
     def enqueue_export(
-        self, run_id: str, log_name: str | None, log_json: bytes | None, permissions: bool
+        self,
+        run_id: str,
+        log_name: str | None,
+        log_json: Iterable[bytes] | None,
+        permissions: bool,
     ) -> None:
-        """Queue a run's exports (inside its transaction); the change log's UTF-8 JSON is
-        kept compressed: an initial sync's log is tens of MB, several copies of which SQLite
-        and its binding would otherwise hold at once."""
-        packed = None if log_json is None else zlib.compress(log_json, 1)
+        """Queue a run's exports (inside its transaction); the change log's UTF-8 JSON, given
+        a piece at a time, is kept compressed: an initial sync's log is tens of MB."""
+        packed = None if log_json is None else _deflate(log_json)
         self._db.execute(
             "INSERT INTO exports(run_id, log_name, log_json, permissions) VALUES(?,?,?,?)",
             (run_id, log_name, packed, int(permissions)),
@@ -508,3 +511,10 @@ def _copy_into(path: Path, memory: sqlite3.Connection) -> None:
             source_db.backup(memory)
         finally:
             source_db.close()
+
+
+def _deflate(pieces: Iterable[bytes]) -> bytes:
+    packer = zlib.compressobj(1)
+    packed = [packer.compress(piece) for piece in pieces]
+    packed.append(packer.flush())
+    return b"".join(packed)

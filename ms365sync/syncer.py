@@ -22,13 +22,14 @@ from loguru import logger
 
 from ms365sync import converged, exports, inventory, jsonstream, permsync, recovery
 from ms365sync.apply import Applier, Done, Progress
-from ms365sync.changelog import LOG_DIR, ChangeLog, TargetInfo, log_name, timestamp
+from ms365sync.changelog import LOG_DIR, TargetInfo, log_name, timestamp
 from ms365sync.downloadurls import DownloadUrls
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
 from ms365sync.listing import Round, list_changes
 from ms365sync.localfs import Mirror, write_atomic
 from ms365sync.lock import target_lock
+from ms365sync.logdoc import LogDocument
 from ms365sync.models import Action, ActionKind, RemoteFile, RunCounters
 from ms365sync.plan import DeleteLimit, check_deletions, plan
 from ms365sync.report import LogBuilder
@@ -80,10 +81,10 @@ class Syncer:
         result = SyncResult(self.spec.name, ok=False, dry_run=dry_run, started=self.clock())
         try:
             if dry_run:
-                result.log = self._dry_run(force)
+                result.document = self._dry_run(force)
             else:
                 with target_lock(self.spec.state_dir, timeout=self.spec.lock_timeout):
-                    result.log, result.log_path = self._real_run(force)
+                    result.document, result.log_path = self._real_run(force)
             result.ok = True
         except MS365SyncError as exc:
             logger.error("{}: {}", self.spec.name, exc)
@@ -93,7 +94,7 @@ class Syncer:
 
     # ------------------------------------------------------------------ run
 
-    def _real_run(self, force: bool) -> tuple[ChangeLog, Path | None]:
+    def _real_run(self, force: bool) -> tuple[LogDocument, Path | None]:
         state = self._open_state()
         try:
             self._finish_exports(state)
@@ -128,7 +129,7 @@ class Syncer:
         finally:
             state.close()
 
-    def _dry_run(self, force: bool) -> ChangeLog:
+    def _dry_run(self, force: bool) -> LogDocument:
         state = StateStore.snapshot(self.spec.state_dir)
         try:
             return self._run(state, True, force)
@@ -167,7 +168,7 @@ class Syncer:
 
     def _run(
         self, state: StateStore, dry: bool, force: bool, *, run_id: str | None = None
-    ) -> ChangeLog:
+    ) -> LogDocument:
         run_id = run_id or uuid.uuid4().hex
         started = self.clock()
         target = self._resolve(state)
@@ -223,7 +224,7 @@ class Syncer:
         *,
         dry: bool,
         force: bool,
-    ) -> tuple[ChangeLog, _Outcome]:
+    ) -> tuple[LogDocument, _Outcome]:
         now = self.clock()
         summary = state.apply_stage(full=listing.full)
         if self._baseline is not None:
@@ -372,7 +373,7 @@ class Syncer:
     # ------------------------------------------------------------------ exports
 
     def _enqueue_export(
-        self, state: StateStore, run_id: str, log: ChangeLog, outcome: _Outcome
+        self, state: StateStore, run_id: str, log: LogDocument, outcome: _Outcome
     ) -> None:
         """Queue the log (inside the run transaction) when there is something to tell: a
         change, a repair, a file failing that was not failing before, or always if asked."""
@@ -386,7 +387,7 @@ class Syncer:
             self.spec.local_root / PERMISSIONS_FILE, state.get_meta(recovery.PERMISSIONS_STAT)
         )
         state.enqueue_export(
-            run_id, name, log.to_json_bytes() if name else None, outcome.changed or damaged
+            run_id, name, log.chunks() if name else None, outcome.changed or damaged
         )
         if not worth:
             self.counters.notes.append(

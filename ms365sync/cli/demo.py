@@ -56,7 +56,7 @@ def _tree(console: Console, mirror: Path) -> None:
 
 def _changes(console: Console, report: RunReport) -> None:
     for result in report.results:
-        if result.log_path is None or result.log is None:
+        if result.log_path is None or result.document is None:
             continue
         console.print(f"\n[bold]{result.target}[/]: change log {result.log_path}")
         changes = json.loads(result.log_path.read_text(encoding="utf-8"))["changes"]

@@ -86,7 +86,7 @@ class RunDisplay:
 
 def result_row(result: SyncResult) -> dict[str, Any]:
     """One target's outcome as the JSON summary (and the table) show it."""
-    summary = result.log.summary if result.log is not None else None
+    summary = result.summary
     return {
         "target": result.target,
         "ok": result.ok,

@@ -21,7 +21,8 @@ def test_a_queued_log_comes_back_byte_for_byte_in_pieces(tmp_path: Path, size: i
     state = StateStore(tmp_path / "state")
     try:
         with state.run():
-            state.enqueue_export("run-1", "sync_changes_x.json", log, True)
+            pieces_in = (log[i : i + 4096] for i in range(0, len(log), 4096))
+            state.enqueue_export("run-1", "sync_changes_x.json", pieces_in, True)
         ((run_id, name, stored, permissions),) = state.pending_exports()
         assert (run_id, name, permissions) == ("run-1", "sync_changes_x.json", True)
         assert (isinstance(stored, bytes) and len(stored) < len(log)) or size < 100

@@ -1,0 +1,140 @@
+"""A run's change log as it is built: entries serialised as they come and kept compressed.
+
+An initial sync of 100,000 files makes 100,000 `added` entries: held as models they cost
+about 40 MB, and the document serialised in one piece another 130 MB. Here each entry is
+serialised once, when it is reported, into its section's zlib stream (about a tenth of its
+size); the document is then produced a piece at a time (`chunks`), byte for byte what
+`ChangeLog.to_json_bytes` gives for the same log, and parsed into a `ChangeLog` only when
+someone asks for one (`to_changelog`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pydantic_core
+from pydantic import BaseModel
+
+from ms365sync.changelog import ChangeLog, Changes, ErrorEntry, RepairEntry, Summary
+
+__all__ = ["SECTIONS", "LogDocument", "Section"]
+
+SECTIONS = tuple(Changes.model_fields)  # added, modified, permission_only_changes, deleted
+_ENTRY_BREAK = b"\n" + b" " * 6  # entries sit at depth 3: {"changes": {"added": {path: ...
+_CHUNK = 1 << 20
+
+
+class Section:
+    """One section of `changes`, keyed by path: its members serialised, compressed."""
+
+    __slots__ = ("_open", "_packed", "_packer", "count")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._packer = zlib.compressobj(1)
+        self._packed: list[bytes] = []
+        self._open = True
+
+    def add(self, path: str, entry: BaseModel) -> None:
+        """Append `path: entry` (each path once: the builder reports an item once per section)."""
+        assert self._open, "section closed"
+        body = entry.__pydantic_serializer__.to_json(entry, indent=2, exclude_none=True)
+        member = pydantic_core.to_json(path) + b": " + body.replace(b"\n", _ENTRY_BREAK)
+        piece = self._packer.compress(member if not self.count else b"," + _ENTRY_BREAK + member)
+        if piece:
+            self._packed.append(piece)
+        self.count += 1
+
+    def close(self) -> None:
+        if self._open:
+            self._packed.append(self._packer.flush())
+            self._open = False
+
+    def members(self) -> Iterator[bytes]:
+        """The members, separators included, a piece at a time (after `close`)."""
+        assert not self._open, "section still open"
+        inflater = zlib.decompressobj()
+        for packed in self._packed:
+            data = packed
+            while data:
+                yield inflater.decompress(data, _CHUNK)
+                data = inflater.unconsumed_tail
+        yield inflater.flush()
+
+    @property
+    def packed_size(self) -> int:
+        return sum(map(len, self._packed))
+
+
+@dataclass(frozen=True)
+class LogDocument:
+    """A complete change log: `shell` holds everything but the sections' entries."""
+
+    shell: ChangeLog  # its `changes` are empty; the entries are in `sections`
+    sections: dict[str, Section]
+
+    @property
+    def summary(self) -> Summary:
+        return self.shell.summary
+
+    @property
+    def timestamp(self) -> str:
+        return self.shell.timestamp
+
+    @property
+    def errors(self) -> dict[str, ErrorEntry]:
+        return self.shell.errors
+
+    @property
+    def repairs(self) -> dict[str, RepairEntry]:
+        return self.shell.repairs
+
+    @property
+    def has_changes(self) -> bool:
+        return any(section.count for section in self.sections.values())
+
+    def count(self, section: str) -> int:
+        return self.sections[section].count
+
+    def chunks(self) -> Iterator[bytes]:
+        """The log's UTF-8 JSON (as `ChangeLog.to_json_bytes` writes it), piece by piece."""
+        yield b"{\n"
+        first = True
+        for name in ChangeLog.model_fields:
+            member = self._changes() if name == "changes" else self._member(name)
+            head = next(member, None)
+            if head is None:
+                continue  # a None field, left out like exclude_none does
+            yield head if first else b",\n" + head
+            yield from member
+            first = False
+        yield b"\n}"
+
+    def to_json_bytes(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def to_changelog(self) -> ChangeLog:
+        """The log as a model (parsed from `chunks`: as much memory as the whole log)."""
+        return ChangeLog.model_validate_json(self.to_json_bytes())
+
+    def _member(self, name: str) -> Iterator[bytes]:
+        text = self.shell.__pydantic_serializer__.to_json(
+            self.shell, indent=2, exclude_none=True, include={name}
+        )
+        if text != b"{}":
+            yield text[2:-2]  # '{\n  "name": value\n}' -> '  "name": value'
+
+    def _changes(self) -> Iterator[bytes]:
+        yield b'  "changes": {\n'
+        for index, name in enumerate(SECTIONS):
+            section = self.sections[name]
+            comma = b"," if index < len(SECTIONS) - 1 else b""
+            if not section.count:
+                yield b'    "' + name.encode() + b'": {}' + comma + b"\n"
+                continue
+            yield b'    "' + name.encode() + b'": {' + _ENTRY_BREAK
+            yield from section.members()
+            yield b"\n    }" + comma + b"\n"
+        yield b"  }"
