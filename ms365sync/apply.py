@@ -96,7 +96,6 @@ class Applier:
                 staged replacements are discarded and nothing was deleted or moved.
         """
         fetch = [a for a in actions if self._needs_content(a)]
-        self.urls.retain({a.remote.item_id for a in fetch if a.remote is not None})
         self._claimed = {a.mirror.local_path: a.mirror.item_id for a in actions if a.mirror}
         logger.debug("fetching {} files", len(fetch))
         fetched, results = self._fetch_all(fetch)

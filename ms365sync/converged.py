@@ -13,13 +13,10 @@ large library), and falls back to the full plan at the first difference.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 from ms365sync import permsync
 from ms365sync._version import __version__
-from ms365sync.apply import Done
 from ms365sync.inventory import LocalInventory, RemoteInventory
-from ms365sync.models import ActionKind
 from ms365sync.spec import TargetSpec
 from ms365sync.state import CONVERGED_KEY, StateStore
 
@@ -36,7 +33,7 @@ def mark(
     state: StateStore,
     spec: TargetSpec,
     remote: RemoteInventory,
-    results: Sequence[Done],
+    clean_results: bool,
     failed: dict[str, str],
 ) -> None:
     """Mark the store converged when this run left nothing to do (call after recording)."""
@@ -44,7 +41,7 @@ def mark(
         not failed
         and not remote.errors
         and not remote.protected
-        and all(done.error is None and done.action.kind is not ActionKind.SKIP for done in results)
+        and clean_results  # no action failed or was skipped
         and not state.has_errors()
         and not _retrying(state)
     )

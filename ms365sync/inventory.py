@@ -9,7 +9,7 @@ ms365sync placed and those it did not (which it never deletes or overwrites).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,12 +37,22 @@ class RemoteInventory:
 def remote_files(
     state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup
 ) -> RemoteInventory:
-    """The files of the committed tree the mirror should hold, sorted by item id.
+    """The files of the committed tree the mirror should hold, sorted by item id."""
+    found = RemoteInventory()
+    found.files.extend(scan_remote(state, filters, data_dir, lookup, found))
+    return found
+
+
+def scan_remote(
+    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup, found: RemoteInventory
+) -> Iterator[RemoteFile]:
+    """Yield the files of the committed tree the mirror should hold, sorted by item id, and
+    note in `found` (as they are passed) the files that are protected, excluded, in error
+    or mapped to another local name; `found.files` is left alone.
 
     A file whose path is not known yet keeps its mirror record untouched (protected): its
     folder was not listed, and deleting it would act on an incomplete picture.
     """
-    found = RemoteInventory()
     taken: dict[str, str] = {}
     for row in state.tree_files():
         if row.segments is None:
@@ -55,8 +65,7 @@ def remote_files(
             continue
         remote = _mirrorable(row, path, data_dir, taken, found, permissions=lookup(row.perm_src))
         if remote is not None:
-            found.files.append(remote)
-    return found
+            yield remote
 
 
 def _mirrorable(

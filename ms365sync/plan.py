@@ -133,19 +133,18 @@ class DeleteLimit:
     protect_empty: bool = True  # emptying a mirror of more than one file needs `force`
 
 
-def check_deletions(
-    target: str, actions: Iterable[Action], mirrored: int, limit: DeleteLimit
-) -> None:
+def check_deletions(target: str, deletions: int, mirrored: int, limit: DeleteLimit) -> None:
     """Stop a plan that deletes more than the limits allow, or empties the whole mirror.
 
     A listing that suddenly shows an empty library (access revoked, the wrong library
     configured) is the classic way to lose a mirror, so emptying one of more than one file
     always needs `force`.
 
+    `deletions` of the `mirrored` records the plan covers.
+
     Raises:
         SafetyError: the plan deletes too much.
     """
-    deletions = sum(1 for action in actions if action.kind is ActionKind.DELETE)
     if not deletions:
         return
     if limit.max_count is not None and deletions > limit.max_count:

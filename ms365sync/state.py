@@ -20,6 +20,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ms365sync import sqlitedb
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError, StateError
@@ -321,24 +322,29 @@ class StateStore(TreeTables):
 
     # ------------------------------------------------------------------ mirror
 
-    def mirror_files(self) -> Iterator[MirrorFile]:
-        """Every recorded mirror file, sorted by item id."""
-        for row in self._db.execute(
-            "SELECT item_id, path, local_path, size, ctag, qxh, etag, modified, mtime_ns, labels, "
-            "grants FROM mirror ORDER BY item_id"
-        ):
-            yield MirrorFile(
-                item_id=row[0],
-                path=row[1],
-                local_path=row[2],
-                size=row[3],
-                ctag=row[4],
-                quick_xor_hash=row[5],
-                etag=row[6],
-                modified=row[7],
-                mtime_ns=row[8],
-                permissions=decode_permissions(row[9], row[10]),
+    def mirror_files(self, page: int = 1000) -> Iterator[MirrorFile]:
+        """Every recorded mirror file, sorted by item id, read a page at a time after the
+        last id passed: records written meanwhile for ids already passed do not disturb it."""
+        after = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT item_id, path, local_path, size, ctag, qxh, etag, modified, mtime_ns, "
+                "labels, grants FROM mirror WHERE item_id > ? ORDER BY item_id LIMIT ?",
+                (after, page),
+            ).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield from map(_mirror_file, rows)
+
+    def unplaced_file_ids(self) -> set[str]:
+        """Files of the tree whose path is not known yet (an ancestor was not listed)."""
+        return {
+            row[0]
+            for row in self._db.execute(
+                "SELECT item_id FROM items WHERE is_folder = 0 AND package = 0 AND segs IS NULL"
             )
+        }
 
     def mirror_stats(self) -> Iterator[tuple[str, int, int]]:
         """(local path, size, mtime_ns) of every recorded mirror file, as placed."""
@@ -518,3 +524,18 @@ def _deflate(pieces: Iterable[bytes]) -> bytes:
     packed = [packer.compress(piece) for piece in pieces]
     packed.append(packer.flush())
     return b"".join(packed)
+
+
+def _mirror_file(row: tuple[Any, ...]) -> MirrorFile:
+    return MirrorFile(
+        item_id=row[0],
+        path=row[1],
+        local_path=row[2],
+        size=row[3],
+        ctag=row[4],
+        quick_xor_hash=row[5],
+        etag=row[6],
+        modified=row[7],
+        mtime_ns=row[8],
+        permissions=decode_permissions(row[9], row[10]),
+    )

@@ -14,14 +14,14 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
-from ms365sync import converged, exports, inventory, jsonstream, permsync, recovery
-from ms365sync.apply import Applier, Done, Progress
+from ms365sync import converged, execute, exports, inventory, jsonstream, permsync, recovery
+from ms365sync.apply import Applier, Progress
 from ms365sync.changelog import LOG_DIR, TargetInfo, log_name, timestamp
 from ms365sync.downloadurls import DownloadUrls
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
@@ -30,8 +30,8 @@ from ms365sync.listing import Round, list_changes
 from ms365sync.localfs import Mirror, write_atomic
 from ms365sync.lock import target_lock
 from ms365sync.logdoc import LogDocument
-from ms365sync.models import Action, ActionKind, RemoteFile, RunCounters
-from ms365sync.plan import DeleteLimit, check_deletions, plan
+from ms365sync.models import MirrorFile, RemoteFile, RunCounters
+from ms365sync.plan import DeleteLimit
 from ms365sync.report import LogBuilder
 from ms365sync.resolve import Resolved, confirm, resolve
 from ms365sync.spec import PERMISSIONS_FILE, STATE_DIR, PermissionPolicy, SyncResult, TargetSpec
@@ -233,23 +233,34 @@ class Syncer:
         failed = self._refresh_permissions(state, target, listing, summary, now)
         local = inventory.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
+        remote = inventory.RemoteInventory()
+        builder = LogBuilder(self.spec.data_dir)
         if not failed and converged.unchanged(state, self.spec, local):
             logger.debug("{}: nothing changed since the last run converged", self.spec.name)
-            remote, results = inventory.RemoteInventory(), []
+            tally = execute.Tally()
         else:
-            remote = inventory.remote_files(
-                state, self.spec.filters, self.spec.data_dir, permsync.effective(state, failed)
+            tally = self._plan_and_apply(
+                state,
+                target,
+                remote=remote,
+                local=local,
+                urls=listing.urls,
+                lookup=permsync.effective(state, failed),
+                builder=builder,
+                dry=dry,
+                force=force,
             )
-            results = self._plan_and_apply(
-                state, target, remote, local, listing.urls, dry=dry, force=force
-            )
-        builder = _builder(self.spec.data_dir, remote, results)
+        for path, (item_id, reason) in remote.errors.items():
+            builder.add_error(path, reason, item_id)
+        self.counters.moved = tally.moved
+        self.counters.downloaded_files += tally.downloaded_files
+        self.counters.downloaded_bytes += tally.downloaded_bytes
         outcome = _Outcome(
-            changed=self._record(state, results),
+            changed=tally.changed,
             new_errors=bool(state.replace_errors(builder.error_rows(), now)),
         )
         if not dry:
-            converged.mark(state, self.spec, remote, results, failed)
+            converged.mark(state, self.spec, remote, tally.clean, failed)
         log = builder.build(
             stamp=timestamp(datetime.datetime.now(datetime.timezone.utc)),
             run_id=run_id,
@@ -270,20 +281,35 @@ class Syncer:
         self,
         state: StateStore,
         target: Resolved,
+        *,
         remote: inventory.RemoteInventory,
         local: inventory.LocalInventory,
         urls: DownloadUrls,
-        *,
+        lookup: inventory.Lookup,
+        builder: LogBuilder,
         dry: bool,
         force: bool,
-    ) -> list[Done]:
+    ) -> execute.Tally:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
-        in a dry run, work out what acting would record); `urls` are the listed ones."""
-        mirror = [m for m in state.mirror_files() if m.item_id not in remote.protected]
-        actions = list(plan(remote.files, mirror, local.files))
-        check_deletions(self.spec.name, actions, len(mirror), self._delete_limit(force))
+        in a dry run, work out what acting would record), in batches; `urls` are the
+        listed ones, `remote` and `builder` are filled as the plan is read."""
+        spec = self.spec
+        protected = state.unplaced_file_ids()
+
+        def remote_files() -> Iterator[RemoteFile]:
+            for side in (remote.protected, remote.excluded, remote.errors, remote.mapped):
+                side.clear()  # each pass notes them again
+            return inventory.scan_remote(state, spec.filters, spec.data_dir, lookup, remote)
+
+        def mirror_files() -> Iterator[MirrorFile]:
+            return (m for m in state.mirror_files() if m.item_id not in protected)
+
+        streams = execute.Streams(remote_files, mirror_files, local.files)
+        found = execute.survey(state, streams, urls)
+        execute.guard(spec.name, found, self._delete_limit(force))
+        builder.excluded, builder.mapped = frozenset(remote.excluded), remote.mapped
         applier = self._applier(target, local.foreign, urls)
-        return applier.preview(actions) if dry else self._apply(applier, actions)
+        return execute.carry_out(state, streams, found, applier, builder, dry=dry)
 
     def _refresh_permissions(
         self,
@@ -344,32 +370,6 @@ class Syncer:
             urls=urls,
         )
 
-    def _apply(self, applier: Applier, actions: list[Action]) -> list[Done]:
-        results = applier.apply(actions)
-        for done in results:
-            if done.error is None and done.downloaded:
-                self.counters.downloaded_files += 1
-                self.counters.downloaded_bytes += done.downloaded
-        return results
-
-    def _record(self, state: StateStore, results: list[Done]) -> bool:
-        """Store what the run did; returns whether the mirror's files or permissions changed."""
-        changed = False
-        for done in results:
-            action = done.action
-            if done.error is not None:
-                continue
-            if done.record is not None:
-                state.put_mirror(done.record)
-                changed = changed or action.kind is not ActionKind.METADATA
-            elif action.kind is ActionKind.DELETE and action.mirror is not None:
-                state.drop_mirror(action.mirror.item_id)
-                changed = True
-        self.counters.moved = sum(
-            1 for d in results if d.action.kind is ActionKind.MOVE and d.error is None
-        )
-        return changed
-
     # ------------------------------------------------------------------ exports
 
     def _enqueue_export(
@@ -420,11 +420,3 @@ class Syncer:
                 state.set_meta(recovery.PERMISSIONS_STAT, recovery.file_stamp(target))
             state.export_done(run_id)
         return written
-
-
-def _builder(data_dir: Path, remote: inventory.RemoteInventory, results: list[Done]) -> LogBuilder:
-    builder = LogBuilder(data_dir, excluded=frozenset(remote.excluded), mapped=remote.mapped)
-    for path, (item_id, reason) in remote.errors.items():
-        builder.add_error(path, reason, item_id)
-    builder.record(results)
-    return builder

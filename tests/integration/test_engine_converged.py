@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from harness import World
 
-from ms365sync import converged, inventory
+from ms365sync import converged, execute
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
 from ms365sync.filters import Filters
@@ -28,13 +28,13 @@ def _marked(world: World) -> str | None:
 def planned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many times a run read the whole tree to plan."""
     calls: list[int] = []
-    real = inventory.remote_files
+    real = execute.survey
 
-    def counting(*args: object, **kwargs: object) -> inventory.RemoteInventory:
+    def counting(*args: object, **kwargs: object) -> execute.Survey:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(inventory, "remote_files", counting)
+    monkeypatch.setattr(execute, "survey", counting)
     return calls
 
 

@@ -1,33 +1,11 @@
-"""The max-delete guard: a pure decision over a plan's deletions."""
+"""The max-delete guard: a pure decision over how many of the mirror's records a plan deletes."""
 
 from __future__ import annotations
 
 import pytest
 
 from ms365sync.errors import SafetyError
-from ms365sync.models import Action, ActionKind, MirrorFile, PermissionSet
 from ms365sync.plan import DeleteLimit, check_deletions
-
-
-def _deletions(count: int) -> list[Action]:
-    return [
-        Action(
-            ActionKind.DELETE,
-            mirror=MirrorFile(
-                item_id=f"id{index}",
-                path=f"f{index}",
-                local_path=f"f{index}",
-                size=1,
-                ctag=None,
-                quick_xor_hash=None,
-                etag=None,
-                modified=None,
-                mtime_ns=0,
-                permissions=PermissionSet(()),
-            ),
-        )
-        for index in range(count)
-    ]
 
 
 @pytest.mark.parametrize(
@@ -45,10 +23,9 @@ def _deletions(count: int) -> list[Action]:
     ],
 )
 def test_guard(deleting: int, mirrored: int, limit: DeleteLimit, stops: bool) -> None:
-    actions = _deletions(deleting)
     if stops:
         with pytest.raises(SafetyError) as caught:
-            check_deletions("t", actions, mirrored, limit)
+            check_deletions("t", deleting, mirrored, limit)
         assert caught.value.would_delete == deleting
     else:
-        check_deletions("t", actions, mirrored, limit)
+        check_deletions("t", deleting, mirrored, limit)

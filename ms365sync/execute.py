@@ -1,0 +1,181 @@
+"""Carrying out a target's plan in batches, so a run's memory does not grow with the library.
+
+The plan is a merge of two item-id-sorted streams (the remote files, the mirror's records),
+so it is cheap to read twice. The first pass (`survey`) counts what the max-delete guard
+needs, picks the download URLs worth keeping, and finds the places that actions depend on
+each other for: the new places of moves, and recorded places that a new file takes. The
+second pass applies new files, permission and metadata changes that neither take nor hold
+such a place in batches of `BATCH` (recording each batch and reporting it to the change
+log before the next); deletions, moves, replacements of existing files and whatever takes
+or holds their places wait, and are applied together at the end, where the applier orders
+them as one plan and stages replacements until every download succeeded. So memory grows
+with what changed, not with the library (an initial sync is all new files), and a run that
+fails records nothing (one state transaction) and leaves the previous mirror's files as
+they were (new files it placed are adopted by the next run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from ms365sync.apply import Applier, Done
+from ms365sync.downloadurls import DownloadUrls
+from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
+from ms365sync.plan import DeleteLimit, LocalStat, check_deletions, plan
+from ms365sync.report import LogBuilder
+from ms365sync.state import StateStore
+
+BATCH = 2000  # independent actions applied and recorded together
+# Deletions, moves and replacements of existing files wait for the end, where the applier
+# does them only when every download succeeded: a run that fails (a full disk) leaves the
+# previous mirror's files as they were, however many batches it applied.
+_LAST = {ActionKind.DELETE, ActionKind.MOVE, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
+_FETCHED = {
+    ActionKind.DOWNLOAD_NEW,
+    ActionKind.DOWNLOAD_CHANGED,
+    ActionKind.REPAIR,
+    ActionKind.MOVE,
+}
+
+
+@dataclass
+class Streams:
+    """Fresh iterators over the plan's inputs (each pass reads them again)."""
+
+    remote: Callable[[], Iterator[RemoteFile]]
+    mirror: Callable[[], Iterator[MirrorFile]]
+    local: Mapping[str, LocalStat] | None
+
+    def actions(self) -> Iterator[Action]:
+        return plan(self.remote(), self.mirror(), self.local)
+
+
+@dataclass
+class Survey:
+    """What the first pass found."""
+
+    deletions: int = 0
+    mirrored: int = 0  # mirror records the plan covers
+    places: set[str] = field(default_factory=set)  # local paths actions depend on each other for
+
+
+@dataclass
+class Tally:
+    """What the applied actions add up to."""
+
+    changed: bool = False  # files or permissions of the mirror changed
+    clean: bool = True  # no action failed or was skipped
+    moved: int = 0
+    downloaded_files: int = 0
+    downloaded_bytes: int = 0
+
+
+def survey(state: StateStore, streams: Streams, urls: DownloadUrls) -> Survey:
+    """The first pass; forgets the listed URLs of files the run will not fetch."""
+    found = Survey()
+    recorded = state.mirror_local_paths()
+    fetched: set[str] = set()
+    counted = _counting(streams.mirror, found)
+    for action in plan(streams.remote(), counted, streams.local):
+        if action.kind is ActionKind.DELETE:
+            found.deletions += 1
+        if action.kind in _FETCHED:
+            fetched.add(action.item_key)
+        if action.kind is ActionKind.MOVE:
+            assert action.remote is not None
+            found.places.add(action.remote.local_path)
+        elif action.kind is ActionKind.DOWNLOAD_NEW:
+            assert action.remote is not None
+            if action.remote.local_path in recorded:
+                found.places.add(action.remote.local_path)
+    urls.retain(fetched)
+    return found
+
+
+def _counting(mirror: Callable[[], Iterator[MirrorFile]], found: Survey) -> Iterator[MirrorFile]:
+    for record in mirror():
+        found.mirrored += 1
+        yield record
+
+
+def guard(target: str, found: Survey, limit: DeleteLimit) -> None:
+    """The max-delete guard, before anything is done (raises SafetyError)."""
+    check_deletions(target, found.deletions, found.mirrored, limit)
+
+
+def carry_out(
+    state: StateStore,
+    streams: Streams,
+    found: Survey,
+    applier: Applier,
+    builder: LogBuilder,
+    *,
+    dry: bool,
+) -> Tally:
+    """The second pass: apply (or, in a dry run, preview) and record every action.
+
+    Raises:
+        LocalStorageError: the local file system failed; the run must not be recorded.
+    """
+    tally = Tally()
+    settle = _Settler(state, applier, builder, tally, dry)
+    dependent: list[Action] = []
+    batch: list[Action] = []
+    for action in streams.actions():
+        if _depends(action, found.places):
+            dependent.append(action)
+            continue
+        batch.append(action)
+        if len(batch) >= BATCH:
+            settle(batch)
+            batch = []
+    settle(batch)
+    settle(dependent)
+    return tally
+
+
+def _depends(action: Action, places: set[str]) -> bool:
+    """Whether the action leaves or replaces a file of the mirror, or takes or holds a place
+    another action wants."""
+    if action.kind in _LAST:
+        return True
+    remote, mirror = action.remote, action.mirror
+    return (remote is not None and remote.local_path in places) or (
+        mirror is not None and mirror.local_path in places
+    )
+
+
+@dataclass
+class _Settler:
+    state: StateStore
+    applier: Applier
+    builder: LogBuilder
+    tally: Tally
+    dry: bool
+
+    def __call__(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+        results = self.applier.preview(actions) if self.dry else self.applier.apply(actions)
+        self._record(results)
+        self.builder.record(results)
+
+    def _record(self, results: Iterable[Done]) -> None:
+        tally = self.tally
+        for done in results:
+            action = done.action
+            if done.error is not None or action.kind is ActionKind.SKIP:
+                tally.clean = False
+            if done.error is not None:
+                continue
+            if done.downloaded and not self.dry:
+                tally.downloaded_files += 1
+                tally.downloaded_bytes += done.downloaded
+            if done.record is not None:
+                self.state.put_mirror(done.record)
+                tally.changed = tally.changed or action.kind is not ActionKind.METADATA
+            elif action.kind is ActionKind.DELETE and action.mirror is not None:
+                self.state.drop_mirror(action.mirror.item_id)
+                tally.changed = True
+            tally.moved += action.kind is ActionKind.MOVE

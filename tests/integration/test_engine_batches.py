@@ -1,0 +1,33 @@
+"""The content, change-log and safety tests again, with the plan applied one action per batch.
+
+A run applies the actions that no other action depends on in batches (`execute.BATCH`,
+2,000), recording each batch before the next, and the dependent ones (deletions, moves,
+and whatever takes or holds their places) together at the end. These libraries are far
+smaller than a batch, so here every batch holds a single action: a dependent action
+classified as independent would be applied on its own, before the place it needs is free,
+and these tests would see the wrong file or a wrong change log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from test_engine_changelog import *  # noqa: F403 - collected again with batches of one
+from test_engine_content import *  # noqa: F403
+from test_engine_safety import *  # noqa: F403
+
+from ms365sync import execute
+
+# Overlapping downloads need more than one download in a batch.
+del test_downloads_run_concurrently  # noqa: F821
+
+
+@pytest.fixture(autouse=True)
+def _batches_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(execute, "BATCH", 1)
+    yield
+
+
+def test_batches_here_hold_one_action() -> None:
+    assert execute.BATCH == 1
