@@ -64,3 +64,19 @@ def test_the_repr_holds_no_url() -> None:
     urls.note("01A", URL)
     assert "tempauth" not in repr(urls)
     assert "1 held" in repr(urls)
+
+
+def test_urls_come_back_exactly_and_are_held_deflated() -> None:
+    urls = DownloadUrls()
+    base = "https://contoso.sharepoint.com/sites/Team%20Site/_layouts/15/download.aspx"
+    listed = {
+        f"01ID{n:04d}": f"{base}?UniqueId={n:08x}-aaaa&Translate=false&tempauth=v1.eyJ"
+        f"{'pQrS' * (n % 7)}{n * 7919:x}.sig{n:x}&ApiVersion=2.0"
+        for n in range(300)
+    }
+    listed["01ÜNI"] = base + "?x=é%20ü"  # any text comes back as it was
+    for item_id, url in listed.items():
+        urls.note(item_id, url)
+    held = sum(len(packed) for packed, _ in urls._urls.values())
+    assert held < sum(map(len, listed.values())) / 2
+    assert {item_id: urls.take(item_id) for item_id in listed} == listed
