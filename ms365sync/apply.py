@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import functools
 import itertools
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -135,21 +136,24 @@ class Applier:
         failed: dict[str, Done] = {}
         if not actions:
             return fetched, failed
-        # Submitted through a window of a few times `concurrency`: the pool runs only that
-        # many at once, and 100,000 futures submitted up front cost about 100 MB.
+        # Submitted through a window of a few times `concurrency` (the pool runs only that
+        # many at once), and collected as they finish through a queue: `futures.wait`
+        # would hook into and unhook from every pending future once per finished one.
         window = 4 * self.concurrency
         pending = iter(actions)
         jobs: dict[futures.Future[_Fetched], Action] = {}
+        finished: queue.SimpleQueue[futures.Future[_Fetched]] = queue.SimpleQueue()
         with futures.ThreadPoolExecutor(self.concurrency, "ms365sync-dl") as pool:
             try:
                 while True:
                     for action in itertools.islice(pending, window - len(jobs)):
-                        jobs[pool.submit(self._fetch, action)] = action
+                        job = pool.submit(self._fetch, action)
+                        jobs[job] = action
+                        job.add_done_callback(finished.put)
                     if not jobs:
                         break
-                    finished, _ = futures.wait(jobs, return_when=futures.FIRST_COMPLETED)
-                    for job in finished:
-                        self._collect(jobs.pop(job), job, fetched, failed)
+                    job = finished.get()
+                    self._collect(jobs.pop(job), job, fetched, failed)
             except LocalStorageError:
                 for job in jobs:
                     job.cancel()

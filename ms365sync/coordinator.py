@@ -10,9 +10,9 @@ runs never work on the same target at once.
 from __future__ import annotations
 
 import os
+import queue
 import shlex
 import subprocess
-import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -33,6 +33,24 @@ from ms365sync.syncer import Syncer, SyncResult
 ON_CHANGE_TIMEOUT = 600.0
 
 
+class Slots:
+    """At most `count` holders at once: a semaphore whose tokens sit in a `SimpleQueue`, so
+    taking and giving one back are single calls into C. (`threading.Semaphore` is Python
+    over a Condition: with 48 download threads, a fifth of the coordinator's time holding
+    the GIL went to waking its waiters.)"""
+
+    def __init__(self, count: int) -> None:
+        self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(max(1, count)):
+            self._tokens.put(None)
+
+    def __enter__(self) -> None:
+        self._tokens.get()
+
+    def __exit__(self, *exc: object) -> None:
+        self._tokens.put(None)
+
+
 class LimitedGraphClient(GraphClient):
     """A GraphClient whose downloads wait for one of a fixed number of global slots."""
 
@@ -40,7 +58,7 @@ class LimitedGraphClient(GraphClient):
         self, graph_url: str, provider: TokenProvider, *, slots: int, **kwargs: Any
     ) -> None:
         super().__init__(graph_url, provider, **kwargs)
-        self._slots = threading.BoundedSemaphore(max(1, slots))
+        self._slots = Slots(slots)
 
     def download(
         self,
