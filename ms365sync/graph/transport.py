@@ -14,7 +14,7 @@ import requests
 from loguru import logger
 from pydantic import BaseModel, ValidationError
 
-from ms365sync.errors import GraphError, MS365SyncError, redact
+from ms365sync.errors import GraphError, MS365SyncError, Redacted
 from ms365sync.graph.auth import TokenProvider
 from ms365sync.graph.classify import Action, Verdict, classify, rate_limit
 from ms365sync.graph.session import Timeout, build_session, default_user_agent
@@ -176,7 +176,7 @@ class Transport:
                 prepared, allow_redirects=allow_redirects, timeout=self._timeout, **settings
             )
         except requests.RequestException as exc:
-            logger.debug("{} {} failed: {}", method, redact(url), redact(type(exc).__name__))
+            logger.debug("{} {} failed: {}", method, Redacted(url), type(exc).__name__)
             return exc
         finally:
             self.gate.finished(cost)
@@ -186,7 +186,7 @@ class Transport:
         logger.debug(
             "{} {} -> {} in {:.0f} ms (attempt {}, request-id {})",
             method,
-            redact(url),
+            Redacted(url),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             attempt,

@@ -18,6 +18,7 @@ from ms365sync.errors import (
     LockError,
     MS365SyncError,
     NotFoundError,
+    Redacted,
     ResolutionError,
     SafetyError,
     StateError,
@@ -222,3 +223,10 @@ def test_redact_keeps_ordinary_urls_and_delta_tokens_intact() -> None:
     assert redact("https://login.microsoftonline.com/error?code=7000215") == (
         "https://login.microsoftonline.com/error?code=7000215"
     )
+
+
+def test_a_redacted_log_argument_is_redacted_when_formatted() -> None:
+    url = "https://h/x/download.aspx?UniqueId=1&tempauth=v1.eyJhbGciOi.sig&ApiVersion=2.0"
+    lazy = Redacted(url)
+    assert f"{lazy}" == str(lazy) == redact(url)
+    assert "eyJhbGciOi" not in f"{lazy:>10}" and "eyJhbGciOi" not in repr(lazy)
