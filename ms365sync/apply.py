@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import errno
 import functools
-import itertools
-import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent import futures
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -38,6 +35,7 @@ from ms365sync.graph.convert import iso
 from ms365sync.localfs import Mirror, TempFile, timestamp_ns
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
 from ms365sync.names import temp_name
+from ms365sync.workers import run_each
 
 # What a foreign entry in the way looks like: a symbolic link on the path, a file where a
 # folder goes or the reverse. It fails the one file; any other local error stops the target.
@@ -134,51 +132,25 @@ class Applier:
     def _fetch_all(self, actions: list[Action]) -> tuple[dict[str, _Fetched], dict[str, Done]]:
         fetched: dict[str, _Fetched] = {}
         failed: dict[str, Done] = {}
-        if not actions:
-            return fetched, failed
-        # Submitted through a window of a few times `concurrency` (the pool runs only that
-        # many at once), and collected as they finish through a queue: `futures.wait`
-        # would hook into and unhook from every pending future once per finished one.
-        window = 4 * self.concurrency
-        pending = iter(actions)
-        jobs: dict[futures.Future[_Fetched], Action] = {}
-        finished: queue.SimpleQueue[futures.Future[_Fetched]] = queue.SimpleQueue()
-        with futures.ThreadPoolExecutor(self.concurrency, "ms365sync-dl") as pool:
-            try:
-                while True:
-                    for action in itertools.islice(pending, window - len(jobs)):
-                        job = pool.submit(self._fetch, action)
-                        jobs[job] = action
-                        job.add_done_callback(finished.put)
-                    if not jobs:
-                        break
-                    job = finished.get()
-                    self._collect(jobs.pop(job), job, fetched, failed)
-            except LocalStorageError:
-                for job in jobs:
-                    job.cancel()
-                pool.shutdown(wait=True)
-                self._discard_all([*fetched.values(), *_finished(jobs)])
-                raise
-        return fetched, failed
 
-    def _collect(
-        self,
-        action: Action,
-        job: futures.Future[_Fetched],
-        fetched: dict[str, _Fetched],
-        failed: dict[str, Done],
-    ) -> None:
+        def fetch(action: Action) -> None:  # on a worker thread; each writes its own key
+            try:
+                fetched[action.item_key] = self._fetch(action)
+            except LocalStorageError as exc:
+                if exc.errno not in _IN_THE_WAY:
+                    raise
+                failed[action.item_key] = Done(action, error=str(exc))
+            except (MS365SyncError, _RefusedError) as exc:
+                failed[action.item_key] = Done(action, error=str(exc))
+            if self.progress.on_file is not None:
+                self.progress.on_file(1)
+
         try:
-            fetched[action.item_key] = job.result()
-        except LocalStorageError as exc:
-            if exc.errno not in _IN_THE_WAY:
-                raise
-            failed[action.item_key] = Done(action, error=str(exc))
-        except (MS365SyncError, _RefusedError) as exc:
-            failed[action.item_key] = Done(action, error=str(exc))
-        if self.progress.on_file is not None:
-            self.progress.on_file(1)
+            run_each(actions, fetch, self.concurrency, name="ms365sync-dl")
+        except BaseException:  # a fatal local error (or an interruption): nothing is placed
+            self._discard_all(list(fetched.values()))
+            raise
+        return fetched, failed
 
     def preview(self, actions: Sequence[Action]) -> list[Done]:
         """What `apply` would record, reading the disk but changing nothing (dry runs).
@@ -476,14 +448,6 @@ def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:
         if exc.errno not in _IN_THE_WAY:
             raise
         return False
-
-
-def _finished(jobs: dict[futures.Future[_Fetched], Action]) -> list[_Fetched]:
-    result = []
-    for job in jobs:
-        if job.done() and not job.cancelled() and job.exception() is None:
-            result.append(job.result())
-    return result
 
 
 def _mtime(remote: RemoteFile) -> datetime:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,9 +76,12 @@ class RunDisplay:
         if not self.enabled:
             return SyncProgress()
         task = self._progress.add_task("", total=None, target=target.name, files=0)
+        counting = threading.Lock()  # files finish on the target's download threads
 
         def on_file(count: int) -> None:
-            self._progress.update(task, files=self._progress.tasks[task].fields["files"] + count)
+            with counting:
+                files = self._progress.tasks[task].fields["files"] + count
+                self._progress.update(task, files=files)
 
         return SyncProgress(
             on_file=on_file, on_bytes=lambda count: self._progress.advance(task, count)
