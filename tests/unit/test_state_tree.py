@@ -1,0 +1,235 @@
+"""The items table after each listing round matches a walk of the tree done in Python.
+
+The oracle below is the reference: the latest entry per id wins, a full round replaces the
+tree, deleted items take their subtrees, and each item reachable from a root through named
+items gets its names (as json.dumps writes them), its path and its nearest permission root.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ms365sync.models import RemoteItem
+from ms365sync.state import CONVERGED_KEY, StateStore
+
+Resolved = tuple[str | None, str | None, str | None]  # segs JSON, path, permission source
+
+
+@dataclass
+class Oracle:
+    """The tree as the state store should hold it, kept in Python."""
+
+    items: dict[str, RemoteItem] = field(default_factory=dict)
+    own: set[str] = field(default_factory=set)
+
+    def apply(self, staged: list[RemoteItem], *, full: bool) -> None:
+        latest = {item.item_id: item for item in staged}
+        if full:
+            self.items = {k: v for k, v in self.items.items() if k in latest}
+        self.items.update({k: v for k, v in latest.items() if not v.deleted})
+        frontier = [k for k, v in latest.items() if v.deleted]
+        while frontier:
+            gone = frontier.pop()
+            self.items.pop(gone, None)
+            frontier.extend(k for k, v in self.items.items() if v.parent_id == gone)
+        self.own &= set(self.items)
+
+    def resolved(self) -> dict[str, Resolved]:
+        found: dict[str, Resolved] = dict.fromkeys(self.items, (None, None, None))
+        stack = [(item, (), item.item_id) for item in self.items.values() if item.is_root]
+        while stack:
+            item, parent_segs, parent_src = stack.pop()
+            if item.name is None and not item.is_root:
+                continue
+            segs = () if item.is_root else (*parent_segs, item.name)
+            own = item.is_root or item.shared or item.item_id in self.own
+            src = item.item_id if own else parent_src
+            found[item.item_id] = (json.dumps(segs, ensure_ascii=False), "/".join(segs), src)
+            stack.extend(
+                (child, segs, src)
+                for child in self.items.values()
+                if child.parent_id == item.item_id and not child.is_root
+            )
+        return found
+
+
+@pytest.fixture
+def db() -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    yield connection
+    connection.close()
+
+
+def _store(db: sqlite3.Connection) -> StateStore:
+    return StateStore(Path("unused"), connection=db)
+
+
+def _apply(state: StateStore, staged: list[RemoteItem], *, full: bool) -> None:
+    state.clear_stage()
+    state.stage_page(staged)
+    with state.run():
+        state.apply_stage(full=full)
+
+
+def _stored(db: sqlite3.Connection) -> dict[str, Resolved]:
+    return {
+        row[0]: (row[1], row[2], row[3])
+        for row in db.execute("SELECT item_id, segs, path, perm_src FROM items")
+    }
+
+
+def _check(db: sqlite3.Connection, oracle: Oracle) -> None:
+    assert _stored(db) == oracle.resolved()
+    own = {row[0] for row in db.execute("SELECT item_id FROM items WHERE own_perms = 1")}
+    assert own == oracle.own
+
+
+def _folder(item_id: str, parent_id: str | None, name: str | None, **kw: bool) -> RemoteItem:
+    return RemoteItem(item_id, parent_id, name, is_folder=True, **kw)
+
+
+def _file(item_id: str, parent_id: str | None, name: str | None, **kw: bool) -> RemoteItem:
+    return RemoteItem(item_id, parent_id, name, is_folder=False, **kw)
+
+
+ROOT = _folder("root", None, "root", is_root=True)
+TRICKY = [
+    ROOT,
+    _folder("a", "root", 'a/b "quoted" \\ back'),
+    _file("a1", "a", "café ünïcode 文件.txt"),
+    _file("a2", "a", "tab\tnew\nline\x00nul\x7f.txt"),
+    _folder("e", "root", ""),  # an empty name is still a name
+    _file("e1", "e", "under-empty.txt"),
+    _folder("s", "a", "shared folder", shared=True),
+    _file("s1", "s", "inherits-shared.txt"),
+    _file("s2", "s", "shared-file.txt", shared=True),
+    _folder("n", "root", None),  # nameless: it and its subtree cannot be placed
+    _folder("n1", "n", "below-nameless"),
+    _file("n2", "n1", "deep.txt"),
+    _file("u1", "unknown", "orphan.txt"),  # its parent was never listed
+    _folder("c1", "c2", "cycle-1"),
+    _folder("c2", "c1", "cycle-2"),
+    _folder("r2", "a", "second root", is_root=True),
+    _file("r21", "r2", "under-second-root.txt"),
+]
+
+
+def test_tricky_names_and_shapes_resolve_as_the_python_walk_does(
+    db: sqlite3.Connection,
+) -> None:
+    state, oracle = _store(db), Oracle()
+    _apply(state, TRICKY, full=True)
+    oracle.apply(TRICKY, full=True)
+    _check(db, oracle)
+    assert _stored(db)["a1"] == (
+        '["a/b \\"quoted\\" \\\\ back", "café ünïcode 文件.txt"]',
+        'a/b "quoted" \\ back/café ünïcode 文件.txt',
+        "root",
+    )
+    files = {row.item_id: row for row in state.tree_files()}
+    assert files["a2"].segments == ('a/b "quoted" \\ back', "tab\tnew\nline\x00nul\x7f.txt")
+    assert files["e1"].segments == ("", "under-empty.txt")
+    assert files["n2"].segments is None and files["u1"].perm_src is None
+
+
+def test_moves_renames_deletions_and_own_permissions_follow_the_tree(
+    db: sqlite3.Connection,
+) -> None:
+    state, oracle = _store(db), Oracle()
+    _apply(state, TRICKY, full=True)
+    oracle.apply(TRICKY, full=True)
+    rounds = [
+        [replace(TRICKY[6], parent_id="root", name="moved/renamed")],  # a shared folder moves
+        [_folder("n", "root", "named now"), _folder("unknown", "e", "found")],
+        [_folder("a", None, None, deleted=True)],  # takes s, s1, s2, r2 and r21 with it
+        [_file("e1", "e", "under-empty.txt", shared=True), replace(TRICKY[14], parent_id="e")],
+    ]
+    for staged in rounds:
+        _apply(state, staged, full=False)
+        oracle.apply(staged, full=False)
+        _check(db, oracle)
+    with state.run():
+        state.mark_own_permissions(["n2", "e1", "missing"], True)
+    oracle.own |= {"n2", "e1"}
+    _check(db, oracle)
+    with state.run():
+        state.mark_own_permissions(["e1"], False)
+    oracle.own -= {"e1"}
+    _check(db, oracle)
+
+
+def test_a_round_that_changes_nothing_rewrites_no_item(db: sqlite3.Connection) -> None:
+    state = _store(db)
+    _apply(state, TRICKY, full=True)
+    state.set_meta(CONVERGED_KEY, "converged")
+    _apply(state, TRICKY, full=True)  # a full round always resolves the tree again
+    assert state.get_meta(CONVERGED_KEY) == "converged"
+
+
+def test_rows_as_earlier_versions_wrote_them_are_not_rewritten(db: sqlite3.Connection) -> None:
+    state, oracle = _store(db), Oracle()
+    _apply(state, TRICKY, full=True)
+    oracle.apply(TRICKY, full=True)
+    with state.run():  # what the walk in Python wrote, with json.dumps
+        db.executemany(
+            "UPDATE items SET segs = ?, path = ?, perm_src = ? WHERE item_id = ?",
+            [(*resolved, item_id) for item_id, resolved in oracle.resolved().items()],
+        )
+    state.set_meta(CONVERGED_KEY, "converged")
+    _apply(state, TRICKY, full=True)
+    assert state.get_meta(CONVERGED_KEY) == "converged"
+    _check(db, oracle)
+
+
+IDS = ["root", "a", "b", "c", "d", "e", "f", "g"]
+NAMES = ["x", "x/y", 'q"', "\\", "é", "", None]
+
+
+@st.composite
+def _rounds(draw: st.DrawFn) -> list[tuple[list[RemoteItem], bool, list[str]]]:
+    rounds = []
+    for number in range(draw(st.integers(1, 4))):
+        staged = [ROOT] if number == 0 else []
+        for _ in range(draw(st.integers(0, 10))):
+            staged.append(
+                RemoteItem(
+                    item_id=draw(st.sampled_from(IDS)),
+                    parent_id=draw(st.sampled_from([*IDS, "unknown", None])),
+                    name=draw(st.sampled_from(NAMES)),
+                    is_folder=draw(st.booleans()),
+                    is_root=draw(st.integers(0, 9)) == 0,
+                    deleted=draw(st.integers(0, 4)) == 0,
+                    shared=draw(st.integers(0, 3)) == 0,
+                )
+            )
+        full = number == 0 or draw(st.booleans())
+        rounds.append((staged, full, draw(st.lists(st.sampled_from(IDS), max_size=3))))
+    return rounds
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_rounds())
+def test_any_history_of_rounds_resolves_as_the_python_walk_does(
+    rounds: list[tuple[list[RemoteItem], bool, list[str]]],
+) -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        state, oracle = _store(db), Oracle()
+        for staged, full, own in rounds:
+            _apply(state, staged, full=full)
+            oracle.apply(staged, full=full)
+            _check(db, oracle)
+            with state.run():
+                state.mark_own_permissions(own, True)
+            oracle.own |= set(own) & set(oracle.items)
+            _check(db, oracle)
+    finally:
+        db.close()
