@@ -52,22 +52,21 @@ def refresh(
     if not hierarchical:
         # Without hierarchical sharing hints every file is its own permission root.
         state.mark_own_permissions(state.all_file_ids(), True)
-    sources = state.permission_sources()
-    retry = set(json.loads(state.get_meta(RETRY_KEY) or "[]"))
-    wanted = (sources & (summary.touched | summary.shared_changed)) | (
-        sources - state.known_permission_ids()
+    logger.debug(
+        "round: {} items reported, {} with sharing hints", summary.reported, summary.shared_changed
     )
-    wanted |= retry & sources
+    retry = json.loads(state.get_meta(RETRY_KEY) or "[]")
     reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
     if sweep:
+        sources = state.permission_sources()
         files = set(state.all_file_ids())
         # The folders' sources too: a file is compared with where it would inherit from.
         parents = set(state.source_of_files().values())
-        read = reader.read(sorted(sources | wanted | parents))
+        read = reader.read(sorted(sources | parents))
         read.update(reader.read(sorted(files - sources)))
         _classify(state, read, files)
     else:
-        read = reader.read(sorted(wanted))
+        read = reader.read(state.sources_to_read(retry))
         if hierarchical and read:
             # A file a sweep made its own permission root stays one only while it differs
             # from its folder: once its inheritance is restored it follows the folder again.

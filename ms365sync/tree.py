@@ -42,6 +42,18 @@ WITH RECURSIVE walk(item_id, segs, path, perm_src) AS (
 SELECT item_id, segs, path, perm_src FROM walk
 """
 
+_FILE = "is_folder = 0 AND package = 0"  # a remote file (not a folder or a package)
+
+# The items the staged round deleted (in `temp.latest`) and everything below them.
+_DELETE_SUBTREES = """
+WITH RECURSIVE doomed(item_id) AS (
+    SELECT item_id FROM latest WHERE deleted = 1 AND item_id != ''
+    UNION
+    SELECT i.item_id FROM items i JOIN doomed d ON i.parent_id = d.item_id
+)
+DELETE FROM items WHERE item_id IN (SELECT item_id FROM doomed)
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class TreeRow:
@@ -59,11 +71,12 @@ class TreeRow:
 
 @dataclass(frozen=True)
 class StageSummary:
-    """What applying a listing round changed in the tree."""
+    """How many items applying a listing round reported and removed. The round's entries
+    stay in `temp.latest` until the next one is applied (see `sources_to_read`)."""
 
-    touched: frozenset[str]  # items reported in this round (not deleted)
-    removed: frozenset[str]  # items that left the tree
-    shared_changed: frozenset[str]  # items carrying sharedChanged
+    reported: int  # items reported in this round (not deleted)
+    removed: int  # items that left the tree
+    shared_changed: int  # items carrying sharedChanged
 
 
 class TreeTables:
@@ -127,9 +140,11 @@ class TreeTables:
         )
         db.execute("CREATE INDEX temp.latest_id ON latest(item_id)")
         reshaped = full or self._reshapes_tree()
-        before = {row[0] for row in db.execute("SELECT item_id FROM items")} if full else None
+        removed = 0
         if full:
-            db.execute("DELETE FROM items WHERE item_id NOT IN (SELECT item_id FROM latest)")
+            removed = db.execute(
+                "DELETE FROM items WHERE item_id NOT IN (SELECT item_id FROM latest)"
+            ).rowcount
         db.execute(
             f"INSERT INTO items({_ITEM_COLUMNS}) SELECT {_ITEM_COLUMNS} FROM latest "
             "WHERE deleted = 0 ON CONFLICT(item_id) DO UPDATE SET parent_id=excluded.parent_id, "
@@ -138,16 +153,13 @@ class TreeTables:
             "modified=excluded.modified, mime=excluded.mime, shared=excluded.shared, "
             "package=excluded.package"
         )
-        removed = self._delete_subtrees(
-            [row[0] for row in db.execute("SELECT item_id FROM latest WHERE deleted = 1")]
-        )
-        if before is not None:
-            removed |= before - {row[0] for row in db.execute("SELECT item_id FROM items")}
-        touched = {row[0] for row in db.execute("SELECT item_id FROM latest WHERE deleted = 0")}
-        shared = {row[0] for row in db.execute("SELECT item_id FROM latest WHERE shared_changed")}
+        removed += db.execute(_DELETE_SUBTREES).rowcount
         if reshaped:
             self._resolve()
-        return StageSummary(frozenset(touched), frozenset(removed), frozenset(shared))
+        reported, shared_changed = db.execute(
+            "SELECT COUNT(*) - TOTAL(deleted), TOTAL(shared_changed) FROM latest"
+        ).fetchone()
+        return StageSummary(int(reported), removed, int(shared_changed))
 
     def _reshapes_tree(self) -> bool:
         """Whether the staged round (in `temp.latest`, not yet folded) adds, deletes, moves,
@@ -162,23 +174,6 @@ class TreeTables:
             "OR i.name IS NOT l.name OR i.is_root != l.is_root OR i.shared != l.shared)"
         ).fetchone()
         return bool(row[0])
-
-    def _delete_subtrees(self, roots: list[str]) -> set[str]:
-        removed: set[str] = set()
-        frontier = [r for r in roots if r]
-        while frontier:
-            removed.update(frontier)
-            marks = ",".join("?" * len(frontier[:500]))
-            chunk, frontier = frontier[:500], frontier[500:]
-            children = [
-                row[0]
-                for row in self._db.execute(
-                    f"SELECT item_id FROM items WHERE parent_id IN ({marks})", chunk
-                )
-            ]
-            self._db.execute(f"DELETE FROM items WHERE item_id IN ({marks})", chunk)
-            frontier.extend(c for c in children if c not in removed)
-        return removed
 
     def mark_own_permissions(self, item_ids: Iterable[str], own: bool) -> None:
         """Record whether files carry permissions of their own (found by a sweep)."""
@@ -230,6 +225,22 @@ class TreeTables:
     def item_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
+    def sources_to_read(self, retry: Iterable[str]) -> list[str]:
+        """The files' permission sources a run reads when it does not sweep, sorted: those
+        the applied round reported (live, or with a sharing hint), those never read, and
+        those of `retry`. A folder's own source is not one unless a file uses it: reading
+        it would cost 5 RU for nothing."""
+        return [
+            row[0]
+            for row in self._db.execute(
+                f"SELECT DISTINCT perm_src FROM items WHERE {_FILE} AND perm_src IS NOT NULL "
+                "AND (perm_src IN (SELECT item_id FROM latest WHERE deleted = 0 OR shared_changed) "
+                "OR perm_src NOT IN (SELECT item_id FROM perms) "
+                "OR perm_src IN (SELECT value FROM json_each(?))) ORDER BY perm_src",
+                (json.dumps(list(retry)),),
+            )
+        ]
+
     def permission_sources(self) -> set[str]:
         """Items whose permission sets files depend on (a folder's own source is not one
         unless a file uses it: reading it would cost 5 RU for nothing)."""
@@ -239,16 +250,6 @@ class TreeTables:
                 "SELECT DISTINCT perm_src FROM items WHERE perm_src IS NOT NULL "
                 "AND is_folder = 0 AND package = 0"
             )
-        }
-
-    def files_under_sources(self, sources: Iterable[str]) -> set[str]:
-        wanted = set(sources)
-        return {
-            row[0]
-            for row in self._db.execute(
-                "SELECT item_id, perm_src FROM items WHERE is_folder = 0 AND package = 0"
-            )
-            if row[1] in wanted
         }
 
     def source_of_files(self) -> dict[str, str]:

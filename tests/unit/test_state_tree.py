@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ms365sync.models import RemoteItem
+from ms365sync.models import PermissionSet, RemoteItem
 from ms365sync.state import CONVERGED_KEY, StateStore
 
 Resolved = tuple[str | None, str | None, str | None]  # segs JSON, path, permission source
@@ -44,12 +44,16 @@ class Oracle:
 
     def resolved(self) -> dict[str, Resolved]:
         found: dict[str, Resolved] = dict.fromkeys(self.items, (None, None, None))
-        stack = [(item, (), item.item_id) for item in self.items.values() if item.is_root]
+        stack: list[tuple[RemoteItem, tuple[str, ...], str]] = [
+            (item, (), item.item_id) for item in self.items.values() if item.is_root
+        ]
         while stack:
             item, parent_segs, parent_src = stack.pop()
-            if item.name is None and not item.is_root:
-                continue
-            segs = () if item.is_root else (*parent_segs, item.name)
+            segs: tuple[str, ...] = ()
+            if not item.is_root:
+                if item.name is None:
+                    continue  # a nameless item cannot be placed: it and its subtree wait
+                segs = (*parent_segs, item.name)
             own = item.is_root or item.shared or item.item_id in self.own
             src = item.item_id if own else parent_src
             found[item.item_id] = (json.dumps(segs, ensure_ascii=False), "/".join(segs), src)
@@ -92,12 +96,37 @@ def _check(db: sqlite3.Connection, oracle: Oracle) -> None:
     assert own == oracle.own
 
 
-def _folder(item_id: str, parent_id: str | None, name: str | None, **kw: bool) -> RemoteItem:
-    return RemoteItem(item_id, parent_id, name, is_folder=True, **kw)
+def _set_own(
+    db: sqlite3.Connection, state: StateStore, oracle: Oracle, ids: list[str], *, own: bool
+) -> None:
+    """Mark items as permission roots of their own (or not), then list the same tree again."""
+    db.executemany("UPDATE items SET own_perms = ? WHERE item_id = ?", [(own, i) for i in ids])
+    _apply(state, list(oracle.items.values()), full=True)  # a full round resolves again
+    changed = set(ids) & set(oracle.items)
+    oracle.own = oracle.own | changed if own else oracle.own - changed
 
 
-def _file(item_id: str, parent_id: str | None, name: str | None, **kw: bool) -> RemoteItem:
-    return RemoteItem(item_id, parent_id, name, is_folder=False, **kw)
+def _item(
+    item_id: str,
+    parent_id: str | None,
+    name: str | None,
+    *,
+    folder: bool,
+    is_root: bool = False,
+    shared: bool = False,
+    deleted: bool = False,
+) -> RemoteItem:
+    return RemoteItem(
+        item_id, parent_id, name, folder, is_root=is_root, shared=shared, deleted=deleted
+    )
+
+
+def _folder(item_id: str, parent_id: str | None, name: str | None, **flags: bool) -> RemoteItem:
+    return _item(item_id, parent_id, name, folder=True, **flags)
+
+
+def _file(item_id: str, parent_id: str | None, name: str | None, **flags: bool) -> RemoteItem:
+    return _item(item_id, parent_id, name, folder=False, **flags)
 
 
 ROOT = _folder("root", None, "root", is_root=True)
@@ -156,13 +185,9 @@ def test_moves_renames_deletions_and_own_permissions_follow_the_tree(
         _apply(state, staged, full=False)
         oracle.apply(staged, full=False)
         _check(db, oracle)
-    with state.run():
-        state.mark_own_permissions(["n2", "e1", "missing"], True)
-    oracle.own |= {"n2", "e1"}
+    _set_own(db, state, oracle, ["n2", "e1", "missing"], own=True)
     _check(db, oracle)
-    with state.run():
-        state.mark_own_permissions(["e1"], False)
-    oracle.own -= {"e1"}
+    _set_own(db, state, oracle, ["e1"], own=False)
     _check(db, oracle)
 
 
@@ -191,10 +216,11 @@ def test_rows_as_earlier_versions_wrote_them_are_not_rewritten(db: sqlite3.Conne
 
 IDS = ["root", "a", "b", "c", "d", "e", "f", "g"]
 NAMES = ["x", "x/y", 'q"', "\\", "é", "", None]
+Round = tuple[list[RemoteItem], bool, list[str]]  # staged, full, own roots made before
 
 
 @st.composite
-def _rounds(draw: st.DrawFn) -> list[tuple[list[RemoteItem], bool, list[str]]]:
+def _rounds(draw: st.DrawFn) -> list[Round]:
     rounds = []
     for number in range(draw(st.integers(1, 4))):
         staged = [ROOT] if number == 0 else []
@@ -208,6 +234,7 @@ def _rounds(draw: st.DrawFn) -> list[tuple[list[RemoteItem], bool, list[str]]]:
                     is_root=draw(st.integers(0, 9)) == 0,
                     deleted=draw(st.integers(0, 4)) == 0,
                     shared=draw(st.integers(0, 3)) == 0,
+                    shared_changed=draw(st.integers(0, 3)) == 0,
                 )
             )
         full = number == 0 or draw(st.booleans())
@@ -215,21 +242,75 @@ def _rounds(draw: st.DrawFn) -> list[tuple[list[RemoteItem], bool, list[str]]]:
     return rounds
 
 
+def _replay(db: sqlite3.Connection, rounds: list[Round]) -> tuple[StateStore, Oracle]:
+    state, oracle = _store(db), Oracle()
+    for staged, full, own in rounds:
+        _set_own(db, state, oracle, own, own=True)
+        _check(db, oracle)
+        _apply(state, staged, full=full)
+        oracle.apply(staged, full=full)
+        _check(db, oracle)
+    return state, oracle
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_rounds())
-def test_any_history_of_rounds_resolves_as_the_python_walk_does(
-    rounds: list[tuple[list[RemoteItem], bool, list[str]]],
+def test_any_history_of_rounds_resolves_as_the_python_walk_does(rounds: list[Round]) -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        _replay(db, rounds)
+    finally:
+        db.close()
+
+
+@dataclass
+class Tree:
+    """The items table as the permission queries see it (read back in Python)."""
+
+    parent: dict[str, str | None]
+    source: dict[str, str | None]
+    own: dict[str, bool]
+    files: set[str]
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> Tree:
+        rows = db.execute(
+            "SELECT item_id, parent_id, perm_src, own_perms, is_folder, package FROM items"
+        ).fetchall()
+        return cls(
+            parent={row[0]: row[1] for row in rows},
+            source={row[0]: row[2] for row in rows},
+            own={row[0]: bool(row[3]) for row in rows},
+            files={row[0] for row in rows if not row[4] and not row[5]},
+        )
+
+    def sources(self) -> set[str]:
+        return {s for f in self.files if (s := self.source[f]) is not None}
+
+    def inherits_from(self, item_id: str) -> str | None:
+        parent = self.parent[item_id]
+        return None if parent is None else self.source.get(parent)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    _rounds(),
+    st.dictionaries(st.sampled_from(IDS), st.sampled_from(["Ann:::Read", "Bob:::Edit"])),
+    st.lists(st.sampled_from([*IDS, "gone"]), max_size=3),
+)
+def test_the_sources_to_read_are_those_the_set_algebra_over_the_tree_gives(
+    rounds: list[Round], labels: dict[str, str], retry: list[str]
 ) -> None:
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        state, oracle = _store(db), Oracle()
-        for staged, full, own in rounds:
-            _apply(state, staged, full=full)
-            oracle.apply(staged, full=full)
-            _check(db, oracle)
-            with state.run():
-                state.mark_own_permissions(own, True)
-            oracle.own |= set(own) & set(oracle.items)
-            _check(db, oracle)
+        state, _ = _replay(db, rounds)
+        for item_id, label in labels.items():
+            state.store_permissions(item_id, PermissionSet(labels=(label,), grants=()), 0.0)
+        tree = Tree.read(db)
+        sources = tree.sources()
+        latest = {item.item_id: item for item in rounds[-1][0]}
+        hinted = {k for k, v in latest.items() if not v.deleted or v.shared_changed}
+        wanted = (sources & hinted) | (sources - set(labels)) | (sources & set(retry))
+        assert state.sources_to_read(retry) == sorted(wanted)
     finally:
         db.close()
