@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ms365sync.models import RemoteItem
@@ -43,6 +43,21 @@ SELECT item_id, segs, path, perm_src FROM walk
 """
 
 _FILE = "is_folder = 0 AND package = 0"  # a remote file (not a folder or a package)
+_CHUNK = 500  # item ids per statement (SQLite before 3.32 allows 999 parameters)
+
+# Files among the ids in {marks} with their permission set and that of the root they would
+# inherit from (their parent's source) stored: a root of their own exactly when the labels
+# differ (both stored by the same json.dumps, so equal labels are equal text).
+_CLASSIFY = """
+UPDATE items SET own_perms = v.differs FROM (
+    SELECT f.item_id AS item_id, mine.labels != theirs.labels AS differs
+    FROM items f JOIN items p ON p.item_id = f.parent_id
+    JOIN perms mine ON mine.item_id = f.item_id
+    JOIN perms theirs ON theirs.item_id = p.perm_src
+    WHERE f.item_id IN ({marks}) AND f.is_folder = 0 AND f.package = 0
+) AS v
+WHERE items.item_id = v.item_id AND items.own_perms != v.differs
+"""
 
 # The items the staged round deleted (in `temp.latest`) and everything below them.
 _DELETE_SUBTREES = """
@@ -175,15 +190,28 @@ class TreeTables:
         ).fetchone()
         return bool(row[0])
 
-    def mark_own_permissions(self, item_ids: Iterable[str], own: bool) -> None:
-        """Record whether files carry permissions of their own (found by a sweep)."""
-        item_ids = list(item_ids)
-        if not item_ids:
-            return
-        self._db.executemany(
-            "UPDATE items SET own_perms = ? WHERE item_id = ?", [(int(own), i) for i in item_ids]
-        )
-        self._resolve()
+    def set_own_permissions_of_files(self, own: bool) -> None:
+        """Record that every file carries permissions of its own (without hierarchical
+        sharing hints) or that none does (they follow their folders again)."""
+        changed = self._db.execute(
+            f"UPDATE items SET own_perms = ? WHERE {_FILE} AND own_perms != ?", (own, own)
+        ).rowcount
+        if changed:
+            self._resolve()
+
+    def classify_own_permissions(self, item_ids: Sequence[str]) -> int:
+        """Of the files among `item_ids` (permission sets just read), those whose labels
+        differ from the set of the root they would inherit from (their parent's source)
+        become roots of their own; those equal to it follow it again. A file missing either
+        stored set is left as it is. Returns how many files changed."""
+        changed = 0
+        for start in range(0, len(item_ids), _CHUNK):
+            chunk = item_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            changed += self._db.execute(_CLASSIFY.format(marks=marks), chunk).rowcount
+        if changed:
+            self._resolve()
+        return changed
 
     def _resolve(self) -> None:
         """Recompute every item's path and `perm_src` from the tree; write what changed.
@@ -241,32 +269,26 @@ class TreeTables:
             )
         ]
 
-    def permission_sources(self) -> set[str]:
-        """Items whose permission sets files depend on (a folder's own source is not one
-        unless a file uses it: reading it would cost 5 RU for nothing)."""
-        return {
-            row[0]
-            for row in self._db.execute(
-                "SELECT DISTINCT perm_src FROM items WHERE perm_src IS NOT NULL "
-                "AND is_folder = 0 AND package = 0"
-            )
-        }
-
-    def source_of_files(self) -> dict[str, str]:
-        """Each file's parent's permission source: where it would inherit from."""
-        return {
-            row[0]: row[1]
-            for row in self._db.execute(
-                "SELECT f.item_id, p.perm_src FROM items f JOIN items p ON f.parent_id = p.item_id "
-                "WHERE f.is_folder = 0 AND f.package = 0 AND p.perm_src IS NOT NULL"
-            )
-        }
-
-    def all_file_ids(self) -> list[str]:
+    def sources_to_sweep(self) -> list[str]:
+        """The files' permission sources and their folders' sources (where each file would
+        inherit from), sorted: what a sweep reads first."""
         return [
             row[0]
             for row in self._db.execute(
-                "SELECT item_id FROM items WHERE is_folder = 0 AND package = 0 ORDER BY item_id"
+                f"SELECT perm_src FROM items WHERE {_FILE} AND perm_src IS NOT NULL UNION "
+                "SELECT p.perm_src FROM items f JOIN items p ON p.item_id = f.parent_id "
+                "WHERE f.is_folder = 0 AND f.package = 0 AND p.perm_src IS NOT NULL ORDER BY 1"
+            )
+        ]
+
+    def files_to_sweep(self) -> list[str]:
+        """The files that are no file's permission source, sorted: what a sweep reads next."""
+        return [
+            row[0]
+            for row in self._db.execute(
+                f"SELECT item_id FROM items WHERE {_FILE} AND item_id NOT IN "
+                f"(SELECT perm_src FROM items WHERE {_FILE} AND perm_src IS NOT NULL) "
+                "ORDER BY item_id"
             )
         ]
 

@@ -191,6 +191,24 @@ def test_moves_renames_deletions_and_own_permissions_follow_the_tree(
     _check(db, oracle)
 
 
+def test_files_differing_from_their_folder_become_roots_and_equal_ones_follow_it(
+    db: sqlite3.Connection,
+) -> None:
+    state, oracle = _store(db), Oracle()
+    _apply(state, TRICKY, full=True)
+    oracle.apply(TRICKY, full=True)
+    _set_own(db, state, oracle, ["a1"], own=True)
+    labels = {"root": "Ann", "a1": "Ann", "a2": "Bob", "s": "Ann", "s1": "Ann", "s2": "Bob"}
+    for item_id, label in labels.items():
+        state.store_permissions(item_id, PermissionSet(labels=(label,), grants=()), 0.0)
+    with state.run():  # e1's set and n2's folder's source are unknown: both stay as they are
+        changed = state.classify_own_permissions(["a1", "a2", "s1", "s2", "e1", "n2", "a", "x"])
+    assert changed == 3  # a1 follows its folder again; a2 and s2 differ from theirs
+    oracle.own = {"a2", "s2"}
+    _check(db, oracle)
+    assert {row.item_id: row.perm_src for row in state.tree_files()}["a2"] == "a2"
+
+
 def test_a_round_that_changes_nothing_rewrites_no_item(db: sqlite3.Connection) -> None:
     state = _store(db)
     _apply(state, TRICKY, full=True)
@@ -296,14 +314,15 @@ class Tree:
 @given(
     _rounds(),
     st.dictionaries(st.sampled_from(IDS), st.sampled_from(["Ann:::Read", "Bob:::Edit"])),
+    st.lists(st.sampled_from(IDS)),
     st.lists(st.sampled_from([*IDS, "gone"]), max_size=3),
 )
-def test_the_sources_to_read_are_those_the_set_algebra_over_the_tree_gives(
-    rounds: list[Round], labels: dict[str, str], retry: list[str]
+def test_permission_queries_agree_with_the_set_algebra_over_the_tree(
+    rounds: list[Round], labels: dict[str, str], read: list[str], retry: list[str]
 ) -> None:
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        state, _ = _replay(db, rounds)
+        state, oracle = _replay(db, rounds)
         for item_id, label in labels.items():
             state.store_permissions(item_id, PermissionSet(labels=(label,), grants=()), 0.0)
         tree = Tree.read(db)
@@ -312,5 +331,27 @@ def test_the_sources_to_read_are_those_the_set_algebra_over_the_tree_gives(
         hinted = {k for k, v in latest.items() if not v.deleted or v.shared_changed}
         wanted = (sources & hinted) | (sources - set(labels)) | (sources & set(retry))
         assert state.sources_to_read(retry) == sorted(wanted)
+        folders = {s for f in tree.files if (s := tree.inherits_from(f)) is not None}
+        assert state.sources_to_sweep() == sorted(sources | folders)
+        assert state.files_to_sweep() == sorted(tree.files - sources)
+
+        read = [i for i in read if i in labels]  # only a set that was read is stored
+        expected = dict(tree.own)
+        for item_id in tree.files & set(read):
+            source = tree.inherits_from(item_id)
+            if source in labels:
+                expected[item_id] = labels[item_id] != labels[source]
+        with state.run():
+            changed = state.classify_own_permissions(read)
+        assert Tree.read(db).own == expected
+        assert changed == sum(expected[i] != tree.own[i] for i in expected)
+        oracle.own = {i for i, own in expected.items() if own}
+        _check(db, oracle)
+
+        for own in (True, False):
+            with state.run():
+                state.set_own_permissions_of_files(own)
+            oracle.own = oracle.own | tree.files if own else oracle.own - tree.files
+            _check(db, oracle)
     finally:
         db.close()
