@@ -60,7 +60,8 @@ UPDATE items SET own_perms = v.differs FROM (
 WHERE items.item_id = v.item_id AND items.own_perms != v.differs
 """
 
-# The items the staged round deleted (in `temp.latest`) and everything below them.
+# The items the staged round deleted (in `temp.latest`; an empty id names no item) and
+# everything below them. UNION, not UNION ALL: each is visited once, even along a cycle.
 _DELETE_SUBTREES = """
 WITH RECURSIVE doomed(item_id) AS (
     SELECT item_id FROM latest WHERE deleted = 1 AND item_id != ''
