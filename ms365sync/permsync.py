@@ -51,27 +51,23 @@ def refresh(
     """
     if not hierarchical:
         # Without hierarchical sharing hints every file is its own permission root.
-        state.mark_own_permissions(state.all_file_ids(), True)
-    sources = state.permission_sources()
-    retry = set(json.loads(state.get_meta(RETRY_KEY) or "[]"))
-    wanted = (sources & (summary.touched | summary.shared_changed)) | (
-        sources - state.known_permission_ids()
+        state.set_own_permissions_of_files(True)
+    logger.debug(
+        "round: {} items reported, {} with sharing hints", summary.reported, summary.shared_changed
     )
-    wanted |= retry & sources
+    retry = json.loads(state.get_meta(RETRY_KEY) or "[]")
     reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
     if sweep:
-        files = set(state.all_file_ids())
         # The folders' sources too: a file is compared with where it would inherit from.
-        parents = set(state.source_of_files().values())
-        read = reader.read(sorted(sources | wanted | parents))
-        read.update(reader.read(sorted(files - sources)))
-        _classify(state, read, files)
+        read = reader.read(state.sources_to_sweep())
+        read += reader.read(state.files_to_sweep())
+        _classify(state, read)
     else:
-        read = reader.read(sorted(wanted))
+        read = reader.read(state.sources_to_read(retry))
         if hierarchical and read:
             # A file a sweep made its own permission root stays one only while it differs
             # from its folder: once its inheritance is restored it follows the folder again.
-            _classify(state, read, set(read) & set(state.all_file_ids()))
+            _classify(state, read)
     state.set_meta(RETRY_KEY, json.dumps(sorted(reader.outcome.failed)))
     state.prune_permissions()
     return reader.outcome
@@ -86,9 +82,10 @@ class _Reader:
     outcome: PermissionOutcome
     progress: Callable[[int], None] | None
 
-    def read(self, item_ids: list[str]) -> dict[str, PermissionSet]:
-        """Read and store the permission sets of `item_ids`; failures go to the outcome."""
-        found: dict[str, PermissionSet] = {}
+    def read(self, item_ids: list[str]) -> list[str]:
+        """Read and store the permission sets of `item_ids`; returns the ids read (failures
+        go to the outcome)."""
+        found: list[str] = []
         if item_ids:
             logger.debug("reading the permissions of {} items", len(item_ids))
         for start in range(0, len(item_ids), CHUNK):
@@ -97,8 +94,8 @@ class _Reader:
                 if isinstance(result, Exception):
                     self.outcome.failed[item_id] = str(result)
                     continue
-                found[item_id] = permission_set(result)
-                self.state.store_permissions(item_id, found[item_id], self.now)
+                self.state.store_permissions(item_id, permission_set(result), self.now)
+                found.append(item_id)
             self.outcome.read += len(chunk)
             if self.progress is not None:
                 self.progress(len(chunk))
@@ -107,23 +104,12 @@ class _Reader:
         return found
 
 
-def _classify(state: StateStore, read: dict[str, PermissionSet], files: set[str]) -> None:
-    """Files of `files` whose permissions (just read) differ from those of the root they
-    would inherit from become roots; those equal to it follow it again."""
-    parents = state.source_of_files()
-    stored = state.permissions()
-    own: list[str] = []
-    inherited: list[str] = []
-    for item_id in files:
-        mine = read.get(item_id)
-        source = stored.get(parents.get(item_id, ""))
-        if mine is None or source is None:
-            continue
-        (own if mine.labels != source.labels else inherited).append(item_id)
-    if own:
-        logger.debug("{} files differ from their folder's permissions", len(own))
-    state.mark_own_permissions(own, True)
-    state.mark_own_permissions(inherited, False)
+def _classify(state: StateStore, read: list[str]) -> None:
+    """Files of `read` whose permissions differ from those of the root they would inherit
+    from become roots; those equal to it follow it again."""
+    changed = state.classify_own_permissions(read)
+    if changed:
+        logger.debug("{} files changed between own and inherited permissions", changed)
 
 
 def effective(

@@ -314,9 +314,6 @@ class StateStore(TreeTables):
             for row in self._db.execute("SELECT item_id, labels, grants FROM perms")
         }
 
-    def known_permission_ids(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT item_id FROM perms")}
-
     def prune_permissions(self) -> None:
         self._db.execute("DELETE FROM perms WHERE item_id NOT IN (SELECT item_id FROM items)")
 

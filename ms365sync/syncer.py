@@ -346,7 +346,7 @@ class Syncer:
             if honoured and state.get_meta("hierarchical") == "0":
                 # Without the hints every file was made its own permission root; with them,
                 # files follow their folders again (the next sweep re-finds real exceptions).
-                state.mark_own_permissions(state.all_file_ids(), False)
+                state.set_own_permissions_of_files(False)
             state.set_meta("hierarchical", "1" if honoured else "0")
             return honoured
         return state.get_meta("hierarchical") == "1"
