@@ -48,16 +48,17 @@ _CHUNK = 500  # item ids per statement (SQLite before 3.32 allows 999 parameters
 
 # Files among the ids in {marks} with their permission set and that of the root they would
 # inherit from (their parent's source) stored: a root of their own exactly when the labels
-# differ (both stored by the same json.dumps, so equal labels are equal text).
+# differ (both stored by the same json.dumps, so equal labels are equal text). Those whose
+# flag (0 or 1) says otherwise flip. (No UPDATE ... FROM: that needs SQLite 3.33.)
 _CLASSIFY = """
-UPDATE items SET own_perms = v.differs FROM (
-    SELECT f.item_id AS item_id, mine.labels != theirs.labels AS differs
+UPDATE items SET own_perms = 1 - own_perms WHERE item_id IN (
+    SELECT f.item_id
     FROM items f JOIN items p ON p.item_id = f.parent_id
     JOIN perms mine ON mine.item_id = f.item_id
     JOIN perms theirs ON theirs.item_id = p.perm_src
     WHERE f.item_id IN ({marks}) AND f.is_folder = 0 AND f.package = 0
-) AS v
-WHERE items.item_id = v.item_id AND items.own_perms != v.differs
+    AND f.own_perms != (mine.labels != theirs.labels)
+)
 """
 
 # The items the staged round deleted (in `temp.latest`; an empty id names no item) and
@@ -230,9 +231,10 @@ class TreeTables:
         )
         db.execute(f"INSERT INTO placed {_PLACED}")
         db.execute(
-            "UPDATE items SET segs = p.segs, path = p.path, perm_src = p.perm_src FROM placed p "
-            "WHERE p.item_id = items.item_id "
-            "AND (items.segs IS NOT p.segs OR items.perm_src IS NOT p.perm_src)"
+            "UPDATE items SET (segs, path, perm_src) = (SELECT p.segs, p.path, p.perm_src "
+            "FROM placed p WHERE p.item_id = items.item_id) WHERE item_id IN ("
+            "SELECT p.item_id FROM placed p JOIN items i ON i.item_id = p.item_id "
+            "WHERE i.segs IS NOT p.segs OR i.perm_src IS NOT p.perm_src)"
         )
         db.execute(
             "UPDATE items SET segs = NULL, path = NULL, perm_src = NULL "
