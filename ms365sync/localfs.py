@@ -165,13 +165,23 @@ def timestamp_ns(moment: datetime) -> int:
 def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
     """Create and open a new hidden temporary file for `name` in `dir_fd` (O_EXCL)."""
     for _ in range(_TEMP_ATTEMPTS):
-        token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(TEMP_TOKEN_CHARS))
-        candidate = temp_name(name, token)
+        candidate = temp_name(name, _temp_token())
         try:
             return os.open(candidate, _NEW_FILE_FLAGS, _FILE_MODE, dir_fd=dir_fd), candidate
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary file name", name)
+
+
+def _temp_token() -> str:
+    """TEMP_TOKEN_CHARS random letters and digits from one draw of the system's randomness
+    (a draw per character was eight system calls per downloaded file)."""
+    value = secrets.randbits(64)  # 36 ** 8 < 2 ** 64: every token can come out
+    token = []
+    for _ in range(TEMP_TOKEN_CHARS):
+        value, digit = divmod(value, len(_TOKEN_ALPHABET))
+        token.append(_TOKEN_ALPHABET[digit])
+    return "".join(token)
 
 
 def _lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
@@ -469,10 +479,15 @@ class Mirror:
         fds = [self._open_data(create)]
         try:
             for name in parts[:-1]:
-                if create:
-                    with suppress(FileExistsError):
+                shown = "/".join(parts[: len(fds)])
+                try:
+                    fds.append(_open_dir(name, fds[-1], shown))
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    with suppress(FileExistsError):  # created meanwhile by someone else
                         os.mkdir(name, dir_fd=fds[-1])
-                fds.append(_open_dir(name, fds[-1], "/".join(parts[: len(fds)])))
+                    fds.append(_open_dir(name, fds[-1], shown))
             yield fds
         finally:
             for fd in reversed(fds):

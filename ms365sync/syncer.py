@@ -2,9 +2,10 @@
 
 A run lists the library completely (delta) into the state store's stage, then, inside one
 state transaction, folds the round into the tree, refreshes permissions, plans against the
-recorded mirror and the disk, applies the plan, and records the new state, the delta link
-and the change log together. The log and .permissions.json are written out after the commit
-from what was committed, and a crash in between is completed at the next start.
+recorded mirror and the disk and applies the plan in batches (`execute`), and records the
+new state, the delta link and the change log together. The log and .permissions.json are
+written out after the commit from what was committed, and a crash in between is completed
+at the next start.
 """
 
 from __future__ import annotations
