@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pydantic_core
 from pydantic import BaseModel
 
-from ms365sync.changelog import ChangeLog, Changes, ErrorEntry, RepairEntry, Summary
+from ms365sync.changelog import ChangeLog, Changes, RepairEntry, Summary
 
 __all__ = ["SECTIONS", "LogDocument", "Section"]
 
@@ -82,10 +82,6 @@ class LogDocument:
     @property
     def timestamp(self) -> str:
         return self.shell.timestamp
-
-    @property
-    def errors(self) -> dict[str, ErrorEntry]:
-        return self.shell.errors
 
     @property
     def repairs(self) -> dict[str, RepairEntry]:
