@@ -69,8 +69,8 @@ from ms365sync import (
     PendingLog,
     SQLiteCheckpointStore,
 )
-from ms365sync.changelog import AddedEntry, ModifiedEntry, PermissionOnlyEntry
-from ms365sync.config import load_config
+from ms365sync.config.schema import load_config
+from ms365sync.outputs.changelog import AddedEntry, ModifiedEntry, PermissionOnlyEntry
 
 Entry = AddedEntry | ModifiedEntry | PermissionOnlyEntry
 DEFAULT_DB = Path("rag_index.db")

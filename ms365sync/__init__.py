@@ -5,9 +5,8 @@ from __future__ import annotations
 from loguru import logger
 
 from ms365sync._version import __version__
-from ms365sync.api import SharePointSync, sync_target
-from ms365sync.changelog import ChangeLog
-from ms365sync.consumer import (
+from ms365sync.compat import SharePointSync, sync_target
+from ms365sync.consumer.logconsumer import (
     CheckpointStore,
     ConsumerError,
     FileCheckpointStore,
@@ -16,11 +15,12 @@ from ms365sync.consumer import (
     PendingLog,
     SQLiteCheckpointStore,
 )
-from ms365sync.exports import GrantEntry, GrantsFile
 from ms365sync.filters import Filters
+from ms365sync.graph.lookup import SiteRef
+from ms365sync.outputs.changelog import ChangeLog
+from ms365sync.outputs.grants import GrantEntry, GrantsFile
 from ms365sync.quickxorhash import QuickXorHash, quickxorhash
-from ms365sync.resolve import SiteRef
-from ms365sync.syncer import PermissionPolicy, SyncResult, TargetSpec
+from ms365sync.sync.syncer import PermissionPolicy, SyncResult, TargetSpec
 
 # A library stays quiet unless its user asks: the command line enables and configures it.
 logger.disable("ms365sync")

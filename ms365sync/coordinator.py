@@ -21,14 +21,14 @@ from typing import Any, BinaryIO
 import requests
 from loguru import logger
 
-from ms365sync.apply import Progress
-from ms365sync.config import Config, Target
+from ms365sync.config.schema import Config, Target
 from ms365sync.errors import AuthError, MS365SyncError
 from ms365sync.graph import GraphClient, MsalTokenProvider
 from ms365sync.graph.auth import TokenProvider
 from ms365sync.graph.download import DEFAULT_CHUNK_SIZE, DownloadInfo
 from ms365sync.graph.session import build_session
-from ms365sync.syncer import Syncer, SyncResult
+from ms365sync.sync.apply import Progress
+from ms365sync.sync.syncer import Syncer, SyncResult
 
 ON_CHANGE_TIMEOUT = 600.0
 

@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from ms365sync import exports, schemas, syncer
-from ms365sync.changelog import LOG_DIR, parse_log_name
+from ms365sync.outputs import grants as exports
+from ms365sync.outputs import schemas
+from ms365sync.outputs.changelog import LOG_DIR, parse_log_name
+from ms365sync.sync import syncer
 
 VALIDATORS = {
     name: Draft202012Validator(json.loads(schemas.shipped(name))) for name in schemas.NAMES

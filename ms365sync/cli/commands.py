@@ -29,7 +29,7 @@ from ms365sync.cli.main import (
     load,
     run_sync,
 )
-from ms365sync.config import StarterSite, write_starter_config
+from ms365sync.config.schema import StarterSite, write_starter_config
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph import (
@@ -40,9 +40,9 @@ from ms365sync.graph import (
     custom_cloud,
     get_cloud,
 )
+from ms365sync.graph.lookup import resolve, url_segment
 from ms365sync.graph.session import build_session
-from ms365sync.resolve import resolve, url_segment
-from ms365sync.state import StateStore
+from ms365sync.state.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")

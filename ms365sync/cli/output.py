@@ -27,10 +27,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ms365sync.apply import Progress as SyncProgress
-from ms365sync.config import Target
+from ms365sync.config.schema import Target
 from ms365sync.coordinator import RunReport
-from ms365sync.syncer import SyncResult
+from ms365sync.sync.apply import Progress as SyncProgress
+from ms365sync.sync.syncer import SyncResult
 
 LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss} {level: <7} {message}"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ms365sync import schemas
 from ms365sync.cli.main import EXIT_USAGE, cli, fail
+from ms365sync.outputs import schemas
 
 _WHAT = {
     "changelog": "sync_logs/sync_changes_<timestamp>.json",

@@ -16,7 +16,7 @@ from cli_harness import served
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
-from ms365sync.config import load_config
+from ms365sync.config.schema import load_config
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

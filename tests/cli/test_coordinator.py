@@ -10,13 +10,13 @@ import pytest
 from cli_harness import served
 
 import ms365sync.coordinator as coordinator_module
-from ms365sync.config import load_config
+from ms365sync.config.schema import load_config
 from ms365sync.coordinator import Coordinator
 from ms365sync.emulator.config import EmulatorConfig, FaultConfig
 from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.demo import load_demo_tenant
 from ms365sync.errors import LockError
-from ms365sync.lock import target_lock
+from ms365sync.localfs.lock import target_lock
 
 
 def test_targets_share_one_client_and_one_throttle_gate(

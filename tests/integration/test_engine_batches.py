@@ -17,9 +17,8 @@ from test_engine_changelog import *  # noqa: F403 - collected again with batches
 from test_engine_content import *  # noqa: F403
 from test_engine_safety import *  # noqa: F403
 
-from ms365sync import execute
+from ms365sync.sync import batches as execute
 
-# Overlapping downloads need more than one download in a batch.
 del test_downloads_run_concurrently  # noqa: F821
 
 

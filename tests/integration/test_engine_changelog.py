@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from harness import FIRST_FILES, World
 
-from ms365sync import syncer
-from ms365sync.changelog import ChangeLog
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
 from ms365sync.errors import LocalStorageError
-from ms365sync.state import StateStore
+from ms365sync.outputs.changelog import ChangeLog
+from ms365sync.state.store import StateStore
+from ms365sync.sync import syncer
 
 ORIGINAL_SUMMARY = {
     "total_files",
@@ -244,7 +244,7 @@ def test_temporary_files_of_a_killed_run_are_removed(world: World) -> None:
 
 def test_a_second_run_on_the_same_target_is_refused(world: World) -> None:
     from ms365sync.errors import LockError
-    from ms365sync.lock import target_lock
+    from ms365sync.localfs.lock import target_lock
 
     world.ok()
     with target_lock(world.root / ".ms365sync"):

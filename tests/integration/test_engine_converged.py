@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from harness import World
 
-from ms365sync import converged, execute
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
 from ms365sync.filters import Filters
-from ms365sync.state import CONVERGED_KEY, StateStore
+from ms365sync.state.store import CONVERGED_KEY, StateStore
+from ms365sync.sync import batches as execute
+from ms365sync.sync import shortcut as converged
 
 
 def _marked(world: World) -> str | None:

@@ -18,7 +18,7 @@ from ms365sync.emulator.model import Role
 from ms365sync.errors import AuthError, SafetyError
 from ms365sync.filters import Filters
 from ms365sync.graph import ClientCertificate
-from ms365sync.syncer import SyncResult
+from ms365sync.sync.syncer import SyncResult
 
 
 def _dry_then_real(world: World, **options: object) -> tuple[SyncResult, SyncResult]:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from harness import FIRST_FILES, World, add_many, make_world
 
-from ms365sync.changelog import ChangeLog
 from ms365sync.emulator.content import BytesContent, GeneratedContent
 from ms365sync.emulator.model import Role
 from ms365sync.emulator.server import EmulatorServer
+from ms365sync.outputs.changelog import ChangeLog
 
 
 @pytest.fixture

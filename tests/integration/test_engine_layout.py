@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from harness import FIRST_FILES, HOST, World
 
-from ms365sync import syncer
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import ResolutionError
-from ms365sync.resolve import SiteRef
+from ms365sync.graph.lookup import SiteRef
+from ms365sync.sync import syncer
 
 STAMP = "2024-01-20_14-30-45"
 

@@ -18,7 +18,7 @@ from ms365sync import (
     LogConsumer,
     SQLiteCheckpointStore,
 )
-from ms365sync.changelog import (
+from ms365sync.outputs.changelog import (
     AddedEntry,
     Changes,
     LogPosition,

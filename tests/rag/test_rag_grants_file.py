@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from rag_world import BEN, CHLOE, MARKETING, PRODUCT, Demo
 
-from ms365sync import exports, syncer
 from ms365sync.emulator.model import Role
 from ms365sync.errors import LocalStorageError
-from ms365sync.exports import GrantsFile
 from ms365sync.graph.convert import level
+from ms365sync.outputs import grants as exports
+from ms365sync.outputs.grants import GrantsFile
+from ms365sync.sync import syncer
 
 DANIEL = "daniel.okafor@contoso.onmicrosoft.com"
 

@@ -12,17 +12,17 @@ from click.testing import CliRunner
 from output_schemas_plugin import _logs_written_under, problems
 from rag_world import MARKETING, Demo
 
-from ms365sync import schemas
 from ms365sync.cli import cli
 from ms365sync.emulator.demo import demo_scenario_path
 from ms365sync.emulator.scenario import apply_scenario, load_scenario
-from ms365sync.schemas.__main__ import main as regenerate
+from ms365sync.outputs import schemas
+from ms365sync.outputs.schemas.__main__ import main as regenerate
 
 
 @pytest.mark.parametrize("name", schemas.NAMES)
 def test_the_shipped_schema_is_the_one_the_models_generate(name: str) -> None:
     shipped = schemas.shipped(name)
-    assert shipped == schemas.render(name), "run: python -m ms365sync.schemas"
+    assert shipped == schemas.render(name), "run: python -m ms365sync.outputs.schemas"
     document = json.loads(shipped)
     assert document["$schema"] == schemas.DRAFT and document["title"].startswith("ms365sync")
 

@@ -14,7 +14,7 @@ from test_disk_trouble import *  # noqa: F403 - collected again with batches of 
 from test_history_properties import *  # noqa: F403
 from test_partial_failures import *  # noqa: F403
 
-from ms365sync import execute
+from ms365sync.sync import batches as execute
 
 
 @pytest.fixture(autouse=True)

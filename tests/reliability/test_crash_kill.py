@@ -39,7 +39,7 @@ from ms365sync.emulator.cli import sites_toml
 from ms365sync.emulator.config import EmulatorConfig, LatencyConfig
 from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.synthetic import synthetic_tenant
-from ms365sync.state import StateStore
+from ms365sync.state.store import StateStore
 
 # Changes between trials: mostly content and moves (long download and placing phases),
 # some permission changes, and swapped names (the two-step rename).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.config import (
+from ms365sync.config.schema import (
     ConfigFile,
     StarterSite,
     load_config,
@@ -21,8 +21,8 @@ from ms365sync.errors import ConfigError
 from ms365sync.filters import Filters
 from ms365sync.graph.auth import ClientCertificate, ClientSecret
 from ms365sync.graph.cloud import GLOBAL, US_GOV
-from ms365sync.resolve import SiteRef
-from ms365sync.syncer import PermissionPolicy
+from ms365sync.graph.lookup import SiteRef
+from ms365sync.sync.syncer import PermissionPolicy
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"
 PASSPHRASE = "pem-passphrase-for-tests"
@@ -459,7 +459,10 @@ def test_the_example_file_shows_every_key() -> None:
             keys.add(name)
             inner = field.annotation
             for candidate in getattr(inner, "__args__", (inner,)):
-                if isinstance(candidate, type) and candidate.__module__ == "ms365sync.config":
+                if (
+                    isinstance(candidate, type)
+                    and candidate.__module__ == "ms365sync.config.schema"
+                ):
                     tables.append(candidate)
     # A value as `key = `, a table as `[key]`, an array of tables as `[[sites.key]]`.
     missing = sorted(key for key in keys if f"{key} = " not in text and f"{key}]" not in text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ms365sync.errors import SafetyError
-from ms365sync.plan import DeleteLimit, check_deletions
+from ms365sync.sync.plan import DeleteLimit, check_deletions
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ms365sync.downloadurls import URL_FRESH_FOR_S, DownloadUrls
+from ms365sync.sync.downloadurls import URL_FRESH_FOR_S, DownloadUrls
 
 URL = "https://contoso.sharepoint.com/_layouts/15/download.aspx?UniqueId=1&tempauth=v1.secret"
 NEWER = URL.replace("secret", "newer")

@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ms365sync.jsonstream import Raw, object_chunks, render
+from ms365sync.outputs.jsonstream import Raw, object_chunks, render
 
 _TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 _VALUES = st.recursive(

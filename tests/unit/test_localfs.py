@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ms365sync.errors import LocalStorageError
-from ms365sync.localfs import (
+from ms365sync.localfs.mirror import (
     LocalEntry,
     LocalStat,
     Mirror,
@@ -26,7 +26,7 @@ from ms365sync.localfs import (
     write_atomic,
     write_json_atomic,
 )
-from ms365sync.names import MappedPath, is_temp_name, local_relpath_from_segments, temp_name
+from ms365sync.localfs.names import MappedPath, is_temp_name, local_relpath_from_segments, temp_name
 from ms365sync.quickxorhash import quickxorhash
 
 MODIFIED = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)

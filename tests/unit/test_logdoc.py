@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ms365sync.changelog import (
+from ms365sync.outputs.changelog import (
     AddedEntry,
     ChangeLog,
     Changes,
@@ -20,7 +20,7 @@ from ms365sync.changelog import (
     Summary,
     TargetInfo,
 )
-from ms365sync.logdoc import SECTIONS, LogDocument, Section
+from ms365sync.outputs.logstream import SECTIONS, LogDocument, Section
 
 texts = st.text(min_size=0, max_size=12)  # any code point: quotes, controls, emoji, "/"
 optional = st.none() | texts

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ms365sync.names import (
+from ms365sync.localfs.names import (
     NAME_MAX,
     PATH_MAX,
     TEMP_TOKEN_CHARS,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.state import StateStore
+from ms365sync.state.store import StateStore
 
 
 @pytest.mark.parametrize("size", [0, 10, 3_000_000])

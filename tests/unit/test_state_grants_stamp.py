@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ms365sync.models import MirrorFile, PermissionSet
-from ms365sync.state import GRANTS_FILE_KEY, StateStore
+from ms365sync.state.store import GRANTS_FILE_KEY, StateStore
 
 
 def _file(item_id: str, path: str) -> MirrorFile:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ms365sync.models import PermissionSet, RemoteItem
-from ms365sync.state import CONVERGED_KEY, StateStore
+from ms365sync.state.store import CONVERGED_KEY, StateStore
 
 Resolved = tuple[str | None, str | None, str | None]  # segs JSON, path, permission source
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ms365sync.workers import run_each
+from ms365sync.sync.workers import run_each
 
 
 def test_every_item_is_worked_on_once_on_several_threads() -> None:

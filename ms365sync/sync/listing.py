@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from ms365sync.downloadurls import DownloadUrls
 from ms365sync.errors import DeltaExpiredError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import remote_item
 from ms365sync.graph.types import DriveItem
-from ms365sync.state import StateStore
+from ms365sync.state.store import StateStore
+from ms365sync.sync.downloadurls import DownloadUrls
 
 MAX_RESTARTS = 3
 

@@ -32,13 +32,13 @@ from ms365sync.graph import (
     custom_cloud,
     get_cloud,
 )
-from ms365sync.localfs import Mirror
+from ms365sync.graph.lookup import SiteRef
+from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import MirrorFile, RemoteFile
-from ms365sync.plan import same_content
 from ms365sync.quickxorhash import QuickXorHash
-from ms365sync.resolve import SiteRef
-from ms365sync.state import StateStore
-from ms365sync.syncer import PermissionPolicy, Syncer, SyncResult, TargetSpec
+from ms365sync.state.store import StateStore
+from ms365sync.sync.plan import same_content
+from ms365sync.sync.syncer import PermissionPolicy, Syncer, SyncResult, TargetSpec
 
 __all__ = ["SharePointSync", "sync_target"]
 

@@ -27,13 +27,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ms365sync.changelog import LOG_DIR, ChangeLog, LogPosition, parse_log_name
-from ms365sync.checkpoints import (
+from ms365sync.consumer.checkpoints import (
     CheckpointStore,
     ConsumerError,
     FileCheckpointStore,
     SQLiteCheckpointStore,
 )
+from ms365sync.outputs.changelog import LOG_DIR, ChangeLog, LogPosition, parse_log_name
 
 __all__ = [
     "CheckpointStore",

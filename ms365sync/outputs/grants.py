@@ -5,7 +5,7 @@ ids (Entra object ids, site-qualified site group ids, sharing link ids with thei
 recipients), each marked own or inherited from the committed tree's permission source. It
 is built from the committed state only, so the syncer writes it after the commit and again
 after a crash (`Syncer._finish_exports`), atomically: a reader sees the old file or the new.
-The models here (and `changelog.ChangeLog`) are the published formats (`ms365sync.schemas`).
+The models here (and `changelog.ChangeLog`) are the published formats (`ms365sync.outputs.schemas`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from ms365sync import recovery
-from ms365sync.changelog import TargetInfo
-from ms365sync.jsonstream import Raw, object_chunks, render
-from ms365sync.localfs import write_atomic
+from ms365sync.localfs.mirror import write_atomic
 from ms365sync.models import Grant, PrincipalKind
-from ms365sync.state import GRANTS_FILE_KEY, StateStore, decode_permissions
+from ms365sync.outputs.changelog import TargetInfo
+from ms365sync.outputs.jsonstream import Raw, object_chunks, render
+from ms365sync.state.store import GRANTS_FILE_KEY, StateStore, decode_permissions
+from ms365sync.sync import recovery
 
 __all__ = [
     "GRANTS_FILE",

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync import names
 from ms365sync.errors import LocalStorageError
-from ms365sync.localfs import Mirror
+from ms365sync.localfs import names
+from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import MirrorFile, PermissionSet
-from ms365sync.state import StateStore
+from ms365sync.state.store import StateStore
 
 RECOVERED_PREFIX = "recovered:"
 PERMISSIONS_STAT = "permissions_file_stamp"  # meta key: size:mtime_ns of the last export

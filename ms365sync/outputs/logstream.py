@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pydantic_core
 from pydantic import BaseModel
 
-from ms365sync.changelog import ChangeLog, Changes, RepairEntry, Summary
+from ms365sync.outputs.changelog import ChangeLog, Changes, RepairEntry, Summary
 
 __all__ = ["SECTIONS", "LogDocument", "Section"]
 

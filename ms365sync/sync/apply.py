@@ -28,14 +28,14 @@ from datetime import datetime, timezone
 
 from loguru import logger
 
-from ms365sync.downloadurls import DownloadUrls
 from ms365sync.errors import DownloadError, LocalStorageError, MS365SyncError, NotFoundError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import iso
-from ms365sync.localfs import Mirror, TempFile, timestamp_ns
+from ms365sync.localfs.mirror import Mirror, TempFile, timestamp_ns
+from ms365sync.localfs.names import temp_name
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
-from ms365sync.names import temp_name
-from ms365sync.workers import run_each
+from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.workers import run_each
 
 # What a foreign entry in the way looks like: a symbolic link on the path, a file where a
 # folder goes or the reverse. It fails the one file; any other local error stops the target.

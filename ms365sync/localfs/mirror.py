@@ -35,7 +35,7 @@ from typing import BinaryIO, Literal
 from loguru import logger
 
 from ms365sync.errors import LocalStorageError
-from ms365sync.names import TEMP_TOKEN_CHARS, is_temp_name, temp_name
+from ms365sync.localfs.names import TEMP_TOKEN_CHARS, is_temp_name, temp_name
 from ms365sync.quickxorhash import QuickXorHash
 
 __all__ = [

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ms365sync import sqlitedb
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError, StateError
 from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind
-from ms365sync.tree import StageSummary, TreeRow, TreeTables
+from ms365sync.state import db as sqlitedb
+from ms365sync.state.tree import StageSummary, TreeRow, TreeTables
 
 __all__ = ["DB_NAME", "StageSummary", "StateStore", "TreeRow"]
 

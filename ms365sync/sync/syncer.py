@@ -21,22 +21,28 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync import converged, execute, exports, inventory, jsonstream, permsync, recovery
-from ms365sync.apply import Applier, Progress
-from ms365sync.changelog import LOG_DIR, TargetInfo, log_name, timestamp
-from ms365sync.downloadurls import DownloadUrls
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
-from ms365sync.listing import Round, list_changes
-from ms365sync.localfs import Mirror, write_atomic
-from ms365sync.lock import target_lock
-from ms365sync.logdoc import LogDocument
+from ms365sync.graph.lookup import Resolved, confirm, resolve
+from ms365sync.localfs.lock import target_lock
+from ms365sync.localfs.mirror import Mirror, write_atomic
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
-from ms365sync.plan import DeleteLimit
-from ms365sync.report import LogBuilder
-from ms365sync.resolve import Resolved, confirm, resolve
-from ms365sync.spec import PERMISSIONS_FILE, STATE_DIR, PermissionPolicy, SyncResult, TargetSpec
-from ms365sync.state import DB_NAME, StageSummary, StateStore
+from ms365sync.outputs import grants as exports
+from ms365sync.outputs import jsonstream
+from ms365sync.outputs.changelog import LOG_DIR, TargetInfo, log_name, timestamp
+from ms365sync.outputs.logstream import LogDocument
+from ms365sync.state.store import DB_NAME, StageSummary, StateStore
+from ms365sync.sync import batches as execute
+from ms365sync.sync import inputs as inventory
+from ms365sync.sync import permissions as permsync
+from ms365sync.sync import recovery
+from ms365sync.sync import shortcut as converged
+from ms365sync.sync.apply import Applier, Progress
+from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.listing import Round, list_changes
+from ms365sync.sync.plan import DeleteLimit
+from ms365sync.sync.report import LogBuilder
+from ms365sync.target import PERMISSIONS_FILE, STATE_DIR, PermissionPolicy, SyncResult, TargetSpec
 
 __all__ = [
     "PERMISSIONS_FILE",

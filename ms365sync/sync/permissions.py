@@ -18,7 +18,7 @@ from loguru import logger
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import permission_set
 from ms365sync.models import PermissionSet
-from ms365sync.state import StageSummary, StateStore
+from ms365sync.state.store import StageSummary, StateStore
 
 RETRY_KEY = "permission_retry"
 CHUNK = 400  # item ids per permissions_batch call (20 per $batch inside)

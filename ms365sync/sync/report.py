@@ -14,8 +14,8 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync.apply import Done
-from ms365sync.changelog import (
+from ms365sync.models import ActionKind, MirrorFile, PermissionChanges
+from ms365sync.outputs.changelog import (
     AddedEntry,
     ChangeLog,
     Changes,
@@ -28,8 +28,8 @@ from ms365sync.changelog import (
     Summary,
     TargetInfo,
 )
-from ms365sync.logdoc import SECTIONS, LogDocument, Section
-from ms365sync.models import ActionKind, MirrorFile, PermissionChanges
+from ms365sync.outputs.logstream import SECTIONS, LogDocument, Section
+from ms365sync.sync.apply import Done
 
 # Every field of an added entry is given: one fields-set serves them all.
 _ADDED_FIELDS = set(AddedEntry.model_fields)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from ms365sync.configfile import (
+from ms365sync.config.source import (
     StarterSite,
     apply_auth_fallback,
     environment,
@@ -39,8 +39,8 @@ from ms365sync.errors import ConfigError
 from ms365sync.filters import FilterError, Filters
 from ms365sync.graph.auth import ClientCertificate, ClientSecret, Credential
 from ms365sync.graph.cloud import Cloud, custom_cloud, get_cloud
-from ms365sync.resolve import SiteRef
-from ms365sync.syncer import PermissionPolicy, TargetSpec
+from ms365sync.graph.lookup import SiteRef
+from ms365sync.sync.syncer import PermissionPolicy, TargetSpec
 
 __all__ = [
     "CLOUD_NAMES",

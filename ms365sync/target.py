@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ms365sync.changelog import ChangeLog, Summary
 from ms365sync.errors import MS365SyncError
 from ms365sync.filters import Filters
-from ms365sync.logdoc import LogDocument
+from ms365sync.graph.lookup import SiteRef
 from ms365sync.models import RunCounters
-from ms365sync.resolve import SiteRef
+from ms365sync.outputs.changelog import ChangeLog, Summary
+from ms365sync.outputs.logstream import LogDocument
 
 STATE_DIR = ".ms365sync"
 PERMISSIONS_FILE = ".permissions.json"

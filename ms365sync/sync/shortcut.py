@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 
-from ms365sync import permsync
 from ms365sync._version import __version__
-from ms365sync.inventory import LocalInventory, RemoteInventory
-from ms365sync.spec import TargetSpec
-from ms365sync.state import CONVERGED_KEY, StateStore
+from ms365sync.state.store import CONVERGED_KEY, StateStore
+from ms365sync.sync import permissions as permsync
+from ms365sync.sync.inputs import LocalInventory, RemoteInventory
+from ms365sync.target import TargetSpec
 
 __all__ = ["key", "mark", "unchanged"]
 

@@ -1,11 +1,11 @@
-"""`python -m ms365sync.schemas [--check]`: regenerate (or check) the shipped JSON Schemas."""
+"""`python -m ms365sync.outputs.schemas [--check]`: regenerate or check the shipped schemas."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from ms365sync.schemas import NAMES, render, write_all
+from ms365sync.outputs.schemas import NAMES, render, write_all
 
 
 def main(argv: list[str]) -> int:
@@ -13,10 +13,10 @@ def main(argv: list[str]) -> int:
     if argv == ["--check"]:
         stale = [n for n in NAMES if (here / f"{n}.json").read_text("utf-8") != render(n)]
         for name in stale:
-            print(f"{here / name}.json is out of date: run python -m ms365sync.schemas")
+            print(f"{here / name}.json is out of date: run python -m ms365sync.outputs.schemas")
         return 1 if stale else 0
     if argv:
-        print("usage: python -m ms365sync.schemas [--check]", file=sys.stderr)
+        print("usage: python -m ms365sync.outputs.schemas [--check]", file=sys.stderr)
         return 2
     for path in write_all(here):
         print(f"wrote {path}")

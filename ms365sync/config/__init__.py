@@ -1,0 +1,1 @@
+"""sites.toml -> targets: the schema, the file as text (TOML, .env, ${VAR}), messages, starter."""

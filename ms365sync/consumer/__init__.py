@@ -1,0 +1,1 @@
+"""Reading change logs in order with a durable checkpoint."""

@@ -1,0 +1,1 @@
+"""One target in call order: syncer, listing, permissions, inputs, shortcut, plan, apply."""
