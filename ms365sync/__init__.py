@@ -15,12 +15,11 @@ from ms365sync.consumer.logconsumer import (
     PendingLog,
     SQLiteCheckpointStore,
 )
-from ms365sync.filters import Filters
-from ms365sync.graph.lookup import SiteRef
 from ms365sync.outputs.changelog import ChangeLog
 from ms365sync.outputs.grants import GrantEntry, GrantsFile
 from ms365sync.quickxorhash import QuickXorHash, quickxorhash
-from ms365sync.sync.syncer import PermissionPolicy, SyncResult, TargetSpec
+from ms365sync.sync.result import SyncResult
+from ms365sync.target import Filters, PermissionPolicy, SiteRef, TargetSpec
 
 # A library stays quiet unless its user asks: the command line enables and configures it.
 logger.disable("ms365sync")

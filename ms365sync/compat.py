@@ -21,7 +21,6 @@ import requests
 from dotenv import dotenv_values
 
 from ms365sync.errors import ConfigError, MS365SyncError
-from ms365sync.filters import Filters
 from ms365sync.graph import (
     ClientCertificate,
     ClientSecret,
@@ -32,13 +31,14 @@ from ms365sync.graph import (
     custom_cloud,
     get_cloud,
 )
-from ms365sync.graph.lookup import SiteRef
 from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import MirrorFile, RemoteFile
 from ms365sync.quickxorhash import QuickXorHash
 from ms365sync.state.store import StateStore
 from ms365sync.sync.plan import same_content
-from ms365sync.sync.syncer import PermissionPolicy, Syncer, SyncResult, TargetSpec
+from ms365sync.sync.result import SyncResult
+from ms365sync.sync.syncer import Syncer
+from ms365sync.target import DB_NAME, Filters, PermissionPolicy, SiteRef, TargetSpec
 
 __all__ = ["SharePointSync", "sync_target"]
 
@@ -257,7 +257,7 @@ class SharePointSync:
         return added, modified, deleted
 
     def _records(self) -> dict[str, MirrorFile]:
-        if not (self.spec.state_dir / "state.db").exists():
+        if not (self.spec.state_dir / DB_NAME).exists():
             return {}
         state = StateStore.snapshot(self.spec.state_dir)
         try:

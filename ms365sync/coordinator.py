@@ -28,7 +28,8 @@ from ms365sync.graph.auth import TokenProvider
 from ms365sync.graph.download import DEFAULT_CHUNK_SIZE, DownloadInfo
 from ms365sync.graph.session import build_session
 from ms365sync.sync.apply import Progress
-from ms365sync.sync.syncer import Syncer, SyncResult
+from ms365sync.sync.result import SyncResult
+from ms365sync.sync.syncer import Syncer
 
 ON_CHANGE_TIMEOUT = 600.0
 

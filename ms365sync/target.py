@@ -1,20 +1,89 @@
-"""What one target is (`TargetSpec`, `PermissionPolicy`) and how its run went (`SyncResult`)."""
+"""What one target is: `TargetSpec`, the site and filters it names, and every name it uses on disk.
+
+This module imports neither requests nor the sync machinery, so the configuration, the
+command line and the library API can all build targets cheaply.
+
+A target's local root holds (the formats are documented in docs/rag.md):
+
+    data/                              the mirror
+    .permissions.json                  each file's permissions as "Display Name:::Level"
+    .permissions.grants.json           each file's grants by stable principal id
+    sync_logs/sync_changes_<ts>.json   one change log per run that changed something
+    .ms365sync/state.db                the state store (SQLite)
+    .ms365sync/lock                    held while a run works on the target
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ms365sync.errors import MS365SyncError
-from ms365sync.filters import Filters
-from ms365sync.graph.lookup import SiteRef
-from ms365sync.models import RunCounters
-from ms365sync.outputs.changelog import ChangeLog, Summary
-from ms365sync.outputs.logstream import LogDocument
+import pathspec
 
-STATE_DIR = ".ms365sync"
+DATA_DIR = "data"
 PERMISSIONS_FILE = ".permissions.json"
+GRANTS_FILE = ".permissions.grants.json"
+LOG_DIR = "sync_logs"
+STATE_DIR = ".ms365sync"
+DB_NAME = "state.db"
+LOCK_NAME = "lock"
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    """How the configuration names a site: hostname + path, or display name."""
+
+    host: str | None = None
+    path: str | None = None
+    display_name: str | None = None
+
+    def describe(self) -> str:
+        if self.host and self.path:
+            return f"{self.host}{self.path}"
+        return repr(self.display_name or self.host or "?")
+
+
+class FilterError(ValueError):
+    """An include or exclude pattern pathspec cannot parse."""
+
+
+def _compile(patterns: Sequence[str], what: str) -> pathspec.GitIgnoreSpec | None:
+    if not patterns:
+        return None
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(patterns)
+    except (ValueError, TypeError) as exc:  # GitWildMatchPatternError is a ValueError
+        raise FilterError(f"invalid {what} pattern: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A path is mirrored when it matches an include pattern (or none are given) and no
+    exclude pattern."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    _include: pathspec.GitIgnoreSpec | None = field(init=False, repr=False, compare=False)
+    _exclude: pathspec.GitIgnoreSpec | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_include", _compile(self.include, "include"))
+        object.__setattr__(self, "_exclude", _compile(self.exclude, "exclude"))
+
+    def accepts(self, path: str) -> bool:
+        if self._include is not None and not self._include.match_file(path):
+            return False
+        return self._exclude is None or not self._exclude.match_file(path)
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the patterns do, so a run can tell the filters changed."""
+        raw = json.dumps([list(self.include), list(self.exclude)])
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -56,35 +125,8 @@ class TargetSpec:
 
     @property
     def data_dir(self) -> Path:
-        return self.local_root / "data"
-
-
-@dataclass
-class SyncResult:
-    """How one target's run went."""
-
-    target: str
-    ok: bool
-    dry_run: bool
-    document: LogDocument | None = field(default=None, repr=False)  # the run's change log
-    log_path: Path | None = None
-    error: MS365SyncError | None = None
-    counters: RunCounters = field(default_factory=RunCounters)
-    started: float = 0.0
-    finished: float = 0.0
-    _log: ChangeLog | None = field(default=None, init=False, repr=False, compare=False)
+        return self.local_root / DATA_DIR
 
     @property
-    def log(self) -> ChangeLog | None:
-        """The run's change log as a model, made on first use (an initial sync's log is tens
-        of MB as models; the run itself keeps it serialised and compressed)."""
-        if self._log is None and self.document is not None:
-            self._log = self.document.to_changelog()
-        return self._log
-
-    @property
-    def summary(self) -> Summary | None:
-        return None if self.document is None else self.document.summary
-
-    def count(self, section: str) -> int:
-        return 0 if self.document is None else self.document.count(section)
+    def log_dir(self) -> Path:
+        return self.local_root / LOG_DIR

@@ -22,8 +22,9 @@ from jsonschema import Draft202012Validator
 
 from ms365sync.outputs import grants as exports
 from ms365sync.outputs import schemas
-from ms365sync.outputs.changelog import LOG_DIR, parse_log_name
+from ms365sync.outputs.changelog import parse_log_name
 from ms365sync.sync import syncer
+from ms365sync.target import LOG_DIR
 
 VALIDATORS = {
     name: Draft202012Validator(json.loads(schemas.shipped(name))) for name in schemas.NAMES

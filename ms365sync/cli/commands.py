@@ -43,6 +43,7 @@ from ms365sync.graph import (
 from ms365sync.graph.lookup import resolve, url_segment
 from ms365sync.graph.session import build_session
 from ms365sync.state.store import StateStore
+from ms365sync.target import DB_NAME
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -258,7 +259,7 @@ def status(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
 def _status_row(name: str, state_dir: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"target": name, "last_run": None, "result": "never synced",
                            "files": 0, "pending_errors": 0, "summary": None}  # fmt: skip
-    if not (state_dir / "state.db").exists():
+    if not (state_dir / DB_NAME).exists():
         return row
     try:
         state = StateStore.snapshot(state_dir)

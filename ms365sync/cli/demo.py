@@ -22,6 +22,7 @@ from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.demo import demo_scenario_path, load_demo_tenant
 from ms365sync.emulator.scenario import apply_scenario, load_scenario
 from ms365sync.errors import ConfigError
+from ms365sync.target import DATA_DIR
 
 MARKER = ".ms365sync-demo"
 TREE_LIMIT = 40
@@ -45,9 +46,9 @@ def _tree(console: Console, mirror: Path) -> None:
     shown = 0
     for library in sorted(p for p in mirror.glob("*/*") if p.is_dir()):
         branch = tree.add(f"{library.relative_to(mirror)}")
-        files = sorted(p for p in (library / "data").rglob("*") if p.is_file())
+        files = sorted(p for p in (library / DATA_DIR).rglob("*") if p.is_file())
         for path in files[: max(0, TREE_LIMIT - shown)]:
-            branch.add(str(path.relative_to(library / "data")))
+            branch.add(str(path.relative_to(library / DATA_DIR)))
         shown += len(files)
         if len(files) > TREE_LIMIT:
             branch.add(f"... {len(files) - TREE_LIMIT} more")

@@ -30,7 +30,7 @@ from rich.table import Table
 from ms365sync.config.schema import Target
 from ms365sync.coordinator import RunReport
 from ms365sync.sync.apply import Progress as SyncProgress
-from ms365sync.sync.syncer import SyncResult
+from ms365sync.sync.result import SyncResult
 
 LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss} {level: <7} {message}"
 

@@ -36,11 +36,9 @@ from ms365sync.config.source import (
     write_new_file,
 )
 from ms365sync.errors import ConfigError
-from ms365sync.filters import FilterError, Filters
 from ms365sync.graph.auth import ClientCertificate, ClientSecret, Credential
 from ms365sync.graph.cloud import Cloud, custom_cloud, get_cloud
-from ms365sync.graph.lookup import SiteRef
-from ms365sync.sync.syncer import PermissionPolicy, TargetSpec
+from ms365sync.target import FilterError, Filters, PermissionPolicy, SiteRef, TargetSpec
 
 __all__ = [
     "CLOUD_NAMES",

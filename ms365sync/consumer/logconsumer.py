@@ -33,7 +33,8 @@ from ms365sync.consumer.checkpoints import (
     FileCheckpointStore,
     SQLiteCheckpointStore,
 )
-from ms365sync.outputs.changelog import LOG_DIR, ChangeLog, LogPosition, parse_log_name
+from ms365sync.outputs.changelog import ChangeLog, LogPosition, parse_log_name
+from ms365sync.target import LOG_DIR
 
 __all__ = [
     "CheckpointStore",

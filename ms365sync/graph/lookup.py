@@ -14,20 +14,7 @@ from urllib.parse import unquote, urlsplit
 from ms365sync.errors import MS365SyncError, NotFoundError, ResolutionError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.types import Drive, Site
-
-
-@dataclass(frozen=True)
-class SiteRef:
-    """How the configuration names a site: hostname + path, or display name."""
-
-    host: str | None = None
-    path: str | None = None
-    display_name: str | None = None
-
-    def describe(self) -> str:
-        if self.host and self.path:
-            return f"{self.host}{self.path}"
-        return repr(self.display_name or self.host or "?")
+from ms365sync.target import SiteRef
 
 
 @dataclass(frozen=True)

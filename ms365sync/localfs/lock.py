@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ms365sync.errors import LocalStorageError, LockError
-
-LOCK_NAME = "lock"
+from ms365sync.target import LOCK_NAME
 
 
 @contextlib.contextmanager

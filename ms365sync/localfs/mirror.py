@@ -37,6 +37,7 @@ from loguru import logger
 from ms365sync.errors import LocalStorageError
 from ms365sync.localfs.names import TEMP_TOKEN_CHARS, is_temp_name, temp_name
 from ms365sync.quickxorhash import QuickXorHash
+from ms365sync.target import DATA_DIR, LOG_DIR
 
 __all__ = [
     "EntryKind",
@@ -58,7 +59,7 @@ _CHUNK = 1 << 20
 _TEMP_ATTEMPTS = 16
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_EXPORT_DIRS = ("", "sync_logs")  # where write_atomic puts .permissions.json and change logs
+_EXPORT_DIRS = ("", LOG_DIR)  # where write_atomic puts .permissions.json and change logs
 _GONE = frozenset({errno.ENOENT, errno.ENOTDIR})
 _STOP_PRUNING = frozenset({errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.ENOTDIR, errno.EBUSY})
 
@@ -305,7 +306,7 @@ class Mirror:
 
     def __init__(self, local_root: Path | str) -> None:
         self.local_root = Path(local_root).absolute()
-        self.data_dir = self.local_root / "data"
+        self.data_dir = self.local_root / DATA_DIR
 
     def __repr__(self) -> str:
         return f"Mirror({str(self.local_root)!r})"

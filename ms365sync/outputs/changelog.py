@@ -23,7 +23,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-LOG_DIR = "sync_logs"
 TIMESTAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$"
 _LOG_NAME = re.compile(

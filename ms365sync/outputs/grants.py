@@ -26,7 +26,6 @@ from ms365sync.state.store import GRANTS_FILE_KEY, StateStore, decode_permission
 from ms365sync.sync import recovery
 
 __all__ = [
-    "GRANTS_FILE",
     "GRANTS_VERSION",
     "GrantEntry",
     "GrantsFile",
@@ -36,7 +35,8 @@ __all__ = [
     "write_grants_file",
 ]
 
-GRANTS_FILE = ".permissions.grants.json"
+from ms365sync.target import GRANTS_FILE
+
 GRANTS_VERSION: Literal[1] = 1
 _OLD_DIGEST_KEY = "grants_file_digest"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

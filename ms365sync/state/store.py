@@ -26,11 +26,11 @@ from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncErro
 from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind
 from ms365sync.state import db as sqlitedb
 from ms365sync.state.tree import StageSummary, TreeRow, TreeTables
+from ms365sync.target import DB_NAME
 
-__all__ = ["DB_NAME", "StageSummary", "StateStore", "TreeRow"]
+__all__ = ["StageSummary", "StateStore", "TreeRow"]
 
 SCHEMA_VERSION = 1
-DB_NAME = "state.db"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -16,7 +16,7 @@ import json
 
 from ms365sync._version import __version__
 from ms365sync.state.store import CONVERGED_KEY, StateStore
-from ms365sync.sync import permissions as permsync
+from ms365sync.sync import permissions
 from ms365sync.sync.inputs import LocalInventory, RemoteInventory
 from ms365sync.target import TargetSpec
 
@@ -63,4 +63,4 @@ def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory) -> boo
 
 def _retrying(state: StateStore) -> bool:
     """Whether permission reads that failed are waiting to be read again."""
-    return bool(json.loads(state.get_meta(permsync.RETRY_KEY) or "[]"))
+    return bool(json.loads(state.get_meta(permissions.RETRY_KEY) or "[]"))

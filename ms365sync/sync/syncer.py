@@ -2,7 +2,7 @@
 
 A run lists the library completely (delta) into the state store's stage, then, inside one
 state transaction, folds the round into the tree, refreshes permissions, plans against the
-recorded mirror and the disk and applies the plan in batches (`execute`), and records the
+recorded mirror and the disk and applies the plan in batches (`batches`), and records the
 new state, the delta link and the change log together. The log and .permissions.json are
 written out after the commit from what was committed, and a crash in between is completed
 at the next start.
@@ -27,31 +27,20 @@ from ms365sync.graph.lookup import Resolved, confirm, resolve
 from ms365sync.localfs.lock import target_lock
 from ms365sync.localfs.mirror import Mirror, write_atomic
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
-from ms365sync.outputs import grants as exports
-from ms365sync.outputs import jsonstream
-from ms365sync.outputs.changelog import LOG_DIR, TargetInfo, log_name, timestamp
+from ms365sync.outputs import grants, jsonstream
+from ms365sync.outputs.changelog import TargetInfo, log_name, timestamp
 from ms365sync.outputs.logstream import LogDocument
-from ms365sync.state.store import DB_NAME, StageSummary, StateStore
-from ms365sync.sync import batches as execute
-from ms365sync.sync import inputs as inventory
-from ms365sync.sync import permissions as permsync
-from ms365sync.sync import recovery
-from ms365sync.sync import shortcut as converged
+from ms365sync.state.store import StageSummary, StateStore
+from ms365sync.sync import batches, inputs, permissions, recovery, shortcut
 from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.listing import Round, list_changes
 from ms365sync.sync.plan import DeleteLimit
 from ms365sync.sync.report import LogBuilder
-from ms365sync.target import PERMISSIONS_FILE, STATE_DIR, PermissionPolicy, SyncResult, TargetSpec
+from ms365sync.sync.result import SyncResult
+from ms365sync.target import DB_NAME, LOG_DIR, PERMISSIONS_FILE, TargetSpec
 
-__all__ = [
-    "PERMISSIONS_FILE",
-    "STATE_DIR",
-    "PermissionPolicy",
-    "SyncResult",
-    "Syncer",
-    "TargetSpec",
-]
+__all__ = ["Syncer"]
 
 
 @dataclass(frozen=True)
@@ -130,8 +119,8 @@ class Syncer:
             with state.run():
                 summary = state.apply_stage(full=listing.full)
                 failed = self._refresh_permissions(state, target, listing, summary, self.clock())
-                lookup = permsync.effective(state, failed)
-                found = inventory.remote_files(state, self.spec.filters, self.spec.data_dir, lookup)
+                lookup = permissions.effective(state, failed)
+                found = inputs.remote_files(state, self.spec.filters, self.spec.data_dir, lookup)
             return found.files
         finally:
             state.close()
@@ -153,22 +142,22 @@ class Syncer:
                 store is left as it was.
             StateError: the store is from a newer ms365sync, or locked.
         """
-        permissions = self.spec.local_root / PERMISSIONS_FILE
+        permissions_path = self.spec.local_root / PERMISSIONS_FILE
         try:
             existed = (self.spec.state_dir / DB_NAME).exists()
             state = StateStore(self.spec.state_dir)
         except CorruptStateError as exc:
             aside = StateStore.set_aside(self.spec.state_dir)
             logger.warning("{}: {}; moved it to {} and re-listing", self.spec.name, exc, aside)
-            return self._recovering(permissions, "unreadable")
-        if not existed and permissions.exists():
+            return self._recovering(permissions_path, "unreadable")
+        if not existed and permissions_path.exists():
             logger.warning("{}: the state store is missing; re-listing", self.spec.name)
             state.close()
-            return self._recovering(permissions, "missing")
+            return self._recovering(permissions_path, "missing")
         return state
 
-    def _recovering(self, permissions: Path, what: str) -> StateStore:
-        self._baseline = recovery.read_permissions_file(permissions)
+    def _recovering(self, permissions_path: Path, what: str) -> StateStore:
+        self._baseline = recovery.read_permissions_file(permissions_path)
         how = "from .permissions.json" if self._baseline else "from scratch"
         self.counters.notes.append(f"state store was {what} and was rebuilt {how}")
         return StateStore(self.spec.state_dir)
@@ -238,13 +227,13 @@ class Syncer:
             rebuilt = recovery.rebuild_mirror(state, self.mirror, self._baseline)
             logger.info("{}: recovered {} mirrored files", self.spec.name, rebuilt)
         failed = self._refresh_permissions(state, target, listing, summary, now)
-        local = inventory.local_files(self.mirror, state)
+        local = inputs.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
-        remote = inventory.RemoteInventory()
+        remote = inputs.RemoteInventory()
         builder = LogBuilder(self.spec.data_dir)
-        if not failed and converged.unchanged(state, self.spec, local):
+        if not failed and shortcut.unchanged(state, self.spec, local):
             logger.debug("{}: nothing changed since the last run converged", self.spec.name)
-            tally = execute.Tally()
+            tally = batches.Tally()
         else:
             tally = self._plan_and_apply(
                 state,
@@ -252,7 +241,7 @@ class Syncer:
                 remote=remote,
                 local=local,
                 urls=listing.urls,
-                lookup=permsync.effective(state, failed),
+                lookup=permissions.effective(state, failed),
                 builder=builder,
                 dry=dry,
                 force=force,
@@ -267,7 +256,7 @@ class Syncer:
             new_errors=bool(state.replace_errors(builder.error_rows(), now)),
         )
         if not dry:
-            converged.mark(state, self.spec, remote, tally.clean, failed)
+            shortcut.mark(state, self.spec, remote, tally.clean, failed)
         log = builder.build(
             stamp=timestamp(datetime.datetime.now(datetime.timezone.utc)),
             run_id=run_id,
@@ -289,14 +278,14 @@ class Syncer:
         state: StateStore,
         target: Resolved,
         *,
-        remote: inventory.RemoteInventory,
-        local: inventory.LocalInventory,
+        remote: inputs.RemoteInventory,
+        local: inputs.LocalInventory,
         urls: DownloadUrls,
-        lookup: inventory.Lookup,
+        lookup: inputs.Lookup,
         builder: LogBuilder,
         dry: bool,
         force: bool,
-    ) -> execute.Tally:
+    ) -> batches.Tally:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
         in a dry run, work out what acting would record), in batches; `urls` are the
         listed ones, `remote` and `builder` are filled as the plan is read."""
@@ -306,17 +295,17 @@ class Syncer:
         def remote_files() -> Iterator[RemoteFile]:
             for side in (remote.protected, remote.excluded, remote.errors, remote.mapped):
                 side.clear()  # each pass notes them again
-            return inventory.scan_remote(state, spec.filters, spec.data_dir, lookup, remote)
+            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup, remote)
 
         def mirror_files() -> Iterator[MirrorFile]:
             return (m for m in state.mirror_files() if m.item_id not in protected)
 
-        streams = execute.Streams(remote_files, mirror_files, local.files)
-        found = execute.survey(state, streams, urls)
-        execute.guard(spec.name, found, self._delete_limit(force))
+        streams = batches.Streams(remote_files, mirror_files, local.files)
+        found = batches.survey(state, streams, urls)
+        batches.guard(spec.name, found, self._delete_limit(force))
         builder.excluded, builder.mapped = frozenset(remote.excluded), remote.mapped
         applier = self._applier(target, local.foreign, urls)
-        return execute.carry_out(state, streams, found, applier, builder, dry=dry)
+        return batches.carry_out(state, streams, found, applier, builder, dry=dry)
 
     def _refresh_permissions(
         self,
@@ -332,7 +321,7 @@ class Syncer:
         sweep = self.spec.permissions.due(float(last_sweep) if last_sweep else None, now)
         if last_sweep is None:
             state.set_meta("last_sweep", str(now))  # the first full listing counts as one
-        outcome = permsync.refresh(
+        outcome = permissions.refresh(
             self.client,
             state,
             target.drive_id,
@@ -405,9 +394,9 @@ class Syncer:
         """Write out committed change logs, .permissions.json and .permissions.grants.json
         (also after a crash)."""
         written: dict[str, Path] = {}
-        for run_id, name, text, permissions in state.pending_exports():
+        for run_id, name, text, with_permissions in state.pending_exports():
             # The grants file first: whoever sees a log finds grants at least that recent.
-            exports.write_grants_file(self.spec.local_root, self.spec.name, state)
+            grants.write_grants_file(self.spec.local_root, self.spec.name, state)
             if name and text is not None:
                 path = self.spec.local_root / LOG_DIR / name
                 try:
@@ -418,7 +407,7 @@ class Syncer:
                     ) from exc
                 write_atomic(path, StateStore.log_chunks(text))
                 written[run_id] = path
-            if permissions:
+            if with_permissions:
                 target = self.spec.local_root / PERMISSIONS_FILE
                 # Sorted by path (SQLite's binary order is code point order) and written as
                 # it is read: one member per mirrored file.

@@ -35,9 +35,10 @@ from ms365sync.graph import (
     ThrottleGate,
     custom_cloud,
 )
-from ms365sync.graph.lookup import SiteRef
 from ms365sync.graph.session import build_session
-from ms365sync.sync.syncer import Syncer, SyncResult, TargetSpec
+from ms365sync.sync.result import SyncResult
+from ms365sync.sync.syncer import Syncer
+from ms365sync.target import SiteRef, TargetSpec
 
 HOST = "contoso.sharepoint.com"
 FIRST_FILES = {

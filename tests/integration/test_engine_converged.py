@@ -11,10 +11,10 @@ from harness import World
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
-from ms365sync.filters import Filters
 from ms365sync.state.store import CONVERGED_KEY, StateStore
 from ms365sync.sync import batches as execute
 from ms365sync.sync import shortcut as converged
+from ms365sync.target import Filters
 
 
 def _marked(world: World) -> str | None:

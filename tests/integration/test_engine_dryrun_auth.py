@@ -16,9 +16,9 @@ from harness import FIRST_FILES, Call, World, make_world, once, tree_snapshot
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
 from ms365sync.errors import AuthError, SafetyError
-from ms365sync.filters import Filters
 from ms365sync.graph import ClientCertificate
-from ms365sync.sync.syncer import SyncResult
+from ms365sync.sync.result import SyncResult
+from ms365sync.target import Filters
 
 
 def _dry_then_real(world: World, **options: object) -> tuple[SyncResult, SyncResult]:

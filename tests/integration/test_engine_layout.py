@@ -11,8 +11,8 @@ from harness import FIRST_FILES, HOST, World
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import ResolutionError
-from ms365sync.graph.lookup import SiteRef
 from ms365sync.sync import syncer
+from ms365sync.target import SiteRef
 
 STAMP = "2024-01-20_14-30-45"
 

@@ -9,8 +9,9 @@ from harness import FIRST_FILES, Call, World, add_many, make_world, once, tree_s
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import AccessDeniedError, GraphError
-from ms365sync.state.store import DB_NAME, StateStore
+from ms365sync.state.store import StateStore
 from ms365sync.sync.listing import list_changes
+from ms365sync.target import DB_NAME
 
 
 def _delta_link(world: World) -> str | None:

@@ -11,7 +11,9 @@ from harness import FIRST_FILES, World, add_many, make_world
 from ms365sync.emulator.model import Role
 from ms365sync.models import PrincipalKind
 from ms365sync.state.store import StateStore
-from ms365sync.sync.syncer import PermissionPolicy, Syncer, SyncResult
+from ms365sync.sync.result import SyncResult
+from ms365sync.sync.syncer import Syncer
+from ms365sync.target import PermissionPolicy
 
 ALICE = "user:alice@contoso.onmicrosoft.com"
 BOB = "user:bob@contoso.onmicrosoft.com"

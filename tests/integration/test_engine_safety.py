@@ -10,7 +10,7 @@ from harness import FIRST_FILES, World, add_many, make_world, tree_snapshot
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import SafetyError
-from ms365sync.filters import Filters
+from ms365sync.target import Filters
 
 
 def test_filters_changing_between_runs(world: World) -> None:

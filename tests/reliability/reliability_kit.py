@@ -42,10 +42,9 @@ from ms365sync.emulator.model import Drive, Item
 from ms365sync.emulator.permissions import expected_labels
 from ms365sync.emulator.tenant import Tenant
 from ms365sync.graph import GLOBAL, ClientSecret, GraphClient, MsalTokenProvider, ThrottleGate
-from ms365sync.graph.lookup import SiteRef
 from ms365sync.localfs.names import is_temp_name
 from ms365sync.state.store import StateStore
-from ms365sync.sync.syncer import TargetSpec
+from ms365sync.target import SiteRef, TargetSpec
 
 Event = tuple[str, str]  # (change-log section, library-relative path)
 SECTIONS = ("added", "modified", "permission_only_changes", "deleted")

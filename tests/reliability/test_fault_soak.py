@@ -43,7 +43,9 @@ from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.demo import load_demo_tenant
 from ms365sync.emulator.synthetic import synthetic_tenant
 from ms365sync.emulator.tenant import Tenant
-from ms365sync.sync.syncer import PermissionPolicy, Syncer, SyncResult, TargetSpec
+from ms365sync.sync.result import SyncResult
+from ms365sync.sync.syncer import Syncer
+from ms365sync.target import PermissionPolicy, TargetSpec
 
 FAULTS = (
     "429=0.1,503=0.1,drop=0.1,truncate=0.1,expire-url=0.1,expire-token=0.02,resync=0.1,"

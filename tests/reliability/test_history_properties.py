@@ -28,7 +28,7 @@ from reliability_kit import (
 )
 from remote_changes import OPS, Mutator
 
-from ms365sync.sync.syncer import PermissionPolicy
+from ms365sync.target import PermissionPolicy
 
 SYNC = ("sync", 0, 0, 0)  # a run; ("sync", 1, ...) is a run with a full permission sweep
 numbers = st.integers(min_value=0, max_value=1 << 20)

@@ -19,7 +19,7 @@ from reliability_kit import (
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.sync.syncer import PermissionPolicy
+from ms365sync.target import PermissionPolicy
 
 ALICE = "user:alice@contoso.onmicrosoft.com"
 

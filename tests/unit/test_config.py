@@ -18,11 +18,9 @@ from ms365sync.config.schema import (
     write_starter_config,
 )
 from ms365sync.errors import ConfigError
-from ms365sync.filters import Filters
 from ms365sync.graph.auth import ClientCertificate, ClientSecret
 from ms365sync.graph.cloud import GLOBAL, US_GOV
-from ms365sync.graph.lookup import SiteRef
-from ms365sync.sync.syncer import PermissionPolicy
+from ms365sync.target import Filters, PermissionPolicy, SiteRef
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"
 PASSPHRASE = "pem-passphrase-for-tests"
