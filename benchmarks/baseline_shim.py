@@ -25,7 +25,7 @@ LOGIN = "https://login.microsoftonline.com"
 def point_at_emulator(base_url: str) -> None:
     import msal
 
-    from ms365sync import sharepoint_sync  # type: ignore[attr-defined]  # 0.3.4's module
+    from ms365sync import sharepoint_sync  # 0.3.4's module
 
     original = msal.ConfidentialClientApplication
 

@@ -1,28 +1,73 @@
-"""ms365sync: mirror SharePoint document libraries to disk with permissions and change logs."""
+"""ms365sync: mirror SharePoint document libraries to disk with permissions and change logs.
+
+The public names are loaded on first use (PEP 562), so that importing one part of the
+package (`ms365sync.config`, `ms365sync.target`, the emulator) does not import the whole
+sync machinery and its HTTP stack.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from ms365sync._version import __version__
-from ms365sync.compat import SharePointSync, sync_target
-from ms365sync.consumer.logconsumer import (
-    CheckpointStore,
-    ConsumerError,
-    FileCheckpointStore,
-    LogConsumer,
-    LogSource,
-    PendingLog,
-    SQLiteCheckpointStore,
-)
-from ms365sync.outputs.changelog import ChangeLog
-from ms365sync.outputs.grants import GrantEntry, GrantsFile
-from ms365sync.quickxorhash import QuickXorHash, quickxorhash
-from ms365sync.sync.result import SyncResult
-from ms365sync.target import Filters, PermissionPolicy, SiteRef, TargetSpec
+
+if TYPE_CHECKING:
+    from ms365sync.compat import SharePointSync, sync_target
+    from ms365sync.consumer.logconsumer import (
+        CheckpointStore,
+        ConsumerError,
+        FileCheckpointStore,
+        LogConsumer,
+        LogSource,
+        PendingLog,
+        SQLiteCheckpointStore,
+    )
+    from ms365sync.outputs.changelog import ChangeLog
+    from ms365sync.outputs.grants import GrantEntry, GrantsFile
+    from ms365sync.quickxorhash import QuickXorHash, quickxorhash
+    from ms365sync.sync.result import SyncResult
+    from ms365sync.target import Filters, PermissionPolicy, SiteRef, TargetSpec
 
 # A library stays quiet unless its user asks: the command line enables and configures it.
 logger.disable("ms365sync")
+
+_HOMES = {
+    "ChangeLog": "ms365sync.outputs.changelog",
+    "CheckpointStore": "ms365sync.consumer.logconsumer",
+    "ConsumerError": "ms365sync.consumer.logconsumer",
+    "FileCheckpointStore": "ms365sync.consumer.logconsumer",
+    "Filters": "ms365sync.target",
+    "GrantEntry": "ms365sync.outputs.grants",
+    "GrantsFile": "ms365sync.outputs.grants",
+    "LogConsumer": "ms365sync.consumer.logconsumer",
+    "LogSource": "ms365sync.consumer.logconsumer",
+    "PendingLog": "ms365sync.consumer.logconsumer",
+    "PermissionPolicy": "ms365sync.target",
+    "QuickXorHash": "ms365sync.quickxorhash",
+    "SQLiteCheckpointStore": "ms365sync.consumer.logconsumer",
+    "SharePointSync": "ms365sync.compat",
+    "SiteRef": "ms365sync.target",
+    "SyncResult": "ms365sync.sync.result",
+    "TargetSpec": "ms365sync.target",
+    "quickxorhash": "ms365sync.quickxorhash",
+    "sync_target": "ms365sync.compat",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'ms365sync' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
 
 
 __all__ = [

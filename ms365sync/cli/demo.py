@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.tree import Tree
 
-from ms365sync.cli.main import EXIT_OK, Options, cli, exit_for, load, run_sync
+from ms365sync.cli.main import EXIT_OK, Options, exit_for, load, run_sync
 from ms365sync.coordinator import RunReport
 from ms365sync.emulator.cli import sites_toml
 from ms365sync.emulator.core import Emulator
@@ -66,7 +66,7 @@ def _changes(console: Console, report: RunReport) -> None:
                 console.print(f"  {section:<24} {path}")
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--dir",
     "directory",

@@ -7,20 +7,20 @@ This package is the only place that prints or chooses exit codes: 0 every target
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 
-from ms365sync import __version__
+from ms365sync._version import __version__
 from ms365sync.cli.output import RunDisplay, print_json, print_summary, setup_logging
 from ms365sync.config.schema import Config, Target, load_config
 from ms365sync.coordinator import Coordinator, RunReport, SessionFactory
-from ms365sync.emulator.cli import emulator_group
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -119,7 +119,33 @@ def global_options(function: F) -> F:
     return function
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose heavy subcommands are imported only when they are used (or listed in
+    --help): a sync run never imports the emulator, its HTTPS server or its CA."""
+
+    lazy: ClassVar[dict[str, str]] = {  # name -> "module:attribute"
+        "demo": "ms365sync.cli.demo:demo",
+        "emulator": "ms365sync.emulator.cli:emulator_group",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @global_options
 @click.version_option(__version__, prog_name="ms365sync")
 @click.pass_context
@@ -148,9 +174,6 @@ def cli(
         configuration, targets = load(options)
         report = run_sync(options, configuration, targets)
         ctx.exit(report.exit_code)
-
-
-cli.add_command(emulator_group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
