@@ -6,8 +6,10 @@ boundary, and nothing past it handles raw dictionaries.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,8 @@ class PermissionSet:
 
 
 @dataclass(frozen=True, slots=True)
-class RemoteFile:
-    """A remote file the mirror should hold, with its path resolved and filters applied."""
+class FileVersion:
+    """What the remote side and the mirror's record both know of one version of a file."""
 
     item_id: str
     path: str  # library-relative POSIX path, the change log's key
@@ -77,23 +79,47 @@ class RemoteFile:
     quick_xor_hash: str | None
     etag: str | None
     modified: str | None
+
+
+_VERSION_FIELDS = tuple(field.name for field in dataclasses.fields(FileVersion))
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile(FileVersion):
+    """A remote file the mirror should hold, with its path resolved and filters applied."""
+
     permissions: PermissionSet | None  # None: could not be read this run
 
 
 @dataclass(frozen=True, slots=True)
-class MirrorFile:
+class MirrorFile(FileVersion):
     """A file ms365sync placed in data/ and reported, as recorded in the state store."""
 
-    item_id: str
-    path: str
-    local_path: str
-    size: int
-    ctag: str | None
-    quick_xor_hash: str | None
-    etag: str | None
-    modified: str | None
     mtime_ns: int  # what the file's mtime was set to, to spot local edits
     permissions: PermissionSet
+
+    @classmethod
+    def placed(cls, remote: RemoteFile, mtime_ns: int) -> MirrorFile:
+        """The record of `remote` once its copy is in data/ with this mtime."""
+        if remote.permissions is None:
+            raise ValueError(f"{remote.path}: a file is recorded only with its permissions")
+        version: dict[str, Any] = {name: getattr(remote, name) for name in _VERSION_FIELDS}
+        return cls(**version, mtime_ns=mtime_ns, permissions=remote.permissions)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalStat:
+    """Size and modification time of a regular file in the mirror."""
+
+    size: int
+    mtime_ns: int
+
+
+def as_recorded(stat: LocalStat | None, size: int, mtime_ns: int) -> bool:
+    """The one answer to "is the local copy as ms365sync left it?": it exists with the size
+    and the mtime (to the nanosecond) that ms365sync recorded when it placed the file.
+    Anything else is a local edit or a loss, which a run repairs from the remote copy."""
+    return stat is not None and stat.size == size and stat.mtime_ns == mtime_ns
 
 
 class ActionKind(enum.Enum):
@@ -154,7 +180,6 @@ class RunCounters:
     downloaded_bytes: int = 0
     moved: int = 0
     deleted: int = 0
-    repaired: int = 0
     permission_reads: int = 0
     untracked_local_files: int = 0
     delta_pages: int = 0

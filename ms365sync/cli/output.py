@@ -21,7 +21,6 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     SpinnerColumn,
-    TaskID,
     TextColumn,
     TransferSpeedColumn,
 )
@@ -62,7 +61,6 @@ class RunDisplay:
             console=console,
             transient=True,
         )
-        self._tasks: dict[str, tuple[TaskID, TaskID]] = {}
 
     @contextmanager
     def running(self) -> Iterator[None]:

@@ -297,16 +297,6 @@ class GraphClient:
         """
         return run_batch(self._transport, urls, cost_per_request=cost)
 
-    def list_permissions(self, drive_id: str, item_id: str) -> list[Permission]:
-        """Every permission entry of one item, all pages.
-
-        Raises:
-            NotFoundError: no such item.
-            GraphError, TransportError, AuthError: as for `get_json`.
-        """
-        path = f"drives/{_id_segment(drive_id)}/items/{_id_segment(item_id)}/permissions"
-        return self._permission_pages(path)
-
     def permissions_batch(
         self, drive_id: str, item_ids: Iterable[str]
     ) -> dict[str, list[Permission] | GraphError | TransportError]:

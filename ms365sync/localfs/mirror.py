@@ -36,6 +36,7 @@ from loguru import logger
 
 from ms365sync.errors import LocalStorageError
 from ms365sync.localfs.names import TEMP_TOKEN_CHARS, is_temp_name, temp_name
+from ms365sync.models import LocalStat
 from ms365sync.quickxorhash import QuickXorHash
 from ms365sync.target import DATA_DIR, LOG_DIR
 
@@ -80,14 +81,6 @@ _REASONS = {
 }
 
 EntryKind = Literal["file", "dir", "symlink", "other"]
-
-
-@dataclass(frozen=True, slots=True)
-class LocalStat:
-    """Size and modification time of a regular file in the mirror."""
-
-    size: int
-    mtime_ns: int
 
 
 @dataclass(frozen=True, slots=True)

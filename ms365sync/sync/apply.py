@@ -33,7 +33,7 @@ from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import iso
 from ms365sync.localfs.mirror import Mirror, TempFile, timestamp_ns
 from ms365sync.localfs.names import temp_name
-from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
+from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.workers import run_each
 
@@ -181,7 +181,7 @@ class Applier:
             adopted = self._already_there(action, remote)
             if not adopted and remote.local_path in self.foreign:
                 return Done(action, error=_in_the_way(remote))
-        return Done(action, record=_record_of(remote, 0), adopted=adopted)
+        return Done(action, record=MirrorFile.placed(remote, 0), adopted=adopted)
 
     def _needs_content(self, action: Action) -> bool:
         if action.kind in _CONTENT:
@@ -362,7 +362,7 @@ class Applier:
             self.mirror.set_mtime(remote.local_path, wanted)
             stat = self.mirror.stat(remote.local_path)
             assert stat is not None
-        return Done(action, record=_record_of(remote, stat.mtime_ns))
+        return Done(action, record=MirrorFile.placed(remote, stat.mtime_ns))
 
 
 class _RefusedError(Exception):
@@ -417,26 +417,9 @@ def _destination(action: Action) -> str:
     return action.remote.local_path
 
 
-def _record_of(remote: RemoteFile, mtime_ns: int) -> MirrorFile:
-    assert remote.permissions is not None
-    return MirrorFile(
-        item_id=remote.item_id,
-        path=remote.path,
-        local_path=remote.local_path,
-        size=remote.size,
-        ctag=remote.ctag,
-        quick_xor_hash=remote.quick_xor_hash,
-        etag=remote.etag,
-        modified=remote.modified,
-        mtime_ns=mtime_ns,
-        permissions=remote.permissions,
-    )
-
-
 def _untouched(mirror: Mirror, record: MirrorFile) -> bool:
-    """Whether the local file is still exactly as ms365sync left it (size and mtime)."""
-    stat = mirror.stat(record.local_path)
-    return stat is not None and (stat.size, stat.mtime_ns) == (record.size, record.mtime_ns)
+    """Whether the local file is still exactly as ms365sync left it."""
+    return as_recorded(mirror.stat(record.local_path), record.size, record.mtime_ns)
 
 
 def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile
+from ms365sync.models import Action, ActionKind, LocalStat, MirrorFile, RemoteFile
 from ms365sync.state.store import StateStore
 from ms365sync.sync.apply import Applier, Done
 from ms365sync.sync.downloadurls import DownloadUrls
-from ms365sync.sync.plan import DeleteLimit, LocalStat, check_deletions, plan
+from ms365sync.sync.plan import DeleteLimit, check_deletions, plan
 from ms365sync.sync.report import LogBuilder
 
 BATCH = 2000  # independent actions applied and recorded together

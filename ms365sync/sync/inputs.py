@@ -15,9 +15,8 @@ from pathlib import Path
 
 from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.models import PermissionSet, RemoteFile
+from ms365sync.models import LocalStat, PermissionSet, RemoteFile
 from ms365sync.state.store import StateStore, TreeRow
-from ms365sync.sync.plan import LocalStat
 from ms365sync.target import Filters
 
 Lookup = Callable[[str | None], PermissionSet | None]

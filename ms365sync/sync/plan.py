@@ -8,19 +8,21 @@ have the same content is decided in one place, `same_content`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ms365sync.errors import SafetyError
-from ms365sync.models import Action, ActionKind, MirrorFile, PermissionSet, RemoteFile
+from ms365sync.models import (
+    Action,
+    ActionKind,
+    LocalStat,
+    MirrorFile,
+    RemoteFile,
+    as_recorded,
+)
 
 PERCENT_GUARD_MIN_FILES = 10  # below this a percentage says little (1 of 3 files is 33 %)
-
-
-@dataclass(frozen=True, slots=True)
-class LocalStat:
-    size: int
-    mtime_ns: int
 
 
 def same_content(remote: RemoteFile, mirror: MirrorFile) -> bool:
@@ -81,7 +83,7 @@ def _pair(
         # An unreadable permission list is an error for this file, retried next run: never
         # "all permissions removed", and no move or new content reported with the recorded
         # permissions either (they may be wider than the new ones). The next run does it all.
-        remote = _with_permissions(remote, mirror.permissions)
+        remote = dataclasses.replace(remote, permissions=mirror.permissions)
         yield Action(ActionKind.SKIP, remote=remote, mirror=mirror, reason="permissions unread")
         return
     content = not same_content(remote, mirror)
@@ -98,30 +100,14 @@ def _pair(
         yield Action(ActionKind.PERMISSIONS, remote=remote, mirror=mirror)
     elif _recorded(remote) != _recorded(mirror) or remote.permissions != mirror.permissions:
         yield Action(ActionKind.METADATA, remote=remote, mirror=mirror)
-    if local is not None and _needs_repair(mirror, local.get(mirror.local_path)):
+    if local is not None and not as_recorded(
+        local.get(mirror.local_path), mirror.size, mirror.mtime_ns
+    ):
         yield Action(ActionKind.REPAIR, remote=remote, mirror=mirror, reason="local copy changed")
 
 
 def _recorded(file: RemoteFile | MirrorFile) -> tuple[str | None, ...]:
     return (file.etag, file.modified, file.ctag, file.quick_xor_hash)
-
-
-def _needs_repair(mirror: MirrorFile, stat: LocalStat | None) -> bool:
-    return stat is None or stat.size != mirror.size or stat.mtime_ns != mirror.mtime_ns
-
-
-def _with_permissions(remote: RemoteFile, permissions: PermissionSet) -> RemoteFile:
-    return RemoteFile(
-        item_id=remote.item_id,
-        path=remote.path,
-        local_path=remote.local_path,
-        size=remote.size,
-        ctag=remote.ctag,
-        quick_xor_hash=remote.quick_xor_hash,
-        etag=remote.etag,
-        modified=remote.modified,
-        permissions=permissions,
-    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 
 from ms365sync._version import __version__
+from ms365sync.models import as_recorded
 from ms365sync.state.store import CONVERGED_KEY, StateStore
 from ms365sync.sync import permissions
 from ms365sync.sync.inputs import LocalInventory, RemoteInventory
@@ -54,9 +55,7 @@ def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory) -> boo
     if state.get_meta(CONVERGED_KEY) != key(spec) or _retrying(state):
         return False
     return all(
-        (found := local.files.get(local_path)) is not None
-        and found.size == size
-        and found.mtime_ns == mtime_ns
+        as_recorded(local.files.get(local_path), size, mtime_ns)
         for local_path, size, mtime_ns in state.mirror_stats()
     )
 

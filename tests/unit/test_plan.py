@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ms365sync.models import Action, ActionKind, MirrorFile, PermissionSet, RemoteFile
-from ms365sync.sync.plan import LocalStat, plan, same_content
+from ms365sync.models import Action, ActionKind, LocalStat, MirrorFile, PermissionSet, RemoteFile
+from ms365sync.sync.plan import plan, same_content
 
 PERMS = PermissionSet(("Owners:::Full Control",))
 OTHER = PermissionSet(("Owners:::Full Control", "Alice:::View"))
