@@ -152,37 +152,6 @@ class Applier:
             raise
         return fetched, failed
 
-    def preview(self, actions: Sequence[Action]) -> list[Done]:
-        """What `apply` would record, reading the disk but changing nothing (dry runs).
-
-        Downloads are assumed to succeed; what a real run decides from local files (an
-        identical copy adopted, a file of someone else's in the way) is decided the same way.
-        """
-        results: list[Done] = []
-        for action in actions:
-            if action.kind is ActionKind.SKIP:
-                results.append(Done(action, error=action.reason))
-            elif action.kind is ActionKind.DELETE:
-                results.append(self._per_file(action, self._preview_delete))
-            else:
-                results.append(self._per_file(action, self._preview))
-        return results
-
-    def _preview_delete(self, action: Action) -> Done:
-        assert action.mirror is not None
-        _untouched(self.mirror, action.mirror)  # fails where the real deletion would
-        return Done(action)
-
-    def _preview(self, action: Action) -> Done:
-        remote = action.remote
-        assert remote is not None and remote.permissions is not None
-        adopted = False
-        if self._needs_content(action):
-            adopted = self._already_there(action, remote)
-            if not adopted and remote.local_path in self.foreign:
-                return Done(action, error=_in_the_way(remote))
-        return Done(action, record=MirrorFile.placed(remote, 0), adopted=adopted)
-
     def _needs_content(self, action: Action) -> bool:
         if action.kind in _CONTENT:
             return True
@@ -202,7 +171,7 @@ class Applier:
         if self._already_there(action, remote):
             return _Fetched(remote, None)
         if remote.local_path in self.foreign:
-            raise _RefusedError(_in_the_way(remote))
+            raise _RefusedError(in_the_way(remote))
         for attempt in (1, 2):
             temp = self.mirror.open_temp(remote.local_path)
             try:
@@ -289,7 +258,7 @@ class Applier:
 
     def _remove_ours(self, record: MirrorFile) -> None:
         """Delete a file we placed, unless it changed since (someone else's edit stays)."""
-        if _untouched(self.mirror, record):
+        if untouched(self.mirror, record):
             self.mirror.delete(record.local_path)
         elif self.mirror.exists(record.local_path):
             logger.warning("kept {}: it was changed locally since it was mirrored", record.path)
@@ -369,7 +338,7 @@ class _RefusedError(Exception):
     """A file this run must not write (someone else's file is in its place)."""
 
 
-def _in_the_way(remote: RemoteFile) -> str:
+def in_the_way(remote: RemoteFile) -> str:
     return (
         f"a local file ms365sync did not place is in the way at data/{remote.local_path}; "
         "move it elsewhere and the next run will mirror this file"
@@ -417,16 +386,16 @@ def _destination(action: Action) -> str:
     return action.remote.local_path
 
 
-def _untouched(mirror: Mirror, record: MirrorFile) -> bool:
+def untouched(mirror: Mirror, record: MirrorFile) -> bool:
     """Whether the local file is still exactly as ms365sync left it."""
     return as_recorded(mirror.stat(record.local_path), record.size, record.mtime_ns)
 
 
 def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:
-    """`_untouched`, where a file behind something in the way (a symbolic link on its path)
+    """`untouched`, where a file behind something in the way (a symbolic link on its path)
     counts as changed: its move then fails alone, when it would have to leave that place."""
     try:
-        return _untouched(mirror, record)
+        return untouched(mirror, record)
     except LocalStorageError as exc:
         if exc.errno not in _IN_THE_WAY:
             raise

@@ -23,6 +23,7 @@ from ms365sync.models import Action, ActionKind, LocalStat, MirrorFile, RemoteFi
 from ms365sync.state.store import StateStore
 from ms365sync.sync.apply import Applier, Done
 from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.inputs import Entry, RemoteNotes
 from ms365sync.sync.plan import DeleteLimit, check_deletions, plan
 from ms365sync.sync.report import LogBuilder
 
@@ -39,22 +40,25 @@ _FETCHED = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Streams:
     """Fresh iterators over the plan's inputs (each pass reads them again)."""
 
-    remote: Callable[[], Iterator[RemoteFile]]
+    remote: Callable[[], Iterator[Entry]]
     mirror: Callable[[], Iterator[MirrorFile]]
     local: Mapping[str, LocalStat] | None
 
     def actions(self) -> Iterator[Action]:
-        return plan(self.remote(), self.mirror(), self.local)
+        """The plan, once more (the remarks on the tree were taken by the survey)."""
+        remote = (entry for entry in self.remote() if isinstance(entry, RemoteFile))
+        return plan(remote, self.mirror(), self.local)
 
 
 @dataclass
 class Survey:
     """What the first pass found."""
 
+    notes: RemoteNotes = field(default_factory=RemoteNotes)  # remarks on the tree's files
     deletions: int = 0
     mirrored: int = 0  # mirror records the plan covers
     places: set[str] = field(default_factory=set)  # local paths actions depend on each other for
@@ -77,7 +81,7 @@ def survey(state: StateStore, streams: Streams, urls: DownloadUrls) -> Survey:
     recorded = state.mirror_local_paths()
     fetched: set[str] = set()
     counted = _counting(streams.mirror, found)
-    for action in plan(streams.remote(), counted, streams.local):
+    for action in plan(found.notes.files(streams.remote()), counted, streams.local):
         if action.kind is ActionKind.DELETE:
             found.deletions += 1
         if action.kind in _FETCHED:
@@ -110,16 +114,14 @@ def carry_out(
     found: Survey,
     applier: Applier,
     builder: LogBuilder,
-    *,
-    dry: bool,
 ) -> Tally:
-    """The second pass: apply (or, in a dry run, preview) and record every action.
+    """The second pass: apply (a `Previewer` in a dry run) and record every action.
 
     Raises:
         LocalStorageError: the local file system failed; the run must not be recorded.
     """
     tally = Tally()
-    settle = _Settler(state, applier, builder, tally, dry)
+    settle = _Settler(state, applier, builder, tally)
     dependent: list[Action] = []
     batch: list[Action] = []
     for action in streams.actions():
@@ -152,12 +154,11 @@ class _Settler:
     applier: Applier
     builder: LogBuilder
     tally: Tally
-    dry: bool
 
     def __call__(self, actions: list[Action]) -> None:
         if not actions:
             return
-        results = self.applier.preview(actions) if self.dry else self.applier.apply(actions)
+        results = self.applier.apply(actions)
         self._record(results)
         self.builder.record(results)
 
@@ -169,7 +170,7 @@ class _Settler:
                 tally.clean = False
             if done.error is not None:
                 continue
-            if done.downloaded and not self.dry:
+            if done.downloaded:
                 tally.downloaded_files += 1
                 tally.downloaded_bytes += done.downloaded
             if done.record is not None:

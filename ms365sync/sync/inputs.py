@@ -9,7 +9,8 @@ ms365sync placed and those it did not (which it never deletes or overwrites).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import enum
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,32 +23,79 @@ from ms365sync.target import Filters
 Lookup = Callable[[str | None], PermissionSet | None]
 
 
-@dataclass
-class RemoteInventory:
-    """The remote side of a plan."""
+class Left(enum.Enum):
+    """Why a file of the tree is left out of the plan, or mirrored under another name."""
 
-    files: list[RemoteFile] = field(default_factory=list)  # sorted by item id
+    PROTECTED = "protected"  # its folder is not listed yet: keep its mirror record as it is
+    EXCLUDED = "excluded"  # outside the filters
+    FAILED = "failed"  # cannot be mirrored (unsafe name, collision): reported as an error
+    MAPPED = "mapped"  # mirrored, under a safe local name that differs from its path
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A remark on one file of the tree, yielded beside the files in tree order."""
+
+    left: Left
+    item_id: str
+    path: str
+    reason: str = ""
+
+
+Entry = RemoteFile | Note
+
+
+@dataclass
+class RemoteNotes:
+    """The remarks of one read of the tree, gathered by whoever reads it."""
+
     protected: set[str] = field(default_factory=set)  # mirror records to leave untouched
     excluded: set[str] = field(default_factory=set)  # item ids outside the filters
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (item, reason)
     mapped: dict[str, str] = field(default_factory=dict)  # path -> why its local name differs
+
+    def files(self, entries: Iterable[Entry]) -> Iterator[RemoteFile]:
+        """The files among `entries`, noting the remarks on the way."""
+        for entry in entries:
+            if isinstance(entry, RemoteFile):
+                yield entry
+            else:
+                self.note(entry)
+
+    def note(self, note: Note) -> None:
+        if note.left is Left.PROTECTED:
+            self.protected.add(note.item_id)
+            self.errors[note.path] = (note.item_id, note.reason)
+        elif note.left is Left.EXCLUDED:
+            self.excluded.add(note.item_id)
+        elif note.left is Left.FAILED:
+            self.errors[note.path] = (note.item_id, note.reason)
+        else:
+            self.mapped[note.path] = note.reason
+
+
+@dataclass
+class RemoteInventory:
+    """The remote side of a plan, read in one go: the files and the remarks on the others."""
+
+    files: list[RemoteFile]
+    notes: RemoteNotes
 
 
 def remote_files(
     state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup
 ) -> RemoteInventory:
     """The files of the committed tree the mirror should hold, sorted by item id."""
-    found = RemoteInventory()
-    found.files.extend(scan_remote(state, filters, data_dir, lookup, found))
-    return found
+    notes = RemoteNotes()
+    files = list(notes.files(scan_remote(state, filters, data_dir, lookup)))
+    return RemoteInventory(files, notes)
 
 
 def scan_remote(
-    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup, found: RemoteInventory
-) -> Iterator[RemoteFile]:
-    """Yield the files of the committed tree the mirror should hold, sorted by item id, and
-    note in `found` (as they are passed) the files that are protected, excluded, in error
-    or mapped to another local name; `found.files` is left alone.
+    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup
+) -> Iterator[Entry]:
+    """The files of the committed tree the mirror should hold, sorted by item id, with a
+    `Note` for each file that is protected, excluded, in error or mapped to another name.
 
     A file whose path is not known yet keeps its mirror record untouched (protected): its
     folder was not listed, and deleting it would act on an incomplete picture.
@@ -55,16 +103,14 @@ def scan_remote(
     taken: dict[str, str] = {}
     for row in state.tree_files():
         if row.segments is None:
-            found.protected.add(row.item_id)
-            found.errors[f"(item {row.item_id})"] = (row.item_id, "its folder is not listed yet")
+            why = "its folder is not listed yet"
+            yield Note(Left.PROTECTED, row.item_id, f"(item {row.item_id})", why)
             continue
         path = "/".join(row.segments)
         if not filters.accepts(path):
-            found.excluded.add(row.item_id)
+            yield Note(Left.EXCLUDED, row.item_id, path)
             continue
-        remote = _mirrorable(row, path, data_dir, taken, found, permissions=lookup(row.perm_src))
-        if remote is not None:
-            yield remote
+        yield from _mirrorable(row, path, data_dir, taken, permissions=lookup(row.perm_src))
 
 
 def _mirrorable(
@@ -72,23 +118,22 @@ def _mirrorable(
     path: str,
     data_dir: Path,
     taken: dict[str, str],
-    found: RemoteInventory,
     *,
     permissions: PermissionSet | None,
-) -> RemoteFile | None:
+) -> Iterator[Entry]:
     assert row.segments is not None
     mapped = names.local_relpath_from_segments(row.segments, root=data_dir)
     if isinstance(mapped, names.Rejected):
-        found.errors[path] = (row.item_id, mapped.reason)
-        return None
+        yield Note(Left.FAILED, row.item_id, path, mapped.reason)
+        return
     key = names.collision_key(mapped.rel)
     if key in taken:
-        found.errors[path] = (row.item_id, f"same local name as {taken[key]!r}")
-        return None
+        yield Note(Left.FAILED, row.item_id, path, f"same local name as {taken[key]!r}")
+        return
     taken[key] = path
     if mapped.changed:
-        found.mapped[path] = mapped.note
-    return RemoteFile(
+        yield Note(Left.MAPPED, row.item_id, path, mapped.note)
+    yield RemoteFile(
         item_id=row.item_id,
         path=path,
         local_path=mapped.rel,

@@ -18,7 +18,7 @@ from ms365sync._version import __version__
 from ms365sync.models import as_recorded
 from ms365sync.state.store import CONVERGED_KEY, StateStore
 from ms365sync.sync import permissions
-from ms365sync.sync.inputs import LocalInventory, RemoteInventory
+from ms365sync.sync.inputs import LocalInventory, RemoteNotes
 from ms365sync.target import TargetSpec
 
 __all__ = ["key", "mark", "unchanged"]
@@ -33,15 +33,15 @@ def key(spec: TargetSpec) -> str:
 def mark(
     state: StateStore,
     spec: TargetSpec,
-    remote: RemoteInventory,
+    notes: RemoteNotes,
     clean_results: bool,
     failed: dict[str, str],
 ) -> None:
     """Mark the store converged when this run left nothing to do (call after recording)."""
     clean = (
         not failed
-        and not remote.errors
-        and not remote.protected
+        and not notes.errors
+        and not notes.protected
         and clean_results  # no action failed or was skipped
         and not state.has_errors()
         and not _retrying(state)

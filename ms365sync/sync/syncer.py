@@ -36,6 +36,7 @@ from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.listing import Round, list_changes
 from ms365sync.sync.plan import DeleteLimit
+from ms365sync.sync.preview import Previewer
 from ms365sync.sync.report import LogBuilder
 from ms365sync.sync.result import SyncResult
 from ms365sync.target import DB_NAME, LOG_DIR, PERMISSIONS_FILE, TargetSpec
@@ -229,16 +230,14 @@ class Syncer:
         failed = self._refresh_permissions(state, target, listing, summary, now)
         local = inputs.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
-        remote = inputs.RemoteInventory()
         builder = LogBuilder(self.spec.data_dir)
         if not failed and shortcut.unchanged(state, self.spec, local):
             logger.debug("{}: nothing changed since the last run converged", self.spec.name)
-            tally = batches.Tally()
+            tally, notes = batches.Tally(), inputs.RemoteNotes()
         else:
-            tally = self._plan_and_apply(
+            tally, notes = self._plan_and_apply(
                 state,
                 target,
-                remote=remote,
                 local=local,
                 urls=listing.urls,
                 lookup=permissions.effective(state, failed),
@@ -246,7 +245,7 @@ class Syncer:
                 dry=dry,
                 force=force,
             )
-        for path, (item_id, reason) in remote.errors.items():
+        for path, (item_id, reason) in notes.errors.items():
             builder.add_error(path, reason, item_id)
         self.counters.moved = tally.moved
         self.counters.downloaded_files += tally.downloaded_files
@@ -256,7 +255,7 @@ class Syncer:
             new_errors=bool(state.replace_errors(builder.error_rows(), now)),
         )
         if not dry:
-            shortcut.mark(state, self.spec, remote, tally.clean, failed)
+            shortcut.mark(state, self.spec, notes, tally.clean, failed)
         log = builder.build(
             stamp=timestamp(datetime.datetime.now(datetime.timezone.utc)),
             run_id=run_id,
@@ -278,24 +277,21 @@ class Syncer:
         state: StateStore,
         target: Resolved,
         *,
-        remote: inputs.RemoteInventory,
         local: inputs.LocalInventory,
         urls: DownloadUrls,
         lookup: inputs.Lookup,
         builder: LogBuilder,
         dry: bool,
         force: bool,
-    ) -> batches.Tally:
+    ) -> tuple[batches.Tally, inputs.RemoteNotes]:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
         in a dry run, work out what acting would record), in batches; `urls` are the
-        listed ones, `remote` and `builder` are filled as the plan is read."""
+        listed ones. Returns the tally and the survey's remarks on the tree's files."""
         spec = self.spec
         protected = state.unplaced_file_ids()
 
-        def remote_files() -> Iterator[RemoteFile]:
-            for side in (remote.protected, remote.excluded, remote.errors, remote.mapped):
-                side.clear()  # each pass notes them again
-            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup, remote)
+        def remote_files() -> Iterator[inputs.Entry]:
+            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup)
 
         def mirror_files() -> Iterator[MirrorFile]:
             return (m for m in state.mirror_files() if m.item_id not in protected)
@@ -303,9 +299,9 @@ class Syncer:
         streams = batches.Streams(remote_files, mirror_files, local.files)
         found = batches.survey(state, streams, urls)
         batches.guard(spec.name, found, self._delete_limit(force))
-        builder.excluded, builder.mapped = frozenset(remote.excluded), remote.mapped
-        applier = self._applier(target, local.foreign, urls)
-        return batches.carry_out(state, streams, found, applier, builder, dry=dry)
+        builder.excluded, builder.mapped = frozenset(found.notes.excluded), found.notes.mapped
+        applier = self._applier(target, local.foreign, urls, dry=dry)
+        return batches.carry_out(state, streams, found, applier, builder), found.notes
 
     def _refresh_permissions(
         self,
@@ -355,8 +351,12 @@ class Syncer:
             return DeleteLimit(max_count=None, max_percent=None, protect_empty=False)
         return DeleteLimit(self.spec.max_delete_count, self.spec.max_delete_percent)
 
-    def _applier(self, target: Resolved, foreign: frozenset[str], urls: DownloadUrls) -> Applier:
-        return Applier(
+    def _applier(
+        self, target: Resolved, foreign: frozenset[str], urls: DownloadUrls, *, dry: bool
+    ) -> Applier:
+        """The dry-run gate for local changes: a dry run previews what an applier would do."""
+        kind = Previewer if dry else Applier
+        return kind(
             self.client,
             self.mirror,
             target.drive_id,
