@@ -2,7 +2,7 @@
 
 All targets of the configuration belong to one tenant, so they share one token provider,
 one pooled Graph client and therefore one throttle gate: a 429 or 503 on any of them pauses
-all of them for the Retry-After (README §8, "pause all threads"). Downloads across targets
+all of them for the Retry-After (graph-facts §9.5, "pause all threads"). Downloads across targets
 share one global limit (`max_connections`). Each target still takes its own lock, so two
 runs never work on the same target at once.
 """

@@ -39,7 +39,7 @@ from ms365sync.emulator.wsgi import WSGIStartResponse, call_wsgi
 logger = logging.getLogger("ms365sync.emulator")
 
 GRAPH_VERSION = "v1.0"
-# What the bytes of a pre-authenticated download cost (README §8: "1 = ... file download").
+# What the bytes of a pre-authenticated download cost (graph-facts §9.2: a file download costs 1).
 DOWNLOAD_COST = 1
 
 

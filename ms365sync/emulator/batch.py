@@ -1,4 +1,4 @@
-"""JSON batching (`POST /$batch`, README §6): validation, dependsOn order, per-member dispatch."""
+"""JSON batching (`POST /$batch`, graph-facts §7): validation, dependsOn order, member dispatch."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def parse_members(body: bytes) -> list[Member]:
     if not isinstance(requests, list) or not requests:
         raise bad_request("Invalid batch payload format.")
     if len(requests) > MAX_REQUESTS:
-        # The exact wording for > 20 was never captured (README §12).
+        # The exact wording for > 20 was never captured (graph-facts §13).
         raise bad_request(f"The number of requests in a batch is limited to {MAX_REQUESTS}.")
     members = [_member(raw) for raw in requests]
     seen: set[str] = set()

@@ -65,7 +65,7 @@ class LatencyConfig:
 
 @dataclass(frozen=True)
 class ThrottleConfig:
-    """Resource-unit budgets per app per tenant (README §8); None means unlimited.
+    """Resource-unit budgets per app per tenant (graph-facts §9.3); None means unlimited.
 
     Off by default so functional tests never wait on a Retry-After; the smallest real band is
     `ThrottleConfig.parse("1250/min,1200000/day")`. `status` is 429 or 503 (SharePoint sends
@@ -226,8 +226,8 @@ class EmulatorConfig:
 
     `seed` makes latency jitter, fault decisions, truncation points and $batch response order
     reproducible. `admin_key` guards /_emulator/ (a random key when None). Lifetimes are in
-    seconds: 3599 for access tokens as the token endpoint reports them (README §10), 3600 for
-    download URLs (two real tempauth tokens decode to exp - nbf = 3600, README §7).
+    seconds: 3599 for access tokens as the token endpoint reports them (graph-facts §11.2), 3600 for
+    download URLs (two real tempauth tokens decode to exp - nbf = 3600, graph-facts §8.3).
     """
 
     seed: int = 0

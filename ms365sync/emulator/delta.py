@@ -3,7 +3,7 @@
 A round is a scan of the library's journal over (base, upto]: `upto` is fixed when the
 round starts, so changes made during the round are left for the next one and nothing is
 lost. An item is emitted once, at its last visible journal entry in the range, with its
-latest state; in incremental rounds its ancestors follow it up to the root (README §4:
+latest state; in incremental rounds its ancestors follow it up to the root (graph-facts §5.4:
 children can come before their parents, ancestors are re-sent). Deleted items come as
 tombstones. Permission-only changes are visible only to callers that send the sharing
 Prefer tokens with an app holding Sites.FullControl.All.

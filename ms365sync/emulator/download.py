@@ -1,4 +1,4 @@
-"""Pre-authenticated SharePoint download URLs (README §7): signing them and serving them."""
+"""Pre-authenticated SharePoint download URLs (graph-facts §8): signing them and serving them."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class DownloadSigner:
 
     tempauth = "v1." + base64url(claims JSON) + "." + base64url(HMAC-SHA256) where the HMAC
     covers the claims and the URL's path + query with the tempauth pair removed, byte for byte:
-    reordering or re-encoding the query breaks the signature, as on SharePoint (README §7).
+    reordering or re-encoding the query breaks the signature, as on SharePoint (graph-facts §8.4).
     """
 
     def __init__(
@@ -206,7 +206,7 @@ class _UnsatisfiableError(Exception):
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """[start, stop) of a single-range `Range` header; None to ignore it (absent, malformed or
-    multi-range: the service may answer 200 with the whole file, README §7).
+    multi-range: the service may answer 200 with the whole file, graph-facts §8.6).
 
     Raises _UnsatisfiableError when the range starts beyond the end (416).
     """

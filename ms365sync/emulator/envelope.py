@@ -47,7 +47,7 @@ def error_body(error: GraphError, request: Request, now: float) -> dict[str, Any
 
 
 def error_response(error: GraphError, request: Request, now: float) -> Response:
-    """The wire form of a GraphError; error bodies are plain application/json (README §0.1)."""
+    """The wire form of a GraphError; error bodies are plain application/json (graph-facts §1.2)."""
     payload = json.dumps(error_body(error, request, now), separators=(",", ":")).encode()
     headers = Headers([("Content-Type", ERROR_CONTENT_TYPE), *error.headers])
     return Response(error.status, headers, payload)
@@ -77,7 +77,7 @@ def throttled(status: int, headers: tuple[tuple[str, str], ...] = ()) -> GraphEr
 
 
 def add_standard_headers(response: Response, request: Request, now: float) -> None:
-    """Add the headers every Graph response carries (README §0.1); OData-Version on JSON success."""
+    """Add the headers every Graph answer has (graph-facts §1.2); OData-Version on JSON success."""
     headers = response.headers
     headers.set("request-id", request.request_id)
     headers.set("client-request-id", request.client_request_id)

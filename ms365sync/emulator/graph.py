@@ -2,7 +2,7 @@
 permissions and content, as routes on the emulator's router.
 
 Paths are matched after the `/v1.0` prefix is stripped, so `$batch` sub-requests (relative
-URLs) reach the same handlers. Resource-unit costs follow SharePoint's table (README §8):
+URLs) reach the same handlers. Resource-unit costs follow SharePoint's table (graph-facts §9.2):
 1 for a single-item read, delta with a token and a download, 2 for multi-item reads and
 delta without a token, 5 for permissions.
 """
@@ -165,14 +165,14 @@ class GraphService:
             if not composite and not _is_guid(site_ref):
                 # /sites/{hostname} is the tenant's root site, which the emulator has none of.
                 raise item_not_found(_SITE_NOT_FOUND)
-            # A bare site-collection GUID resolves to the collection's root web (README §1,
+            # A bare site-collection GUID resolves to the collection's root web (graph-facts §2.2,
             # microsoft-graph-docs #6540).
             site = self._site_from_ref(request, site_ref)
             return self._site_response(request, site)
 
     def deep_path_rejected(self, request: Request, host: str, path: str) -> Response:
         """Navigation past `…:/drive` or `…:/drives` in the path form was rejected with 400
-        "Url specified is invalid" (README §1, msgraph-sdk-dotnet #994)."""
+        "Url specified is invalid" (graph-facts §2.1, msgraph-sdk-dotnet #994)."""
         raise invalid_request("Url specified is invalid.")
 
     def _site_response(self, request: Request, site: Site) -> Response:

@@ -89,7 +89,7 @@ class HostMap:
 
         It must differ from the API's host or port: `requests` drops Authorization on a
         redirect only when host, port or scheme change, so a same-origin URL would hide a
-        client that leaks its bearer token (README §7). On Graph's own hosts that is the
+        client that leaks its bearer token (graph-facts §8.1). On Graph's own hosts that is the
         site's host (https://contoso.sharepoint.com); on loopback, 127.0.0.1:P becomes
         localhost:P and any other name becomes 127.0.0.1:P.
         """

@@ -217,7 +217,7 @@ class IdentityService:
         """POST /{tenant}/oauth2/v2.0/token with grant_type=client_credentials.
 
         Raises IdentityError with the real status, error name and AADSTS code for each
-        failure (README §10).
+        failure (graph-facts §11.3).
         """
         _check_post(request)
         if not self.directory.knows_tenant(tenant):

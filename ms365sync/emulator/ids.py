@@ -1,7 +1,7 @@
 """Realistic, deterministic identifiers: composite site ids, `b!` drive ids, `01...` item ids,
 GUIDs and base64url login-name permission ids, all drawn from one seeded generator.
 
-Formats follow what decoding real ids shows (../shared/graph README §1-3, §5): a drive id is
+Formats follow what decoding real ids shows (graph-facts §2.2, §2.5, §3.1, §6.2): a drive id is
 `b!` + unpadded base64url of three GUIDs in .NET byte order (site collection, web, list); an
 item id is `01` + unpadded base32 of a 4-byte per-drive prefix and the item's GUID.
 """

@@ -1,6 +1,6 @@
 """Permissions as SharePoint reports them through Graph, and as the export writes them.
 
-Rendering follows README §5: one entry per principal; grantedToV2 with the deprecated
+Rendering follows graph-facts §6: one entry per principal; grantedToV2 with the deprecated
 grantedTo beside it; site groups as grantedToV2.siteGroup; users with their siteUser;
 Entra groups keyed by their federated-directory claim; sharing links with
 grantedToIdentitiesV2; ids are the base64url of the principal's login name; roles are

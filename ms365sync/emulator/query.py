@@ -1,6 +1,6 @@
 """Graph's query options and paging as the emulator reads and writes them: `$top`,
 `$skiptoken` (in SharePoint's `Paged=TRUE&p_...` form), absolute nextLinks that keep the
-request's own query (README §3), the `Prefer` tokens, `$expand=permissions` (refused) and
+request's own query (graph-facts §4.2), the `Prefer` tokens, `$expand=permissions` (refused) and
 `If-None-Match`.
 """
 
@@ -86,7 +86,7 @@ def sorted_children(folder: Item) -> list[Item]:
 
 
 def prefer_tokens(request: Request) -> set[str]:
-    """Every token of every `Prefer` header, lower-cased (README §4: one comma list)."""
+    """Every token of every `Prefer` header, lower-cased (graph-facts §5.7: one comma list)."""
     tokens: set[str] = set()
     for name, value in request.headers.items():
         if name.lower() == "prefer":

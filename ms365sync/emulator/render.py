@@ -1,6 +1,6 @@
 """driveItem, drive and site JSON in SharePoint's shape, and `$select` exactly as Graph applies it.
 
-Field facts (README §2-3): eTag `"{GUID},N"` and cTag `"c:{GUID},N"` with the quotes in the
+Field facts (graph-facts §2.6, §3): eTag `"{GUID},N"` and cTag `"c:{GUID},N"` with the quotes in the
 value, no cTag on folders, no eTag observed on the root, `parentReference.path` with raw
 spaces and never in delta, `siteId` as a bare GUID (2024 capture), quickXorHash the only
 hash, Office documents' webUrl in the Doc.aspx form, `@odata.etag` added when `$select` is
@@ -228,7 +228,7 @@ def tombstone_json(drive: Drive, stone: Tombstone) -> JSON:
 def drive_json(
     tenant: Tenant, drive: Drive, *, with_ids: bool = False, with_system: bool = False
 ) -> JSON:
-    """A drive; `sharepointIds` and the `system` facet only when selected (README §2)."""
+    """A drive; `sharepointIds` and the `system` facet only when selected (graph-facts §2.4)."""
     owners = drive.site.groups
     owner_title = next((g.title for g in owners.values() if g.role.value == "owner"), "")
     data: JSON = {

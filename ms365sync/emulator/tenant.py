@@ -6,7 +6,7 @@ with new journal numbers so that delta reports it, with the SharePoint quirks th
 facts document: ancestors are re-sent by delta, not stamped here; a metadata change bumps
 the eTag only, a content change both eTag and cTag; a permission change is a separate kind
 of journal entry that only callers asking for sharing changes see; and, while
-`realistic_gaps` is on, the known gaps of the sharing feed (README §4) are reproduced.
+`realistic_gaps` is on, the known gaps of the sharing feed (graph-facts §5.8) are reproduced.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class Tenant:
         # Delta tokens older than this answer 410 (None: they never age out).
         self.delta_token_lifetime_s = delta_token_lifetime_s
         # `@microsoft.graph.sharedChanged` is documented as the string "True" but arrives as
-        # the boolean true (README §4, graph-docs #15242); this switch sends the documented
+        # the boolean true (graph-facts §5.8, graph-docs #15242); this switch sends the documented
         # form, so clients can be run against both.
         self.shared_changed_as_string = shared_changed_as_string
         self.system_user = User(str(self.ids.guid()), "System Account", f"system@{domain}")
@@ -303,7 +303,7 @@ class Tenant:
         """Record a permission change of `item` (and, without gaps, of its inheriting children).
 
         With realistic gaps, a removal carries no sharedChanged marker and children that
-        inherit the change get no entry at all (README §4, onedrive-api-docs #1248/#1250).
+        inherit the change get no entry at all (graph-facts §5.8, onedrive-api-docs #1248/#1250).
         """
         now = self.now()
         item.sharing_seq = drive.journal.append(item.id, ChangeKind.SHARING, now)

@@ -121,7 +121,7 @@ class TokenAuthority:
         """The claims of a valid bearer token from an Authorization header value.
 
         Raises GraphError 401 InvalidAuthenticationToken (empty, unparsable, bad signature,
-        wrong audience, expired or revoked) exactly as Graph words them (README §8).
+        wrong audience, expired or revoked) exactly as Graph words them (graph-facts §10.3).
         """
         scheme, _, token = (authorization or "").strip().partition(" ")
         token = token.strip()

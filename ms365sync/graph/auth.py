@@ -1,6 +1,6 @@
 """Access-token providers: MSAL client credentials (secret or certificate), a static one for tests.
 
-MSAL facts this relies on (README §10, verified against msal 1.39): the constructor fetches
+MSAL facts this relies on (graph-facts §11.5, verified against msal 1.39): the constructor fetches
 the OIDC document (and, for hosts MSAL does not know, asks login.microsoftonline.com for
 instance discovery unless `instance_discovery=False`); a cached token is reused until fewer
 than 5 minutes remain; failures come back either as an error dict or as raised exceptions;

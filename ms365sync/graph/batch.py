@@ -1,7 +1,7 @@
 """JSON batching of GET requests: chunks of 20, correlation by id, retry of only the failed entries.
 
 A `$batch` 200 envelope can carry 429s with their own Retry-After, answers arrive in any
-order, and sub-request URLs are relative to the version root (README §6). Entries that fail
+order, and sub-request URLs are relative to the version root (graph-facts §7). Entries that fail
 transiently go back into the queue and are sent again, after the largest Retry-After among
 them has closed the shared gate; every other entry keeps its first answer.
 """

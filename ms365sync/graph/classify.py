@@ -67,7 +67,7 @@ class Verdict:
 
 _THROTTLE_STATUSES = frozenset({429, 503})
 _TRANSIENT_STATUSES = frozenset({408, 500, 502, 504})
-# Graph error codes meaning "this delta token is dead, enumerate again" (README §4, §8).
+# Graph error codes meaning "this delta token is dead, enumerate again" (graph-facts §5.6).
 _RESYNC_CODES = frozenset(
     code.lower()
     for code in (

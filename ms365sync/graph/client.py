@@ -32,9 +32,9 @@ from ms365sync.graph.types import (
 __all__ = ["DELTA_SELECT", "PREFER_SHARING", "GraphClient"]
 
 # Everything the sync reads from a delta item. `deleted` must be selected or the deleted facet
-# is stripped from delta results (README §3); `path` is never returned by delta anyway.
+# is stripped from delta results (graph-facts §3.7); `path` is never returned by delta anyway.
 # `content.downloadUrl` brings each file's pre-authenticated URL, under the response key
-# `@microsoft.graph.downloadUrl` (README §3), saving the `/content` round trip per download.
+# `@microsoft.graph.downloadUrl` (graph-facts §3.7), saving the `/content` round trip per download.
 DELTA_SELECT: Final = (
     "id",
     "name",
@@ -54,13 +54,13 @@ DELTA_SELECT: Final = (
     "webUrl",
     "content.downloadUrl",
 )
-# One header, comma-separated; deltashowsharingchanges needs the two middle tokens (README §4).
+# One header, comma-separated; deltashowsharingchanges needs the middle two (graph-facts §5.7).
 PREFER_SHARING: Final = (
     "hierarchicalsharing, deltashowremovedasdeleted, "
     "deltatraversepermissiongaps, deltashowsharingchanges"
 )
 ModelT = TypeVar("ModelT", bound=BaseModel)
-# Resource units per request (README §8): used to pace requests against the tenant budget.
+# Resource units per request (graph-facts §9.2): used to pace requests against the tenant budget.
 _RU_READ, _RU_LIST, _RU_PERMISSIONS = 1.0, 2.0, 5.0
 
 
@@ -70,7 +70,7 @@ def _id_segment(value: str) -> str:
 
 
 def _site_segment(site_id: str) -> str:
-    """A composite site id as one path segment: its commas become %2C (README §1)."""
+    """A composite site id as one path segment: its commas become %2C (graph-facts §2.2)."""
     return quote(site_id, safe="")
 
 
@@ -182,7 +182,7 @@ class GraphClient:
         host_name = urlsplit(host).netloc if "://" in host else host.strip("/")
         relative = path.strip().strip("/")
         if not relative:
-            # `/sites/{host}:/` stopped working in 2019 (README §1); `/sites/{host}` is the root.
+            # `/sites/{host}:/` fails since 2019 (graph-facts §2.1); `/sites/{host}` is the root.
             return self._get_model(f"sites/{quote(host_name, safe='')}", Site)
         return self._get_model(f"sites/{quote(host_name, safe='')}:/{quote(relative)}", Site)
 

@@ -82,7 +82,7 @@ def get_cloud(name: str) -> Cloud:
 def _https_url(url: str, key: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme != "https" or not parts.netloc:
-        # MSAL refuses http:// authorities and token endpoints (README §10).
+        # MSAL refuses http:// authorities and token endpoints (graph-facts §11.5).
         raise ConfigError(f"{url!r} is not an https URL", key=key, expected="https://host[:port]")
     return url.strip().rstrip("/")
 

@@ -1,9 +1,9 @@
 """Translation of Graph wire models into ms365sync's internal values, at the graph/ boundary.
 
 Permissions become both the original tool's "Display Name:::Level" labels and id-keyed
-grants. Identity precedence follows README §5: grantedToV2 before the deprecated grantedTo,
+grants. Identity precedence follows graph-facts §6.3: grantedToV2 before the deprecated grantedTo,
 grantedToIdentitiesV2 before grantedToIdentities; inheritance is never inferred from
-`inheritedFrom`.
+`inheritedFrom` (§6.6).
 """
 
 from __future__ import annotations

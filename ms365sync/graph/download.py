@@ -1,6 +1,6 @@
 """Streams a file's content: /content redirect, opaque pre-authenticated URL, resume, verify.
 
-README §7: `/content` answers 302 with a pre-authenticated URL on another host. That URL is
+graph-facts §8: `/content` answers 302 with a pre-authenticated URL on another host. That URL is
 fetched without the bearer token and byte for byte (its signature covers it). When it
 expires it answers 401 (403 was also seen), and the cure is a fresh URL from `/content`, not
 a token refresh. A body cut short is resumed with `Range: bytes=N-`; the service may ignore

@@ -2,7 +2,7 @@
 
 A site is found by hostname + server-relative path (`/sites/x`, `/teams/x`) or by display
 name; a library by its title (drive `name`) or by the URL segment in its webUrl, which stays
-when the library is renamed (README §2). Once found, the ids are kept in the state so a
+when the library is renamed (graph-facts §2.4). Once found, the ids are kept in the state so a
 renamed library keeps syncing into the same folder.
 """
 

@@ -2,7 +2,7 @@
 
 SharePoint throttles per app per tenant in resource units (RU) per minute and answers
 429/503 with an integer Retry-After; once an app has used 80 % of its one-minute budget it
-adds RateLimit-Limit / -Remaining / -Reset (README §8). The gate honours the larger of
+adds RateLimit-Limit / -Remaining / -Reset (graph-facts §9). The gate honours the larger of
 Retry-After and RateLimit-Reset for everyone, backs off exponentially (with jitter) when the
 server gave no delay, and, while RateLimit headers say the budget is nearly spent, spreads
 the remaining units evenly until the reset instead of running into 429s.
@@ -20,7 +20,7 @@ from loguru import logger
 
 __all__ = ["BUDGET_WINDOW_S", "GateStats", "RateLimit", "ThrottleGate"]
 
-# RateLimit-Limit is the app's one-minute resource-unit budget (README §8).
+# RateLimit-Limit is the app's one-minute resource-unit budget (graph-facts §9.4).
 BUDGET_WINDOW_S = 60.0
 
 

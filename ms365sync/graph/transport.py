@@ -131,7 +131,8 @@ class Transport:
         """One unauthenticated, streamed GET of an opaque pre-authenticated URL, via the gate.
 
         The Authorization header is explicitly removed (a session default must not leak it to
-        another host) and the URL is sent byte for byte: its signature covers it (README §7).
+        another host) and the URL is sent byte for byte: its signature covers it
+        (graph-facts §8.1, §8.4).
         """
         extra: dict[str, str | None] = {"Authorization": None}
         extra.update(headers or {})

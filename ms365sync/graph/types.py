@@ -3,7 +3,7 @@
 Every model ignores unknown fields and annotations (Graph adds `@odata.*` freely) and
 tolerates the variants seen in real captures as well as in the docs: no eTag on the root,
 no name on deleted items, upper- or lower-case GUIDs, `sharedChanged` as `true` or `"True"`,
-ids given as numbers, `inheritedFrom: {}` (see shared/graph/README.md §2-§6, §8).
+ids given as numbers, `inheritedFrom: {}` (see docs/graph-facts.md §2-§6, §10).
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ class DriveItem(GraphModel):
     file_system_info: FileSystemInfo | None = None
     sharepoint_ids: SharePointIds | None = None
     web_url: str | None = None
-    # A signed, pre-authenticated URL valid about an hour (README §7): a credential, so it is
+    # A signed, pre-authenticated URL valid about an hour (graph-facts §8.3): a credential, so it is
     # left out of the repr. Absent on folders, on deleted items and when not selected.
     download_url: str | None = Field(
         default=None,
@@ -314,7 +314,7 @@ class Permission(GraphModel):
 
     Prefer `grantedToV2` over `grantedTo` and `grantedToIdentitiesV2` over
     `grantedToIdentities`; `inheritedFrom` says nothing reliable about inheritance on
-    SharePoint (README §5).
+    SharePoint (graph-facts §6.3, §6.6).
     """
 
     id: str
@@ -382,7 +382,7 @@ class BatchResponse(GraphModel):
 
 
 class InnerError(GraphModel):
-    """innerError: may carry a more specific code and nest further (README §8)."""
+    """innerError: may carry a more specific code and nest further (graph-facts §10.1)."""
 
     code: str | None = None
     message: str | None = None

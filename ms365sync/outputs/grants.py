@@ -112,7 +112,7 @@ class GrantsFile(_Model):
 def stable_id(grant: Grant, site_id: str | None) -> str:
     """A grant's principal id, qualified by the site where it is only unique within one.
 
-    Site group ids are small numbers per site (README §5); a user or group known only by
+    Site group ids are small numbers per site (graph-facts §6.4); a user or group known only by
     its site principal id (no Entra object id) is qualified the same way.
     """
     if site_id is None:  # only before a run has resolved the site (never in an export)

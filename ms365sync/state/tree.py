@@ -148,7 +148,7 @@ class TreeTables:
         """Fold the staged round into the tree (inside `run()`); a full round replaces it.
 
         Deleted folders take their descendants with them whether or not the service reported
-        each one (README §4 leaves it unconfirmed).
+        each one (graph-facts §5.5 leaves it unconfirmed).
         """
         db = self._db
         db.execute("DROP TABLE IF EXISTS temp.latest")

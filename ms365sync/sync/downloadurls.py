@@ -1,6 +1,6 @@
 """The pre-authenticated download URLs a delta round listed, held in memory for one run.
 
-Each URL is a signed credential valid about an hour (README §7): it lives only here, never
+Each URL is a signed credential valid about an hour (graph-facts §8.3): it lives only here, never
 in the state store, a change log, a log line, an error message or a repr. Only files get
 one; an item listed again replaces or forgets its URL, and a URL is handed out once, while
 fresh, so a retry always asks `/content` for a new one.
@@ -19,7 +19,7 @@ from typing import Final
 
 __all__ = ["URL_FRESH_FOR_S", "DownloadUrls"]
 
-# The service signs for an hour (exp - nbf = 3600 s in real tokens, README §7); ten minutes
+# The service signs for an hour (exp - nbf = 3600 s in real tokens, graph-facts §8.3); ten minutes
 # of margin cover clock skew and a slow body.
 URL_FRESH_FOR_S: Final = 50 * 60.0
 

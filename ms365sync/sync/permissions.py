@@ -4,7 +4,7 @@ Every file takes its permissions from its nearest permission root (an item with 
 facet under `Prefer: hierarchicalsharing`, or one a sweep found to differ). A run re-reads
 the roots that delta reported (sharing hints included), roots never read, and roots whose
 read failed before; a full sweep, on the configured policy, reads every file and root
-because the hints are known to miss changes (README §4). Reads go through `$batch`.
+because the hints are known to miss changes (graph-facts §5.8). Reads go through `$batch`.
 """
 
 from __future__ import annotations

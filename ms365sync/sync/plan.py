@@ -30,7 +30,7 @@ def same_content(remote: RemoteFile, mirror: MirrorFile) -> bool:
     local mtime): size, then cTag, then quickXorHash, then the remote timestamp.
 
     A cTag bump without a hash change (a restored version, a re-save) is not a content
-    change. A missing hash is "unknown", not a change (README §3): without cTag or hash the
+    change. A missing hash is "unknown", not a change (graph-facts §3.5): without cTag or hash the
     remote lastModifiedDateTime decides.
     """
     if remote.size != mirror.size:

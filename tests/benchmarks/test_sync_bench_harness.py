@@ -44,7 +44,7 @@ def test_quick_s2_run_measures_every_request_and_checks_the_mirror(tmp_path: Pat
     # Every file came straight from the pre-authenticated URL delta listed with it.
     assert initial["traffic"]["endpoints"].get("content", 0) == 0
     assert initial["traffic"]["endpoints"]["download"] == 300
-    # Charged 1 RU per download (README §8) plus listing and permissions; no /content
+    # Charged 1 RU per download (graph-facts §9.2) plus listing and permissions; no /content
     # request (1 RU each) was needed, so the rest stays under 1 RU per file.
     assert 0 < initial["resource_units"] - 300 < 300
     assert initial["peak_rss_mb"] > 0

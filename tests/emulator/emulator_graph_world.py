@@ -29,7 +29,7 @@ PREFER_ALL = (
 )
 ZERO_HASH = "AAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
-# Formats of real values (README §1-3, samples 01-05).
+# Formats of real values (graph-facts §2-§3, samples 01-05).
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UPPER_GUID = GUID.replace("a-f", "A-F")
 SITE_ID = re.compile(rf"^[a-z0-9.-]+,{GUID},{GUID}$")

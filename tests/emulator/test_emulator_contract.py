@@ -58,7 +58,7 @@ FORMATS = (
     Format("drive id", r"b![A-Za-z0-9_-]{40,}", r"b![A-Za-z0-9_-]{64}"),
     Format("item id", r"01[A-Z2-7]{32}", r"01[A-Z2-7]{32}"),
     Format("eTag", rf'"\{{{ANY_GUID}\}},\d+"', rf'"\{{{UPPER_GUID}\}},\d+"'),
-    # cTag GUIDs are upper-case in one real capture, lower-case in another (README §3).
+    # cTag GUIDs are upper-case in one real capture, lower-case in another (graph-facts §3.2).
     Format("cTag", rf'"c:\{{{ANY_GUID}\}},\d+"', rf'"c:\{{{ANY_GUID}\}},\d+"'),
     Format("timestamp", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
     Format("error date", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"),
@@ -223,7 +223,7 @@ def recorded_headers(name: str, which: int = 0) -> tuple[int, dict[str, str]]:
 
 
 def assert_graph_headers(response: requests.Response, status: int) -> None:
-    """Status plus the headers every Graph response carries (README §0.1, 08-401-headers)."""
+    """Status plus the headers every Graph response carries (graph-facts §1.2, 08-401-headers)."""
     assert response.status_code == status, response.text
     _, real = recorded_headers("08-401-headers.real-2022.http")
     for name in ("request-id", "client-request-id", "x-ms-ags-diagnostic",
@@ -324,7 +324,7 @@ def test_02_drives_list(world: World) -> None:
     response = world.get(f"/sites/{world.site.id}/drives")
     assert_graph_headers(response, 200)
     allow = Allow(
-        # A library is owned by its site's Owners group, not a user (README §2: clients
+        # A library is owned by its site's Owners group, not a user (graph-facts §2.4: clients
         # ignore owner shape differences); libraries are modified by the System Account,
         # shown without id or email as in the sample's own createdBy.
         extra=frozenset({"owner/group", "group/displayName"}),
@@ -346,7 +346,7 @@ def test_02_drive_root(world: World) -> None:
     allow = Allow(
         extra=ITEM_FIELDS,
         # No eTag observed on the root (graph-docs-contrib #8604); no cTag on SharePoint
-        # folders (driveitem.md note) — README §2.
+        # folders (driveitem.md note) — graph-facts §2.6.
         missing=frozenset({"eTag", "cTag"}),
     )
     assert_shape(sample("02-drive-root-200.docs.json"), response.json(), allow)
@@ -441,7 +441,7 @@ def test_04_last_page_with_delta_link(world: World) -> None:
     deleted = [entry for entry in body["value"] if "deleted" in entry]
     live = [entry for entry in body["value"] if "deleted" not in entry]
     assert len(deleted) == 2 and live  # 2025 and plan.txt; todo.md and its ancestors
-    # SharePoint omits the name of deleted items (README §4); the docs example has one.
+    # SharePoint omits the name of deleted items (graph-facts §5.5); the docs example has one.
     tombstone = {k: v for k, v in deleted_model.items() if k != "folder"}
     assert_shape([tombstone] * len(deleted), deleted, Allow(ITEM_FIELDS, frozenset({"name"})))
     live_folder_model = {k: v for k, v in deleted_model.items() if k != "deleted"}
@@ -537,7 +537,7 @@ def test_05_documented_permission_list(world: World) -> None:
     allow = Allow(
         PERMISSION_FIELDS,
         # Consumer-OneDrive values: SharePoint sends inheritedFrom as {} (real 2021 capture,
-        # README §5); `application` only on links an app created; site groups have no id.
+        # graph-facts §6.6); `application` only on links an app created; site groups have no id.
         frozenset({"inheritedFrom/driveId", "inheritedFrom/id", "inheritedFrom/path",
                    "link/application", "grantedTo/user/id"}),
     )  # fmt: skip
@@ -639,8 +639,8 @@ def test_08_access_denied(world: World) -> None:
     assert_shape(expected, response.json(), Allow(frozenset({"innerError/client-request-id"})))
     error = response.json()["error"]
     assert error["message"] == expected["error"]["message"]
-    # The capture's `unauthenticated` was a 2017 service regression (README §2); the
-    # documented code for a missing permission is accessDenied (README §1, §8).
+    # The capture's `unauthenticated` was a 2017 service regression (graph-facts §10.3); the
+    # documented code for a missing permission is accessDenied (graph-facts §2.3, §10.3).
     assert error["code"] == "accessDenied"
 
 

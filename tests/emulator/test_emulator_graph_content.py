@@ -1,4 +1,4 @@
-"""`/content` and the pre-authenticated download URL (README §7): a 302 to another origin,
+"""`/content` and the pre-authenticated download URL (graph-facts §8): a 302 to another origin,
 downloads without Authorization, ranges, expiry by the emulator clock, and the same over
 the HTTPS server on loopback."""
 
@@ -186,7 +186,7 @@ def test_over_https_the_download_is_on_another_host_of_the_same_port(
     assert redirect.status_code == 302
     url = urlsplit(redirect.headers["Location"])
     # requests keeps Authorization on a redirect to the same host and port, so the download
-    # origin must differ (README §7): localhost instead of 127.0.0.1.
+    # origin must differ (graph-facts §8.1): localhost instead of 127.0.0.1.
     assert (url.hostname, url.port) == ("localhost", server.port)
     followed = session.get(graph, headers=auth)
     assert followed.content == DATA

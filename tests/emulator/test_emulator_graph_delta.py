@@ -1,4 +1,4 @@
-"""`/root/delta` (README §4): rounds and pages, token states, incremental rounds with their
+"""`/root/delta` (graph-facts §5): rounds and pages, token states, incremental rounds with their
 ancestors, deleted items, `$select`, changes during a round, and every way to a 410."""
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_full_enumeration_across_pages(world: World) -> None:
         assert parse_qs(link.query)["$top"] == ["2"]
     for entry in round_.values:
         assert entry["@odata.type"] == "#microsoft.graph.driveItem"
-        assert "path" not in entry["parentReference"]  # never in delta (README §3-4)
+        assert "path" not in entry["parentReference"]  # never in delta (graph-facts §3.3)
         assert "deleted" not in entry
 
 
@@ -226,7 +226,7 @@ def test_select_without_deleted_hides_the_facet(world: World) -> None:
     gone = world.item("empty.txt").id
     world.tenant.delete(world.drive, "empty.txt")
     entry = world.delta(link).by_id()[gone]
-    # README §3 / trap 2: without `deleted` in $select the removal is invisible.
+    # graph-facts §3.7, §5.5: without `deleted` in $select the removal is invisible.
     assert "deleted" not in entry and "name" not in entry
     link2 = world.delta(f"/drives/{world.drive.id}/root/delta?$select=id,name,deleted").delta_link
     world.tenant.delete(world.drive, "Notes/todo.md")
@@ -337,7 +337,7 @@ def test_files_carry_a_download_url_when_nothing_is_selected(world: World) -> No
     entry = round_.by_id()[world.item("Notes/todo.md").id]
     url = urlsplit(entry[DOWNLOAD_URL])
     assert url.path == "/sites/marketing/_layouts/15/download.aspx"
-    assert url.netloc != urlsplit(world.url("/")).netloc  # another host (README §7)
+    assert url.netloc != urlsplit(world.url("/")).netloc  # another host (graph-facts §8.1)
     response = world.emulator.session().get(entry[DOWNLOAD_URL])
     assert response.content == FILES["Notes/todo.md"]
 
@@ -348,7 +348,7 @@ def test_content_download_url_selects_it_on_every_page(world: World) -> None:
     assert len(round_.pages) > 2
     files = [e for e in round_.values if "file" in e]
     assert len(files) == len(FILES)
-    assert all(DOWNLOAD_URL in e for e in files)  # the key stays the annotation (README §3)
+    assert all(DOWNLOAD_URL in e for e in files)  # the key stays the annotation (graph-facts §3.7)
     assert all(DOWNLOAD_URL not in e for e in round_.values if "folder" in e)
     assert all("content" not in e for e in round_.values)
     plain = world.delta(f"/drives/{world.drive.id}/root/delta?$select=id,file")

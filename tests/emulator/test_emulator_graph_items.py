@@ -1,5 +1,5 @@
 """driveItems by id and by path, children paging, eTag/cTag, If-None-Match and `$select`
-exactly as README §3 describes them."""
+exactly as graph-facts §3-§4 describe them."""
 
 from __future__ import annotations
 
@@ -319,7 +319,7 @@ def test_select_returns_exactly_the_selected_properties(world: World) -> None:
 
 def test_select_content_download_url(world: World) -> None:
     body = world.json(world.item_path("Notes/todo.md", "?$select=id,content.downloadUrl"))
-    # The response key stays @microsoft.graph.downloadUrl (README §3, graph-docs #11671).
+    # The response key stays @microsoft.graph.downloadUrl (graph-facts §3.7, graph-docs #11671).
     assert set(body) == {"@odata.context", "@odata.etag", "id", "@microsoft.graph.downloadUrl"}
     without = world.json(world.item_path("Notes/todo.md", "?$select=id,file"))
     assert "@microsoft.graph.downloadUrl" not in without

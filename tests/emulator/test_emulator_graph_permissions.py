@@ -1,4 +1,4 @@
-"""`/items/{id}/permissions` in SharePoint's shape (README §5): site groups, users, Entra
+"""`/items/{id}/permissions` in SharePoint's shape (graph-facts §6): site groups, users, Entra
 groups, sharing links, base64url login-name ids, `inheritedFrom: {}` and inheritance."""
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def test_a_specific_people_link(world: World) -> None:
         p["user"]["id"] for p in people
     ]
     assert entry["expirationDateTime"] == "0001-01-01T00:00:00Z"
-    assert "hasPassword" not in entry  # OneDrive personal only (README §5)
+    assert "hasPassword" not in entry  # OneDrive personal only (graph-facts §6.2)
     documented = sample("05-permission-examples.docs.json")["specificPeopleLink"]
     assert set(documented) - {"@deprecated.GrantedToIdentities"} <= set(entry) | {"link"}
 

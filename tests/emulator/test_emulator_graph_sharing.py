@@ -1,6 +1,7 @@
-"""Sharing in delta (README §4): the `shared` facet under `Prefer: hierarchicalsharing`, the
-`@microsoft.graph.sharedChanged` marker under `deltashowsharingchanges` and its companions,
-who gets to see permission changes at all, and the realistic-gaps switch."""
+"""Sharing in delta (graph-facts §5.7-§5.8): the `shared` facet under
+`Prefer: hierarchicalsharing`, the `@microsoft.graph.sharedChanged` marker under
+`deltashowsharingchanges` and its companions, who gets to see permission changes at all, and
+the realistic-gaps switch."""
 
 from __future__ import annotations
 

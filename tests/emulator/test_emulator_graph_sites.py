@@ -1,4 +1,4 @@
-"""Sites and drives endpoints (README §1-2): path and id addressing, search, paging, access,
+"""Sites and drives endpoints (graph-facts §2): path and id addressing, search, paging, access,
 the drives list with its hidden system libraries, titles versus URL segments."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_drives_by_path_need_the_closing_colon(world: World) -> None:
     body = world.json(f"/sites/{HOST}:/sites/marketing:/drives")
     assert {drive["name"] for drive in body["value"]} == {"Documents", "Brand Assets"}
     # Without the colon that closes the path, "/drives" is read as part of the site path
-    # (README §1, msgraph-sdk-dotnet #212).
+    # (graph-facts §2.1, msgraph-sdk-dotnet #212).
     assert_error(world, f"/sites/{HOST}:/sites/marketing/drives", 404, "itemNotFound", None)
 
 
@@ -115,7 +115,7 @@ def test_site_by_composite_id(world: World, encode: Any) -> None:
 
 
 def test_bare_collection_guid_resolves_to_the_root_web(world: World) -> None:
-    # README §1: GET /sites/{site-collection-guid} also resolves (graph-docs #6540).
+    # graph-facts §2.2: GET /sites/{site-collection-guid} also resolves (graph-docs #6540).
     assert_marketing(world, world.json(f"/sites/{str(world.site.collection).upper()}"))
     drives = world.json(f"/sites/{world.site.collection}/drives")["value"]
     assert world.drive.id in {drive["id"] for drive in drives}
@@ -197,7 +197,7 @@ def test_sites_selected_app_reads_only_its_sites(world: World) -> None:
     denied = session.get(world.url(f"/sites/{product.id}/drives"))
     assert denied.status_code == 403
     assert denied.json()["error"]["code"] == "accessDenied"
-    # Search is not supported with Sites.Selected (README §1, site-search.md).
+    # Search is not supported with Sites.Selected (graph-facts §2.3, site-search.md).
     assert session.get(world.url("/sites?search=marketing")).status_code == 403
 
 
@@ -242,7 +242,7 @@ def test_drive_name_is_the_title_and_weburl_the_url_segment(world: World) -> Non
     assert body["name"] == "Documents"
     assert body["webUrl"] == f"https://{HOST}/sites/marketing/Shared%20Documents"
     assert body["driveType"] == "documentLibrary"
-    assert "displayName" not in body  # drives have no displayName (README §2)
+    assert "displayName" not in body  # drives have no displayName (graph-facts §2.4)
     assert DRIVE_ID.match(body["id"])
     assert len(body["id"]) == 66
 
@@ -285,5 +285,5 @@ def test_unknown_and_deleted_drives(world: World) -> None:
 
 
 def test_enumerating_items_of_a_drive_is_400(world: World) -> None:
-    # README §2: GET /drives/{id}/items -> 400 (graph-docs #18653).
+    # graph-facts §2.4: GET /drives/{id}/items -> 400 (graph-docs #18653).
     assert world.get(f"/drives/{world.drive.id}/items").status_code == 400

@@ -16,7 +16,7 @@ VECTORS = sample("09-quickxorhash-test-vectors.rclone.json")["vectors"]
 
 
 def reference(data: bytes) -> str:
-    """README §9, one rotated byte at a time (slow, obviously right)."""
+    """graph-facts §3.6, one rotated byte at a time (slow, obviously right)."""
     acc = 0
     mask = (1 << 160) - 1
     for index, value in enumerate(data):

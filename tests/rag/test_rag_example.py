@@ -209,7 +209,7 @@ def test_a_pluggable_extractor_indexes_other_types(rag: ModuleType, tmp_path: Pa
 def test_the_permission_sweep_decides_when_a_silent_change_reaches_the_index(
     rag: ModuleType, tmp_path: Path
 ) -> None:
-    # Adding a person to an existing link produces no delta entry (README §4): only a
+    # Adding a person to an existing link produces no delta entry (graph-facts §5.8): only a
     # permission sweep finds it, and no label changes, so no change log mentions it either.
     seen = {}
     for sweep in ("never", "always"):

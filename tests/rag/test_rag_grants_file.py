@@ -124,7 +124,7 @@ def test_a_revoked_grant_leaves_the_grants_file_and_permissions_json_keeps_its_f
 
 def test_a_grant_that_changes_no_label_still_reaches_the_grants_file(tmp_path: Path) -> None:
     # Adding a person to a "users" link changes no "Name:::Level" label and, in SharePoint,
-    # produces no delta entry (README §4): the permission sweep finds it.
+    # produces no delta entry (graph-facts §5.8): the permission sweep finds it.
     demo = Demo.create(tmp_path, permission_sweep="always")
     demo.sync("product")
     labels_before = (demo.root(PRODUCT) / ".permissions.json").read_bytes()

@@ -34,7 +34,7 @@ def test_a_url_past_the_freshness_limit_is_not_handed_out_and_is_dropped() -> No
     clock.now += 1
     assert urls.take("01B") is None
     assert len(urls) == 0
-    assert 45 * 60 <= URL_FRESH_FOR_S < 60 * 60  # inside the service's hour (README §7)
+    assert 45 * 60 <= URL_FRESH_FOR_S < 60 * 60  # inside the service's hour (graph-facts §8.3)
 
 
 def test_listing_an_item_again_replaces_or_forgets_its_url() -> None:

@@ -215,7 +215,7 @@ def test_deleted_item_sharepoint_shape() -> None:
 
 def test_download_url_is_optional_and_read_from_the_annotation(load) -> None:
     """Docs-shaped delta pages carry no URL; a `content.downloadUrl` selection returns it
-    under `@microsoft.graph.downloadUrl` (README §3)."""
+    under `@microsoft.graph.downloadUrl` (graph-facts §3.7)."""
     for name in ("04-delta-page1-nextlink.docs.json", "04-delta-lastpage-deltalink.docs.json"):
         page = DeltaPage.model_validate(load(name))
         assert all(entry.download_url is None for entry in page.value)
