@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reliability_kit import segments
+from support.reliability import segments
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Drive, Item, PrincipalKind, Role

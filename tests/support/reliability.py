@@ -9,7 +9,7 @@
 - clients on an in-process emulator whose throttle gate runs on virtual time, so a
   Retry-After of one second costs nothing (`VirtualTime`, `make_client`), faults aimed at
   one request (`TargetedFaults`), and `ms365sync` child processes (`start_sync`).
-Seeded remote changes are in remote_changes.py.
+Seeded remote changes are in support/changes.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 import requests
-from harness import Recorder, fast_gate
+from support.harness import Recorder, fast_gate
 
 from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.export import export_tenant
