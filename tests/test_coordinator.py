@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_harness import served
 
 import ms365sync.coordinator as coordinator_module
 from ms365sync.config.schema import load_config
@@ -17,6 +16,7 @@ from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.demo import load_demo_tenant
 from ms365sync.errors import LockError
 from ms365sync.localfs.lock import target_lock
+from support.cli import served
 
 
 def test_targets_share_one_client_and_one_throttle_gate(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ms365sync.quickxorhash import QuickXorHash, quickxorhash
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "graph-samples"
+SAMPLES = Path(__file__).resolve().parent / "data" / "graph-samples"
 VECTORS = SAMPLES / "09-quickxorhash-test-vectors.rclone.json"
 CASES = json.loads(VECTORS.read_text())["vectors"]
 

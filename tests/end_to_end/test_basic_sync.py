@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from harness import World
-
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
+from support.harness import World
 
 
 def test_first_sync_mirrors_files_and_permissions(world: World) -> None:

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import FIRST_FILES, World, add_many, make_world
 
 from ms365sync.emulator.content import BytesContent, GeneratedContent
 from ms365sync.emulator.model import Role
 from ms365sync.emulator.server import EmulatorServer
 from ms365sync.outputs.changelog import ChangeLog
+from support.certificates import make_certificate
+from support.harness import FIRST_FILES, World, add_many, make_world
 
 
 @pytest.fixture
@@ -79,12 +80,10 @@ def test_library_api_over_https_with_a_certificate(
     served: tuple[World, EmulatorServer, Path], tmp_path: Path
 ) -> None:
     """What a user configures: explicit authority and Graph URLs, a CA bundle, a certificate."""
-    from test_engine_dryrun_auth import _certificate
-
     from ms365sync import SharePointSync
 
     world, server, ca = served
-    pem_path, cert_pem = _certificate(tmp_path)
+    pem_path, cert_pem = make_certificate(tmp_path)
     app = world.tenant.add_app("cert-app", certificates=[cert_pem])
     with SharePointSync(
         "contoso.sharepoint.com",

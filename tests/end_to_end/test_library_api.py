@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import FIRST_FILES, HOST, World
 
 import ms365sync
 from ms365sync import SharePointSync, sync_target
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
 from ms365sync.errors import ConfigError, MS365SyncError, ResolutionError
+from support.harness import FIRST_FILES, HOST, World
 
 ENV = ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET", "SHAREPOINT_HOST", "SITE_NAME", "DOC_LIBRARY")
 

@@ -12,12 +12,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from rag_world import BEN, CHLOE, EXAMPLE, FARID, MARKETING, PRODUCT, Demo, load_example
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.demo import demo_scenario_path
 from ms365sync.emulator.model import Role
 from ms365sync.emulator.scenario import apply_scenario, load_scenario
+from support.demo import BEN, CHLOE, EXAMPLE, FARID, MARKETING, PRODUCT, Demo, load_example
 
 CONTRACT = "Agency/contract-summary.txt"
 

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from harness import FIRST_FILES, HOST, World
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import ResolutionError
 from ms365sync.sync import syncer
 from ms365sync.target import SiteRef
+from support.harness import FIRST_FILES, HOST, World
 
 STAMP = "2024-01-20_14-30-45"
 

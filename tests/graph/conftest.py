@@ -13,7 +13,7 @@ import responses
 
 from ms365sync.graph import GraphClient, StaticTokenProvider, ThrottleGate
 
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "graph-samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "graph-samples"
 GRAPH = "https://graph.microsoft.com/v1.0"
 
 

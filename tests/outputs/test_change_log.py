@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import FIRST_FILES, World
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
@@ -15,6 +14,7 @@ from ms365sync.errors import LocalStorageError
 from ms365sync.outputs.changelog import ChangeLog
 from ms365sync.state.store import StateStore
 from ms365sync.sync import syncer
+from support.harness import FIRST_FILES, World
 
 ORIGINAL_SUMMARY = {
     "total_files",

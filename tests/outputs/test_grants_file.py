@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rag_world import BEN, CHLOE, MARKETING, PRODUCT, Demo
 
 from ms365sync.emulator.model import Role
 from ms365sync.errors import LocalStorageError
@@ -16,6 +15,7 @@ from ms365sync.graph.convert import level
 from ms365sync.outputs import grants as exports
 from ms365sync.outputs.grants import GrantsFile
 from ms365sync.sync import syncer
+from support.demo import BEN, CHLOE, MARKETING, PRODUCT, Demo
 
 DANIEL = "daniel.okafor@contoso.onmicrosoft.com"
 

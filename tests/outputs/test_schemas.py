@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from output_schemas_plugin import _logs_written_under, problems
-from rag_world import MARKETING, Demo
 
 from ms365sync.cli import cli
 from ms365sync.emulator.demo import demo_scenario_path
 from ms365sync.emulator.scenario import apply_scenario, load_scenario
 from ms365sync.outputs import schemas
 from ms365sync.outputs.schemas.__main__ import main as regenerate
+from support.demo import MARKETING, Demo
+from support.schemas_plugin import _logs_written_under, problems
 
 
 @pytest.mark.parametrize("name", schemas.NAMES)

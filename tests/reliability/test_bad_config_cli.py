@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from harness import tree_snapshot
 
 from ms365sync.cli import cli
+from support.harness import tree_snapshot
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"
 ENV = {"TENANT_ID": "contoso.onmicrosoft.com", "CLIENT_ID": "5d3c2a1e-9f4b-4c7d-8e2a-1b6f0c9d7e31"}

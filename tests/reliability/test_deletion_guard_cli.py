@@ -16,9 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cli_harness import Served, served
 from click.testing import CliRunner, Result
-from reliability_kit import (
+
+from ms365sync.cli import cli
+from ms365sync.emulator.content import BytesContent
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.http import Request, Response
+from ms365sync.emulator.synthetic import synthetic_tenant
+from support.cli import Served, served
+from support.reliability import (
     Library,
     TargetSnapshot,
     assert_events,
@@ -28,12 +34,6 @@ from reliability_kit import (
     library_named,
     truth,
 )
-
-from ms365sync.cli import cli
-from ms365sync.emulator.content import BytesContent
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.http import Request, Response
-from ms365sync.emulator.synthetic import synthetic_tenant
 
 MARKETING = "marketing/Shared Documents"
 

@@ -16,9 +16,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from harness import World, make_world, tree_snapshot
 
 from ms365sync.emulator.content import BytesContent
+from support.harness import World, make_world, tree_snapshot
 
 HOSTILE: dict[str, list[str]] = {
     "dot-dot folder": ["..", "evil.txt"],

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from test_disk_trouble import *  # noqa: F403 - collected again with batches of one
-from test_history_properties import *  # noqa: F403
-from test_partial_failures import *  # noqa: F403
+from reliability.test_disk_trouble import *  # noqa: F403 - collected again with batches of one
+from reliability.test_history_properties import *  # noqa: F403
+from reliability.test_partial_failures import *  # noqa: F403
 
 from ms365sync.sync import batches as execute
 

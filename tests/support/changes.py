@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.reliability import segments
-
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Drive, Item, PrincipalKind, Role
 from ms365sync.emulator.tenant import MutationError, Tenant
+from support.reliability import segments
 
 OPS = (
     "add",

@@ -32,7 +32,6 @@ from typing import Any
 
 import pytest
 import requests
-from support.harness import Recorder, fast_gate
 
 from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.export import export_tenant
@@ -45,6 +44,7 @@ from ms365sync.graph import GLOBAL, ClientSecret, GraphClient, MsalTokenProvider
 from ms365sync.localfs.names import is_temp_name
 from ms365sync.state.store import StateStore
 from ms365sync.target import SiteRef, TargetSpec
+from support.harness import Recorder, fast_gate
 
 Event = tuple[str, str]  # (change-log section, library-relative path)
 SECTIONS = ("added", "modified", "permission_only_changes", "deleted")

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from test_engine_changelog import *  # noqa: F403 - collected again with batches of one
-from test_engine_content import *  # noqa: F403
-from test_engine_safety import *  # noqa: F403
+from outputs.test_change_log import *  # noqa: F403 - collected again with batches of one
+from sync.test_file_downloads import *  # noqa: F403
+from sync.test_local_safety import *  # noqa: F403
 
 from ms365sync.sync import batches as execute
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
 import shutil
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from harness import FIRST_FILES, Call, World, make_world, once, tree_snapshot
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
@@ -19,6 +13,8 @@ from ms365sync.errors import AuthError, SafetyError
 from ms365sync.graph import ClientCertificate
 from ms365sync.sync.result import SyncResult
 from ms365sync.target import Filters
+from support.certificates import make_certificate
+from support.harness import FIRST_FILES, Call, World, make_world, once, tree_snapshot
 
 
 def _dry_then_real(world: World, **options: object) -> tuple[SyncResult, SyncResult]:
@@ -186,34 +182,9 @@ def test_wrong_secret_fails_with_an_auth_error(world: World) -> None:
     assert not world.root.joinpath("data").exists()
 
 
-def _certificate(tmp_path: Path) -> tuple[Path, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ms365sync tests")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path = tmp_path / "app.pem"
-    path.write_bytes(key_pem + cert_pem)
-    return path, cert_pem
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
-    return _certificate(tmp_path_factory.mktemp("cert"))
+    return make_certificate(tmp_path_factory.mktemp("cert"))
 
 
 def test_certificate_credentials_end_to_end(world: World, certificate: tuple[Path, bytes]) -> None:
@@ -232,7 +203,7 @@ def test_unregistered_certificate_is_refused(
     world: World, certificate: tuple[Path, bytes], tmp_path: Path
 ) -> None:
     app = world.tenant.add_app("cert-app", certificates=[certificate[1]])
-    other, _ = _certificate(tmp_path)
+    other, _ = make_certificate(tmp_path)
     with world.client(credential=ClientCertificate(other), client_id=app.client_id) as client:
         result = world.sync(client=client)
     assert isinstance(result.error, AuthError)

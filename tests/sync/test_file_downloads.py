@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import FIRST_FILES, Call, World, add_many, make_world, once
 
 from ms365sync.emulator.content import BytesContent, GeneratedContent
+from support.harness import FIRST_FILES, Call, World, add_many, make_world, once
 
 
 def _mtime(world: World, path: str) -> int:

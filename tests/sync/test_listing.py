@@ -5,13 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from harness import FIRST_FILES, Call, World, add_many, make_world, once, tree_snapshot
-
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import AccessDeniedError, GraphError
 from ms365sync.state.store import StateStore
 from ms365sync.sync.listing import list_changes
 from ms365sync.target import DB_NAME
+from support.harness import FIRST_FILES, Call, World, add_many, make_world, once, tree_snapshot
 
 
 def _delta_link(world: World) -> str | None:

@@ -6,11 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
-from harness import FIRST_FILES, World, add_many, make_world, tree_snapshot
-
 from ms365sync.emulator.content import BytesContent
 from ms365sync.errors import SafetyError
 from ms365sync.target import Filters
+from support.harness import FIRST_FILES, World, add_many, make_world, tree_snapshot
 
 
 def test_filters_changing_between_runs(world: World) -> None:

@@ -6,7 +6,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from harness import FIRST_FILES, World, add_many, make_world
 
 from ms365sync.emulator.model import Role
 from ms365sync.models import PrincipalKind
@@ -14,6 +13,7 @@ from ms365sync.state.store import StateStore
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
 from ms365sync.target import PermissionPolicy
+from support.harness import FIRST_FILES, World, add_many, make_world
 
 ALICE = "user:alice@contoso.onmicrosoft.com"
 BOB = "user:bob@contoso.onmicrosoft.com"

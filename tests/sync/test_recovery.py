@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from harness import FIRST_FILES, World, make_world
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
+from support.harness import FIRST_FILES, World, make_world
 
 
 @pytest.fixture

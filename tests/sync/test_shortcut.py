@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import World
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
@@ -15,6 +14,7 @@ from ms365sync.state.store import CONVERGED_KEY, StateStore
 from ms365sync.sync import batches as execute
 from ms365sync.sync import shortcut as converged
 from ms365sync.target import Filters
+from support.harness import World
 
 
 def _marked(world: World) -> str | None:
