@@ -1,4 +1,5 @@
-"""Issue 7 point 2: the consumer API: ordered pending logs, durable checkpoints, acknowledging."""
+"""LogConsumer: pending change logs in write order, durable checkpoints, acknowledging each log
+once, and consumers killed part way."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3 point 15: the 0.3.x-compatible `SharePointSync` and the typed `sync_target`."""
+"""The library API: the 0.3.x-compatible `SharePointSync` and the typed `sync_target`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Issue 7 point 1: examples/rag_sync_example.py end to end against the emulated demo tenant."""
+"""examples/rag_sync_example.py end to end against the emulated demo tenant: who may find a
+document, how changes reach the index, and an ingester killed part way."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3 points 1 and 2: the target's layout on disk, log naming, and resolving the target."""
+"""The target's layout on disk, log naming, and resolving the target."""
 
 from __future__ import annotations
 

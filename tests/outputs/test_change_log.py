@@ -1,4 +1,5 @@
-"""Issue 3 points 9 and 10: the change log's structure, and each change event exactly once."""
+"""The change log: its structure, and each change event reported exactly once, across crashes
+before and after the commit and interrupted exports."""
 
 from __future__ import annotations
 

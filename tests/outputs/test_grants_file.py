@@ -1,4 +1,5 @@
-"""Issue 7 point 4: `.permissions.grants.json`, id-keyed permissions beside .permissions.json."""
+"""The grants file `.permissions.grants.json`: id-keyed permissions beside .permissions.json,
+written before the log, completed after a crash, rewritten only when it changes."""
 
 from __future__ import annotations
 

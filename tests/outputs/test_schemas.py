@@ -1,4 +1,5 @@
-"""Issue 7 point 3: JSON Schemas generated from the models, shipped, printed, and enforced."""
+"""The published JSON Schemas: generated from the models, shipped in the package, printed by
+`ms365sync schema`, and enforced on every output the suite writes."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Issue 5 point 5, configuration: a catalogue of bad configurations through the command line.
+"""Bad configurations through the command line: a catalogue, each refused cleanly.
 
 Each one exits 2 with one clear line on stderr (plus at most a hint) that names the file
 and the key, prints nothing on stdout, never shows a secret, and writes nothing anywhere:
 no mirror, no state, no log, not even in the home directory.
-(tests/unit/test_config_errors.py checks the messages of `load_config` itself.)
+(tests/config/test_config_errors.py checks the messages of `load_config` itself.)
 """
 
 from __future__ import annotations

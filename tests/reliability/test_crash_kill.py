@@ -1,4 +1,4 @@
-"""Issue 5 point 2: kill -9 of a real `ms365sync` process at seeded points, then a rerun.
+"""Crash consistency: kill -9 of a real `ms365sync` process at seeded points, then a rerun.
 
 The test serves a tenant over HTTPS (with latency, so each phase lasts a while) and starts
 `python -m ms365sync --config sites.toml -v --log-file L`. Each trial changes the tenant,

@@ -1,4 +1,4 @@
-"""Issue 5 point 3: no space left, a read-only destination, permission denied.
+"""Disk trouble: no space left, a read-only destination, permission denied.
 
 The failure is injected at the OS boundary: the `os` functions the local file layer uses
 fail with ENOSPC, EROFS or EACCES for paths below a chosen folder (tests run as root, so

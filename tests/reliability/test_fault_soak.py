@@ -1,4 +1,4 @@
-"""Issue 5 point 1: syncs under heavy fault injection finish, and nothing is lost or repeated.
+"""The fault soak: syncs under heavy fault injection finish, and nothing is lost or repeated.
 
 The emulator injects, at 10 % of requests each, 429s (also inside $batch), 503s, dropped
 connections, truncated bodies, expired download URLs and 410s in delta rounds, and revokes

@@ -1,4 +1,4 @@
-"""Issue 5 point 9: property tests over random remote histories.
+"""Property tests over random remote histories: the mirror and the change logs follow any of them.
 
 A history is a sequence of remote changes (files and folders added, edited, touched,
 renamed, moved, swapped and deleted; grants, revocations, sharing links, inheritance broken

@@ -1,4 +1,4 @@
-"""Issue 5 point 4: hostile remote names and symbolic links planted in data/.
+"""Hostile remote names and symbolic links planted in data/: nothing escapes the mirror.
 
 Every name SharePoint could hand over (and some it should not): dot names, separators and
 backslashes, NUL and control characters, Windows device names, trailing dots and spaces,

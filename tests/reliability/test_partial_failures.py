@@ -1,4 +1,4 @@
-"""Issue 5 point 1, the cases the fault soak found, pinned down: when one file's permission
+"""Partial failures the fault soak found, pinned down: when one file's permission
 read or download fails, nothing else may be reported with stale permissions, and no other
 file may take its place (which would lose it and its move event)."""
 

@@ -1,6 +1,6 @@
 """Partial failures, disk trouble and random histories again, one action per batch.
 
-See tests/integration/test_engine_batches.py: with `execute.BATCH` at 1, an action wrongly
+See tests/sync/test_batches.py: with `batches.BATCH` at 1, an action wrongly
 taken for independent is applied alone, and these tests' invariants (the mirror equals the
 truth, each change reported once, nothing overwritten while its place is held) catch it.
 """

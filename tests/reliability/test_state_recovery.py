@@ -1,4 +1,4 @@
-"""Issue 5 point 5, state: a damaged state store or .permissions.json, through the command line.
+"""A damaged state store or .permissions.json, through the command line: rebuilt, not re-reported.
 
 The state store emptied, truncated, with a garbage header or garbage pages, or replaced by
 something else; .permissions.json unparsable, truncated, of the wrong shape or gone. The

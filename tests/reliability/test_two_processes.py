@@ -1,4 +1,4 @@
-"""Issue 5 point 8: two `ms365sync` processes on the same target at once.
+"""Two `ms365sync` processes on the same target at once: the target lock keeps them apart.
 
 The second starts while the first holds the target's lock in the middle of its run (it is
 held there with SIGSTOP, so the overlap is certain). With `lock_timeout = "0s"` the second

@@ -1,6 +1,6 @@
 """The content, change-log and safety tests again, with the plan applied one action per batch.
 
-A run applies the actions that no other action depends on in batches (`execute.BATCH`,
+A run applies the actions that no other action depends on in batches (`batches.BATCH`,
 2,000), recording each batch before the next, and the dependent ones (deletions, moves,
 and whatever takes or holds their places) together at the end. These libraries are far
 smaller than a batch, so here every batch holds a single action: a dependent action

@@ -1,4 +1,4 @@
-"""Issue 3 points 13 and 14: dry runs, token renewal and certificate credentials."""
+"""Dry runs, token renewal and certificate credentials."""
 
 from __future__ import annotations
 

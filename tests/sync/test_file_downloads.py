@@ -1,4 +1,4 @@
-"""Issue 3 points 5 and 6: change detection, renames and moves by id, verified downloads."""
+"""Change detection, renames and moves by id, verified downloads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Issue 3 points 3 and 4: listing through delta, 410 recovery and the completeness gate."""
+"""Listing through delta: every page, children before parents, 410 recovery, and the completeness
+gate (a listing that fails part way deletes nothing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3 points 11 and 12: filters, untracked files, the max-delete guard, repairs, names."""
+"""Filters, untracked files, the max-delete guard, repairs of local edits, hostile names."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3 point 8: permissions in the original form, each kind of change, $batch, the sweep."""
+"""Permissions: labels in the original form, each kind of change, reads through $batch, sweeps."""
 
 from __future__ import annotations
 
