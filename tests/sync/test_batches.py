@@ -1,4 +1,5 @@
-"""The content, change-log and safety tests again, with the plan applied one action per batch.
+"""The change detection, moves, downloads, change-log and local safety tests again, with the
+plan applied one action per batch.
 
 A run applies the actions that no other action depends on in batches (`batches.BATCH`,
 2,000), recording each batch before the next, and the dependent ones (deletions, moves,
@@ -14,8 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 from outputs.test_change_log import *  # noqa: F403 - collected again with batches of one
+from sync.test_change_detection import *  # noqa: F403
 from sync.test_file_downloads import *  # noqa: F403
 from sync.test_local_safety import *  # noqa: F403
+from sync.test_moves import *  # noqa: F403
 
 from ms365sync.sync import batches as execute
 
