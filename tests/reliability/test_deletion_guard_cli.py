@@ -5,7 +5,7 @@ full listing that fails half-way (access revoked after its first page): the run 
 one clear line, the mirror, its logs and .permissions.json stay exactly as they were, and
 nothing is reported deleted. The max-delete guard names what it refused and how to go on;
 `--force` goes on, and each deletion is then reported exactly once.
-(tests/sync/test_listing.py and tests/sync/test_local_safety.py hold the engine-level
+(tests/sync/test_listing.py and tests/sync/test_delete_guard.py hold the engine-level
 versions.)
 """
 

@@ -1,5 +1,5 @@
-"""The change detection, moves, downloads, change-log and local safety tests again, with the
-plan applied one action per batch.
+"""The change detection, moves, downloads, filters, max-delete guard, change-log and local
+safety tests again, with the plan applied one action per batch.
 
 A run applies the actions that no other action depends on in batches (`batches.BATCH`,
 2,000), recording each batch before the next, and the dependent ones (deletions, moves,
@@ -16,13 +16,16 @@ from collections.abc import Iterator
 import pytest
 from outputs.test_change_log import *  # noqa: F403 - collected again with batches of one
 from sync.test_change_detection import *  # noqa: F403
+from sync.test_delete_guard import *  # noqa: F403
 from sync.test_file_downloads import *  # noqa: F403
+from sync.test_filters import *  # noqa: F403
 from sync.test_local_safety import *  # noqa: F403
 from sync.test_moves import *  # noqa: F403
 
 from ms365sync.sync import batches as execute
 
 del test_downloads_run_concurrently  # noqa: F821
+del test_guard  # noqa: F821 - a pure decision, no batches in it
 
 
 @pytest.fixture(autouse=True)
