@@ -233,27 +233,6 @@ def test_crash_after_moves_and_deletions_were_applied(
     assert world.data() == world.remote_files()
 
 
-def test_temporary_files_of_a_killed_run_are_removed(world: World) -> None:
-    world.ok()
-    leftover = world.root / "data" / "Plans" / ".budget.csv.ms365sync-abcd1234.part"
-    leftover.write_bytes(b"partial")
-    result = world.ok()
-    assert not leftover.exists()
-    assert any("temporary" in note for note in result.counters.notes)
-    assert result.log is not None and result.log.summary.untracked_local_files == 0
-
-
-def test_a_second_run_on_the_same_target_is_refused(world: World) -> None:
-    from ms365sync.errors import LockError
-    from ms365sync.localfs.lock import target_lock
-
-    world.ok()
-    with target_lock(world.root / ".ms365sync"):
-        blocked = world.sync()
-    assert isinstance(blocked.error, LockError)
-    assert world.ok().ok
-
-
 def test_the_log_file_is_the_change_log_as_json_byte_for_byte(world: World) -> None:
     result = world.ok()
     assert result.log is not None and result.log_path is not None

@@ -1,5 +1,5 @@
 """The change detection, moves, downloads, filters, max-delete guard, change-log and local
-safety tests again, with the plan applied one action per batch.
+safety tests and those of a run's start again, with the plan applied one action per batch.
 
 A run applies the actions that no other action depends on in batches (`batches.BATCH`,
 2,000), recording each batch before the next, and the dependent ones (deletions, moves,
@@ -21,6 +21,7 @@ from sync.test_file_downloads import *  # noqa: F403
 from sync.test_filters import *  # noqa: F403
 from sync.test_local_safety import *  # noqa: F403
 from sync.test_moves import *  # noqa: F403
+from sync.test_run_start import *  # noqa: F403
 
 from ms365sync.sync import batches as execute
 
