@@ -1,14 +1,19 @@
 """Suite-wide set-up: ms365sync's logging on (the library disables it by default), with no
-default stderr sink, so tests that capture log records see them and the output stays clean."""
+default stderr sink, so tests that capture log records see them and the output stays clean;
+every output the suite writes checked against its JSON Schema; and `world`, the harness's
+small tenant and target (tests/support/harness.py), for any test that asks for it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from loguru import logger
 
-pytest_plugins = ["output_schemas_plugin"]  # every change log the suite writes is schema-checked
+from support.harness import World, make_world
+
+pytest_plugins = ["support.schemas_plugin"]  # every change log the suite writes is schema-checked
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -17,3 +22,8 @@ def _library_logging() -> Iterator[None]:
     logger.enable("ms365sync")
     yield
     logger.disable("ms365sync")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return make_world(tmp_path)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import click
 import pytest
-from cli_harness import served
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
 from ms365sync.config.schema import load_config
+from support.cli import served
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

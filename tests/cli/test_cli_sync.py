@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_harness import served
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
 from ms365sync.emulator.demo import demo_scenario_path
 from ms365sync.emulator.scenario import apply_scenario, load_scenario
+from support.cli import served
 
 MARKETING = "marketing/Shared Documents"
 

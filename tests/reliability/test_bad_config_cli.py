@@ -1,9 +1,9 @@
-"""Issue 5 point 5, configuration: a catalogue of bad configurations through the command line.
+"""Bad configurations through the command line: a catalogue, each refused cleanly.
 
 Each one exits 2 with one clear line on stderr (plus at most a hint) that names the file
 and the key, prints nothing on stdout, never shows a secret, and writes nothing anywhere:
 no mirror, no state, no log, not even in the home directory.
-(tests/unit/test_config_errors.py checks the messages of `load_config` itself.)
+(tests/config/test_config_errors.py checks the messages of `load_config` itself.)
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from harness import tree_snapshot
 
 from ms365sync.cli import cli
+from support.harness import tree_snapshot
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"
 ENV = {"TENANT_ID": "contoso.onmicrosoft.com", "CLIENT_ID": "5d3c2a1e-9f4b-4c7d-8e2a-1b6f0c9d7e31"}

@@ -1,4 +1,4 @@
-"""Issue 5 point 2: kill -9 of a real `ms365sync` process at seeded points, then a rerun.
+"""Crash consistency: kill -9 of a real `ms365sync` process at seeded points, then a rerun.
 
 The test serves a tenant over HTTPS (with latency, so each phase lasts a while) and starts
 `python -m ms365sync --config sites.toml -v --log-file L`. Each trial changes the tenant,
@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from reliability_kit import (
+
+from ms365sync.emulator.cli import sites_toml
+from ms365sync.emulator.config import EmulatorConfig, LatencyConfig
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.synthetic import synthetic_tenant
+from ms365sync.state.store import StateStore
+from support.changes import Mutator
+from support.reliability import (
     FileTruth,
     Library,
     assert_events,
@@ -33,13 +40,6 @@ from reliability_kit import (
     truth,
     wait_for_line,
 )
-from remote_changes import Mutator
-
-from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.config import EmulatorConfig, LatencyConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.synthetic import synthetic_tenant
-from ms365sync.state.store import StateStore
 
 # Changes between trials: mostly content and moves (long download and placing phases),
 # some permission changes, and swapped names (the two-step rename).

@@ -1,11 +1,11 @@
-"""Issue 5 point 6: no mass deletion, through the command line.
+"""No mass deletion, through the command line.
 
 A library emptied remotely, access to the site revoked (403), the library deleted (404), a
 full listing that fails half-way (access revoked after its first page): the run fails with
 one clear line, the mirror, its logs and .permissions.json stay exactly as they were, and
 nothing is reported deleted. The max-delete guard names what it refused and how to go on;
 `--force` goes on, and each deletion is then reported exactly once.
-(tests/integration/test_engine_listing.py and test_engine_safety.py hold the engine-level
+(tests/sync/test_listing.py and tests/sync/test_delete_guard.py hold the engine-level
 versions.)
 """
 
@@ -16,9 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cli_harness import Served, served
 from click.testing import CliRunner, Result
-from reliability_kit import (
+
+from ms365sync.cli import cli
+from ms365sync.emulator.content import BytesContent
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.http import Request, Response
+from ms365sync.emulator.synthetic import synthetic_tenant
+from support.cli import Served, served
+from support.reliability import (
     Library,
     TargetSnapshot,
     assert_events,
@@ -28,12 +34,6 @@ from reliability_kit import (
     library_named,
     truth,
 )
-
-from ms365sync.cli import cli
-from ms365sync.emulator.content import BytesContent
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.http import Request, Response
-from ms365sync.emulator.synthetic import synthetic_tenant
 
 MARKETING = "marketing/Shared Documents"
 

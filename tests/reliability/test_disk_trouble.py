@@ -1,4 +1,4 @@
-"""Issue 5 point 3: no space left, a read-only destination, permission denied.
+"""Disk trouble: no space left, a read-only destination, permission denied.
 
 The failure is injected at the OS boundary: the `os` functions the local file layer uses
 fail with ENOSPC, EROFS or EACCES for paths below a chosen folder (tests run as root, so
@@ -24,8 +24,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from harness import World, make_world
-from reliability_kit import (
+
+from ms365sync.cli import cli
+from ms365sync.emulator.content import BytesContent
+from ms365sync.errors import LocalStorageError, StateError
+from support.harness import World, make_world
+from support.reliability import (
     FileTruth,
     TargetSnapshot,
     assert_events,
@@ -35,10 +39,6 @@ from reliability_kit import (
     temp_leftovers,
     truth,
 )
-
-from ms365sync.cli import cli
-from ms365sync.emulator.content import BytesContent
-from ms365sync.errors import LocalStorageError, StateError
 
 _WRITES = ("mkdir", "rename", "replace", "unlink", "rmdir", "utime")
 
@@ -222,7 +222,7 @@ def test_a_target_that_cannot_be_written_at_all(
 def test_the_command_line_names_the_path_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cli_harness import served
+    from support.cli import served
 
     with served(tmp_path) as world:
         args = ["--config", str(world.config), "--only", "hr/Policies"]

@@ -1,4 +1,4 @@
-"""Issue 5 point 1: syncs under heavy fault injection finish, and nothing is lost or repeated.
+"""The fault soak: syncs under heavy fault injection finish, and nothing is lost or repeated.
 
 The emulator injects, at 10 % of requests each, 429s (also inside $batch), 503s, dropped
 connections, truncated bodies, expired download URLs and 410s in delta rounds, and revokes
@@ -22,8 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from harness import Call, Recorder, once
-from reliability_kit import (
+
+from ms365sync.emulator.config import EmulatorConfig, FaultConfig
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.demo import load_demo_tenant
+from ms365sync.emulator.synthetic import synthetic_tenant
+from ms365sync.emulator.tenant import Tenant
+from ms365sync.sync.result import SyncResult
+from ms365sync.sync.syncer import Syncer
+from ms365sync.target import PermissionPolicy, TargetSpec
+from support.changes import Mutator
+from support.harness import Call, Recorder, once
+from support.reliability import (
     FileTruth,
     Library,
     VirtualTime,
@@ -36,16 +46,6 @@ from reliability_kit import (
     temp_leftovers,
     truth,
 )
-from remote_changes import Mutator
-
-from ms365sync.emulator.config import EmulatorConfig, FaultConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.demo import load_demo_tenant
-from ms365sync.emulator.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant import Tenant
-from ms365sync.sync.result import SyncResult
-from ms365sync.sync.syncer import Syncer
-from ms365sync.target import PermissionPolicy, TargetSpec
 
 FAULTS = (
     "429=0.1,503=0.1,drop=0.1,truncate=0.1,expire-url=0.1,expire-token=0.02,resync=0.1,"

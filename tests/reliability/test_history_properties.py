@@ -1,4 +1,4 @@
-"""Issue 5 point 9: property tests over random remote histories.
+"""Property tests over random remote histories: the mirror and the change logs follow any of them.
 
 A history is a sequence of remote changes (files and folders added, edited, touched,
 renamed, moved, swapped and deleted; grants, revocations, sharing links, inheritance broken
@@ -14,10 +14,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from harness import make_world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_kit import (
+
+from ms365sync.target import PermissionPolicy
+from support.changes import OPS, Mutator
+from support.harness import make_world
+from support.reliability import (
     FileTruth,
     assert_events,
     assert_mirror_equals_truth,
@@ -26,9 +29,6 @@ from reliability_kit import (
     log_files,
     truth,
 )
-from remote_changes import OPS, Mutator
-
-from ms365sync.target import PermissionPolicy
 
 SYNC = ("sync", 0, 0, 0)  # a run; ("sync", 1, ...) is a run with a full permission sweep
 numbers = st.integers(min_value=0, max_value=1 << 20)

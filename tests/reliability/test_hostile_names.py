@@ -1,4 +1,4 @@
-"""Issue 5 point 4: hostile remote names and symbolic links planted in data/.
+"""Hostile remote names and symbolic links planted in data/: nothing escapes the mirror.
 
 Every name SharePoint could hand over (and some it should not): dot names, separators and
 backslashes, NUL and control characters, Windows device names, trailing dots and spaces,
@@ -16,9 +16,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from harness import World, make_world, tree_snapshot
 
 from ms365sync.emulator.content import BytesContent
+from support.harness import World, make_world, tree_snapshot
 
 HOSTILE: dict[str, list[str]] = {
     "dot-dot folder": ["..", "evil.txt"],

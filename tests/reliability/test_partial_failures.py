@@ -1,12 +1,17 @@
-"""Issue 5 point 1, the cases the fault soak found, pinned down: when one file's permission
+"""Partial failures the fault soak found, pinned down: when one file's permission
 read or download fails, nothing else may be reported with stale permissions, and no other
 file may take its place (which would lose it and its move event)."""
 
 from __future__ import annotations
 
 import pytest
-from harness import World
-from reliability_kit import (
+
+from ms365sync.emulator.content import BytesContent
+from ms365sync.emulator.model import Role
+from ms365sync.localfs.mirror import Mirror
+from ms365sync.target import PermissionPolicy
+from support.harness import World
+from support.reliability import (
     TargetedFaults,
     assert_events,
     assert_state_consistent,
@@ -15,11 +20,6 @@ from reliability_kit import (
     temp_leftovers,
     truth,
 )
-
-from ms365sync.emulator.content import BytesContent
-from ms365sync.emulator.model import Role
-from ms365sync.localfs.mirror import Mirror
-from ms365sync.target import PermissionPolicy
 
 ALICE = "user:alice@contoso.onmicrosoft.com"
 

@@ -1,4 +1,4 @@
-"""Issue 5 point 7: the client secret, access tokens and signed download URLs never leak.
+"""The client secret, access tokens and signed download URLs never leak.
 
 The test records every access token the emulator's token authority issues and every
 signed download URL (and its `tempauth`) it hands out, then drives ms365sync every way a

@@ -1,4 +1,4 @@
-"""Issue 5 point 5, state: a damaged state store or .permissions.json, through the command line.
+"""A damaged state store or .permissions.json, through the command line: rebuilt, not re-reported.
 
 The state store emptied, truncated, with a garbage header or garbage pages, or replaced by
 something else; .permissions.json unparsable, truncated, of the wrong shape or gone. The
@@ -15,9 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_harness import served
 from click.testing import CliRunner
-from reliability_kit import (
+
+from ms365sync.cli import cli
+from ms365sync.emulator.content import BytesContent
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.model import Role
+from support.cli import served
+from support.reliability import (
     Library,
     assert_events,
     assert_mirror_equals_export,
@@ -26,11 +31,6 @@ from reliability_kit import (
     library_named,
     truth,
 )
-
-from ms365sync.cli import cli
-from ms365sync.emulator.content import BytesContent
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.model import Role
 
 TARGET = "marketing/Shared Documents"
 

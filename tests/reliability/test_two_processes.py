@@ -1,4 +1,4 @@
-"""Issue 5 point 8: two `ms365sync` processes on the same target at once.
+"""Two `ms365sync` processes on the same target at once: the target lock keeps them apart.
 
 The second starts while the first holds the target's lock in the middle of its run (it is
 held there with SIGSTOP, so the overlap is certain). With `lock_timeout = "0s"` the second
@@ -16,7 +16,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from reliability_kit import (
+
+from ms365sync.emulator.cli import sites_toml
+from ms365sync.emulator.config import EmulatorConfig, LatencyConfig
+from ms365sync.emulator.core import Emulator
+from ms365sync.emulator.synthetic import synthetic_tenant
+from support.changes import Mutator
+from support.reliability import (
     FileTruth,
     Library,
     assert_events,
@@ -29,12 +35,6 @@ from reliability_kit import (
     truth,
     wait_for_line,
 )
-from remote_changes import Mutator
-
-from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.config import EmulatorConfig, LatencyConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.synthetic import synthetic_tenant
 
 
 def _overlap(config: Path, name: str) -> list[tuple[int, str]]:

@@ -1,0 +1,103 @@
+"""The engine over real HTTPS on loopback: a first sync, an incremental one, a run with faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ms365sync.emulator.content import BytesContent, GeneratedContent
+from ms365sync.emulator.model import Role
+from ms365sync.emulator.server import EmulatorServer
+from ms365sync.outputs.changelog import ChangeLog
+from support.certificates import make_certificate
+from support.harness import FIRST_FILES, World, add_many, make_world
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[World, EmulatorServer, Path]]:
+    world = make_world(tmp_path, page_size=4)
+    ca = tmp_path / "emulator-ca.pem"
+    with world.emulator.server(ca_bundle_path=ca) as server:
+        yield world, server, ca
+
+
+def _sync(world: World, server: EmulatorServer, ca: Path, **options: Any) -> ChangeLog:
+    with world.https_client(server.base_url, ca, max_attempts=8) as client:
+        result = world.sync(client=client, **options)
+    assert result.ok, result.error
+    assert result.log is not None
+    return result.log
+
+
+def test_first_and_incremental_sync_over_https(served: tuple[World, EmulatorServer, Path]) -> None:
+    world, server, ca = served
+    add_many(world, 6)
+    first = _sync(world, server, ca)
+    assert set(first.changes.added) == set(world.remote_files())
+    assert world.data() == world.remote_files()
+    assert all(c.url.startswith("https://") for c in world.recorder.calls)
+    assert any(c.is_download and "localhost" in c.url for c in world.recorder.calls)
+    t, d = world.tenant, world.drive
+    t.edit_file(d, "readme.md", BytesContent(b"v2 over https"))
+    t.rename(d, "Plans/budget.csv", "budget-2026.csv")
+    t.grant(d, "Finance/q1.txt", "user:alice@contoso.onmicrosoft.com", Role.READ)
+    t.delete(d, "bulk/file-000.txt")
+    world.recorder.reset()
+    second = _sync(world, server, ca)
+    changes = second.changes
+    assert set(changes.modified) == {"readme.md"}
+    assert changes.added["Plans/budget-2026.csv"].moved_from == "Plans/budget.csv"
+    assert set(changes.permission_only_changes) == {"Finance/q1.txt"}
+    assert set(changes.deleted) == {"Plans/budget.csv", "bulk/file-000.txt"}
+    assert len(world.recorder.downloads()) == 1
+    assert world.data() == world.remote_files()
+    assert world.permissions_json()["Finance/q1.txt"] == world.expected_labels("Finance/q1.txt")
+
+
+def test_faults_over_https(served: tuple[World, EmulatorServer, Path]) -> None:
+    world, server, ca = served
+    for index in range(2):
+        world.tenant.add_file(world.drive, f"big/{index}.bin", GeneratedContent(index, 2_500_000))
+    add_many(world, 25)
+    world.faults("429=0.1,503=0.05,drop=0.05,truncate=0.3,expire-url=0.2,retry-after=0")
+    log = _sync(world, server, ca, prefer_sharing=False)
+    stats = world.emulator.app.faults.stats()
+    assert stats["truncate"] and stats["expire-url"] and (stats["429"] or stats["503"])
+    assert not log.errors
+    assert world.data() == world.remote_files()
+    for path in world.remote_files():
+        assert world.permissions_json()[path] == world.expected_labels(path)
+    world.faults("")
+    again = _sync(world, server, ca, prefer_sharing=False)
+    assert not again.has_changes
+    assert set(FIRST_FILES) <= set(world.data())
+
+
+def test_library_api_over_https_with_a_certificate(
+    served: tuple[World, EmulatorServer, Path], tmp_path: Path
+) -> None:
+    """What a user configures: explicit authority and Graph URLs, a CA bundle, a certificate."""
+    from ms365sync import SharePointSync
+
+    world, server, ca = served
+    pem_path, cert_pem = make_certificate(tmp_path)
+    app = world.tenant.add_app("cert-app", certificates=[cert_pem])
+    with SharePointSync(
+        "contoso.sharepoint.com",
+        "Marketing",
+        "Documents",
+        world.root,
+        world.emulator.credentials.tenant_id,
+        app.client_id,
+        certificate_path=pem_path,
+        authority_url=server.base_url,
+        graph_url=server.base_url,
+        ca_bundle=ca,
+        env_file=None,
+    ) as api:
+        changes = api.sync()
+    assert sorted(changes["added"]) == sorted(FIRST_FILES)
+    assert world.data() == FIRST_FILES

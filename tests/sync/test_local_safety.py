@@ -1,0 +1,163 @@
+"""Local safety: untracked local files are left alone (or adopted when identical), local edits
+and deletions are repaired, and nothing is written through a symbolic link, over a folder in
+the way, or outside data/ whatever the remote names."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ms365sync.emulator.content import BytesContent
+from support.harness import FIRST_FILES, World, make_world, tree_snapshot
+
+
+def test_untracked_local_files_are_left_alone_and_counted(world: World) -> None:
+    world.ok()
+    data = world.root / "data"
+    (data / "Plans" / "my-notes.txt").write_text("mine")
+    (data / "scratch").mkdir()
+    (data / "scratch" / "draft.md").write_text("draft")
+    world.tenant.delete(world.drive, "Plans")
+    result = world.ok()
+    assert result.log is not None
+    assert set(result.log.changes.deleted) == {"Plans/2026/plan.txt", "Plans/budget.csv"}
+    assert (data / "Plans" / "my-notes.txt").read_text() == "mine"
+    assert (data / "scratch" / "draft.md").read_text() == "draft"
+    assert result.log.summary.untracked_local_files == 2
+    assert result.counters.untracked_local_files == 2
+    assert "Plans/my-notes.txt" not in world.permissions_json()
+
+
+def test_untracked_file_in_the_way_of_a_new_remote_file(world: World) -> None:
+    world.ok()
+    mine = world.root / "data" / "Plans" / "new.txt"
+    mine.write_text("my own work")
+    world.tenant.add_file(world.drive, "Plans/new.txt", BytesContent(b"remote"))
+    result = world.ok()
+    assert result.log is not None
+    assert mine.read_text() == "my own work"
+    assert "Plans/new.txt" in result.log.errors
+    assert "Plans/new.txt" not in result.log.changes.added
+    mine.unlink()
+    fixed = world.ok()
+    assert fixed.log is not None and set(fixed.log.changes.added) == {"Plans/new.txt"}
+    assert mine.read_text() == "remote"
+
+
+def test_untracked_file_with_the_same_content_is_adopted(world: World) -> None:
+    world.ok()
+    (world.root / "data" / "same.txt").write_bytes(b"identical")
+    world.tenant.add_file(world.drive, "same.txt", BytesContent(b"identical"))
+    world.recorder.reset()
+    result = world.ok()
+    assert result.log is not None and set(result.log.changes.added) == {"same.txt"}
+    assert world.recorder.downloads() == []
+
+
+def test_local_edits_and_deletions_are_repaired(world: World) -> None:
+    world.ok()
+    data = world.root / "data"
+    (data / "readme.md").write_bytes(b"local scribble")
+    (data / "Plans" / "budget.csv").unlink()
+    os.utime(data / "Finance" / "q1.txt", ns=(1, 1))  # only the time changed
+    world.recorder.reset()
+    result = world.ok()
+    log = result.log
+    assert log is not None
+    assert not log.has_changes  # not remote changes
+    assert set(log.repairs) == {"readme.md", "Plans/budget.csv", "Finance/q1.txt"}
+    assert result.log_path is not None  # the repairs are logged
+    assert world.data() == FIRST_FILES
+    assert len(world.recorder.downloads()) == 2  # the unchanged bytes were not fetched
+    mtime = (data / "Finance" / "q1.txt").stat().st_mtime_ns
+    assert mtime == int(world.tenant.item(world.drive, "Finance/q1.txt").modified) * 10**9
+    quiet = world.ok()
+    assert quiet.log is not None and not quiet.log.repairs
+
+
+def _hostile_world(tmp_path: Path) -> World:
+    world = make_world(tmp_path, strict_names=False)
+    t, d = world.tenant, world.drive
+    t.add_file(d, ["a/b"], BytesContent(b"slash"))
+    t.add_file(d, ["dots", ".."], BytesContent(b"dotdot"))
+    t.add_file(d, ["..", "evil.txt"], BytesContent(b"escape?"))
+    t.add_file(d, ["CON"], BytesContent(b"device"))
+    t.add_file(d, ["x\x00y"], BytesContent(b"nul"))
+    t.add_file(d, ["x\ny.txt"], BytesContent(b"newline"))
+    t.add_file(d, ["Report.txt"], BytesContent(b"upper"))
+    t.add_file(d, ["report.txt"], BytesContent(b"lower"))
+    t.add_file(d, ["n" * 300 + ".txt"], BytesContent(b"long"))
+    t.add_file(d, ["deep", *(["d" * 250] * 20), "f.txt"], BytesContent(b"deep"))
+    return world
+
+
+def test_hostile_names_never_escape_data(tmp_path: Path) -> None:
+    world = _hostile_world(tmp_path)
+    outside = tree_snapshot(tmp_path)
+    result = world.ok()
+    log = result.log
+    assert log is not None
+    after = tree_snapshot(tmp_path)
+    new_outside = {k for k in after if k not in outside and k.split("/")[0] != "target"}
+    assert new_outside == set()
+    data = (world.root / "data").resolve()
+    for path in (world.root / "data").rglob("*"):
+        assert path.resolve().is_relative_to(data)
+        assert "\x00" not in path.name and "/" not in path.name
+    # Every hostile file is either mapped (mirrored under a safe name) or reported.
+    mirrored = set(log.changes.added)
+    reported = set(log.errors)
+    hostile = {"a/b", "dots/..", "../evil.txt", "CON", "x\x00y", "x\ny.txt", "n" * 300 + ".txt"}
+    assert hostile <= mirrored | reported
+    assert {"Report.txt", "report.txt"} & reported  # same local name on Windows and macOS
+    assert len({"Report.txt", "report.txt"} & mirrored) == 1
+    deep = next(p for p in reported if p.startswith("deep/"))
+    assert "too deep" in log.errors[deep].reason
+    for key in mirrored:
+        entry = log.changes.added[key]
+        on_disk = Path(entry.file_path)
+        assert on_disk.resolve().is_relative_to(data)
+        remote = world.tenant.item(world.drive, _segments(key)).content
+        assert remote is not None and on_disk.read_bytes() == remote.read_all()
+    assert log.changes.added["CON"].file_path != str(world.root / "data" / "CON")
+    again = world.ok()
+    assert again.log is not None and not again.log.has_changes
+
+
+def _segments(path: str) -> list[str]:
+    """The remote segments of a test path (the name "a/b" contains a slash)."""
+    return ["a/b"] if path == "a/b" else path.split("/")
+
+
+def test_symlink_in_data_is_never_followed(world: World, tmp_path: Path) -> None:
+    world.ok()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    data = world.root / "data"
+    shutil.rmtree(data / "Plans")
+    (data / "Plans").symlink_to(elsewhere, target_is_directory=True)
+    world.tenant.add_file(world.drive, "Plans/new.txt", BytesContent(b"n"))
+    world.tenant.add_file(world.drive, "elsewhere.txt", BytesContent(b"e"))
+    result = world.ok()
+    assert list(elsewhere.iterdir()) == []
+    assert (data / "Plans").is_symlink()
+    log = result.log
+    assert log is not None
+    # Only the files behind the link fail; the rest of the target goes on.
+    assert {"Plans/new.txt", "Plans/budget.csv", "Plans/2026/plan.txt"} <= set(log.errors)
+    assert set(log.changes.added) == {"elsewhere.txt"}
+    assert "symbolic link" in log.errors["Plans/new.txt"].reason
+
+
+def test_folder_in_the_way_of_a_file(world: World) -> None:
+    world.ok()
+    (world.root / "data" / "new.txt").mkdir()
+    (world.root / "data" / "new.txt" / "keep.me").write_text("mine")
+    world.tenant.add_file(world.drive, "new.txt", BytesContent(b"n"))
+    world.tenant.add_file(world.drive, "other.txt", BytesContent(b"o"))
+    result = world.ok()
+    assert result.log is not None
+    assert "new.txt" in result.log.errors
+    assert set(result.log.changes.added) == {"other.txt"}
+    assert (world.root / "data" / "new.txt" / "keep.me").read_text() == "mine"

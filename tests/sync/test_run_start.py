@@ -1,0 +1,27 @@
+"""What a run does before it lists anything: it takes the target's lock (a second run on the
+same target is refused) and removes the temporary files a killed run left in data/."""
+
+from __future__ import annotations
+
+from support.harness import World
+
+
+def test_temporary_files_of_a_killed_run_are_removed(world: World) -> None:
+    world.ok()
+    leftover = world.root / "data" / "Plans" / ".budget.csv.ms365sync-abcd1234.part"
+    leftover.write_bytes(b"partial")
+    result = world.ok()
+    assert not leftover.exists()
+    assert any("temporary" in note for note in result.counters.notes)
+    assert result.log is not None and result.log.summary.untracked_local_files == 0
+
+
+def test_a_second_run_on_the_same_target_is_refused(world: World) -> None:
+    from ms365sync.errors import LockError
+    from ms365sync.localfs.lock import target_lock
+
+    world.ok()
+    with target_lock(world.root / ".ms365sync"):
+        blocked = world.sync()
+    assert isinstance(blocked.error, LockError)
+    assert world.ok().ok
