@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ms365sync.errors import LocalStorageError, MS365SyncError
-from ms365sync.localfs.mirror import write_json_atomic
+from ms365sync.localfs.atomic import write_json_atomic
 
 __all__ = ["CheckpointStore", "ConsumerError", "FileCheckpointStore", "SQLiteCheckpointStore"]
 

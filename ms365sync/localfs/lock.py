@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from loguru import logger
+
 from ms365sync.errors import LocalStorageError, LockError
 from ms365sync.target import LOCK_NAME
 
@@ -36,6 +38,7 @@ def target_lock(state_dir: Path, *, timeout: float = 0.0, poll: float = 0.2) -> 
     try:
         _acquire(fd, path, timeout, poll)
         _note_holder(fd)
+        logger.debug("holding the lock {}", path)
         yield
     finally:
         os.close(fd)  # closing releases the flock
@@ -51,12 +54,19 @@ def _note_holder(fd: int) -> None:
 
 def _acquire(fd: int, path: Path, timeout: float, poll: float) -> None:
     deadline = time.monotonic() + timeout
+    waiting = False
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or None
-                raise LockError(path=path, holder=holder) from None
+                raise LockError(path=path, holder=_holder(fd)) from None
+            if not waiting:  # said once, so an operator sees why the run does not start
+                logger.info("{} is held by {}; waiting up to {:g} s", path, _holder(fd), timeout)
+                waiting = True
             time.sleep(poll)
+
+
+def _holder(fd: int) -> str | None:
+    return os.pread(fd, 200, 0).decode(errors="replace").strip() or None

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from ms365sync.localfs.mirror import write_atomic
+from ms365sync.localfs.atomic import write_atomic
 from ms365sync.models import Grant, PrincipalKind
 from ms365sync.outputs.changelog import TargetInfo
 from ms365sync.outputs.jsonstream import Raw, object_chunks, render

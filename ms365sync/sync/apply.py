@@ -31,8 +31,9 @@ from loguru import logger
 from ms365sync.errors import DownloadError, LocalStorageError, MS365SyncError, NotFoundError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import iso
-from ms365sync.localfs.mirror import Mirror, TempFile, timestamp_ns
+from ms365sync.localfs.mirror import Mirror, timestamp_ns
 from ms365sync.localfs.names import temp_name
+from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.workers import run_each

@@ -24,8 +24,9 @@ from loguru import logger
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.lookup import Resolved, confirm, resolve
+from ms365sync.localfs.atomic import write_atomic
 from ms365sync.localfs.lock import target_lock
-from ms365sync.localfs.mirror import Mirror, write_atomic
+from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
 from ms365sync.outputs import grants, jsonstream
 from ms365sync.outputs.changelog import TargetInfo, log_name, timestamp

@@ -17,16 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ms365sync.errors import LocalStorageError
-from ms365sync.localfs.mirror import (
-    LocalEntry,
-    LocalStat,
-    Mirror,
-    remove_stale_temp_files,
-    timestamp_ns,
-    write_atomic,
-    write_json_atomic,
-)
+from ms365sync.localfs.atomic import remove_stale_temp_files, write_atomic, write_json_atomic
+from ms365sync.localfs.mirror import LocalEntry, Mirror, timestamp_ns
 from ms365sync.localfs.names import MappedPath, is_temp_name, local_relpath_from_segments, temp_name
+from ms365sync.models import LocalStat
 from ms365sync.quickxorhash import quickxorhash
 
 MODIFIED = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
