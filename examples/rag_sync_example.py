@@ -69,7 +69,7 @@ from ms365sync import (
     PendingLog,
     SQLiteCheckpointStore,
 )
-from ms365sync.config.schema import load_config
+from ms365sync.config import load_config
 from ms365sync.outputs.changelog import AddedEntry, ModifiedEntry, PermissionOnlyEntry
 
 Entry = AddedEntry | ModifiedEntry | PermissionOnlyEntry

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import requests
 from loguru import logger
 
-from ms365sync.config.schema import Config, Target
+from ms365sync.config import Config, Target
 from ms365sync.errors import AuthError, MS365SyncError
 from ms365sync.graph import GraphClient, MsalTokenProvider
 from ms365sync.graph.auth import TokenProvider

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import ms365sync.coordinator as coordinator_module
-from ms365sync.config.schema import load_config
+from ms365sync.config import load_config
 from ms365sync.coordinator import Coordinator
 from ms365sync.emulator.config import EmulatorConfig, FaultConfig
 from ms365sync.emulator.core import Emulator

@@ -29,7 +29,7 @@ from ms365sync.cli.main import (
     load,
     run_sync,
 )
-from ms365sync.config.schema import StarterSite, write_starter_config
+from ms365sync.config import StarterSite, write_starter_config
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph import (

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from ms365sync._version import __version__
 from ms365sync.cli.output import RunDisplay, print_json, print_summary, setup_logging
-from ms365sync.config.schema import Config, Target, load_config
+from ms365sync.config import Config, Target, load_config
 from ms365sync.coordinator import Coordinator, RunReport, SessionFactory
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 

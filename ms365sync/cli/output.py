@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ms365sync.config.schema import Target
+from ms365sync.config import Target
 from ms365sync.coordinator import RunReport
 from ms365sync.sync.apply import Progress as SyncProgress
 from ms365sync.sync.result import SyncResult

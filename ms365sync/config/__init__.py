@@ -1,1 +1,25 @@
-"""sites.toml -> targets: the schema, the file as text (TOML, .env, ${VAR}), messages, starter."""
+"""sites.toml -> targets: the schema, the file as text (TOML, .env, ${VAR}), messages, starter.
+
+Callers import from here: `from ms365sync.config import load_config`.
+"""
+
+from __future__ import annotations
+
+from ms365sync.config.durations import DurationError, parse_duration, parse_sweep
+from ms365sync.config.load import Config, Target, load_config
+from ms365sync.config.schema import ConfigFile
+from ms365sync.config.starter import StarterSite, write_starter_config
+from ms365sync.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigFile",
+    "DurationError",
+    "StarterSite",
+    "Target",
+    "load_config",
+    "parse_duration",
+    "parse_sweep",
+    "write_starter_config",
+]

@@ -1,248 +1,52 @@
-"""The configuration file's schema (pydantic), `load_config`, and the targets it describes."""
+"""The configuration file's tables (pydantic): every key, its type, its checks and its default."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ms365sync.config.source import (
-    StarterSite,
-    apply_auth_fallback,
-    environment,
-    interpolate,
-    invalid,
-    read_toml,
-    secret_values,
-    starter_document,
-    translate,
-    write_new_file,
+from ms365sync.config.durations import DURATION_TEXT, SWEEP_TEXT
+from ms365sync.config.messages import invalid, secret_values, translate
+from ms365sync.config.values import (
+    CLOUD_CHOICES,
+    AbsolutePath,
+    Bool,
+    CloudName,
+    Duration,
+    ExistingFile,
+    Host,
+    HttpsUrl,
+    Identifier,
+    Int,
+    LibraryName,
+    Number,
+    Patterns,
+    Secret,
+    SiteName,
+    SitePath,
+    Sweep,
+    Text,
+    Thumbprint,
 )
-from ms365sync.errors import ConfigError
 from ms365sync.graph.auth import ClientCertificate, ClientSecret, Credential
 from ms365sync.graph.cloud import Cloud, custom_cloud, get_cloud
-from ms365sync.target import FilterError, Filters, PermissionPolicy, SiteRef, TargetSpec
+from ms365sync.target import PermissionPolicy
 
 __all__ = [
-    "CLOUD_NAMES",
-    "Config",
+    "AuthTable",
+    "CloudTable",
     "ConfigFile",
-    "StarterSite",
-    "Target",
-    "load_config",
-    "parse_duration",
-    "write_starter_config",
+    "DefaultsTable",
+    "LibraryTable",
+    "RunTable",
+    "SiteTable",
+    "TargetOptions",
+    "validate",
 ]
-
-CLOUD_NAMES = {
-    "global": "global",
-    "usgov": "us-gov",
-    "usgov-dod": "us-gov-dod",
-    "china": "china",
-    "us-gov": "us-gov",  # graph/cloud.py's own spellings are accepted too
-    "us-gov-dod": "us-gov-dod",
-}
-"""Cloud names the file may use -> the names `graph.cloud.get_cloud` knows."""
-
-_CLOUD_CHOICES = "global | usgov | usgov-dod | china"
-_DURATION_TEXT = "a duration such as 90s, 30m, 12h, 7d or 1h30m"
-_SWEEP_TEXT = f'"always", "never" or {_DURATION_TEXT}'
-_PATTERN_TEXT = "a gitignore-style pattern relative to the library, e.g. '*.pdf' or 'Reports/**'"
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-# After an optional "!": a file-system root, a UNC share, a home directory or a drive letter.
-_ABSOLUTE_PATTERN = re.compile(r"!?(?:/|\\\\|~[/\\]|[A-Za-z]:[/\\])")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in "90s", "30m", "12h", "7d" or a sum such as "1h30m".
-
-    Raises:
-        ValueError: `text` is not such a duration.
-    """
-    compact = text.strip().lower().replace(" ", "")
-    parts = _DURATION_PART.findall(compact)
-    if not compact or "".join(number + unit for number, unit in parts) != compact:
-        raise ValueError(f"not a duration: {text!r}")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-
-
-# ------------------------------------------------------------------ value checks
-
-
-def _scalar(value: object) -> object:
-    """A number or boolean that arrived as text (from ${VAR}), read as TOML would read it."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if text in {"true", "false"}:
-        return text == "true"
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            continue
-    return value
-
-
-def _duration(value: object) -> float:
-    if not isinstance(value, str):
-        raise invalid("wrong type", _DURATION_TEXT)
-    try:
-        return parse_duration(value)
-    except ValueError:
-        raise invalid("not a duration", _DURATION_TEXT) from None
-
-
-def _sweep(value: object) -> PermissionPolicy:
-    if isinstance(value, PermissionPolicy):
-        return value
-    if not isinstance(value, str):
-        raise invalid("wrong type", _SWEEP_TEXT)
-    word = value.strip().lower()
-    if word in {"always", "never"}:
-        return PermissionPolicy("always" if word == "always" else "never")
-    try:
-        seconds = parse_duration(word)
-    except ValueError:
-        raise invalid("not a permission sweep policy", _SWEEP_TEXT) from None
-    if seconds <= 0:
-        raise invalid("a zero interval", f'"always" to sweep on every run, or {_DURATION_TEXT}')
-    return PermissionPolicy("interval", seconds)
-
-
-def _pattern(value: str) -> str:
-    if not value.strip():
-        raise invalid("empty pattern", _PATTERN_TEXT)
-    if _ABSOLUTE_PATTERN.match(value):
-        anchored = "a pattern relative to the library; a '/' inside it anchors it there"
-        raise invalid("absolute pattern", f"{anchored}, e.g. 'Reports/**'")
-    try:
-        Filters(include=(value,))
-    except FilterError:
-        raise invalid("not a valid gitignore-style pattern", _PATTERN_TEXT) from None
-    return value
-
-
-def _absolute(value: object, info: ValidationInfo) -> Path:
-    """Relative paths are relative to the configuration file's directory; `~` is expanded."""
-    if not isinstance(value, str | Path) or not str(value).strip():
-        raise invalid("not a path", "a non-empty path (relative to the configuration file)")
-    context = info.context if isinstance(info.context, Mapping) else {}
-    base = Path(context.get("base") or Path.cwd())
-    return (base / Path(value).expanduser()).resolve()
-
-
-def _is_file(value: Path) -> Path:
-    if not value.is_file():
-        raise invalid(f"no such file ({value})", "an existing file")
-    return value
-
-
-def _secret(value: SecretStr) -> SecretStr:
-    if not value.get_secret_value():
-        raise invalid("empty", "a non-empty secret")
-    return value
-
-
-def _cloud_name(value: str) -> str:
-    name = value.strip().lower()
-    if name not in CLOUD_NAMES:
-        raise invalid("unknown cloud", _CLOUD_CHOICES)
-    return CLOUD_NAMES[name]
-
-
-def _matching(
-    pattern: str, problem: str, expected: str, *, clean: Callable[[str], str] = str.strip
-) -> AfterValidator:
-    """A check that the cleaned-up text matches `pattern` (case-insensitively)."""
-    regex = re.compile(pattern, re.IGNORECASE)
-
-    def check(value: str) -> str:
-        text = clean(value)
-        if not regex.fullmatch(text):
-            raise invalid(problem, expected)
-        return text
-
-    return AfterValidator(check)
-
-
-Int = Annotated[int, BeforeValidator(_scalar)]
-Number = Annotated[float, BeforeValidator(_scalar)]
-Bool = Annotated[bool, BeforeValidator(_scalar)]
-Duration = Annotated[float, PlainValidator(_duration)]
-Sweep = Annotated[PermissionPolicy, PlainValidator(_sweep)]
-Patterns = Annotated[tuple[Annotated[str, AfterValidator(_pattern)], ...], Field(strict=False)]
-AbsolutePath = Annotated[Path, PlainValidator(_absolute)]
-ExistingFile = Annotated[Path, PlainValidator(_absolute), AfterValidator(_is_file)]
-Secret = Annotated[SecretStr, Field(strict=False), AfterValidator(_secret)]
-CloudName = Annotated[str, AfterValidator(_cloud_name)]
-Text = Annotated[str, _matching(r".*\S.*", "empty", "a non-empty string")]
-Identifier = Annotated[
-    str, _matching(r"[^\s/]+", "not an id", "a GUID, or a domain such as contoso.com")
-]
-Thumbprint = Annotated[
-    str,
-    _matching(
-        r"[0-9A-F]{40}",
-        "not a thumbprint",
-        "40 hex digits (the SHA-1 thumbprint Entra shows)",
-        clean=lambda text: re.sub(r"[\s:]", "", text).upper(),
-    ),
-]
-HttpsUrl = Annotated[
-    str,
-    _matching(
-        r"https://[^/\s?#@]+(?:/\S*)?",
-        "not an https URL",
-        "https://host[:port] (MSAL refuses plain http)",
-        clean=lambda text: text.strip().rstrip("/"),
-    ),
-]
-SiteName = Annotated[
-    str,
-    _matching(r"[A-Z0-9][A-Z0-9._-]{0,63}", "not a site name", "letters, digits, . _ - (up to 64)"),
-]
-Host = Annotated[
-    str,
-    _matching(
-        r"[A-Z0-9-]+(?:\.[A-Z0-9-]+)+",
-        "not a host name",
-        "a host name only, e.g. contoso.sharepoint.com",
-        clean=lambda text: text.strip().lower(),
-    ),
-]
-SitePath = Annotated[
-    str,
-    _matching(
-        r"/(?:sites|teams)/[^/\s][^/]*",
-        "not a site path",
-        "/sites/NAME or /teams/NAME (without the host)",
-        clean=lambda text: text.strip().rstrip("/"),
-    ),
-]
-LibraryName = Annotated[
-    str,
-    _matching(r"(?!\.\.?$)[^/\\\x00-\x1f]+", "not a library name", "a title without / or \\"),
-]
-
 
 # ------------------------------------------------------------------ the file's tables
 
@@ -291,7 +95,7 @@ class AuthTable(_Table):
 class CloudTable(_Table):
     """[cloud]: a national cloud by name, or explicit endpoints (the emulator, a proxy)."""
 
-    name: CloudName | None = Field(default=None, description=_CLOUD_CHOICES)
+    name: CloudName | None = Field(default=None, description=CLOUD_CHOICES)
     authority_url: HttpsUrl | None = Field(default=None, description="https://host[:port]")
     graph_url: HttpsUrl | None = Field(default=None, description="https://host[:port]")
     ca_bundle: ExistingFile | None = Field(default=None, description="a PEM file of CA certs")
@@ -324,7 +128,7 @@ class RunTable(_Table):
     # Four targets' default 8 workers downloading at once; the shared throttle gate, not the
     # connection count, is what keeps a run inside SharePoint's RU budget.
     max_connections: Int = Field(default=32, ge=1, description="an integer >= 1")
-    lock_timeout: Duration = Field(default=300.0, description=_DURATION_TEXT)
+    lock_timeout: Duration = Field(default=300.0, description=DURATION_TEXT)
 
 
 class TargetOptions(_Table):
@@ -337,7 +141,7 @@ class TargetOptions(_Table):
     max_delete_percent: Number = Field(
         default=50.0, ge=0, le=100, description="a number from 0 to 100"
     )
-    permission_sweep: Sweep = Field(default=PermissionPolicy(), description=_SWEEP_TEXT)
+    permission_sweep: Sweep = Field(default=PermissionPolicy(), description=SWEEP_TEXT)
     write_empty_logs: Bool = Field(default=False, description="true or false")
     on_change: str = Field(default="", description='a command, or "" for none')
 
@@ -364,6 +168,10 @@ class LibraryTable(TargetOptions):
         values = {key: getattr(defaults, key) for key in _OPTION_KEYS}
         values.update({key: getattr(self, key) for key in self.model_fields_set & _OPTION_KEYS})
         return TargetOptions.model_construct(**values)
+
+    def root(self, site: str, defaults: DefaultsTable) -> Path:
+        """Where this library is mirrored: `local_root`, else `<data_root>/<site>/<library>`."""
+        return self.local_root or defaults.data_root / site / self.name
 
 
 class SiteTable(_Table):
@@ -406,57 +214,32 @@ class ConfigFile(_Table):
 
     @model_validator(mode="after")
     def _distinct_targets(self) -> ConfigFile:
-        keys = [
-            f"sites[{i}].libraries[{j}]"
-            for i, site in enumerate(self.sites)
-            for j in range(len(site.libraries))
-        ]
         _check_names(self.sites)
-        _check_roots(self.targets(), keys)
+        _check_roots(
+            [
+                (f"{site.name}/{library.name}", library.root(site.name, self.defaults), key)
+                for i, site in enumerate(self.sites)
+                for j, library in enumerate(site.libraries)
+                for key in [f"sites[{i}].libraries[{j}]"]
+            ]
+        )
         return self
 
-    def targets(self) -> list[Target]:
-        """Every site's libraries, in file order."""
-        return [
-            _target(site, library, self.defaults, self.run.lock_timeout)
-            for site in self.sites
-            for library in site.libraries
-        ]
+
+def validate(raw: dict[str, Any], file: Path, base: Path) -> ConfigFile:
+    """The file's document, validated; relative paths are relative to `base`.
+
+    Raises:
+        ConfigError: one line naming `file`, the key path, the problem and what was expected.
+    """
+    try:
+        return ConfigFile.model_validate(raw, context={"base": base})
+    except ValidationError as exc:
+        # from None: pydantic's own text shows input values, and one may be the secret.
+        raise translate(exc, file=file, root=ConfigFile, secrets=secret_values(raw)) from None
 
 
-# ------------------------------------------------------------------ targets
-
-
-@dataclass(frozen=True)
-class Target:
-    """One library of one site, ready to sync: `spec` for the syncer, `on_change` for the CLI."""
-
-    name: str
-    site: str
-    library: str
-    spec: TargetSpec
-    on_change: str | None = None
-
-
-def _target(
-    site: SiteTable, library: LibraryTable, defaults: DefaultsTable, lock_timeout: float
-) -> Target:
-    options = library.options(defaults)
-    name = f"{site.name}/{library.name}"
-    spec = TargetSpec(
-        name=name,
-        site=SiteRef(host=site.host, path=site.path, display_name=site.display_name),
-        library=library.name,
-        local_root=library.local_root or defaults.data_root / site.name / library.name,
-        filters=Filters(include=options.include, exclude=options.exclude),
-        concurrency=options.concurrency,
-        max_delete_count=options.max_delete,
-        max_delete_percent=options.max_delete_percent,
-        permissions=options.permission_sweep,
-        write_empty_logs=options.write_empty_logs,
-        lock_timeout=lock_timeout,
-    )
-    return Target(name, site.name, library.name, spec, options.on_change or None)
+# ------------------------------------------------------------------ checks across tables
 
 
 def _check_names(sites: Sequence[SiteTable]) -> None:
@@ -479,117 +262,20 @@ def _first_use(seen: dict[str, str], name: str, key: str, what: str) -> None:
     seen[folded] = key
 
 
-def _check_roots(targets: Sequence[Target], keys: Sequence[str]) -> None:
-    """No two targets share a local root, and no root lies inside another (symlinks followed)."""
-    roots: dict[Path, Target] = {}
-    for target, key in zip(targets, keys, strict=True):
-        root = target.spec.local_root.resolve()
-        clash = next((roots[p] for p in (root, *root.parents) if p in roots), None)
-        clash = clash or next((t for r, t in roots.items() if root in r.parents), None)
+def _check_roots(roots: Sequence[tuple[str, Path, str]]) -> None:
+    """No two targets share a local root, and no root lies inside another (symlinks followed).
+
+    `roots` holds each target's name, local root and key path.
+    """
+    seen: dict[Path, tuple[str, Path]] = {}
+    for name, local_root, key in roots:
+        root = local_root.resolve()
+        clash = next((seen[p] for p in (root, *root.parents) if p in seen), None)
+        clash = clash or next((t for r, t in seen.items() if root in r.parents), None)
         if clash is not None:
-            problem = f"local root {root} overlaps target {clash.name}'s {clash.spec.local_root}"
+            other, other_root = clash
+            problem = f"local root {root} overlaps target {other}'s {other_root}"
             raise invalid(
                 problem, "a directory apart from every other target's", key=f"{key}.local_root"
             )
-        roots[root] = target
-
-
-# ------------------------------------------------------------------ the loaded configuration
-
-
-@dataclass(frozen=True)
-class Config:
-    """A loaded configuration: who to authenticate as, where, and what to sync."""
-
-    file: Path | None
-    tenant_id: str
-    client_id: str
-    credential: Credential
-    cloud: Cloud
-    parallel_targets: int
-    max_connections: int
-    settings: ConfigFile = dataclasses.field(repr=False)
-
-    @classmethod
-    def from_model(cls, model: ConfigFile, *, file: Path | None = None) -> Config:
-        """The configuration a validated `ConfigFile` describes; `file` names it in errors."""
-        return cls(
-            file=file,
-            tenant_id=model.auth.tenant_id,
-            client_id=model.auth.client_id,
-            credential=model.auth.credential(),
-            cloud=model.cloud.cloud(),
-            parallel_targets=model.run.parallel_targets,
-            max_connections=model.run.max_connections,
-            settings=model,
-        )
-
-    def targets(self) -> list[Target]:
-        """Every target, in file order."""
-        return self.settings.targets()
-
-    def select(self, only: Sequence[str]) -> list[Target]:
-        """The targets `--only` names: a site name selects all its libraries, `site/library` one.
-
-        An empty `only` selects every target. Names compare case-insensitively.
-
-        Raises:
-            ConfigError: a name matches no site and no target (the valid names are listed).
-        """
-        targets = self.targets()
-        if not only:
-            return targets
-        chosen: set[str] = set()
-        for name in only:
-            wanted = name.strip().strip("/").casefold()
-            matches = {t.name for t in targets if wanted in {t.site.casefold(), t.name.casefold()}}
-            if not matches:
-                sites = dict.fromkeys(t.site for t in targets)
-                valid = ", ".join([*sites, *(t.name for t in targets)])
-                problem = f"--only {name!r} names no site or target"
-                raise ConfigError(problem, file=self.file, expected=f"one of {valid}")
-            chosen |= matches
-        return [t for t in targets if t.name in chosen]
-
-
-def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, interpolate and validate the configuration file at `path`; nothing is written.
-
-    `${VAR}` values come from `environ` (default `os.environ`) over the .env next to the file
-    over the .env in the current directory; absent `[auth]` keys fall back to TENANT_ID,
-    CLIENT_ID and CLIENT_SECRET from the same sources.
-
-    Raises:
-        ConfigError: the file is missing or invalid (one line: file, key path, expected, found).
-    """
-    path = Path(path)
-    base = path.expanduser().absolute().parent
-    env = environment(base, os.environ if environ is None else environ)
-    raw = apply_auth_fallback(interpolate(read_toml(path), env, file=path), env)
-    return Config.from_model(_validate(raw, path, base), file=path)
-
-
-def _validate(raw: dict[str, Any], file: Path, base: Path) -> ConfigFile:
-    try:
-        return ConfigFile.model_validate(raw, context={"base": base})
-    except ValidationError as exc:
-        # from None: pydantic's own text shows input values, and one may be the secret.
-        raise translate(exc, file=file, root=ConfigFile, secrets=secret_values(raw)) from None
-
-
-def write_starter_config(path: Path, *, sites: Sequence[StarterSite] = ()) -> None:
-    """Write a starter configuration for `ms365sync init`, listing `sites` if any are given.
-
-    Credentials are `${TENANT_ID}`-style placeholders. The document is validated before it is
-    written, and the file is created exclusively (mode 0600).
-
-    Raises:
-        ConfigError: `path` already exists, or a site or library name is unusable.
-        LocalStorageError: the file cannot be created.
-    """
-    path = Path(path)
-    if path.exists():
-        raise ConfigError("already exists; not overwriting it", file=path, hint="pick a new path")
-    document = starter_document(sites)
-    _validate(document, path, path.expanduser().absolute().parent)
-    write_new_file(path, document)
+        seen[root] = (name, local_root)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
-from ms365sync.config.schema import load_config
+from ms365sync.config import load_config
 from support.cli import served
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.config.schema import load_config
+from ms365sync.config import load_config
 from ms365sync.errors import ConfigError
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.config.schema import (
+from ms365sync.config import (
     ConfigFile,
     StarterSite,
     load_config,

@@ -267,7 +267,7 @@ DRIVER = textwrap.dedent(
     import importlib.util, os, sys
     from pathlib import Path
     from ms365sync import LogSource
-    from ms365sync.config.schema import load_config
+    from ms365sync.config import load_config
 
     example, mode, at, db_path, config = sys.argv[1:6]
     spec = importlib.util.spec_from_file_location("rag_sync_example", example)

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ms365sync.config.schema import Config, load_config
+from ms365sync.config import Config, load_config
 from ms365sync.coordinator import Coordinator, RunReport
 from ms365sync.emulator.cli import sites_toml
 from ms365sync.emulator.core import Emulator

@@ -1,0 +1,216 @@
+"""The configuration file's value types (durations, patterns, paths, names) and their checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    SecretStr,
+    ValidationInfo,
+)
+
+from ms365sync.config.durations import (
+    DURATION_TEXT,
+    SWEEP_TEXT,
+    DurationError,
+    parse_duration,
+    parse_sweep,
+)
+from ms365sync.config.messages import invalid
+from ms365sync.target import FilterError, Filters, PermissionPolicy
+
+__all__ = [
+    "CLOUD_CHOICES",
+    "CLOUD_NAMES",
+    "AbsolutePath",
+    "Bool",
+    "CloudName",
+    "Duration",
+    "ExistingFile",
+    "Host",
+    "HttpsUrl",
+    "Identifier",
+    "Int",
+    "LibraryName",
+    "Number",
+    "Patterns",
+    "Secret",
+    "SiteName",
+    "SitePath",
+    "Sweep",
+    "Text",
+    "Thumbprint",
+]
+
+CLOUD_NAMES = {
+    "global": "global",
+    "usgov": "us-gov",
+    "usgov-dod": "us-gov-dod",
+    "china": "china",
+    "us-gov": "us-gov",  # graph/cloud.py's own spellings are accepted too
+    "us-gov-dod": "us-gov-dod",
+}
+"""Cloud names the file may use -> the names `graph.cloud.get_cloud` knows."""
+
+CLOUD_CHOICES = "global | usgov | usgov-dod | china"
+_PATTERN_TEXT = "a gitignore-style pattern relative to the library, e.g. '*.pdf' or 'Reports/**'"
+# After an optional "!": a file-system root, a UNC share, a home directory or a drive letter.
+_ABSOLUTE_PATTERN = re.compile(r"!?(?:/|\\\\|~[/\\]|[A-Za-z]:[/\\])")
+
+
+def _scalar(value: object) -> object:
+    """A number or boolean that arrived as text (from ${VAR}), read as TOML would read it."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text in {"true", "false"}:
+        return text == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            continue
+    return value
+
+
+def _duration(value: object) -> float:
+    if not isinstance(value, str):
+        raise invalid("wrong type", DURATION_TEXT)
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise invalid(exc.problem, exc.expected) from None
+
+
+def _sweep(value: object) -> PermissionPolicy:
+    if isinstance(value, PermissionPolicy):
+        return value
+    if not isinstance(value, str):
+        raise invalid("wrong type", SWEEP_TEXT)
+    try:
+        return parse_sweep(value)
+    except DurationError as exc:
+        raise invalid(exc.problem, exc.expected) from None
+
+
+def _pattern(value: str) -> str:
+    if not value.strip():
+        raise invalid("empty pattern", _PATTERN_TEXT)
+    if _ABSOLUTE_PATTERN.match(value):
+        anchored = "a pattern relative to the library; a '/' inside it anchors it there"
+        raise invalid("absolute pattern", f"{anchored}, e.g. 'Reports/**'")
+    try:
+        Filters(include=(value,))
+    except FilterError:
+        raise invalid("not a valid gitignore-style pattern", _PATTERN_TEXT) from None
+    return value
+
+
+def _absolute(value: object, info: ValidationInfo) -> Path:
+    """Relative paths are relative to the configuration file's directory; `~` is expanded."""
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise invalid("not a path", "a non-empty path (relative to the configuration file)")
+    context = info.context if isinstance(info.context, Mapping) else {}
+    base = Path(context.get("base") or Path.cwd())
+    return (base / Path(value).expanduser()).resolve()
+
+
+def _is_file(value: Path) -> Path:
+    if not value.is_file():
+        raise invalid(f"no such file ({value})", "an existing file")
+    return value
+
+
+def _secret(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value():
+        raise invalid("empty", "a non-empty secret")
+    return value
+
+
+def _cloud_name(value: str) -> str:
+    name = value.strip().lower()
+    if name not in CLOUD_NAMES:
+        raise invalid("unknown cloud", CLOUD_CHOICES)
+    return CLOUD_NAMES[name]
+
+
+def _matching(
+    pattern: str, problem: str, expected: str, *, clean: Callable[[str], str] = str.strip
+) -> AfterValidator:
+    """A check that the cleaned-up text matches `pattern` (case-insensitively)."""
+    regex = re.compile(pattern, re.IGNORECASE)
+
+    def check(value: str) -> str:
+        text = clean(value)
+        if not regex.fullmatch(text):
+            raise invalid(problem, expected)
+        return text
+
+    return AfterValidator(check)
+
+
+Int = Annotated[int, BeforeValidator(_scalar)]
+Number = Annotated[float, BeforeValidator(_scalar)]
+Bool = Annotated[bool, BeforeValidator(_scalar)]
+Duration = Annotated[float, PlainValidator(_duration)]
+Sweep = Annotated[PermissionPolicy, PlainValidator(_sweep)]
+Patterns = Annotated[tuple[Annotated[str, AfterValidator(_pattern)], ...], Field(strict=False)]
+AbsolutePath = Annotated[Path, PlainValidator(_absolute)]
+ExistingFile = Annotated[Path, PlainValidator(_absolute), AfterValidator(_is_file)]
+Secret = Annotated[SecretStr, Field(strict=False), AfterValidator(_secret)]
+CloudName = Annotated[str, AfterValidator(_cloud_name)]
+Text = Annotated[str, _matching(r".*\S.*", "empty", "a non-empty string")]
+Identifier = Annotated[
+    str, _matching(r"[^\s/]+", "not an id", "a GUID, or a domain such as contoso.com")
+]
+Thumbprint = Annotated[
+    str,
+    _matching(
+        r"[0-9A-F]{40}",
+        "not a thumbprint",
+        "40 hex digits (the SHA-1 thumbprint Entra shows)",
+        clean=lambda text: re.sub(r"[\s:]", "", text).upper(),
+    ),
+]
+HttpsUrl = Annotated[
+    str,
+    _matching(
+        r"https://[^/\s?#@]+(?:/\S*)?",
+        "not an https URL",
+        "https://host[:port] (MSAL refuses plain http)",
+        clean=lambda text: text.strip().rstrip("/"),
+    ),
+]
+SiteName = Annotated[
+    str,
+    _matching(r"[A-Z0-9][A-Z0-9._-]{0,63}", "not a site name", "letters, digits, . _ - (up to 64)"),
+]
+Host = Annotated[
+    str,
+    _matching(
+        r"[A-Z0-9-]+(?:\.[A-Z0-9-]+)+",
+        "not a host name",
+        "a host name only, e.g. contoso.sharepoint.com",
+        clean=lambda text: text.strip().lower(),
+    ),
+]
+SitePath = Annotated[
+    str,
+    _matching(
+        r"/(?:sites|teams)/[^/\s][^/]*",
+        "not a site path",
+        "/sites/NAME or /teams/NAME (without the host)",
+        clean=lambda text: text.strip().rstrip("/"),
+    ),
+]
+LibraryName = Annotated[
+    str,
+    _matching(r"(?!\.\.?$)[^/\\\x00-\x1f]+", "not a library name", "a title without / or \\"),
+]
