@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from dotenv import dotenv_values
 
+from ms365sync.config.durations import DURATION_TEXT, DurationError, parse_sweep
 from ms365sync.errors import ConfigError, MS365SyncError
 from ms365sync.graph import (
     ClientCertificate,
@@ -69,17 +70,23 @@ def _settings(env_file: str | Path | None) -> dict[str, str]:
 
 
 def _policy(value: PermissionPolicy | str | float) -> PermissionPolicy:
+    """A policy as given, seconds between sweeps, "interval" (every 24 h), or as the file says it:
+    "always", "never" or a duration such as "12h" (`config.durations.parse_sweep`)."""
     if isinstance(value, PermissionPolicy):
         return value
     if isinstance(value, int | float):
         return PermissionPolicy("interval", float(value))
-    if value in ("always", "never", "interval"):
-        return PermissionPolicy(value)  # type: ignore[arg-type]
-    raise ConfigError(
-        f"unknown permission sweep {value!r}",
-        key="permission_sweep",
-        expected="always | never | interval | seconds between sweeps",
-    )
+    if value == "interval":
+        return PermissionPolicy("interval")
+    try:
+        return parse_sweep(value)
+    except DurationError as exc:
+        unknown = exc.problem == "not a permission sweep policy"
+        raise ConfigError(
+            f"unknown permission sweep {value!r}" if unknown else f"{exc.problem}: {value!r}",
+            key="permission_sweep",
+            expected=f"always | never | interval | seconds between sweeps | {DURATION_TEXT}",
+        ) from None
 
 
 class SharePointSync:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import signal
 import threading
 import time
@@ -29,6 +28,7 @@ from ms365sync.cli.main import (
     load,
     run_sync,
 )
+from ms365sync.cli.params import Duration
 from ms365sync.config import StarterSite, write_starter_config
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
@@ -46,8 +46,6 @@ from ms365sync.state.store import StateStore
 from ms365sync.target import DB_NAME
 
 F = TypeVar("F", bound=Callable[..., Any])
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def target_options(function: F) -> F:
@@ -69,14 +67,6 @@ def merged(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
         config=sub_config if sub_config is not None else options.config,
         only=sub_only or options.only,
     )
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in "90", "30s", "15m", "2h" or "1d"."""
-    found = _DURATION.match(text)
-    if found is None or float(found.group(1)) <= 0:
-        raise click.BadParameter(f"{text!r}: expected a positive duration such as 30s, 15m, 2h")
-    return float(found.group(1)) * _UNITS[found.group(2)]
 
 
 # ---------------------------------------------------------------------- check
@@ -288,18 +278,18 @@ def _status_row(name: str, state_dir: Path) -> dict[str, Any]:
     "--every",
     "every",
     required=True,
+    type=Duration(positive=True),
     metavar="DURATION",
     help="Time between the starts of two runs, e.g. 15m or 1h.",
 )
 @target_options
 @click.pass_context
-def watch(ctx: click.Context, every: str, sub_config: Path | None,
+def watch(ctx: click.Context, every: float, sub_config: Path | None,
           sub_only: tuple[str, ...]) -> None:  # fmt: skip
     """Sync on an interval until stopped; SIGINT/SIGTERM let the current run finish first.
 
     A target's `on_change` command runs with the new change log after a run with changes.
     """
-    interval = parse_duration(every)
     options = merged(ctx, sub_config, sub_only)
     stop = threading.Event()
 
@@ -311,7 +301,7 @@ def watch(ctx: click.Context, every: str, sub_config: Path | None,
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = _watch_loop(options, interval, stop)
+        code = _watch_loop(options, every, stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -329,4 +319,4 @@ def _watch_loop(options: Options, interval: float, stop: threading.Event) -> int
     return code
 
 
-__all__ = ["check", "init", "parse_duration", "status", "watch"]
+__all__ = ["check", "init", "status", "watch"]
