@@ -10,7 +10,6 @@ new is a keyword-only option. New code can call `sync_target` with a `TargetSpec
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,9 +17,9 @@ from types import TracebackType
 from typing import Any
 
 import requests
-from dotenv import dotenv_values
 
 from ms365sync.config.durations import DURATION_TEXT, DurationError, parse_sweep
+from ms365sync.config.source import environment
 from ms365sync.errors import ConfigError, MS365SyncError
 from ms365sync.graph import (
     ClientCertificate,
@@ -60,15 +59,6 @@ def sync_target(
     return Syncer(spec, client).sync(dry_run=dry_run, force=force)
 
 
-def _settings(env_file: str | Path | None) -> dict[str, str]:
-    """The environment, over a .env file's values (as 0.3.x read them with python-dotenv)."""
-    values: dict[str, str] = {}
-    if env_file is not None and Path(env_file).is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ)
-    return values
-
-
 def _policy(value: PermissionPolicy | str | float) -> PermissionPolicy:
     """A policy as given, seconds between sweeps, "interval" (every 24 h), or as the file says it:
     "always", "never" or a duration such as "12h" (`config.durations.parse_sweep`)."""
@@ -93,10 +83,11 @@ class SharePointSync:
     """Mirror one SharePoint document library into `local_root` (0.3.x-compatible API).
 
     Credentials default to TENANT_ID, CLIENT_ID and CLIENT_SECRET from the environment or
-    a `.env` file in the working directory; the site and library to SHAREPOINT_HOST,
-    SITE_NAME and DOC_LIBRARY. `site_name` is the site's display name; pass `site_path`
-    ("/sites/marketing") to find it by its URL instead. Files go to `<local_root>/data/`,
-    the change logs to `<local_root>/sync_logs/` and the state to `<local_root>/.ms365sync/`.
+    a `.env` file in the working directory (`env_file`; the environment wins, and None reads
+    no file); the site and library to SHAREPOINT_HOST, SITE_NAME and DOC_LIBRARY.
+    `site_name` is the site's display name; pass `site_path` ("/sites/marketing") to find it
+    by its URL instead. Files go to `<local_root>/data/`, the change logs to
+    `<local_root>/sync_logs/` and the state to `<local_root>/.ms365sync/`.
 
     Nothing talks to the network until the first call; use it as a context manager (or call
     `close()`) to release the connection pool.
@@ -137,7 +128,7 @@ class SharePointSync:
             ConfigError: credentials, host, site or library are missing, or an option is
                 invalid.
         """
-        env = _settings(env_file)
+        env = environment([] if env_file is None else [Path(env_file)])
         site, library = _site_and_library(env, sharepoint_host, site_name, doc_library, site_path)
         self.sharepoint_host, self.site_name, self.doc_library = (
             site.host,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import signal
 import threading
 import time
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from dotenv import dotenv_values
 from rich.table import Table
 
 from ms365sync.cli.main import (
@@ -30,6 +28,7 @@ from ms365sync.cli.main import (
 )
 from ms365sync.cli.params import Duration
 from ms365sync.config import StarterSite, write_starter_config
+from ms365sync.config.source import environment
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph import (
@@ -196,7 +195,7 @@ def discover_sites(cloud: Cloud) -> list[StarterSite]:
         ConfigError: credentials missing from the environment.
         AuthError, GraphError, TransportError: signing in or listing failed.
     """
-    env = {**dotenv_values(".env"), **os.environ}
+    env = environment([Path(".env")])
     missing = [v for v in ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET") if not env.get(v)]
     if missing:
         raise ConfigError(f"--discover needs {', '.join(missing)} in the environment or .env")

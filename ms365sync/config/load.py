@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ms365sync.config.schema import ConfigFile, DefaultsTable, LibraryTable, SiteTable, validate
-from ms365sync.config.source import apply_auth_fallback, environment, interpolate, read_toml
+from ms365sync.config.source import (
+    apply_auth_fallback,
+    config_environment,
+    interpolate,
+    read_toml,
+)
 from ms365sync.errors import ConfigError
 from ms365sync.graph.auth import Credential
 from ms365sync.graph.cloud import Cloud
@@ -126,6 +130,6 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     """
     path = Path(path)
     base = path.expanduser().absolute().parent
-    env = environment(base, os.environ if environ is None else environ)
+    env = config_environment(base, environ)
     raw = apply_auth_fallback(interpolate(read_toml(path), env, file=path), env)
     return Config.from_model(validate(raw, path, base), file=path)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 __all__ = [
     "Raw",
     "apply_auth_fallback",
+    "config_environment",
     "environment",
     "interpolate",
     "read_toml",
@@ -74,19 +76,37 @@ def _toml_message(text: str) -> str:
     return f"invalid TOML at line {match[1]}, column {match[2]}: {detail}"
 
 
-def environment(config_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` over the .env next to the configuration file, over the .env in the cwd.
+def environment(
+    dotenv_files: Sequence[Path], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The process environment over the `.env` files, an earlier file over a later one.
 
-    The .env values are read literally (no interpolation inside .env) and never exported.
+    This is ms365sync's one `.env` reader (the configuration file, `init --discover` and the
+    library API all use it), with python-dotenv's own precedence: a variable already set in
+    the environment wins. `environ` defaults to `os.environ`. A missing file is skipped. The
+    values are read literally, with no `${VAR}` expansion inside a `.env` file, and are never
+    exported.
 
     Raises:
         ConfigError: a .env file exists but cannot be read.
     """
     merged: dict[str, str] = {}
-    for directory in (Path.cwd(), config_dir):
-        merged.update(_dotenv(directory / ".env"))
-    merged.update(environ)
+    for path in reversed(dotenv_files):
+        merged.update(_dotenv(path))
+    merged.update(os.environ if environ is None else environ)
     return merged
+
+
+def config_environment(
+    config_dir: Path, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What `${VAR}` in a configuration file reads: `environ` over the .env next to the file,
+    over the .env in the working directory (as sites.example.toml documents).
+
+    Raises:
+        ConfigError: a .env file exists but cannot be read.
+    """
+    return environment([config_dir / ".env", Path.cwd() / ".env"], environ)
 
 
 def _dotenv(path: Path) -> dict[str, str]:
