@@ -21,15 +21,14 @@ import requests
 from ms365sync.config.durations import DURATION_TEXT, DurationError, parse_sweep
 from ms365sync.config.source import environment
 from ms365sync.errors import ConfigError, MS365SyncError
-from ms365sync.graph import (
+from ms365sync.graph.client import GraphClient
+from ms365sync.graph.cloud import Cloud, choose_cloud
+from ms365sync.graph.connect import SessionFactory, connect
+from ms365sync.graph.credentials import (
+    AppCredentials,
     ClientCertificate,
     ClientSecret,
-    Cloud,
     Credential,
-    GraphClient,
-    MsalTokenProvider,
-    custom_cloud,
-    get_cloud,
 )
 from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import MirrorFile, RemoteFile
@@ -156,13 +155,14 @@ class SharePointSync:
                 certificate_thumbprint,
                 certificate_passphrase,
             )
-            where = _cloud(cloud, authority_url, graph_url, ca_bundle)
-            client = _build_client(
-                tenant_id or env.get("TENANT_ID"),
-                client_id or env.get("CLIENT_ID"),
-                credential,
-                where,
-                session,
+            where = choose_cloud(
+                cloud, authority_url=authority_url, graph_url=graph_url, ca_bundle=ca_bundle
+            )
+            app = _app(
+                tenant_id or env.get("TENANT_ID"), client_id or env.get("CLIENT_ID"), credential
+            )
+            client = connect(
+                app, where, session_factory=None if session is None else _given(session)
             )
         self._client = client
 
@@ -359,27 +359,6 @@ def _credential(
     return ClientSecret(secret)
 
 
-def _cloud(
-    cloud: str | Cloud,
-    authority_url: str | None,
-    graph_url: str | None,
-    ca_bundle: str | Path | None,
-) -> Cloud:
-    if authority_url or graph_url:
-        if not (authority_url and graph_url):
-            raise ConfigError("authority_url and graph_url go together", key="graph_url")
-        return custom_cloud(authority_url=authority_url, graph_url=graph_url, ca_bundle=ca_bundle)
-    base = cloud if isinstance(cloud, Cloud) else get_cloud(cloud)
-    if ca_bundle is None:
-        return base
-    return custom_cloud(
-        authority_url=base.authority_url,
-        graph_url=base.graph_url,
-        ca_bundle=ca_bundle,
-        scope=base.scope,
-    )
-
-
 def _site_and_library(
     env: Mapping[str, str],
     host: str | None,
@@ -401,23 +380,17 @@ def _site_and_library(
     return SiteRef(host=host, path=path, display_name=name), library
 
 
-def _build_client(
-    tenant_id: str | None,
-    client_id: str | None,
-    credential: Credential,
-    cloud: Cloud,
-    session: requests.Session | None,
-) -> GraphClient:
+def _app(tenant_id: str | None, client_id: str | None, credential: Credential) -> AppCredentials:
     if not tenant_id or not client_id:
         raise ConfigError(
             "missing tenant_id or client_id",
             hint="pass them, or set TENANT_ID and CLIENT_ID (environment or .env)",
         )
-    provider = MsalTokenProvider(
-        tenant_id=tenant_id,
-        client_id=client_id,
-        credential=credential,
-        cloud=cloud,
-        http_client=session,
-    )
-    return GraphClient(cloud.graph_url, provider, session=session, ca_bundle=cloud.ca_bundle)
+    return AppCredentials(tenant_id, client_id, credential)
+
+
+def _given(session: requests.Session | None) -> SessionFactory | None:
+    """The caller's own session, for every client this object makes."""
+    if session is None:
+        return None
+    return lambda: session

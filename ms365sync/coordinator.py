@@ -10,80 +10,22 @@ runs never work on the same target at once.
 from __future__ import annotations
 
 import os
-import queue
 import shlex
 import subprocess
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
 
-import requests
 from loguru import logger
 
 from ms365sync.config import Config, Target
 from ms365sync.errors import AuthError, MS365SyncError
-from ms365sync.graph import GraphClient, MsalTokenProvider
-from ms365sync.graph.auth import TokenProvider
-from ms365sync.graph.download import DEFAULT_CHUNK_SIZE, DownloadInfo
-from ms365sync.graph.session import build_session
+from ms365sync.graph.connect import SessionFactory, connect
 from ms365sync.sync.apply import Progress
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
 
 ON_CHANGE_TIMEOUT = 600.0
-
-
-class Slots:
-    """At most `count` holders at once: a semaphore whose tokens sit in a `SimpleQueue`, so
-    taking and giving one back are single calls into C. (`threading.Semaphore` is Python
-    over a Condition: with 48 download threads, a fifth of the coordinator's time holding
-    the GIL went to waking its waiters.)"""
-
-    def __init__(self, count: int) -> None:
-        self._tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
-        for _ in range(max(1, count)):
-            self._tokens.put(None)
-
-    def __enter__(self) -> None:
-        self._tokens.get()
-
-    def __exit__(self, *exc: object) -> None:
-        self._tokens.put(None)
-
-
-class LimitedGraphClient(GraphClient):
-    """A GraphClient whose downloads wait for one of a fixed number of global slots."""
-
-    def __init__(
-        self, graph_url: str, provider: TokenProvider, *, slots: int, **kwargs: Any
-    ) -> None:
-        super().__init__(graph_url, provider, **kwargs)
-        self._slots = Slots(slots)
-
-    def download(
-        self,
-        drive_id: str,
-        item_id: str,
-        out: BinaryIO,
-        *,
-        expected_size: int | None = None,
-        expected_hash: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress: Callable[[int], None] | None = None,
-        url: str | None = None,
-    ) -> DownloadInfo:
-        with self._slots:
-            return super().download(
-                drive_id,
-                item_id,
-                out,
-                expected_size=expected_size,
-                expected_hash=expected_hash,
-                chunk_size=chunk_size,
-                progress=progress,
-                url=url,
-            )
 
 
 @dataclass
@@ -108,7 +50,6 @@ class RunReport:
 
 
 ProgressFactory = Callable[[Target], Progress]
-SessionFactory = Callable[[], requests.Session]
 
 
 class Coordinator:
@@ -122,27 +63,13 @@ class Coordinator:
         progress: ProgressFactory | None = None,
     ) -> None:
         self.config = config
-        cloud = config.cloud
-        pool = config.max_connections + 8
-        session = (
-            session_factory()
-            if session_factory is not None
-            else build_session(ca_bundle=cloud.ca_bundle, pool_size=pool)
-        )
-        self.provider = MsalTokenProvider(
-            tenant_id=config.tenant_id,
-            client_id=config.client_id,
-            credential=config.credential,
-            cloud=cloud,
-            http_client=session,
-        )
-        self.client = LimitedGraphClient(
-            cloud.graph_url,
-            self.provider,
-            session=session,
-            ca_bundle=cloud.ca_bundle,
-            pool_size=pool,
-            slots=config.max_connections,
+        # Room for every download slot plus the listing and permission calls beside them.
+        self.client = connect(
+            config.app,
+            config.cloud,
+            session_factory=session_factory,
+            pool_size=config.max_connections + 8,
+            download_slots=config.max_connections,
         )
         self.progress = progress
 
@@ -155,7 +82,7 @@ class Coordinator:
         Raises:
             AuthError: the identity platform refused the credential.
         """
-        self.provider.token()
+        self.client.authenticate()
 
     def run(
         self, targets: Sequence[Target], *, dry_run: bool = False, force: bool = False

@@ -91,6 +91,7 @@ def test_a_second_run_gives_up_clearly_after_its_lock_timeout(tmp_path: Path) ->
 
 def test_downloads_across_targets_share_one_global_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     from ms365sync.graph import GraphClient, StaticTokenProvider
+    from ms365sync.graph.connect import ConnectedClient
 
     active = peak = 0
     guard = threading.Lock()
@@ -106,9 +107,7 @@ def test_downloads_across_targets_share_one_global_limit(monkeypatch: pytest.Mon
         return item_id
 
     monkeypatch.setattr(GraphClient, "download", fake_download)
-    client = coordinator_module.LimitedGraphClient(
-        "https://graph.microsoft.com", StaticTokenProvider(), slots=2
-    )
+    client = ConnectedClient("https://graph.microsoft.com", StaticTokenProvider(), download_slots=2)
     threads = [
         threading.Thread(target=client.download, args=("b!d", f"item{i}", None)) for i in range(8)
     ]

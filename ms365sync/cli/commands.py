@@ -31,16 +31,10 @@ from ms365sync.config import StarterSite, write_starter_config
 from ms365sync.config.source import environment
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
-from ms365sync.graph import (
-    ClientSecret,
-    Cloud,
-    GraphClient,
-    MsalTokenProvider,
-    custom_cloud,
-    get_cloud,
-)
-from ms365sync.graph.lookup import resolve, url_segment
-from ms365sync.graph.session import build_session
+from ms365sync.graph.cloud import Cloud, choose_cloud
+from ms365sync.graph.connect import connect
+from ms365sync.graph.credentials import AppCredentials, ClientSecret
+from ms365sync.graph.lookup import resolve, sites_and_libraries
 from ms365sync.state.store import StateStore
 from ms365sync.target import DB_NAME
 
@@ -178,14 +172,9 @@ def init(  # noqa: PLR0917 - one parameter per option, as click passes them
 
 
 def _cloud(name: str, authority: str | None, graph: str | None, ca: Path | None) -> Cloud:
-    if authority or graph:
-        if not (authority and graph):
-            raise ConfigError("give both --authority-url and --graph-url", key="--graph-url")
-        return custom_cloud(authority_url=authority, graph_url=graph, ca_bundle=ca)
-    try:
-        return get_cloud(name)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(str(exc), key="--cloud") from None
+    if bool(authority) != bool(graph):
+        raise ConfigError("give both --authority-url and --graph-url", key="--graph-url")
+    return choose_cloud(name, authority_url=authority, graph_url=graph, ca_bundle=ca)
 
 
 def discover_sites(cloud: Cloud) -> list[StarterSite]:
@@ -199,26 +188,14 @@ def discover_sites(cloud: Cloud) -> list[StarterSite]:
     missing = [v for v in ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET") if not env.get(v)]
     if missing:
         raise ConfigError(f"--discover needs {', '.join(missing)} in the environment or .env")
-    session = build_session(ca_bundle=cloud.ca_bundle)
-    provider = MsalTokenProvider(
-        tenant_id=str(env["TENANT_ID"]),
-        client_id=str(env["CLIENT_ID"]),
-        credential=ClientSecret(str(env["CLIENT_SECRET"])),
-        cloud=cloud,
-        http_client=session,
-    )
-    with GraphClient(cloud.graph_url, provider, session=session) as client:
-        sites = []
-        for site in client.list_sites():
-            if not site.web_url:
-                continue
-            libraries = [url_segment(d) or d.name or d.id for d in client.list_drives(site.id)]
-            sites.append(
-                StarterSite.from_url(
-                    site.web_url, libraries=libraries, display_name=site.display_name
-                )
+    app = AppCredentials(env["TENANT_ID"], env["CLIENT_ID"], ClientSecret(env["CLIENT_SECRET"]))
+    with connect(app, cloud) as client:
+        return [
+            StarterSite.from_url(
+                site.web_url or "", libraries=libraries, display_name=site.display_name
             )
-    return sites
+            for site, libraries in sites_and_libraries(client)
+        ]
 
 
 # ---------------------------------------------------------------------- status

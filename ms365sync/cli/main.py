@@ -20,8 +20,9 @@ from rich.console import Console
 from ms365sync._version import __version__
 from ms365sync.cli.output import RunDisplay, print_json, print_summary, setup_logging
 from ms365sync.config import Config, Target, load_config
-from ms365sync.coordinator import Coordinator, RunReport, SessionFactory
+from ms365sync.coordinator import Coordinator, RunReport
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
+from ms365sync.graph.connect import SessionFactory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 F = TypeVar("F", bound=Callable[..., Any])

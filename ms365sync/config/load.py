@@ -15,8 +15,8 @@ from ms365sync.config.source import (
     read_toml,
 )
 from ms365sync.errors import ConfigError
-from ms365sync.graph.auth import Credential
 from ms365sync.graph.cloud import Cloud
+from ms365sync.graph.credentials import AppCredentials, Credential
 from ms365sync.target import Filters, SiteRef, TargetSpec
 
 __all__ = ["Config", "Target", "load_config"]
@@ -89,6 +89,11 @@ class Config:
             max_connections=model.run.max_connections,
             settings=model,
         )
+
+    @property
+    def app(self) -> AppCredentials:
+        """Who signs in: the tenant, the app registration and its credential."""
+        return AppCredentials(self.tenant_id, self.client_id, self.credential)
 
     def targets(self) -> list[Target]:
         """Every target, in file order."""

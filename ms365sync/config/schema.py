@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ from ms365sync.config.values import (
     Text,
     Thumbprint,
 )
-from ms365sync.graph.auth import ClientCertificate, ClientSecret, Credential
-from ms365sync.graph.cloud import Cloud, custom_cloud, get_cloud
+from ms365sync.graph.cloud import Cloud, choose_cloud
+from ms365sync.graph.credentials import ClientCertificate, ClientSecret, Credential
 from ms365sync.target import PermissionPolicy
 
 __all__ = [
@@ -111,12 +110,12 @@ class CloudTable(_Table):
 
     def cloud(self) -> Cloud:
         """The endpoints to authenticate with and call."""
-        if self.authority_url and self.graph_url:
-            return custom_cloud(
-                authority_url=self.authority_url, graph_url=self.graph_url, ca_bundle=self.ca_bundle
-            )
-        cloud = get_cloud(self.name or "global")
-        return dataclasses.replace(cloud, ca_bundle=self.ca_bundle) if self.ca_bundle else cloud
+        return choose_cloud(
+            self.name or "global",
+            authority_url=self.authority_url,
+            graph_url=self.graph_url,
+            ca_bundle=self.ca_bundle,
+        )
 
 
 class RunTable(_Table):

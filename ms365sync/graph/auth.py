@@ -13,7 +13,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +24,7 @@ from msal.exceptions import MsalError, MsalServiceError
 
 from ms365sync.errors import AuthError, ConfigError, redact
 from ms365sync.graph.cloud import GLOBAL, Cloud
+from ms365sync.graph.credentials import ClientCertificate, ClientSecret, Credential
 from ms365sync.graph.session import Timeout, build_session, package_version
 
 __all__ = [
@@ -103,29 +103,6 @@ class StaticTokenProvider:
                 self.refreshes += 1
                 self._index = min(self._index + 1, len(self._tokens) - 1)
             return self._tokens[self._index]
-
-
-@dataclass(frozen=True)
-class ClientSecret:
-    """An app registration's client secret (its Value, not its Secret ID)."""
-
-    value: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ClientCertificate:
-    """A PEM file holding the private key (and usually the certificate, to derive the thumbprint).
-
-    `thumbprint` is the certificate's SHA-1 thumbprint as the app registration shows it; when
-    it is omitted it is computed from the certificate in the same PEM file.
-    """
-
-    private_key_path: Path
-    thumbprint: str | None = None
-    passphrase: str | None = field(default=None, repr=False)
-
-
-Credential = ClientSecret | ClientCertificate
 
 
 def _read_pem(path: Path) -> bytes:

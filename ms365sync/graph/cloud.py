@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -16,6 +17,7 @@ __all__ = [
     "US_GOV",
     "US_GOV_DOD",
     "Cloud",
+    "choose_cloud",
     "custom_cloud",
     "get_cloud",
 ]
@@ -112,3 +114,29 @@ def custom_cloud(
         scope=scope or f"{_GLOBAL_GRAPH}/.default",
         ca_bundle=bundle,
     )
+
+
+def choose_cloud(
+    name: str | Cloud = "global",
+    *,
+    authority_url: str | None = None,
+    graph_url: str | None = None,
+    ca_bundle: str | Path | None = None,
+) -> Cloud:
+    """A national cloud (by name, or as given), or explicit endpoints; trusting `ca_bundle`.
+
+    Raises:
+        ConfigError: only one of the two URLs is given, a URL is not https, the name is not
+            a known cloud, or the CA bundle does not exist.
+    """
+    if authority_url or graph_url:
+        if not (authority_url and graph_url):
+            raise ConfigError("authority_url and graph_url go together", key="graph_url")
+        return custom_cloud(authority_url=authority_url, graph_url=graph_url, ca_bundle=ca_bundle)
+    cloud = name if isinstance(name, Cloud) else get_cloud(name)
+    if ca_bundle is None:
+        return cloud
+    bundle = Path(ca_bundle)
+    if not bundle.is_file():
+        raise ConfigError(f"CA bundle {str(bundle)!r} does not exist", key="ca_bundle")
+    return dataclasses.replace(cloud, ca_bundle=bundle)

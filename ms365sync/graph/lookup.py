@@ -8,6 +8,7 @@ renamed library keeps syncing into the same folder.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +32,17 @@ def url_segment(drive: Drive) -> str:
     if not drive.web_url:
         return ""
     return unquote(urlsplit(drive.web_url).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def sites_and_libraries(client: GraphClient) -> Iterator[tuple[Site, list[str]]]:
+    """Every site the app can list that has a webUrl, with its libraries' URL names (or titles).
+
+    Raises:
+        GraphError, TransportError, AuthError: listing failed.
+    """
+    for site in client.list_sites():
+        if site.web_url:
+            yield site, [url_segment(d) or d.name or d.id for d in client.list_drives(site.id)]
 
 
 def find_site(client: GraphClient, ref: SiteRef) -> Site:
