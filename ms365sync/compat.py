@@ -158,12 +158,9 @@ class SharePointSync:
             where = choose_cloud(
                 cloud, authority_url=authority_url, graph_url=graph_url, ca_bundle=ca_bundle
             )
-            app = _app(
-                tenant_id or env.get("TENANT_ID"), client_id or env.get("CLIENT_ID"), credential
-            )
-            client = connect(
-                app, where, session_factory=None if session is None else _given(session)
-            )
+            tenant, app_id = tenant_id or env.get("TENANT_ID"), client_id or env.get("CLIENT_ID")
+            app = _app(tenant, app_id, credential)
+            client = connect(app, where, session_factory=_given(session))
         self._client = client
 
     # ------------------------------------------------------------------ lifecycle
