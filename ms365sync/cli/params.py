@@ -9,7 +9,7 @@ from ms365sync.config.durations import DurationError, parse_duration
 __all__ = ["Duration"]
 
 
-# Generic since click 8.2 (ParamType[value, input]); plain before, and pyproject allows 8.1.
+# Generic in recent click (ParamType[value, input]), plain in 8.1, which pyproject allows.
 class Duration(click.ParamType):  # type: ignore[type-arg, unused-ignore]
     """A duration option ("90s", "15m", "1h30m"), read by `config.durations.parse_duration`.
 
