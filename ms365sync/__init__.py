@@ -14,6 +14,10 @@ from loguru import logger
 
 from ms365sync._version import __version__
 
+# Eager, as it is light: the public function shares its name with its module, and importing
+# that module anywhere would otherwise leave the module, not the function, in this namespace.
+from ms365sync.quickxorhash import QuickXorHash, quickxorhash
+
 if TYPE_CHECKING:
     from ms365sync.compat import SharePointSync, sync_target
     from ms365sync.consumer.logconsumer import (
@@ -27,7 +31,6 @@ if TYPE_CHECKING:
     )
     from ms365sync.outputs.changelog import ChangeLog
     from ms365sync.outputs.grants import GrantEntry, GrantsFile
-    from ms365sync.quickxorhash import QuickXorHash, quickxorhash
     from ms365sync.sync.result import SyncResult
     from ms365sync.target import Filters, PermissionPolicy, SiteRef, TargetSpec
 
@@ -46,13 +49,11 @@ _HOMES = {
     "LogSource": "ms365sync.consumer.logconsumer",
     "PendingLog": "ms365sync.consumer.logconsumer",
     "PermissionPolicy": "ms365sync.target",
-    "QuickXorHash": "ms365sync.quickxorhash",
     "SQLiteCheckpointStore": "ms365sync.consumer.logconsumer",
     "SharePointSync": "ms365sync.compat",
     "SiteRef": "ms365sync.target",
     "SyncResult": "ms365sync.sync.result",
     "TargetSpec": "ms365sync.target",
-    "quickxorhash": "ms365sync.quickxorhash",
     "sync_target": "ms365sync.compat",
 }
 

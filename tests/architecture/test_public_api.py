@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import ms365sync
 
 PUBLIC = [
@@ -39,6 +41,13 @@ def test_every_public_name_resolves_to_its_home() -> None:
         assert value is not None
         if hasattr(value, "__module__") and not isinstance(value, str):
             assert value.__module__.startswith("ms365sync."), name
+
+
+def test_quickxorhash_is_the_function_even_after_its_module_is_imported() -> None:
+    """The public function shares its name with the module that defines it."""
+    module = importlib.import_module("ms365sync.quickxorhash")
+    assert ms365sync.quickxorhash is module.quickxorhash
+    assert ms365sync.quickxorhash(b"") == module.quickxorhash(b"")
 
 
 def test_unknown_names_raise_attribute_error() -> None:
