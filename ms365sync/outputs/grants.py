@@ -22,7 +22,8 @@ from ms365sync.localfs.atomic import write_atomic
 from ms365sync.models import Grant, PrincipalKind
 from ms365sync.outputs.changelog import TargetInfo
 from ms365sync.outputs.jsonstream import Raw, object_chunks, render
-from ms365sync.state.store import GRANTS_FILE_KEY, StateStore, decode_permissions
+from ms365sync.state.perms import decode_grants
+from ms365sync.state.store import StateStore
 from ms365sync.sync import recovery
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 from ms365sync.target import GRANTS_FILE
 
 GRANTS_VERSION: Literal[1] = 1
-_OLD_DIGEST_KEY = "grants_file_digest"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SITE_LOCAL_KINDS = (PrincipalKind.USER, PrincipalKind.GROUP, PrincipalKind.APPLICATION)
 
@@ -142,11 +142,11 @@ def grant_entry(grant: Grant, *, site_id: str | None, inherited: bool) -> GrantE
 
 
 def _entry(
-    item_id: str, grants_json: str, source: str | None, site_id: str | None
+    item_id: str, stored_grants: str, source: str | None, site_id: str | None
 ) -> GrantsFileEntry:
     """One file's entry as a model (the published shape; `_members` writes the same text)."""
     inherited = source is not None and source != item_id
-    grants = decode_permissions("[]", grants_json).grants
+    grants = decode_grants(stored_grants)
     return GrantsFileEntry(
         item_id=item_id,
         inherited_from=source if inherited else None,
@@ -164,15 +164,15 @@ def _members(state: StateStore, site_id: str | None) -> Iterator[tuple[str, Raw]
     permission sources, so each distinct grant list is rendered once and reused.
     """
     rendered: dict[tuple[str, bool], str] = {}
-    for path, item_id, grants_json, source in state.mirror_grant_rows():
+    for path, item_id, stored, source in state.mirror_grant_rows():
         inherited = source is not None and source != item_id
-        grants = rendered.get((grants_json, inherited))
+        grants = rendered.get((stored, inherited))
         if grants is None:
             if len(rendered) >= _SHARED_GRANTS:
                 rendered.clear()
-            entry = _entry(item_id, grants_json, source, site_id)
+            entry = _entry(item_id, stored, source, site_id)
             listed = [g.model_dump(exclude_none=True) for g in entry.grants]
-            grants = rendered[(grants_json, inherited)] = render(listed).replace("\n", "\n  ")
+            grants = rendered[(stored, inherited)] = render(listed).replace("\n", "\n  ")
         origin = f',\n  "inherited_from": {json.dumps(source)}' if inherited else ""
         text = f'{{\n  "item_id": {json.dumps(item_id)}{origin},\n  "grants": {grants}\n}}'
         yield path, Raw(text)
@@ -200,16 +200,14 @@ def write_grants_file(local_root: Path, target_name: str, state: StateStore) -> 
         LocalStorageError: the file cannot be written.
     """
     path = local_root / GRANTS_FILE
-    if state.get_meta(GRANTS_FILE_KEY) == _stamp(path, target_name):
+    meta = state.meta
+    if meta.grants_file == _stamp(path, target_name):
         return False
-    target = TargetInfo(
-        name=target_name, site_id=state.get_meta("site_id"), drive_id=state.get_meta("drive_id")
-    )
+    target = TargetInfo(name=target_name, site_id=meta.site_id, drive_id=meta.drive_id)
     # Written as it is rendered: the document has one entry per mirrored file. A name with
     # an unpaired surrogate (mapped to a safe local name) is escaped, so the JSON stays valid.
     write_atomic(path, _document(target, state))
-    state.set_meta(GRANTS_FILE_KEY, _stamp(path, target_name))
-    state.set_meta(_OLD_DIGEST_KEY, None)  # what ms365sync 0.4 development builds kept
+    state.set_grants_file(_stamp(path, target_name))
     return True
 
 

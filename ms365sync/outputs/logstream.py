@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ms365sync.outputs.changelog import ChangeLog, Changes, RepairEntry, Summary
 
-__all__ = ["SECTIONS", "LogDocument", "Section"]
+__all__ = ["SECTIONS", "LogDocument", "Section", "unpack"]
 
 SECTIONS = tuple(Changes.model_fields)  # added, modified, permission_only_changes, deleted
 _ENTRY_BREAK = b"\n" + b" " * 6  # entries sit at depth 3: {"changes": {"added": {path: ...
@@ -54,14 +54,12 @@ class Section:
 
     def members(self) -> Iterator[bytes]:
         """The members, separators included, a piece at a time (after `close`)."""
+        return unpack(self.packed())
+
+    def packed(self) -> bytes:
+        """The members as one zlib stream, as they were compressed (after `close`)."""
         assert not self._open, "section still open"
-        inflater = zlib.decompressobj()
-        for packed in self._packed:
-            data = packed
-            while data:
-                yield inflater.decompress(data, _CHUNK)
-                data = inflater.unconsumed_tail
-        yield inflater.flush()
+        return b"".join(self._packed)
 
     @property
     def packed_size(self) -> int:
@@ -96,6 +94,30 @@ class LogDocument:
 
     def chunks(self) -> Iterator[bytes]:
         """The log's UTF-8 JSON (as `ChangeLog.to_json_bytes` writes it), piece by piece."""
+        for part in self._parts():
+            if isinstance(part, Section):
+                yield from part.members()
+            else:
+                yield part
+
+    def packed(self) -> Iterator[bytes]:
+        """The log as it is queued in the state and written from: zlib streams whose inflated
+        concatenation (`unpack`) is `chunks()`. The sections' entries stay as they were
+        compressed when reported; the text around them is compressed here, once."""
+        literal: list[bytes] = []
+        for part in self._parts():
+            if isinstance(part, Section):
+                if literal:
+                    yield zlib.compress(b"".join(literal), 1)
+                    literal.clear()
+                yield part.packed()
+            else:
+                literal.append(part)
+        if literal:
+            yield zlib.compress(b"".join(literal), 1)
+
+    def _parts(self) -> Iterator[bytes | Section]:
+        """The log's text, with each section that has entries standing for its members."""
         yield b"{\n"
         first = True
         for name in ChangeLog.model_fields:
@@ -103,6 +125,7 @@ class LogDocument:
             head = next(member, None)
             if head is None:
                 continue  # a None field, left out like exclude_none does
+            assert isinstance(head, bytes)  # a member starts with its name
             yield head if first else b",\n" + head
             yield from member
             first = False
@@ -122,7 +145,7 @@ class LogDocument:
         if text != b"{}":
             yield text[2:-2]  # '{\n  "name": value\n}' -> '  "name": value'
 
-    def _changes(self) -> Iterator[bytes]:
+    def _changes(self) -> Iterator[bytes | Section]:
         yield b'  "changes": {\n'
         for index, name in enumerate(SECTIONS):
             section = self.sections[name]
@@ -131,6 +154,19 @@ class LogDocument:
                 yield b'    "' + name.encode() + b'": {}' + comma + b"\n"
                 continue
             yield b'    "' + name.encode() + b'": {' + _ENTRY_BREAK
-            yield from section.members()
+            yield section
             yield b"\n    }" + comma + b"\n"
         yield b"  }"
+
+
+def unpack(packed: bytes) -> Iterator[bytes]:
+    """The bytes of consecutive zlib streams (`LogDocument.packed()` joined), a piece of at
+    most 1 MiB at a time."""
+    data = packed
+    while data:
+        inflater = zlib.decompressobj()
+        while data and not inflater.eof:
+            yield inflater.decompress(data, _CHUNK)
+            data = inflater.unconsumed_tail
+        yield inflater.flush()
+        data = inflater.unused_data

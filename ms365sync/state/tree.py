@@ -254,6 +254,13 @@ class TreeTables:
             segments = None if segs is None else tuple(json.loads(segs))
             yield TreeRow(item_id, segments, *rest)
 
+    def unplaced_file_ids(self) -> set[str]:
+        """Files of the tree whose path is not known yet (an ancestor was not listed)."""
+        return {
+            row[0]
+            for row in self._db.execute(f"SELECT item_id FROM items WHERE {_FILE} AND segs IS NULL")
+        }
+
     def item_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
@@ -294,11 +301,4 @@ class TreeTables:
                 f"(SELECT perm_src FROM items WHERE {_FILE} AND perm_src IS NOT NULL) "
                 "ORDER BY item_id"
             )
-        ]
-
-    def unresolved(self) -> list[tuple[str, str | None]]:
-        """Items whose path cannot be resolved yet (an ancestor is unknown)."""
-        return [
-            (row[0], row[1])
-            for row in self._db.execute("SELECT item_id, name FROM items WHERE path IS NULL")
         ]

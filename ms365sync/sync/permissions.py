@@ -9,7 +9,6 @@ because the hints are known to miss changes (graph-facts §5.8). Reads go throug
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -20,7 +19,6 @@ from ms365sync.graph.convert import permission_set
 from ms365sync.models import PermissionSet
 from ms365sync.state.store import StageSummary, StateStore
 
-RETRY_KEY = "permission_retry"
 CHUNK = 400  # item ids per permissions_batch call (20 per $batch inside)
 
 
@@ -55,7 +53,7 @@ def refresh(
     logger.debug(
         "round: {} items reported, {} with sharing hints", summary.reported, summary.shared_changed
     )
-    retry = json.loads(state.get_meta(RETRY_KEY) or "[]")
+    retry = state.meta.permission_retry
     reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
     if sweep:
         # The folders' sources too: a file is compared with where it would inherit from.
@@ -68,7 +66,7 @@ def refresh(
             # A file a sweep made its own permission root stays one only while it differs
             # from its folder: once its inheritance is restored it follows the folder again.
             _classify(state, read)
-    state.set_meta(RETRY_KEY, json.dumps(sorted(reader.outcome.failed)))
+    state.set_permission_retry(reader.outcome.failed)
     state.prune_permissions()
     return reader.outcome
 

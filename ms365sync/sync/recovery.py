@@ -24,7 +24,6 @@ from ms365sync.models import MirrorFile, PermissionSet
 from ms365sync.state.store import StateStore
 
 RECOVERED_PREFIX = "recovered:"
-PERMISSIONS_STAT = "permissions_file_stamp"  # meta key: size:mtime_ns of the last export
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ A run that leaves the mirror equal to the tree (every listed file placed as list
 error, no file skipped, no permission read failing) marks the state store as converged,
 with a key of everything else the plan depends on (the filters, data/, the version).
 Triggers in the store forget the mark as soon as an item, a permission set or a mirror
-record changes (`state._INPUT_TRIGGERS`). So when the next delta round changed nothing,
+record changes (`state.schema._INPUT_TRIGGERS`). So when the next delta round changed nothing,
 the plan would be empty but for local repairs: the run compares data/ with the mirror's
 records instead of reading the whole tree and mirror into Python (most of a no-op run of a
 large library), and falls back to the full plan at the first difference.
@@ -16,8 +16,7 @@ import json
 
 from ms365sync._version import __version__
 from ms365sync.models import as_recorded
-from ms365sync.state.store import CONVERGED_KEY, StateStore
-from ms365sync.sync import permissions
+from ms365sync.state.store import StateStore
 from ms365sync.sync.inputs import LocalInventory, RemoteNotes
 from ms365sync.target import TargetSpec
 
@@ -46,13 +45,13 @@ def mark(
         and not state.has_errors()
         and not _retrying(state)
     )
-    state.set_meta(CONVERGED_KEY, key(spec) if clean else None)
+    state.set_converged(key(spec) if clean else None)
 
 
 def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory) -> bool:
     """Whether the store is still as a converged run left it and every recorded file is on
     disk as recorded: then the plan is empty and the run has nothing to do."""
-    if state.get_meta(CONVERGED_KEY) != key(spec) or _retrying(state):
+    if state.meta.converged != key(spec) or _retrying(state):
         return False
     return all(
         as_recorded(local.files.get(local_path), size, mtime_ns)
@@ -62,4 +61,4 @@ def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory) -> boo
 
 def _retrying(state: StateStore) -> bool:
     """Whether permission reads that failed are waiting to be read again."""
-    return bool(json.loads(state.get_meta(permissions.RETRY_KEY) or "[]"))
+    return bool(state.meta.permission_retry)

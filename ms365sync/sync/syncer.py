@@ -30,7 +30,7 @@ from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
 from ms365sync.outputs import grants, jsonstream
 from ms365sync.outputs.changelog import TargetInfo, log_name, timestamp
-from ms365sync.outputs.logstream import LogDocument
+from ms365sync.outputs.logstream import LogDocument, unpack
 from ms365sync.state.store import StageSummary, StateStore
 from ms365sync.sync import batches, inputs, permissions, recovery, shortcut
 from ms365sync.sync.apply import Applier, Progress
@@ -173,22 +173,25 @@ class Syncer:
         listing = self._list(state, target, keep_urls=not dry)
         with state.run():
             log, outcome = self._reconcile(state, target, listing, run_id, dry=dry, force=force)
-            state.set_meta("delta_link", listing.delta_link)
-            for key, value in (("drive_id", target.drive_id), ("site_id", target.site_id)):
-                state.set_meta(key, value)
-            state.set_meta("target", self._target_key())
-            state.set_meta("prefer_sharing", self._prefer_key())
+            state.set_listing(
+                delta_link=listing.delta_link,
+                site_id=target.site_id,
+                drive_id=target.drive_id,
+                target=self._target_key(),
+                prefer_sharing=self.spec.prefer_sharing,
+            )
             if not dry:
                 self._enqueue_export(state, run_id, log, outcome)
             state.record_run(run_id, started, "ok", log.summary.model_dump_json())
         return log
 
     def _list(self, state: StateStore, target: Resolved, *, keep_urls: bool) -> Round:
-        known_drive = state.get_meta("drive_id") == target.drive_id
+        meta = state.meta
+        known_drive = meta.drive_id == target.drive_id
         # The sharing Prefer headers change what the feed reports: a link taken with other
         # headers cannot be continued, so a change of that setting starts a full listing.
-        same_feed = state.get_meta("prefer_sharing") == self._prefer_key()
-        link = state.get_meta("delta_link") if known_drive and same_feed else None
+        same_feed = meta.prefer_sharing == self.spec.prefer_sharing
+        link = meta.delta_link if known_drive and same_feed else None
         listing = list_changes(
             self.client,
             state,
@@ -202,9 +205,9 @@ class Syncer:
         return listing
 
     def _resolve(self, state: StateStore) -> Resolved:
-        site_id, drive_id = state.get_meta("site_id"), state.get_meta("drive_id")
-        if site_id and drive_id and state.get_meta("target") == self._target_key():
-            return confirm(self.client, site_id, drive_id)
+        meta = state.meta
+        if meta.site_id and meta.drive_id and meta.target == self._target_key():
+            return confirm(self.client, meta.site_id, meta.drive_id)
         return resolve(self.client, self.spec.site, self.spec.library)
 
     def _target_key(self) -> str:
@@ -314,10 +317,10 @@ class Syncer:
     ) -> dict[str, str]:
         """Read what the permission policy and the hints ask for; the ids that failed."""
         hierarchical = self._hierarchical(state, listing)
-        last_sweep = state.get_meta("last_sweep")
-        sweep = self.spec.permissions.due(float(last_sweep) if last_sweep else None, now)
+        last_sweep = state.meta.last_sweep
+        sweep = self.spec.permissions.due(last_sweep, now)
         if last_sweep is None:
-            state.set_meta("last_sweep", str(now))  # the first full listing counts as one
+            state.set_last_sweep(now)  # the first full listing counts as one
         outcome = permissions.refresh(
             self.client,
             state,
@@ -329,23 +332,20 @@ class Syncer:
         )
         self.counters.permission_reads = outcome.read
         if sweep and not outcome.failed:
-            state.set_meta("last_sweep", str(now))
+            state.set_last_sweep(now)
         return outcome.failed
 
     def _hierarchical(self, state: StateStore, listing: Round) -> bool:
         """Whether the service honours `Prefer: hierarchicalsharing` (root has `shared`)."""
         if listing.full:
             honoured = bool(self.spec.prefer_sharing and state.stage_root_shared())
-            if honoured and state.get_meta("hierarchical") == "0":
+            if honoured and state.meta.hierarchical is False:
                 # Without the hints every file was made its own permission root; with them,
                 # files follow their folders again (the next sweep re-finds real exceptions).
                 state.set_own_permissions_of_files(False)
-            state.set_meta("hierarchical", "1" if honoured else "0")
+            state.set_hierarchical(honoured)
             return honoured
-        return state.get_meta("hierarchical") == "1"
-
-    def _prefer_key(self) -> str:
-        return "1" if self.spec.prefer_sharing else "0"
+        return state.meta.hierarchical is True
 
     def _delete_limit(self, force: bool) -> DeleteLimit:
         if force:
@@ -381,10 +381,10 @@ class Syncer:
             log_dir = self.spec.local_root / LOG_DIR
             name = log_name(log.timestamp, state.log_names(), log_dir)
         damaged = not recovery.permissions_file_intact(
-            self.spec.local_root / PERMISSIONS_FILE, state.get_meta(recovery.PERMISSIONS_STAT)
+            self.spec.local_root / PERMISSIONS_FILE, state.meta.permissions_file_stamp
         )
         state.enqueue_export(
-            run_id, name, log.chunks() if name else None, outcome.changed or damaged
+            run_id, name, b"".join(log.packed()) if name else None, outcome.changed or damaged
         )
         if not worth:
             self.counters.notes.append(
@@ -395,10 +395,10 @@ class Syncer:
         """Write out committed change logs, .permissions.json and .permissions.grants.json
         (also after a crash)."""
         written: dict[str, Path] = {}
-        for run_id, name, text, with_permissions in state.pending_exports():
+        for run_id, name, packed, with_permissions in state.pending_exports():
             # The grants file first: whoever sees a log finds grants at least that recent.
             grants.write_grants_file(self.spec.local_root, self.spec.name, state)
-            if name and text is not None:
+            if name and packed is not None:
                 path = self.spec.local_root / LOG_DIR / name
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -406,7 +406,7 @@ class Syncer:
                     raise LocalStorageError.from_oserror(
                         exc, action="create the log folder"
                     ) from exc
-                write_atomic(path, StateStore.log_chunks(text))
+                write_atomic(path, unpack(packed))
                 written[run_id] = path
             if with_permissions:
                 target = self.spec.local_root / PERMISSIONS_FILE
@@ -414,6 +414,6 @@ class Syncer:
                 # it is read: one member per mirrored file.
                 labels = jsonstream.object_chunks(state.mirror_labels())
                 write_atomic(target, itertools.chain(labels, [b"\n"]))
-                state.set_meta(recovery.PERMISSIONS_STAT, recovery.file_stamp(target))
+                state.set_permissions_file_stamp(recovery.file_stamp(target))
             state.export_done(run_id)
         return written

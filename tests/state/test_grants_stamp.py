@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ms365sync.models import MirrorFile, PermissionSet
-from ms365sync.state.store import GRANTS_FILE_KEY, StateStore
+from ms365sync.state.store import StateStore
 
 
 def _file(item_id: str, path: str) -> MirrorFile:
@@ -24,7 +24,17 @@ def _file(item_id: str, path: str) -> MirrorFile:
 
 
 def _stamped(state: StateStore) -> None:
-    state.set_meta(GRANTS_FILE_KEY, "written")
+    state.set_grants_file("written")
+
+
+def _listed(state: StateStore, drive_id: str, *, site_id: str = "s1", link: str = "") -> None:
+    state.set_listing(
+        delta_link=link or None,
+        site_id=site_id,
+        drive_id=drive_id,
+        target="t",
+        prefer_sharing=True,
+    )
 
 
 def test_each_kind_of_input_change_forgets_the_stamp_and_unrelated_writes_keep_it(
@@ -36,22 +46,26 @@ def test_each_kind_of_input_change_forgets_the_stamp_and_unrelated_writes_keep_i
             "a mirror record added": lambda: state.put_mirror(_file("i1", "a.txt")),
             "a mirror record moved": lambda: state.put_mirror(_file("i1", "b.txt")),
             "a mirror record removed": lambda: state.drop_mirror("i1"),
-            "the drive id set": lambda: state.set_meta("drive_id", "d1"),
-            "the drive id changed": lambda: state.set_meta("drive_id", "d2"),
+            "the drive id set": lambda: _listed(state, "d1"),
+            "the drive id changed": lambda: _listed(state, "d2"),
+            "the site id changed": lambda: _listed(state, "d2", site_id="s2"),
         }
         for what, change in changes.items():
             _stamped(state)
             change()
-            assert state.get_meta(GRANTS_FILE_KEY) is None, what
+            assert state.meta.grants_file is None, what
         state.put_mirror(_file("i2", "c.txt"))
         kept = {
             "the same record put again": lambda: state.put_mirror(_file("i2", "c.txt")),
-            "the same drive id set again": lambda: state.set_meta("drive_id", "d2"),
-            "another meta key": lambda: state.set_meta("delta_link", "https://x/delta?token=1"),
+            "the same ids set again": lambda: _listed(state, "d2", site_id="s2"),
+            "another delta link": lambda: _listed(
+                state, "d2", site_id="s2", link="https://x/delta?token=1"
+            ),
+            "another meta entry": lambda: state.set_last_sweep(1.5),
         }
         for what, change in kept.items():
             _stamped(state)
             change()
-            assert state.get_meta(GRANTS_FILE_KEY) == "written", what
+            assert state.meta.grants_file == "written", what
     finally:
         state.close()

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ms365sync.models import PermissionSet, RemoteItem
-from ms365sync.state.store import CONVERGED_KEY, StateStore
+from ms365sync.state.store import StateStore
 
 Resolved = tuple[str | None, str | None, str | None]  # segs JSON, path, permission source
 
@@ -212,9 +212,9 @@ def test_files_differing_from_their_folder_become_roots_and_equal_ones_follow_it
 def test_a_round_that_changes_nothing_rewrites_no_item(db: sqlite3.Connection) -> None:
     state = _store(db)
     _apply(state, TRICKY, full=True)
-    state.set_meta(CONVERGED_KEY, "converged")
+    state.set_converged("converged")
     _apply(state, TRICKY, full=True)  # a full round always resolves the tree again
-    assert state.get_meta(CONVERGED_KEY) == "converged"
+    assert state.meta.converged == "converged"
 
 
 def test_rows_as_earlier_versions_wrote_them_are_not_rewritten(db: sqlite3.Connection) -> None:
@@ -226,9 +226,9 @@ def test_rows_as_earlier_versions_wrote_them_are_not_rewritten(db: sqlite3.Conne
             "UPDATE items SET segs = ?, path = ?, perm_src = ? WHERE item_id = ?",
             [(*resolved, item_id) for item_id, resolved in oracle.resolved().items()],
         )
-    state.set_meta(CONVERGED_KEY, "converged")
+    state.set_converged("converged")
     _apply(state, TRICKY, full=True)
-    assert state.get_meta(CONVERGED_KEY) == "converged"
+    assert state.meta.converged == "converged"
     _check(db, oracle)
 
 

@@ -431,7 +431,7 @@ class TargetSnapshot:
         try:
             records, link, last = (
                 list(state.mirror_files()),
-                state.get_meta("delta_link"),
+                state.meta.delta_link,
                 state.last_run(),
             )
         finally:

@@ -17,7 +17,7 @@ from support.harness import FIRST_FILES, Call, World, add_many, make_world, once
 def _delta_link(world: World) -> str | None:
     store = StateStore(world.root / ".ms365sync")
     try:
-        return store.get_meta("delta_link")
+        return store.meta.delta_link
     finally:
         store.close()
 

@@ -223,11 +223,11 @@ def _run(world: World, policy: PermissionPolicy, now: float, **spec: object) -> 
 def _grants(world: World, path: str) -> dict[str, tuple[str, ...]]:
     store = StateStore(world.root / ".ms365sync")
     try:
-        for file_path, _item, permissions in store.mirror_grants():
-            if file_path == path:
+        for file in store.mirror_files():
+            if file.path == path:
                 return {
                     g.display_name: g.recipients
-                    for g in permissions.grants
+                    for g in file.permissions.grants
                     if g.kind is PrincipalKind.LINK
                 }
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.model import Role
-from ms365sync.state.store import CONVERGED_KEY, StateStore
+from ms365sync.state.store import StateStore
 from ms365sync.sync import batches as execute
 from ms365sync.sync import shortcut as converged
 from ms365sync.target import Filters
@@ -20,7 +20,7 @@ from support.harness import World
 def _marked(world: World) -> str | None:
     state = StateStore(world.spec().state_dir)
     try:
-        return state.get_meta(CONVERGED_KEY)
+        return state.meta.converged
     finally:
         state.close()
 

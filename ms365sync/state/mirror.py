@@ -1,0 +1,191 @@
+"""The mirror's records (what ms365sync placed in data/ and reported) and per-file errors.
+
+Rows read in bulk come back as `NamedTuple`s made straight from SQLite's tuples (`_row`,
+no Python call per row): a no-op run of a large library reads every record.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, TypeVar
+
+from ms365sync.models import MirrorFile
+from ms365sync.state.perms import decode_permissions, encode_grants, encode_labels
+from ms365sync.state.schema import MIRROR_FIELDS
+
+__all__ = ["FileError", "GrantRow", "MirrorStat", "MirrorTables", "PathLabels"]
+
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+
+def _row(kind: type[_Row]) -> Callable[[tuple[Any, ...]], _Row]:
+    """Make a `kind` from a row as it is (C only, unlike `kind._make`)."""
+    return functools.partial(tuple.__new__, kind)
+
+
+class MirrorStat(NamedTuple):
+    """A mirror file as placed: enough to see whether the local copy is still as recorded."""
+
+    local_path: str
+    size: int
+    mtime_ns: int
+
+
+class PathLabels(NamedTuple):
+    """A mirror file's path and permission labels (a member of .permissions.json)."""
+
+    path: str
+    labels: list[str]
+
+
+class GrantRow(NamedTuple):
+    """A mirror file's entry in the grants file, as stored."""
+
+    path: str
+    item_id: str
+    grants: str  # the stored grants (`perms.decode_grants`); equal grants are equal text
+    perm_src: str | None  # the item whose permissions apply (itself: its own)
+
+
+class FileError(NamedTuple):
+    """A file that failed and is retried by the next run."""
+
+    item_id: str
+    path: str | None
+    reason: str
+    attempts: int
+
+
+_MIRROR_STAT = _row(MirrorStat)
+_GRANT_ROW = _row(GrantRow)
+_FILE_ERROR = _row(FileError)
+
+
+class MirrorTables:
+    """The mirror and errors tables of a `StateStore` (a mixin over its connection)."""
+
+    _db: sqlite3.Connection
+
+    # ------------------------------------------------------------------ mirror
+
+    def mirror_files(self, page: int = 1000) -> Iterator[MirrorFile]:
+        """Every recorded mirror file, sorted by item id, read a page at a time after the
+        last id passed: records written meanwhile for ids already passed do not disturb it."""
+        after = ""
+        while True:
+            rows = self._db.execute(
+                f"SELECT {MIRROR_FIELDS} FROM mirror WHERE item_id > ? ORDER BY item_id LIMIT ?",
+                (after, page),
+            ).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield from map(_mirror_file, rows)
+
+    def mirror_stats(self) -> Iterator[MirrorStat]:
+        """Every recorded mirror file, as placed."""
+        return map(_MIRROR_STAT, self._db.execute("SELECT local_path, size, mtime_ns FROM mirror"))
+
+    def mirror_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM mirror").fetchone()[0])
+
+    def put_mirror(self, file: MirrorFile) -> None:
+        self._db.execute(
+            "DELETE FROM mirror WHERE path = ? AND item_id != ?", (file.path, file.item_id)
+        )
+        self._db.execute(
+            f"INSERT INTO mirror({MIRROR_FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, "
+            "local_path=excluded.local_path, "
+            "size=excluded.size, ctag=excluded.ctag, qxh=excluded.qxh, etag=excluded.etag, "
+            "modified=excluded.modified, mtime_ns=excluded.mtime_ns, labels=excluded.labels, "
+            "grants=excluded.grants",
+            (
+                file.item_id,
+                file.path,
+                file.local_path,
+                file.size,
+                file.ctag,
+                file.quick_xor_hash,
+                file.etag,
+                file.modified,
+                file.mtime_ns,
+                encode_labels(file.permissions.labels),
+                encode_grants(file.permissions.grants),
+            ),
+        )
+
+    def drop_mirror(self, item_id: str) -> None:
+        self._db.execute("DELETE FROM mirror WHERE item_id = ?", (item_id,))
+
+    def mirror_local_paths(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT local_path FROM mirror")}
+
+    def mirror_labels(self) -> Iterator[PathLabels]:
+        """Every mirror file's labels, sorted by path, for .permissions.json."""
+        for path, labels in self._db.execute("SELECT path, labels FROM mirror ORDER BY path"):
+            yield PathLabels(path, json.loads(labels))
+
+    def mirror_grant_rows(self) -> Iterator[GrantRow]:
+        """Every mirror file's grants and permission source, sorted by path: the grants
+        file's input."""
+        return map(
+            _GRANT_ROW,
+            self._db.execute(
+                "SELECT m.path, m.item_id, m.grants, i.perm_src FROM mirror m "
+                "LEFT JOIN items i ON i.item_id = m.item_id ORDER BY m.path"
+            ),
+        )
+
+    # ------------------------------------------------------------------ errors
+
+    def has_errors(self) -> bool:
+        """Whether any file is failing (recorded by the last run, retried by the next)."""
+        return bool(self._db.execute("SELECT EXISTS (SELECT 1 FROM errors)").fetchone()[0])
+
+    def set_error(self, item_id: str, path: str | None, reason: str, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO errors(item_id, path, reason, first_seen, attempts) VALUES(?,?,?,?,1) "
+            "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, reason=excluded.reason, "
+            "attempts=attempts+1",
+            (item_id, path, reason, now),
+        )
+
+    def replace_errors(self, current: dict[str, tuple[str, str]], now: float) -> set[str]:
+        """Record this run's errors (key -> (path, reason)), counting the attempts of those
+        that persist and forgetting the rest; returns the keys that were not failing before."""
+        previous = {row[0] for row in self._db.execute("SELECT item_id FROM errors")}
+        gone = [(key,) for key in previous - set(current)]
+        self._db.executemany("DELETE FROM errors WHERE item_id = ?", gone)
+        for key, (path, reason) in current.items():
+            self.set_error(key, path, reason, now)
+        return set(current) - previous
+
+    def errors(self) -> list[FileError]:
+        """The failing files, sorted by path."""
+        return list(
+            map(
+                _FILE_ERROR,
+                self._db.execute(
+                    "SELECT item_id, path, reason, attempts FROM errors ORDER BY path"
+                ),
+            )
+        )
+
+
+def _mirror_file(row: tuple[Any, ...]) -> MirrorFile:
+    return MirrorFile(
+        item_id=row[0],
+        path=row[1],
+        local_path=row[2],
+        size=row[3],
+        ctag=row[4],
+        quick_xor_hash=row[5],
+        etag=row[6],
+        modified=row[7],
+        mtime_ns=row[8],
+        permissions=decode_permissions(row[9], row[10]),
+    )
