@@ -179,7 +179,6 @@ class RunCounters:
     downloaded_files: int = 0
     downloaded_bytes: int = 0
     moved: int = 0
-    deleted: int = 0
     permission_reads: int = 0
     untracked_local_files: int = 0
     delta_pages: int = 0
