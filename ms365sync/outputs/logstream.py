@@ -168,5 +168,9 @@ def unpack(packed: bytes) -> Iterator[bytes]:
         while data and not inflater.eof:
             yield inflater.decompress(data, _CHUNK)
             data = inflater.unconsumed_tail
-        yield inflater.flush()
+        if not inflater.eof:
+            yield inflater.flush()
+            return
+        # At a stream's end the next stream's bytes are in `unused_data` (and still in
+        # `unconsumed_tail`, which `flush` would append to them once more).
         data = inflater.unused_data
