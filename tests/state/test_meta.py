@@ -1,0 +1,93 @@
+"""The state's metadata is a typed record owned by the state package, stored as before."""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+from pathlib import Path
+
+import ms365sync
+from ms365sync.state.meta import Meta, MetaKey
+from ms365sync.state.store import StateStore
+
+
+def _stored(state: StateStore) -> dict[str, str]:
+    db: sqlite3.Connection = state._db
+    return dict(db.execute("SELECT key, value FROM meta WHERE key != 'schema_version'"))
+
+
+def test_the_setters_store_the_keys_and_texts_earlier_versions_wrote(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "state")
+    try:
+        state.set_listing(
+            delta_link="https://g/delta?token=1",
+            site_id="s1",
+            drive_id="b!d",
+            target='["h", "/sites/x", null, "Docs"]',
+            prefer_sharing=False,
+        )
+        state.set_last_sweep(1700000000.25)
+        state.set_hierarchical(True)
+        state.set_permission_retry({"b", "a"})
+        state.set_converged('["0.4", "f", "data"]')
+        state.set_grants_file('[1, "t", "10:20"]')
+        state.set_permissions_file_stamp("10:20")
+        assert _stored(state) == {
+            "delta_link": "https://g/delta?token=1",
+            "site_id": "s1",
+            "drive_id": "b!d",
+            "target": '["h", "/sites/x", null, "Docs"]',
+            "prefer_sharing": "0",
+            "last_sweep": "1700000000.25",
+            "hierarchical": "1",
+            "permission_retry": '["a", "b"]',
+            "converged": '["0.4", "f", "data"]',
+            "grants_file": '[1, "t", "10:20"]',
+            "permissions_file_stamp": "10:20",
+        }
+        assert state.meta == Meta(
+            schema_version=1,
+            site_id="s1",
+            drive_id="b!d",
+            target='["h", "/sites/x", null, "Docs"]',
+            delta_link="https://g/delta?token=1",
+            prefer_sharing=False,
+            hierarchical=True,
+            last_sweep=1700000000.25,
+            permission_retry=("a", "b"),
+            converged='["0.4", "f", "data"]',
+            grants_file='[1, "t", "10:20"]',
+            permissions_file_stamp="10:20",
+        )
+        state.set_converged(None)
+        state.set_permissions_file_stamp(None)
+        assert state.meta.converged is None and state.meta.permissions_file_stamp is None
+        assert "converged" not in _stored(state)
+    finally:
+        state.close()
+
+
+def test_a_new_store_has_only_its_schema_version(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "state")
+    try:
+        assert state.meta == Meta(schema_version=1)
+        assert state.meta.permission_retry == ()
+    finally:
+        state.close()
+
+
+def test_no_module_outside_the_state_package_spells_a_meta_key() -> None:
+    # Names that are everyday words or fields elsewhere (a target, a change log's ids) aside.
+    keys = {key.value for key in MetaKey} - {"target", "site_id", "drive_id"}
+    package = Path(ms365sync.__file__).parent
+    found = []
+    for path in package.rglob("*.py"):
+        inside = path.relative_to(package).parts[0]
+        if inside in ("state", "emulator"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in keys:
+                found.append(f"{path.relative_to(package)}:{node.lineno} {node.value!r}")
+            if isinstance(node, ast.Attribute) and node.attr in ("get_meta", "set_meta"):
+                found.append(f"{path.relative_to(package)}:{node.lineno} {node.attr}")
+    assert not found

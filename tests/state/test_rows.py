@@ -1,0 +1,68 @@
+"""Store methods return named rows, not bare tuples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind
+from ms365sync.state.perms import decode_grants
+from ms365sync.state.store import (
+    FileError,
+    GrantRow,
+    MirrorStat,
+    PathLabels,
+    PendingExport,
+    RunRecord,
+    StateStore,
+)
+
+GRANT = Grant(PrincipalKind.USER, "u1", "Ann", "read", email="ann@x", login_name="i:0#.f|ann")
+
+
+def _file(item_id: str, path: str) -> MirrorFile:
+    return MirrorFile(
+        item_id=item_id,
+        path=path,
+        local_path=path.upper(),
+        size=3,
+        ctag="c",
+        quick_xor_hash="q",
+        etag="e",
+        modified="2024-01-01T00:00:00Z",
+        mtime_ns=42,
+        permissions=PermissionSet(labels=("Ann:::Read",), grants=(GRANT,)),
+    )
+
+
+def test_each_reading_method_returns_its_named_row(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "state")
+    try:
+        with state.run():
+            state.put_mirror(_file("i2", "b.txt"))
+            state.put_mirror(_file("i1", "a.txt"))
+            state.replace_errors({"i3": ("c.txt", "refused")}, 1.0)
+            state.enqueue_export("run-1", None, None, False)
+            state.record_run("run-1", 5.0, "ok", "{}")
+        assert sorted(state.mirror_stats()) == [
+            MirrorStat("A.TXT", 3, 42),
+            MirrorStat("B.TXT", 3, 42),
+        ]
+        assert next(state.mirror_stats()).mtime_ns == 42
+        assert list(state.mirror_labels()) == [
+            PathLabels("a.txt", ["Ann:::Read"]),
+            PathLabels("b.txt", ["Ann:::Read"]),
+        ]
+        rows = list(state.mirror_grant_rows())
+        assert [(r.path, r.item_id, r.perm_src) for r in rows] == [
+            ("a.txt", "i1", None),
+            ("b.txt", "i2", None),
+        ]
+        assert all(isinstance(row, GrantRow) for row in rows)
+        assert decode_grants(rows[0].grants) == (GRANT,)
+        assert state.errors() == [FileError("i3", "c.txt", "refused", 1)]
+        assert state.pending_exports() == [PendingExport("run-1", None, None, False)]
+        last = state.last_run()
+        assert isinstance(last, RunRecord)
+        assert (last.run_id, last.started, last.status, last.summary) == ("run-1", 5.0, "ok", "{}")
+    finally:
+        state.close()
