@@ -22,8 +22,7 @@ from ms365sync.localfs.atomic import write_atomic
 from ms365sync.models import Grant, PrincipalKind
 from ms365sync.outputs.changelog import TargetInfo
 from ms365sync.outputs.jsonstream import Raw, object_chunks, render
-from ms365sync.state.perms import decode_grants
-from ms365sync.state.store import StateStore
+from ms365sync.state.store import GrantRow, StateStore
 from ms365sync.sync import recovery
 
 __all__ = [
@@ -141,16 +140,13 @@ def grant_entry(grant: Grant, *, site_id: str | None, inherited: bool) -> GrantE
     )
 
 
-def _entry(
-    item_id: str, stored_grants: str, source: str | None, site_id: str | None
-) -> GrantsFileEntry:
+def _entry(row: GrantRow, site_id: str | None) -> GrantsFileEntry:
     """One file's entry as a model (the published shape; `_members` writes the same text)."""
-    inherited = source is not None and source != item_id
-    grants = decode_grants(stored_grants)
+    inherited = row.perm_src is not None and row.perm_src != row.item_id
     return GrantsFileEntry(
-        item_id=item_id,
-        inherited_from=source if inherited else None,
-        grants=[grant_entry(g, site_id=site_id, inherited=inherited) for g in grants],
+        item_id=row.item_id,
+        inherited_from=row.perm_src if inherited else None,
+        grants=[grant_entry(g, site_id=site_id, inherited=inherited) for g in row.grants],
     )
 
 
@@ -164,14 +160,14 @@ def _members(state: StateStore, site_id: str | None) -> Iterator[tuple[str, Raw]
     permission sources, so each distinct grant list is rendered once and reused.
     """
     rendered: dict[tuple[str, bool], str] = {}
-    for path, item_id, stored, source in state.mirror_grant_rows():
+    for row in state.mirror_grant_rows():
+        path, item_id, stored, source = row
         inherited = source is not None and source != item_id
         grants = rendered.get((stored, inherited))
         if grants is None:
             if len(rendered) >= _SHARED_GRANTS:
                 rendered.clear()
-            entry = _entry(item_id, stored, source, site_id)
-            listed = [g.model_dump(exclude_none=True) for g in entry.grants]
+            listed = [g.model_dump(exclude_none=True) for g in _entry(row, site_id).grants]
             grants = rendered[(stored, inherited)] = render(listed).replace("\n", "\n  ")
         origin = f',\n  "inherited_from": {json.dumps(source)}' if inherited else ""
         text = f'{{\n  "item_id": {json.dumps(item_id)}{origin},\n  "grants": {grants}\n}}'

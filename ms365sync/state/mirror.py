@@ -12,8 +12,13 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
-from ms365sync.models import MirrorFile
-from ms365sync.state.perms import decode_permissions, encode_grants, encode_labels
+from ms365sync.models import Grant, MirrorFile
+from ms365sync.state.perms import (
+    decode_grants,
+    decode_permissions,
+    encode_grants,
+    encode_labels,
+)
 from ms365sync.state.schema import MIRROR_FIELDS
 
 __all__ = ["FileError", "GrantRow", "MirrorStat", "MirrorTables", "PathLabels"]
@@ -46,8 +51,13 @@ class GrantRow(NamedTuple):
 
     path: str
     item_id: str
-    grants: str  # the stored grants (`perms.decode_grants`); equal grants are equal text
+    stored_grants: str  # equal grants are equal text: a key for what is made of them
     perm_src: str | None  # the item whose permissions apply (itself: its own)
+
+    @property
+    def grants(self) -> tuple[Grant, ...]:
+        """The grants, decoded (cached by their stored text)."""
+        return decode_grants(self.stored_grants)
 
 
 class FileError(NamedTuple):

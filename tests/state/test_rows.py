@@ -58,7 +58,7 @@ def test_each_reading_method_returns_its_named_row(tmp_path: Path) -> None:
             ("b.txt", "i2", None),
         ]
         assert all(isinstance(row, GrantRow) for row in rows)
-        assert decode_grants(rows[0].grants) == (GRANT,)
+        assert rows[0].grants == decode_grants(rows[0].stored_grants) == (GRANT,)
         assert state.errors() == [FileError("i3", "c.txt", "refused", 1)]
         assert state.pending_exports() == [PendingExport("run-1", None, None, False)]
         last = state.last_run()
