@@ -23,7 +23,7 @@ from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncErro
 from ms365sync.state import db as sqlitedb
 from ms365sync.state import schema
 from ms365sync.state.meta import Meta, MetaTables
-from ms365sync.state.mirror import FileError, GrantRow, MirrorStat, MirrorTables, PathLabels
+from ms365sync.state.mirror import FileError, GrantRow, MirrorTables, PathLabels
 from ms365sync.state.outbox import OutboxTables, PendingExport, RunRecord
 from ms365sync.state.perms import PermTables
 from ms365sync.state.tree import StageSummary, TreeRow, TreeTables
@@ -33,7 +33,6 @@ __all__ = [
     "FileError",
     "GrantRow",
     "Meta",
-    "MirrorStat",
     "PathLabels",
     "PendingExport",
     "RunRecord",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 
 from ms365sync._version import __version__
-from ms365sync.models import as_recorded
 from ms365sync.state.store import StateStore
 from ms365sync.sync.inputs import LocalInventory, RemoteNotes
 from ms365sync.target import TargetSpec
@@ -53,10 +52,7 @@ def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory) -> boo
     disk as recorded: then the plan is empty and the run has nothing to do."""
     if state.meta.converged != key(spec) or _retrying(state):
         return False
-    return all(
-        as_recorded(local.files.get(local_path), size, mtime_ns)
-        for local_path, size, mtime_ns in state.mirror_stats()
-    )
+    return state.mirror_as_recorded(local.files)
 
 
 def _retrying(state: StateStore) -> bool:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ms365sync.models import Grant, MirrorFile, PermissionSet, PrincipalKind
+from ms365sync.models import Grant, LocalStat, MirrorFile, PermissionSet, PrincipalKind
 from ms365sync.state.perms import decode_grants
 from ms365sync.state.store import (
     FileError,
     GrantRow,
-    MirrorStat,
     PathLabels,
     PendingExport,
     RunRecord,
@@ -43,11 +42,6 @@ def test_each_reading_method_returns_its_named_row(tmp_path: Path) -> None:
             state.replace_errors({"i3": ("c.txt", "refused")}, 1.0)
             state.enqueue_export("run-1", None, None, False)
             state.record_run("run-1", 5.0, "ok", "{}")
-        assert sorted(state.mirror_stats()) == [
-            MirrorStat("A.TXT", 3, 42),
-            MirrorStat("B.TXT", 3, 42),
-        ]
-        assert next(state.mirror_stats()).mtime_ns == 42
         assert list(state.mirror_labels()) == [
             PathLabels("a.txt", ["Ann:::Read"]),
             PathLabels("b.txt", ["Ann:::Read"]),
@@ -64,5 +58,23 @@ def test_each_reading_method_returns_its_named_row(tmp_path: Path) -> None:
         last = state.last_run()
         assert isinstance(last, RunRecord)
         assert (last.run_id, last.started, last.status, last.summary) == ("run-1", 5.0, "ok", "{}")
+    finally:
+        state.close()
+
+
+def test_the_mirror_is_as_recorded_only_when_every_record_is_on_disk_as_placed(
+    tmp_path: Path,
+) -> None:
+    state = StateStore(tmp_path / "state")
+    try:
+        with state.run():
+            state.put_mirror(_file("i1", "a.txt"))
+            state.put_mirror(_file("i2", "b.txt"))
+        both = {"A.TXT": LocalStat(3, 42), "B.TXT": LocalStat(3, 42)}
+        assert state.mirror_as_recorded(both)
+        assert state.mirror_as_recorded({**both, "extra.txt": LocalStat(1, 1)})
+        assert not state.mirror_as_recorded({**both, "B.TXT": LocalStat(3, 43)})
+        assert not state.mirror_as_recorded({**both, "B.TXT": LocalStat(4, 42)})
+        assert not state.mirror_as_recorded({"A.TXT": LocalStat(3, 42)})
     finally:
         state.close()
