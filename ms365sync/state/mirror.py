@@ -63,6 +63,7 @@ class FileError(NamedTuple):
     attempts: int
 
 
+_PATH_LABELS = _row(PathLabels)
 _GRANT_ROW = _row(GrantRow)
 _FILE_ERROR = _row(FileError)
 
@@ -136,7 +137,7 @@ class MirrorTables:
     def mirror_labels(self) -> Iterator[PathLabels]:
         """Every mirror file's labels, sorted by path, for .permissions.json."""
         for path, labels in self._db.execute("SELECT path, labels FROM mirror ORDER BY path"):
-            yield PathLabels(path, json.loads(labels))
+            yield _PATH_LABELS((path, json.loads(labels)))
 
     def mirror_grant_rows(self) -> Iterator[GrantRow]:
         """Every mirror file's grants and permission source, sorted by path: the grants
