@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import zlib
 
-from harness import World
-
 from ms365sync.emulator.content import BytesContent
 from ms365sync.state.store import StateStore
+from support.harness import World
 
 
 def test_a_log_queued_before_the_upgrade_is_written_at_the_next_start(world: World) -> None:
