@@ -54,12 +54,18 @@ class Section:
 
     def members(self) -> Iterator[bytes]:
         """The members, separators included, a piece at a time (after `close`)."""
-        return unpack(self.packed())
+        inflater = zlib.decompressobj()
+        for packed in self.packed():
+            data = packed
+            while data:
+                yield inflater.decompress(data, _CHUNK)
+                data = inflater.unconsumed_tail
+        yield inflater.flush()
 
-    def packed(self) -> bytes:
-        """The members as one zlib stream, as they were compressed (after `close`)."""
+    def packed(self) -> Iterator[bytes]:
+        """The members' zlib stream in the pieces it was compressed in (after `close`)."""
         assert not self._open, "section still open"
-        return b"".join(self._packed)
+        return iter(self._packed)
 
     @property
     def packed_size(self) -> int:
@@ -101,16 +107,17 @@ class LogDocument:
                 yield part
 
     def packed(self) -> Iterator[bytes]:
-        """The log as it is queued in the state and written from: zlib streams whose inflated
-        concatenation (`unpack`) is `chunks()`. The sections' entries stay as they were
-        compressed when reported; the text around them is compressed here, once."""
+        """The log as it is queued in the state and written from, a piece at a time: zlib
+        streams whose inflated concatenation (`unpack`) is `chunks()`. The sections' entries
+        stay as they were compressed when reported; the text around them is compressed here,
+        once."""
         literal: list[bytes] = []
         for part in self._parts():
             if isinstance(part, Section):
                 if literal:
                     yield zlib.compress(b"".join(literal), 1)
                     literal.clear()
-                yield part.packed()
+                yield from part.packed()
             else:
                 literal.append(part)
         if literal:
