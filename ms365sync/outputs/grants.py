@@ -1,10 +1,10 @@
-"""The id-keyed permissions file written beside `.permissions.json` after a run commits.
+"""The id-keyed permissions file (`.permissions.grants.json`): its model and its text.
 
 `.permissions.grants.json` holds every mirrored file's item id and grants keyed by stable
 ids (Entra object ids, site-qualified site group ids, sharing link ids with their scope and
 recipients), each marked own or inherited from the committed tree's permission source. It
-is built from the committed state only, so the syncer writes it after the commit and again
-after a crash (`Syncer._finish_exports`), atomically: a reader sees the old file or the new.
+is rendered from the committed state only, after the commit and again after a crash
+(`sync.publish`), and written atomically: a reader sees the old file or the new.
 The models here (and `changelog.ChangeLog`) are the published formats (`ms365sync.outputs.schemas`).
 """
 
@@ -12,30 +12,25 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Annotated, Literal
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from ms365sync.localfs.atomic import write_atomic
 from ms365sync.models import Grant, PrincipalKind
 from ms365sync.outputs.changelog import TargetInfo
 from ms365sync.outputs.jsonstream import Raw, object_chunks, render
-from ms365sync.state.store import GrantRow, StateStore
-from ms365sync.sync import recovery
 
 __all__ = [
     "GRANTS_VERSION",
     "GrantEntry",
+    "GrantSource",
     "GrantsFile",
     "GrantsFileEntry",
     "PermissionsFile",
+    "document",
     "grant_entry",
-    "write_grants_file",
 ]
-
-from ms365sync.target import GRANTS_FILE
 
 GRANTS_VERSION: Literal[1] = 1
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -140,7 +135,22 @@ def grant_entry(grant: Grant, *, site_id: str | None, inherited: bool) -> GrantE
     )
 
 
-def _entry(row: GrantRow, site_id: str | None) -> GrantsFileEntry:
+class GrantSource(Protocol):
+    """One mirrored file's grants as the state store keeps them (`state.mirror.GrantRow`)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def item_id(self) -> str: ...
+    @property
+    def stored_grants(self) -> str: ...  # equal grants are equal text
+    @property
+    def perm_src(self) -> str | None: ...  # the item whose permissions apply
+    @property
+    def grants(self) -> tuple[Grant, ...]: ...
+
+
+def _entry(row: GrantSource, site_id: str | None) -> GrantsFileEntry:
     """One file's entry as a model (the published shape; `_members` writes the same text)."""
     inherited = row.perm_src is not None and row.perm_src != row.item_id
     return GrantsFileEntry(
@@ -153,60 +163,31 @@ def _entry(row: GrantRow, site_id: str | None) -> GrantsFileEntry:
 _SHARED_GRANTS = 10_000  # rendered grant lists kept for reuse (files share a few)
 
 
-def _members(state: StateStore, site_id: str | None) -> Iterator[tuple[str, Raw]]:
-    """(path, rendered entry) of every mirrored file, sorted by path.
+def _members(rows: Iterable[GrantSource], site_id: str | None) -> Iterator[tuple[str, Raw]]:
+    """(path, rendered entry) of every file of `rows`, in their order.
 
     Rendered as text, not built as models: files inherit their grants from a handful of
     permission sources, so each distinct grant list is rendered once and reused.
     """
     rendered: dict[tuple[str, bool], str] = {}
-    for row in state.mirror_grant_rows():
-        path, item_id, stored, source = row
-        inherited = source is not None and source != item_id
-        grants = rendered.get((stored, inherited))
+    for row in rows:
+        inherited = row.perm_src is not None and row.perm_src != row.item_id
+        grants = rendered.get((row.stored_grants, inherited))
         if grants is None:
             if len(rendered) >= _SHARED_GRANTS:
                 rendered.clear()
             listed = [g.model_dump(exclude_none=True) for g in _entry(row, site_id).grants]
-            grants = rendered[(stored, inherited)] = render(listed).replace("\n", "\n  ")
-        origin = f',\n  "inherited_from": {json.dumps(source)}' if inherited else ""
-        text = f'{{\n  "item_id": {json.dumps(item_id)}{origin},\n  "grants": {grants}\n}}'
-        yield path, Raw(text)
+            rendered[(row.stored_grants, inherited)] = render(listed).replace("\n", "\n  ")
+            grants = rendered[(row.stored_grants, inherited)]
+        origin = f',\n  "inherited_from": {json.dumps(row.perm_src)}' if inherited else ""
+        text = f'{{\n  "item_id": {json.dumps(row.item_id)}{origin},\n  "grants": {grants}\n}}'
+        yield row.path, Raw(text)
 
 
-def _document(target: TargetInfo, state: StateStore) -> Iterator[bytes]:
-    """The grants file's text, piece by piece: what dumping a `GrantsFile` with
-    `exclude_none` and an indent of 2 gives."""
+def document(target: TargetInfo, rows: Iterable[GrantSource]) -> Iterator[bytes]:
+    """The grants file's text, piece by piece, for `rows` sorted by path: what dumping a
+    `GrantsFile` with `exclude_none` and an indent of 2 gives."""
     header = render(target.model_dump(exclude_none=True)).replace("\n", "\n  ")
     yield f'{{\n  "version": {GRANTS_VERSION},\n  "target": {header},\n  "files": '.encode()
-    yield from object_chunks(_members(state, target.site_id), depth=1)
+    yield from object_chunks(_members(rows, target.site_id), depth=1)
     yield b"\n}\n"
-
-
-def write_grants_file(local_root: Path, target_name: str, state: StateStore) -> bool:
-    """Write `.permissions.grants.json` from the committed mirror unless the file is exactly
-    as the last write left it and its input has not changed; returns whether it wrote.
-
-    The input is watched by the state store itself (triggers forget the last write's stamp
-    when a mirror record, a permission source or the target's ids change), not inferred from
-    the run's outcome: a grant can change without any label changing (another person of the
-    same name, a recipient added to a link). An edited or removed file is rewritten.
-
-    Raises:
-        LocalStorageError: the file cannot be written.
-    """
-    path = local_root / GRANTS_FILE
-    meta = state.meta
-    if meta.grants_file == _stamp(path, target_name):
-        return False
-    target = TargetInfo(name=target_name, site_id=meta.site_id, drive_id=meta.drive_id)
-    # Written as it is rendered: the document has one entry per mirrored file. A name with
-    # an unpaired surrogate (mapped to a safe local name) is escaped, so the JSON stays valid.
-    write_atomic(path, _document(target, state))
-    state.set_grants_file(_stamp(path, target_name))
-    return True
-
-
-def _stamp(path: Path, target_name: str) -> str:
-    """What identifies the file as written: format, target name, size and mtime."""
-    return json.dumps([GRANTS_VERSION, target_name, recovery.file_stamp(path)])

@@ -11,28 +11,24 @@ at the next start.
 from __future__ import annotations
 
 import datetime
-import itertools
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
-from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError
+from ms365sync.errors import CorruptStateError, MS365SyncError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.lookup import Resolved, confirm, resolve
-from ms365sync.localfs.atomic import write_atomic
 from ms365sync.localfs.lock import target_lock
 from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
-from ms365sync.outputs import grants, jsonstream
-from ms365sync.outputs.changelog import TargetInfo, log_name, timestamp
-from ms365sync.outputs.logstream import LogDocument, unpack
+from ms365sync.outputs.changelog import TargetInfo, timestamp
+from ms365sync.outputs.logstream import LogDocument
 from ms365sync.state.store import StageSummary, StateStore
-from ms365sync.sync import batches, inputs, permissions, recovery, shortcut
+from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut
 from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.listing import Round, list_changes
@@ -40,15 +36,9 @@ from ms365sync.sync.plan import DeleteLimit
 from ms365sync.sync.preview import Previewer
 from ms365sync.sync.report import LogBuilder
 from ms365sync.sync.result import SyncResult
-from ms365sync.target import DB_NAME, LOG_DIR, PERMISSIONS_FILE, TargetSpec
+from ms365sync.target import DB_NAME, PERMISSIONS_FILE, TargetSpec
 
 __all__ = ["Syncer"]
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    changed: bool  # the mirror's files or permissions changed: rewrite .permissions.json
-    new_errors: bool  # a file failed that did not fail in the previous run
 
 
 class Syncer:
@@ -95,13 +85,13 @@ class Syncer:
     def _real_run(self, force: bool) -> tuple[LogDocument, Path | None]:
         state = self._open_state()
         try:
-            self._finish_exports(state)
+            publish.finish(state, self.spec)
             removed = self.mirror.cleanup_temp_files()
             if removed:
                 self.counters.notes.append(f"removed {removed} temporary files of a killed run")
             run_id = uuid.uuid4().hex
             log = self._run(state, False, force, run_id=run_id)
-            path = self._finish_exports(state).get(run_id)
+            path = publish.finish(state, self.spec).get(run_id)
             return log, path
         finally:
             state.close()
@@ -181,7 +171,9 @@ class Syncer:
                 prefer_sharing=self.spec.prefer_sharing,
             )
             if not dry:
-                self._enqueue_export(state, run_id, log, outcome)
+                note = publish.queue(state, self.spec, run_id, log, outcome)
+                if note:
+                    self.counters.notes.append(note)
             state.record_run(run_id, started, "ok", log.summary.model_dump_json())
         return log
 
@@ -225,7 +217,7 @@ class Syncer:
         *,
         dry: bool,
         force: bool,
-    ) -> tuple[LogDocument, _Outcome]:
+    ) -> tuple[LogDocument, publish.Outcome]:
         now = self.clock()
         summary = state.apply_stage(full=listing.full)
         if self._baseline is not None:
@@ -254,7 +246,7 @@ class Syncer:
         self.counters.moved = tally.moved
         self.counters.downloaded_files += tally.downloaded_files
         self.counters.downloaded_bytes += tally.downloaded_bytes
-        outcome = _Outcome(
+        outcome = publish.Outcome(
             changed=tally.changed,
             new_errors=bool(state.replace_errors(builder.error_rows(), now)),
         )
@@ -366,54 +358,3 @@ class Syncer:
             foreign=foreign,
             urls=urls,
         )
-
-    # ------------------------------------------------------------------ exports
-
-    def _enqueue_export(
-        self, state: StateStore, run_id: str, log: LogDocument, outcome: _Outcome
-    ) -> None:
-        """Queue the log (inside the run transaction) when there is something to tell: a
-        change, a repair, a file failing that was not failing before, or always if asked."""
-        worth = log.has_changes or bool(log.repairs) or outcome.new_errors
-        write_log = worth or self.spec.write_empty_logs
-        name = None
-        if write_log:
-            log_dir = self.spec.local_root / LOG_DIR
-            name = log_name(log.timestamp, state.log_names(), log_dir)
-        damaged = not recovery.permissions_file_intact(
-            self.spec.local_root / PERMISSIONS_FILE, state.meta.permissions_file_stamp
-        )
-        state.enqueue_export(
-            run_id, name, b"".join(log.packed()) if name else None, outcome.changed or damaged
-        )
-        if not worth:
-            self.counters.notes.append(
-                "no changes" + ("" if write_log else ": no change log written")
-            )
-
-    def _finish_exports(self, state: StateStore) -> dict[str, Path]:
-        """Write out committed change logs, .permissions.json and .permissions.grants.json
-        (also after a crash)."""
-        written: dict[str, Path] = {}
-        for run_id, name, packed, with_permissions in state.pending_exports():
-            # The grants file first: whoever sees a log finds grants at least that recent.
-            grants.write_grants_file(self.spec.local_root, self.spec.name, state)
-            if name and packed is not None:
-                path = self.spec.local_root / LOG_DIR / name
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise LocalStorageError.from_oserror(
-                        exc, action="create the log folder"
-                    ) from exc
-                write_atomic(path, unpack(packed))
-                written[run_id] = path
-            if with_permissions:
-                target = self.spec.local_root / PERMISSIONS_FILE
-                # Sorted by path (SQLite's binary order is code point order) and written as
-                # it is read: one member per mirrored file.
-                labels = jsonstream.object_chunks(state.mirror_labels())
-                write_atomic(target, itertools.chain(labels, [b"\n"]))
-                state.set_permissions_file_stamp(recovery.file_stamp(target))
-            state.export_done(run_id)
-        return written

@@ -86,17 +86,8 @@ def test_every_package_has_a_layer() -> None:
     assert layers - {"__init__"} <= set(ALLOWED), sorted(layers - set(ALLOWED) - {"__init__"})
 
 
-# Still to move: the grants-file writer reads the state and writes through localfs, so it
-# belongs with the other post-commit exports in sync/. Listed so the set cannot grow.
-PENDING = [
-    "ms365sync.outputs.grants imports ms365sync.localfs.atomic",
-    "ms365sync.outputs.grants imports ms365sync.state.store",
-    "ms365sync.outputs.grants imports ms365sync.sync",
-]
-
-
 def test_imports_follow_the_layers() -> None:
-    assert _violations() == PENDING
+    assert _violations() == []
 
 
 def test_the_emulator_imports_nothing_of_the_rest() -> None:

@@ -14,7 +14,7 @@ from ms365sync.emulator.model import Role
 from ms365sync.errors import LocalStorageError
 from ms365sync.outputs.changelog import ChangeLog
 from ms365sync.state.store import StateStore
-from ms365sync.sync import syncer
+from ms365sync.sync import publish
 from support.harness import FIRST_FILES, World
 
 ORIGINAL_SUMMARY = {
@@ -123,7 +123,7 @@ def _fail_once(monkeypatch: pytest.MonkeyPatch, target: Any, name: str) -> list[
 def test_export_interrupted_after_commit_is_completed_next_start(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fail_once(monkeypatch, syncer, "write_atomic")
+    _fail_once(monkeypatch, publish, "write_atomic")
     crashed = world.sync()
     assert not crashed.ok and isinstance(crashed.error, LocalStorageError)
     assert world.logs() == []  # the log was committed, not yet written

@@ -13,9 +13,9 @@ import pytest
 from ms365sync.emulator.model import Role
 from ms365sync.errors import LocalStorageError
 from ms365sync.graph.convert import level
-from ms365sync.outputs import grants as exports
 from ms365sync.outputs.grants import GrantsFile
-from ms365sync.sync import syncer
+from ms365sync.sync import publish
+from ms365sync.target import GRANTS_FILE
 from support.demo import BEN, CHLOE, MARKETING, PRODUCT, Demo
 
 DANIEL = "daniel.okafor@contoso.onmicrosoft.com"
@@ -145,7 +145,7 @@ def test_a_grant_that_changes_no_label_still_reaches_the_grants_file(tmp_path: P
 
 def test_the_streamed_exports_are_the_text_of_their_published_models(demo: Demo) -> None:
     demo.sync(MARKETING)
-    raw = (demo.root() / exports.GRANTS_FILE).read_bytes()
+    raw = (demo.root() / GRANTS_FILE).read_bytes()
     model = GrantsFile.model_validate_json(raw)
     dumped = json.dumps(model.model_dump(exclude_none=True), indent=2, ensure_ascii=False)
     assert raw.decode("utf-8") == dumped + "\n"
@@ -158,18 +158,14 @@ def test_the_grants_file_is_written_before_the_log(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     order: list[str] = []
-    write_log, write_grants = syncer.write_atomic, exports.write_atomic
+    real = publish.write_atomic
 
-    def log(path: Path, data: bytes | Iterable[bytes]) -> None:
-        order.append(Path(path).name.split("_")[0])
-        write_log(path, data)
+    def noting(path: Path, data: bytes | Iterable[bytes]) -> None:
+        name = Path(path).name
+        order.append(name if name.startswith(".") else name.split("_")[0])
+        real(path, data)
 
-    def grants(path: Path, data: bytes | Iterable[bytes]) -> None:
-        order.append(Path(path).name)
-        write_grants(path, data)
-
-    monkeypatch.setattr(syncer, "write_atomic", log)
-    monkeypatch.setattr(exports, "write_atomic", grants)
+    monkeypatch.setattr(publish, "write_atomic", noting)
     demo.sync(MARKETING)
     assert order == [".permissions.grants.json", "sync", ".permissions.json"]
 
@@ -177,7 +173,7 @@ def test_the_grants_file_is_written_before_the_log(
 def test_an_export_that_crashed_after_the_commit_is_completed_next_start(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = exports.write_atomic
+    real = publish.write_atomic
     calls: list[Path] = []
 
     def crash_once(path: Path, data: bytes | Iterable[bytes]) -> None:
@@ -186,7 +182,7 @@ def test_an_export_that_crashed_after_the_commit_is_completed_next_start(
             raise LocalStorageError("simulated crash while exporting", path=str(path))
         real(path, data)
 
-    monkeypatch.setattr(exports, "write_atomic", crash_once)
+    monkeypatch.setattr(publish, "write_atomic", crash_once)
     target = next(t for t in demo.config.targets() if t.name == MARKETING)
     coordinator_report = _sync_allowing_failure(demo, target.name)
     assert not coordinator_report

@@ -20,16 +20,15 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from ms365sync.outputs import grants as exports
 from ms365sync.outputs import schemas
 from ms365sync.outputs.changelog import parse_log_name
-from ms365sync.sync import syncer
-from ms365sync.target import LOG_DIR
+from ms365sync.sync import publish
+from ms365sync.target import GRANTS_FILE, LOG_DIR
 
 VALIDATORS = {
     name: Draft202012Validator(json.loads(schemas.shipped(name))) for name in schemas.NAMES
 }
-_KIND_OF_FILE = {".permissions.json": "permissions", exports.GRANTS_FILE: "grants"}
+_KIND_OF_FILE = {".permissions.json": "permissions", GRANTS_FILE: "grants"}
 
 
 def problems(name: str, document: Any) -> list[str]:
@@ -81,8 +80,7 @@ def _validate_outputs(
     written: list[tuple[str, str, Any]] = []  # (schema name, where, document)
     # Asked for here, so that tmp_path is torn down after this fixture's check.
     tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
-    real_write = syncer.write_atomic
-    real_grants = exports.write_atomic
+    real_write = publish.write_atomic
 
     def _check(path: Path) -> None:
         name = Path(path).name
@@ -94,12 +92,7 @@ def _validate_outputs(
         real_write(path, data)
         _check(path)
 
-    def write_grants(path: Path, data: bytes | Iterable[bytes]) -> None:
-        real_grants(path, data)
-        _check(path)
-
-    monkeypatch.setattr(syncer, "write_atomic", write_atomic)
-    monkeypatch.setattr(exports, "write_atomic", write_grants)
+    monkeypatch.setattr(publish, "write_atomic", write_atomic)  # every published file
     yield
     seen = {where for kind, where, _ in written if kind == "changelog"}
     if tmp is not None:
