@@ -15,10 +15,10 @@ from typing import Any
 
 from benchmarks.bench_world import World, mirror_matches
 from benchmarks.sync_runs import Measured, ratio, run_old, run_ours
-from ms365sync.emulator.content import GeneratedContent
-from ms365sync.emulator.model import Drive, Item
-from ms365sync.emulator.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
+from ms365sync.emulator.tenant.content import GeneratedContent
+from ms365sync.emulator.tenant.model import Drive, Item
+from ms365sync.emulator.tenant.tenant import Tenant
 
 KIB = 1024
 

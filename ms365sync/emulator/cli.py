@@ -22,15 +22,20 @@ from urllib.parse import quote
 import click
 import tomli_w
 
-from ms365sync.emulator.config import EmulatorConfig, FaultConfig, LatencyConfig, ThrottleConfig
-from ms365sync.emulator.control import ADMIN_KEY_HEADER
+from ms365sync.emulator.control.endpoints import ADMIN_KEY_HEADER
+from ms365sync.emulator.control.settings import (
+    EmulatorConfig,
+    FaultConfig,
+    LatencyConfig,
+    ThrottleConfig,
+)
 from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.demo import load_demo_tenant
 from ms365sync.emulator.errors import EmulatorError
-from ms365sync.emulator.export import extract_export
-from ms365sync.emulator.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant import Tenant
-from ms365sync.emulator.tenantfile import load_tenant
+from ms365sync.emulator.scenarios.demo import load_demo_tenant
+from ms365sync.emulator.scenarios.export import extract_export
+from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
+from ms365sync.emulator.scenarios.tenantfile import load_tenant
+from ms365sync.emulator.tenant.tenant import Tenant
 
 STATE_FILE = "emulator.json"
 CA_FILE = "ca.pem"

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import requests
 
-from ms365sync.emulator.adapter import mount
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.clock import Clock
-from ms365sync.emulator.config import EmulatorConfig
-from ms365sync.emulator.directory import AppRegistration
-from ms365sync.emulator.download import ContentSource, TypedContent
-from ms365sync.emulator.graph import GraphService
-from ms365sync.emulator.http import Request, Router
-from ms365sync.emulator.model import Drive, Item
-from ms365sync.emulator.requestlog import RequestLog
-from ms365sync.emulator.server import EmulatorServer
-from ms365sync.emulator.tenant import Tenant
-from ms365sync.emulator.tenant_control import tenant_routes
+from ms365sync.emulator.control.requestlog import RequestLog
+from ms365sync.emulator.control.settings import EmulatorConfig
+from ms365sync.emulator.control.tenant_endpoints import tenant_routes
+from ms365sync.emulator.login.directory import AppRegistration
+from ms365sync.emulator.msgraph.download import ContentSource, TypedContent
+from ms365sync.emulator.msgraph.responses import GraphService
+from ms365sync.emulator.tenant.clock import Clock
+from ms365sync.emulator.tenant.model import Drive, Item
+from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator.transport.adapter import mount
+from ms365sync.emulator.transport.http import Request, Router
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from ms365sync.emulator.transport.server import EmulatorServer
 
 
 @dataclass(frozen=True)

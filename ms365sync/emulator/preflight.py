@@ -12,12 +12,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from ms365sync.emulator.content import Content
-from ms365sync.emulator.directory import Directory
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.model import Drive, Item, Role, Site
-from ms365sync.emulator.target import find_site
-from ms365sync.emulator.tenant import PathLike, Tenant, split_path
+from ms365sync.emulator.login.directory import Directory
+from ms365sync.emulator.scenarios.target import find_site
+from ms365sync.emulator.tenant.content import Content
+from ms365sync.emulator.tenant.model import Drive, Item, Role, Site
+from ms365sync.emulator.tenant.tenant import PathLike, Tenant, split_path
 
 _INVALID_CHARS = frozenset('"*:<>?/\\|')
 

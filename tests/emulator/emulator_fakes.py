@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from ms365sync.emulator.app import EmulatorApp
 from ms365sync.emulator.errors import item_not_found
-from ms365sync.emulator.http import Headers, Request, Response, Router, json_response
+from ms365sync.emulator.transport.http import Headers, Request, Response, Router, json_response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "graph-samples"
 TENANT_ID = "6c8a1f2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"

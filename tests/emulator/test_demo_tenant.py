@@ -11,17 +11,17 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from ms365sync.emulator.demo import (
+from ms365sync.emulator.login.directory import SITES_FULLCONTROL_ALL
+from ms365sync.emulator.scenarios.demo import (
     DEMO_APP,
     demo_scenario_path,
     demo_tenant_path,
     load_demo_tenant,
 )
-from ms365sync.emulator.directory import SITES_FULLCONTROL_ALL
-from ms365sync.emulator.model import Drive, Item, PrincipalKind, Role
-from ms365sync.emulator.permissions import expected_labels
-from ms365sync.emulator.scenario import apply_scenario, load_scenario
-from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
+from ms365sync.emulator.tenant.tenant.model import Drive, Item, PrincipalKind, Role
+from ms365sync.emulator.tenant.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant.tenant import Tenant
 
 NOW = 1_740_000_000.0
 CLIENT_ID = "5d3c2a1e-9f4b-4c7d-8e2a-1b6f0c9d7e31"
@@ -50,7 +50,8 @@ def data(item: Item) -> bytes:
 def test_the_files_ship_inside_the_package() -> None:
     assert demo_tenant_path().is_file()
     assert demo_scenario_path().is_file()
-    assert demo_tenant_path().parent.parent.name == "emulator"
+    assert demo_tenant_path().parent.parent.name == "scenarios"
+    assert demo_tenant_path().parent.parent.parent.name == "emulator"
 
 
 def test_it_is_reproducible() -> None:

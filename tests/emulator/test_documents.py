@@ -9,7 +9,12 @@ from xml.etree import ElementTree
 
 import pytest
 
-from ms365sync.emulator.documents import column_name, docx_document, pdf_document, xlsx_document
+from ms365sync.emulator.tenant.tenant.documents import (
+    column_name,
+    docx_document,
+    pdf_document,
+    xlsx_document,
+)
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 S = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

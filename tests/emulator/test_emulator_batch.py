@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from emulator_fakes import AppFactory, body_json, call, issue_token, sample
 
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.config import FaultConfig, ThrottleConfig
-from ms365sync.emulator.http import Response
+from ms365sync.emulator.control.endpoints.settings import FaultConfig, ThrottleConfig
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 
 def batch(app: EmulatorApp, requests: list[dict[str, Any]], token: str | None = None) -> Response:

@@ -22,18 +22,18 @@ from emulator_fakes import (
     sample,
 )
 
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.clock import Clock
-from ms365sync.emulator.config import FaultConfig
-from ms365sync.emulator.download import (
+from ms365sync.emulator.control.endpoints.settings import FaultConfig
+from ms365sync.emulator.login.tokens import b64url, b64url_decode
+from ms365sync.emulator.msgraph.download import (
     CHUNK_SIZE,
     DownloadDeniedError,
     DownloadSigner,
     TypedContent,
 )
-from ms365sync.emulator.http import Response
-from ms365sync.emulator.server import EmulatorServer
-from ms365sync.emulator.tokens import b64url, b64url_decode
+from ms365sync.emulator.tenant.tenant.clock import Clock
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from ms365sync.emulator.transport.server import EmulatorServer
 
 SITE = "contoso.sharepoint.com"
 

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from ms365sync.emulator.config import FaultConfig
-from ms365sync.emulator.faults import FaultInjector, fingerprint
-from ms365sync.emulator.http import Headers, Request
+from ms365sync.emulator.control.endpoints.faults import FaultInjector, fingerprint
+from ms365sync.emulator.control.endpoints.settings import FaultConfig
+from ms365sync.emulator.transport.http import Headers, Request
 
 
 def request(path: str, *, method: str = "GET", body: bytes = b"", query: str = "") -> Request:

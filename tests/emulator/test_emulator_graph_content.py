@@ -15,9 +15,9 @@ import requests
 from emulator_fakes import trusting_session
 from emulator_graph_world import FILES, World, make_world, token_for
 
-from ms365sync.emulator.config import ThrottleConfig
-from ms365sync.emulator.requestlog import RequestLog
-from ms365sync.emulator.server import EmulatorServer
+from ms365sync.emulator.control.endpoints.requestlog import RequestLog
+from ms365sync.emulator.control.endpoints.settings import ThrottleConfig
+from ms365sync.emulator.transport.server import EmulatorServer
 
 PATH = "Reports/Q1 summary.txt"
 DATA = FILES[PATH]

@@ -13,8 +13,8 @@ import pytest
 from emulator_fakes import sample
 from emulator_graph_world import PREFER_ALL, World, build_tenant, make_world, share
 
-from ms365sync.emulator.directory import SITES_READ_ALL
-from ms365sync.emulator.http import Headers, Request
+from ms365sync.emulator.login.directory import SITES_READ_ALL
+from ms365sync.emulator.transport.http import Headers, Request
 
 MARK = "@microsoft.graph.sharedChanged"
 AMY = "user:amy@contoso.onmicrosoft.com"

@@ -27,10 +27,10 @@ from emulator_fakes import (
     sample,
 )
 
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.assertion import JWT_BEARER
-from ms365sync.emulator.http import Response
-from ms365sync.emulator.tokens import b64url_decode
+from ms365sync.emulator.login.assertion import JWT_BEARER
+from ms365sync.emulator.login.tokens import b64url_decode
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 LOGIN = "login.microsoftonline.com"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$")

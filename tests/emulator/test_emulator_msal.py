@@ -17,8 +17,8 @@ from emulator_fakes import (
     call,
 )
 
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.server import EmulatorServer
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from ms365sync.emulator.transport.server import EmulatorServer
 
 
 def client(

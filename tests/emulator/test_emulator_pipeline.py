@@ -18,10 +18,10 @@ from emulator_fakes import (
     sample,
 )
 
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.config import FaultConfig, LatencyConfig
-from ms365sync.emulator.http import Response
-from ms365sync.emulator.tokens import b64url
+from ms365sync.emulator.control.endpoints.settings import FaultConfig, LatencyConfig
+from ms365sync.emulator.login.tokens import b64url
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
@@ -238,7 +238,7 @@ def test_latency_is_fixed_plus_seeded_jitter_and_spares_control(
 ) -> None:
     def delays(seed: int) -> list[float]:
         slept: list[float] = []
-        monkeypatch.setattr("ms365sync.emulator.app.time.sleep", slept.append)
+        monkeypatch.setattr("ms365sync.emulator.transport.pipeline.time.sleep", slept.append)
         app = make_app(seed=seed, latency=LatencyConfig.parse("30+-10"), admin_key="k")
         token = issue_token(app)
         for n in range(20):

@@ -13,10 +13,10 @@ import requests
 import trustme
 from emulator_fakes import TENANT_ID, body_json, call, issue_token, trusting_session
 
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.config import FaultConfig
-from ms365sync.emulator.http import Request, Response, Router, json_response
-from ms365sync.emulator.server import EmulatorServer
+from ms365sync.emulator.control.endpoints.settings import FaultConfig
+from ms365sync.emulator.transport.http import Request, Response, Router, json_response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from ms365sync.emulator.transport.server import EmulatorServer
 
 ADMIN = [("X-Emulator-Key", "admin-key")]
 

@@ -15,11 +15,11 @@ from emulator_fakes import (
     sample,
 )
 
-from ms365sync.emulator.app import EmulatorApp
-from ms365sync.emulator.clock import Clock
-from ms365sync.emulator.config import ThrottleConfig
-from ms365sync.emulator.http import Response
-from ms365sync.emulator.throttle import Throttle
+from ms365sync.emulator.control.endpoints.settings import ThrottleConfig
+from ms365sync.emulator.control.endpoints.throttle import Throttle
+from ms365sync.emulator.tenant.tenant.clock import Clock
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 NOW = 1_700_000_000.0
 

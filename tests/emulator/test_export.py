@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.content import BytesContent, Content, GeneratedContent
-from ms365sync.emulator.demo import load_demo_tenant
-from ms365sync.emulator.export import (
+from ms365sync.emulator.scenarios.demo import load_demo_tenant
+from ms365sync.emulator.scenarios.export import (
     UnsafeArchiveError,
     export_tar,
     export_tenant,
     extract_export,
 )
-from ms365sync.emulator.permissions import expected_labels
-from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.tenant.tenant.content import BytesContent, Content, GeneratedContent
+from ms365sync.emulator.tenant.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant.tenant import Tenant
 
 NOW = 1_740_000_000.0
 

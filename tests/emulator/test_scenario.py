@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from ms365sync.emulator.content import BytesContent
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.model import Drive, PrincipalKind, Role
-from ms365sync.emulator.permissions import expected_labels
-from ms365sync.emulator.scenario import apply_scenario, load_scenario, parse_scenario
-from ms365sync.emulator.tenant import MutationError, PathLike, Tenant
+from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario, parse_scenario
+from ms365sync.emulator.tenant.tenant.content import BytesContent
+from ms365sync.emulator.tenant.tenant.model import Drive, PrincipalKind, Role
+from ms365sync.emulator.tenant.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant.tenant import MutationError, PathLike, Tenant
 
 NOW = 1_700_000_000.0
 ALICE = "alice@contoso.onmicrosoft.com"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.content import GeneratedContent
-from ms365sync.emulator.model import Item, PrincipalKind
-from ms365sync.emulator.synthetic import SizeDistribution, synthetic_tenant
-from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.scenarios.synthetic import SizeDistribution, synthetic_tenant
+from ms365sync.emulator.tenant.tenant.content import GeneratedContent
+from ms365sync.emulator.tenant.tenant.model import Item, PrincipalKind
+from ms365sync.emulator.tenant.tenant.tenant import Tenant
 
 NOW = 1_700_000_000.0
 
@@ -154,7 +154,7 @@ def test_impossible_arguments(kwargs: dict[str, Any]) -> None:
 MEMORY_PROBE = textwrap.dedent(
     """
     import json, resource, sys
-    from ms365sync.emulator.synthetic import SizeDistribution, synthetic_tenant
+    from ms365sync.emulator.scenarios.synthetic import SizeDistribution, synthetic_tenant
     tenant = synthetic_tenant(100_000, unique_share=0.01, size_max=10 * 1024 * 1024, seed=3)
     files = sum(1 for drive in tenant.drives() for _ in drive.files())
     declared = sum(item.size for drive in tenant.drives() for item in drive.files())

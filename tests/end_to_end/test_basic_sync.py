@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ms365sync.emulator.content import BytesContent
-from ms365sync.emulator.model import Role
+from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator.tenant.model import Role
 from support.harness import World
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.content import BytesContent
-from ms365sync.emulator.demo import demo_scenario_path
-from ms365sync.emulator.model import Role
-from ms365sync.emulator.scenario import apply_scenario, load_scenario
+from ms365sync.emulator.scenarios.demo import demo_scenario_path
+from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
+from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator.tenant.model import Role
 from support.demo import BEN, CHLOE, EXAMPLE, FARID, MARKETING, PRODUCT, Demo, load_example
 
 CONTRACT = "Agency/contract-summary.txt"

@@ -23,7 +23,7 @@ try:  # the emulator's public surface, once it has one
     from ms365sync.emulator import Emulator, load_demo_tenant
 except ImportError:
     from ms365sync.emulator.core import Emulator
-    from ms365sync.emulator.demo import load_demo_tenant
+    from ms365sync.emulator.scenarios.demo import load_demo_tenant
 
 PACKAGE = Path(ms365sync.__file__).parent
 

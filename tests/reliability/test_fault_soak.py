@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.config import EmulatorConfig, FaultConfig
+from ms365sync.emulator.control.settings import EmulatorConfig, FaultConfig
 from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.demo import load_demo_tenant
-from ms365sync.emulator.synthetic import synthetic_tenant
+from ms365sync.emulator.scenarios.demo import load_demo_tenant
+from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
 from ms365sync.emulator.tenant import Tenant
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer

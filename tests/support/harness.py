@@ -20,11 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from ms365sync.emulator.config import FaultConfig
-from ms365sync.emulator.content import BytesContent
+from ms365sync.emulator.control.settings import FaultConfig
 from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.model import Drive, Role
-from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator.tenant.model import Drive, Role
+from ms365sync.emulator.tenant.tenant import Tenant
 from ms365sync.graph import (
     GLOBAL,
     ClientSecret,
@@ -252,7 +252,7 @@ class World:
 
     def expected_labels(self, path: str) -> list[str]:
         """The labels the tenant itself says a file has (the emulator's oracle)."""
-        from ms365sync.emulator.permissions import expected_labels
+        from ms365sync.emulator.tenant.permissions import expected_labels
 
         return expected_labels(self.tenant, self.drive, self.tenant.item(self.drive, path))
 

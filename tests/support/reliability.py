@@ -33,13 +33,13 @@ from typing import Any
 import pytest
 import requests
 
+from ms365sync.emulator.control.faults import FaultInjector
 from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.export import export_tenant
-from ms365sync.emulator.faults import FaultInjector
-from ms365sync.emulator.http import Request
-from ms365sync.emulator.model import Drive, Item
-from ms365sync.emulator.permissions import expected_labels
-from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator.scenarios.export import export_tenant
+from ms365sync.emulator.tenant.model import Drive, Item
+from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator.transport.http import Request
 from ms365sync.graph import GLOBAL, ClientSecret, GraphClient, MsalTokenProvider, ThrottleGate
 from ms365sync.localfs.names import is_temp_name
 from ms365sync.state.store import StateStore

@@ -1,0 +1,376 @@
+"""The login service as MSAL Python calls it: OIDC and instance discovery, the token endpoint."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
+
+from ms365sync.emulator.errors import IdentityError
+from ms365sync.emulator.login.assertion import verify_client_assertion
+from ms365sync.emulator.login.directory import AppRegistration, Directory
+from ms365sync.emulator.login.tokens import (
+    GRAPH_APP_ID,
+    GRAPH_AUDIENCE,
+    GRAPH_AUDIENCES,
+    TokenAuthority,
+)
+from ms365sync.emulator.tenant.clock import Clock
+from ms365sync.emulator.transport.hosts import HostMap, split_host
+from ms365sync.emulator.transport.http import Headers, Request, Response
+
+CONTENT_TYPE = "application/json; charset=utf-8"
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+# (cloud_instance_name, msgraph_host) per login host, as the clouds' discovery documents say.
+_CLOUDS = {
+    "login.microsoftonline.us": ("microsoftonline.us", "graph.microsoft.us"),
+    "login.usgovcloudapi.net": ("microsoftonline.us", "graph.microsoft.us"),
+    "login.partner.microsoftonline.cn": (
+        "partner.microsoftonline.cn",
+        "microsoftgraph.chinacloudapi.cn",
+    ),
+    "login.chinacloudapi.cn": ("partner.microsoftonline.cn", "microsoftgraph.chinacloudapi.cn"),
+}
+# The alias groups of samples/10-instance-discovery.real-recording.json.
+_ALIAS_GROUPS = (
+    (
+        "login.microsoftonline.com",
+        "login.windows.net",
+        [
+            "login.microsoftonline.com",
+            "login.windows.net",
+            "login.microsoft.com",
+            "sts.windows.net",
+        ],
+    ),
+    (
+        "login.partner.microsoftonline.cn",
+        "login.partner.microsoftonline.cn",
+        ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
+    ),
+    ("login.microsoftonline.de", "login.microsoftonline.de", ["login.microsoftonline.de"]),
+    (
+        "login.microsoftonline.us",
+        "login.microsoftonline.us",
+        ["login.microsoftonline.us", "login.usgovcloudapi.net"],
+    ),
+    (
+        "login-us.microsoftonline.com",
+        "login-us.microsoftonline.com",
+        ["login-us.microsoftonline.com"],
+    ),
+)
+
+
+def identity_error_body(error: IdentityError, request: Request, now: float) -> dict[str, Any]:
+    """The identity platform's error body (samples/10-token-error-*): Trace ID is our request id,
+    Correlation ID the client-request-id the client sent (MSAL sends one)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(now))
+    trace, correlation = request.request_id, request.client_request_id
+    return {
+        "error": error.error,
+        "error_description": (
+            f"AADSTS{error.aadsts}: {error.description}\r\nTrace ID: {trace}\r\n"
+            f"Correlation ID: {correlation}\r\nTimestamp: {stamp}"
+        ),
+        "error_codes": [error.aadsts],
+        "timestamp": stamp,
+        "trace_id": trace,
+        "correlation_id": correlation,
+        "error_uri": f"https://login.microsoftonline.com/error?code={error.aadsts}",
+    }
+
+
+def _json(status: int, payload: dict[str, Any], cache_control: str) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = Headers([("Content-Type", CONTENT_TYPE), ("Cache-Control", cache_control)])
+    if cache_control.startswith("no-store"):
+        headers.add("Pragma", "no-cache")
+    return Response(status, headers, body)
+
+
+def _missing(name: str) -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_request",
+        900144,
+        f"The request body must contain the following parameter: '{name}'.",
+    )
+
+
+def _unknown_tenant(tenant: str) -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_tenant",
+        90002,
+        f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
+        "signing into the correct cloud. Check with your subscription administrator, this may "
+        "happen if there are no active subscriptions for the tenant.",
+    )
+
+
+class IdentityService:
+    """Answers login-host requests for one directory, issuing tokens from `tokens`."""
+
+    def __init__(
+        self, directory: Directory, tokens: TokenAuthority, clock: Clock, hosts: HostMap
+    ) -> None:
+        self.directory = directory
+        self.tokens = tokens
+        self.clock = clock
+        self.hosts = hosts
+
+    def handle(self, request: Request) -> Response:
+        """Dispatch by path; identity errors become AADSTS bodies."""
+        segments = request.path.strip("/").split("/")
+        tenant, rest = segments[0], "/".join(segments[1:])
+        try:
+            if tenant == "common" and rest == "discovery/instance":
+                return self.instance_discovery(request)
+            if rest == "v2.0/.well-known/openid-configuration":
+                return self.openid_configuration(request, tenant)
+            if rest == "oauth2/v2.0/token":
+                return self.token(request, tenant)
+        except IdentityError as error:
+            body = identity_error_body(error, request, self.clock.now())
+            return _json(error.status, body, "no-store, no-cache")
+        return Response(404, Headers([("Content-Type", "text/plain")]), b"Not Found")
+
+    def openid_configuration(self, request: Request, tenant: str) -> Response:
+        """The v2.0 discovery document, endpoints on the request's own origin and tenant GUID.
+
+        Raises IdentityError 400 invalid_tenant (AADSTS90002) for an unknown tenant.
+        """
+        if not self.directory.knows_tenant(tenant):
+            raise _unknown_tenant(tenant)
+        base = f"{request.base_url}/{self.directory.tenant_id}"
+        name, _ = split_host(request.host)
+        cloud, graph_host = _CLOUDS.get(name, ("microsoftonline.com", "graph.microsoft.com"))
+        if name in LOOPBACK_NAMES:
+            graph_host = request.host  # the emulator serves Graph on the same origin
+        return _json(200, self._oidc_document(base, cloud, graph_host), "max-age=86400, private")
+
+    @staticmethod
+    def _oidc_document(base: str, cloud: str, graph_host: str) -> dict[str, Any]:
+        # Field order and values follow samples/10-openid-configuration-v2.real-recording.json.
+        return {
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "private_key_jwt",
+                "client_secret_basic",
+            ],
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{base}/v2.0",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": f"https://{graph_host}/oidc/userinfo",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "claims_supported": [
+                *("sub", "iss", "cloud_instance_name", "cloud_instance_host_name"),
+                *("cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time"),
+                *("acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash"),
+                *("c_hash", "email"),
+            ],
+            "kerberos_endpoint": f"{base}/kerberos",
+            "tenant_region_scope": "WW",
+            "cloud_instance_name": cloud,
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": graph_host,
+            "rbac_url": "https://pas.windows.net",
+        }
+
+    def instance_discovery(self, request: Request) -> Response:
+        """GET /common/discovery/instance: where the authority's OIDC document lives.
+
+        Like the real service it only knows Microsoft's login hosts: any other authority host
+        gets 400 invalid_instance (MSAL then tells the caller to pass instance_discovery=False).
+        """
+        endpoint = request.query.get("authorization_endpoint", "")
+        parts = urlsplit(endpoint)
+        if (parts.hostname or "") not in self.hosts.login_hosts:
+            raise IdentityError(400, "invalid_instance", 50049, "Unknown or invalid instance.")
+        tenant = parts.path.strip("/").split("/")[0] or "common"
+        metadata = [
+            {"preferred_network": net, "preferred_cache": cache, "aliases": aliases}
+            for net, cache, aliases in _ALIAS_GROUPS
+        ]
+        return _json(
+            200,
+            {
+                "tenant_discovery_endpoint": (
+                    f"{request.base_url}/{tenant}/v2.0/.well-known/openid-configuration"
+                ),
+                "api-version": "1.1",
+                "metadata": metadata,
+            },
+            "max-age=86400, private",
+        )
+
+    def token(self, request: Request, tenant: str) -> Response:
+        """POST /{tenant}/oauth2/v2.0/token with grant_type=client_credentials.
+
+        Raises IdentityError with the real status, error name and AADSTS code for each
+        failure (graph-facts §11.3).
+        """
+        _check_post(request)
+        if not self.directory.knows_tenant(tenant):
+            raise _unknown_tenant(tenant)
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        basic_id, basic_secret = _basic_credentials(request)
+        _check_grant(form.get("grant_type"))
+        app = self._app(form.get("client_id") or basic_id, tenant)
+        certificate = self._authenticate(app, form, basic_secret, request, tenant)
+        audience = self._audience(form.get("scope"))
+        token, _claims = self.tokens.issue(
+            self.directory, app, audience=audience, certificate=certificate
+        )
+        lifetime = self.tokens.lifetime_s
+        payload = {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": token,
+        }
+        return _json(200, payload, "no-store, no-cache")
+
+    def _app(self, client_id: str | None, tenant: str) -> AppRegistration:
+        if not client_id:
+            raise _missing("client_id")
+        app = self.directory.apps.get(client_id)
+        if app is None:
+            raise IdentityError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory "
+                f"'{tenant}'. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You may "
+                "have sent your authentication request to the wrong tenant.",
+            )
+        return app
+
+    def _authenticate(
+        self,
+        app: AppRegistration,
+        form: dict[str, str],
+        basic_secret: str | None,
+        request: Request,
+        tenant: str,
+    ) -> bool:
+        """Check the credential; True when it was a certificate assertion."""
+        if form.get("client_assertion") or form.get("client_assertion_type"):
+            verify_client_assertion(
+                app,
+                form.get("client_assertion", ""),
+                form.get("client_assertion_type", ""),
+                self._token_audiences(request, tenant),
+                self.clock.wall(),
+            )
+            return True
+        secret = form.get("client_secret") or basic_secret
+        if not secret:
+            raise IdentityError(
+                401,
+                "invalid_client",
+                7000216,
+                "'client_assertion', 'client_secret' or 'request' is required for the "
+                "'client_credentials' grant type.",
+            )
+        if not any(hmac.compare_digest(secret.encode(), s.encode()) for s in app.secrets):
+            raise IdentityError(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is "
+                "the client secret value, not the client secret ID, for a secret added to app "
+                f"'{app.client_id}'.",
+            )
+        return False
+
+    def _token_audiences(self, request: Request, tenant: str) -> set[str]:
+        """Token endpoint URLs a client assertion may name as `aud` for this request."""
+        tenants = {tenant, self.directory.tenant_id, *self.directory.domains}
+        return {f"{request.base_url}/{t}/oauth2/v2.0/token".lower() for t in tenants} | {
+            f"{request.base_url}/{t}/oauth2/token".lower() for t in tenants
+        }
+
+    def _audience(self, scope: str | None) -> str:
+        """The token audience for a `{graph resource}/.default` scope.
+
+        Accepted: Graph of every cloud, Graph's app id, and the emulator's own origins
+        (loopback). Raises IdentityError 400 invalid_scope (AADSTS70011) otherwise.
+        """
+        if not scope:
+            raise _missing("scope")
+        text = scope.strip()
+        resource = text.lower().removesuffix("/.default")
+        audience = self._graph_audience(resource) if resource != text.lower() else None
+        if audience is None or " " in text:
+            raise IdentityError(
+                400,
+                "invalid_scope",
+                70011,
+                f"The provided value for the input parameter 'scope' is not valid. The scope "
+                f"{scope} is not valid.",
+            )
+        return audience
+
+    def _graph_audience(self, resource: str) -> str | None:
+        if resource == GRAPH_APP_ID:
+            return GRAPH_AUDIENCE
+        parts = urlsplit(resource)
+        host = parts.hostname or ""
+        if parts.scheme != "https" or parts.path not in ("", "/"):
+            return None
+        if host in self.hosts.graph_hosts:
+            named = f"https://{host}"
+            return named if named in GRAPH_AUDIENCES else GRAPH_AUDIENCE
+        return GRAPH_AUDIENCE if host in LOOPBACK_NAMES else None
+
+
+def _check_post(request: Request) -> None:
+    if request.method != "POST":
+        raise IdentityError(
+            400,
+            "invalid_request",
+            900561,
+            f"The endpoint only accepts POST, OPTIONS requests. Received a {request.method} "
+            "request.",
+        )
+
+
+def _check_grant(grant_type: str | None) -> None:
+    if not grant_type:
+        raise _missing("grant_type")
+    if grant_type != "client_credentials":
+        raise IdentityError(
+            400,
+            "unsupported_grant_type",
+            70003,
+            f"The app requested an unsupported grant type '{grant_type}'.",
+        )
+
+
+def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
+    """client_id and secret from HTTP Basic auth (RFC 6749 §2.3.1: form-encoded, then base64)."""
+    scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except ValueError:
+        return None, None
+    user, _, password = decoded.partition(":")
+    return unquote_plus(user), unquote_plus(password)

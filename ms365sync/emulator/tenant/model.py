@@ -1,0 +1,346 @@
+"""The tenant's content model: sites, document libraries, folders and files, principals,
+grants, and each library's change journal (the source of delta).
+
+Items are plain objects linked to their parent; every change appends a numbered entry to
+the library's journal and stamps the item with that number, so a delta round is a scan of
+the journal between two numbers (see `Journal`). The `Tenant` in tenant.py owns the lock
+and performs mutations; this module holds the data and the pure queries over it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from ms365sync.emulator.tenant.content import Content
+
+
+class Role(enum.Enum):
+    """Graph permission roles as SharePoint reports them (never sp.owner / sp.member)."""
+
+    OWNER = "owner"
+    WRITE = "write"
+    READ = "read"
+
+    @property
+    def level(self) -> str:
+        """The SharePoint permission level name used in .permissions.json."""
+        return {"owner": "Full Control", "write": "Edit", "read": "View"}[self.value]
+
+
+class PrincipalKind(enum.Enum):
+    USER = "user"
+    GROUP = "group"  # an Entra (Microsoft 365 / security) group
+    SITE_GROUP = "sitegroup"
+    LINK = "link"
+
+
+GrantKey = tuple[PrincipalKind, str]
+
+
+@dataclass
+class User:
+    id: str  # Entra object id (lower-case GUID)
+    display_name: str
+    email: str  # also the user principal name
+
+
+@dataclass
+class Group:
+    id: str
+    display_name: str
+    email: str
+
+
+@dataclass
+class SiteGroup:
+    id: int  # principal id, unique only within the site
+    title: str  # e.g. "Marketing Owners"; also its login name
+    role: Role
+
+
+@dataclass
+class SharingLink:
+    id: str
+    type: str  # view | edit
+    scope: str  # anonymous | organization | users
+    share_id: str
+    web_url: str
+    recipients: list[str] = field(default_factory=list)  # user ids, for scope "users"
+    created: float = 0.0
+
+    @property
+    def role(self) -> Role:
+        return Role.WRITE if self.type == "edit" else Role.READ
+
+    @property
+    def label(self) -> str:
+        return f"Sharing Link ({self.type}, {self.scope})"
+
+
+class ChangeKind(enum.IntEnum):
+    CHANGE = 1  # created, content or metadata edited, renamed, moved
+    SHARING = 2  # permissions changed
+    DELETE = 3
+
+
+class Item:
+    """A folder or file (or the library root) in a document library."""
+
+    __slots__ = (
+        "change_seq",
+        "children",
+        "content",
+        "created",
+        "created_by",
+        "ctag_v",
+        "etag_v",
+        "grants",
+        "guid",
+        "id",
+        "is_folder",
+        "list_item_id",
+        "mime_type",
+        "modified",
+        "modified_by",
+        "name",
+        "parent",
+        "sharing_marked",
+        "sharing_seq",
+        "total_size",
+    )
+
+    def __init__(
+        self,
+        *,
+        item_id: str,
+        guid: uuid.UUID,
+        name: str,
+        parent: Item | None,
+        is_folder: bool,
+        now: float,
+        author: str,
+        content: Content | None = None,
+        mime_type: str = "",
+        list_item_id: int = 0,
+    ) -> None:
+        self.id = item_id
+        self.guid = guid
+        self.name = name
+        self.parent = parent
+        self.is_folder = is_folder
+        self.children: dict[str, Item] = {}
+        self.content = content
+        self.mime_type = mime_type
+        self.etag_v = 1
+        self.ctag_v = 1
+        self.created = self.modified = now
+        self.created_by = self.modified_by = author
+        self.change_seq = 0
+        self.sharing_seq = 0
+        self.sharing_marked = False
+        # None: inherits from the parent. Otherwise this item is the root of a permission
+        # hierarchy and these are all of its grants.
+        self.grants: dict[GrantKey, Role] | None = None
+        self.total_size = content.size if content is not None else 0
+        # The integer id of the list item behind this driveItem (0: the root folder, which is
+        # no list item); sharepointIds.listItemId.
+        self.list_item_id = list_item_id
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent is None
+
+    @property
+    def size(self) -> int:
+        return self.total_size
+
+    @property
+    def path(self) -> str:
+        """Library-relative POSIX path ("" for the root)."""
+        parts: list[str] = []
+        node: Item | None = self
+        while node is not None and node.parent is not None:
+            parts.append(node.name)
+            node = node.parent
+        return "/".join(reversed(parts))
+
+    def ancestors(self) -> Iterator[Item]:
+        """Parent, grandparent, ... up to and including the root."""
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def walk(self) -> Iterator[Item]:
+        """This item and every descendant, parents before children."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.children.values())
+
+    def permission_root(self) -> Item:
+        """The nearest item (this one or an ancestor) that holds its own grants."""
+        node: Item | None = self
+        while node is not None:
+            if node.grants is not None:
+                return node
+            node = node.parent
+        raise AssertionError("the library root always holds grants")
+
+
+@dataclass
+class Tombstone:
+    """What is left of a deleted item: enough for delta to report its removal."""
+
+    id: str
+    guid: uuid.UUID
+    is_folder: bool
+    parent_id: str
+    seq: int
+    deleted: float
+    etag_v: int
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    item_id: str
+    kind: ChangeKind
+    time: float
+
+
+class Journal:
+    """Append-only log of a library's changes, numbered from 1.
+
+    An entry is *current* while it is still the latest entry of its kind for its item; older
+    entries are skipped when scanned. Delta tokens name positions in this log and carry the
+    `epoch` they were issued in; bumping it kills every token issued so far, and only those.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[JournalEntry] = []
+        self.seq = 0
+        self.epoch = 0  # tokens issued in an earlier epoch answer 410
+
+    def append(self, item_id: str, kind: ChangeKind, now: float) -> int:
+        self.seq += 1
+        self.entries.append(JournalEntry(self.seq, item_id, kind, now))
+        return self.seq
+
+    def after(self, seq: int) -> Iterator[JournalEntry]:
+        """Entries with a number greater than `seq`, in order."""
+        start = bisect.bisect_right(self.entries, seq, key=lambda entry: entry.seq)
+        entries = self.entries
+        for index in range(start, len(entries)):
+            yield entries[index]
+
+    def seq_at(self, when: float) -> int:
+        """The last position reached at time `when` (0 before the first change)."""
+        index = bisect.bisect_right(self.entries, when, key=lambda entry: entry.time)
+        return self.entries[index - 1].seq if index else 0
+
+
+class Drive:
+    """A document library."""
+
+    def __init__(
+        self,
+        *,
+        drive_id: str,
+        site: Site,
+        list_guid: uuid.UUID,
+        prefix: bytes,
+        title: str,
+        url_segment: str,
+        now: float,
+        root: Item,
+    ) -> None:
+        self.id = drive_id
+        self.site = site
+        self.list_guid = list_guid
+        self.prefix = prefix
+        self.title = title
+        self.url_segment = url_segment
+        self.description = ""
+        self.created = self.modified = now
+        self.root = root
+        self.items: dict[str, Item] = {root.id: root}
+        self.tombstones: dict[str, Tombstone] = {}
+        self.links: dict[str, SharingLink] = {}  # every sharing link, by id
+        self.journal = Journal()
+        self.resync_pending = False  # the next token-bearing delta request answers 410
+        self.last_list_item_id = 0  # list item ids are numbered from 1 per library
+        self.system = False  # hidden from /drives unless `system` is selected
+
+    @property
+    def web_url(self) -> str:
+        return f"{self.site.web_url}/{_quote_segment(self.url_segment)}"
+
+    def find(self, path: str) -> Item | None:
+        """The item at a library-relative path ("" or "/" is the root), or None."""
+        node = self.root
+        for part in (p for p in path.strip("/").split("/") if p):
+            child = node.children.get(part)
+            if child is None:
+                return None
+            node = child
+        return node
+
+    def files(self) -> Iterator[Item]:
+        return (item for item in self.root.walk() if not item.is_folder)
+
+
+class Site:
+    """A SharePoint site (the root web of a site collection)."""
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        path: str,
+        display_name: str,
+        collection: uuid.UUID,
+        web: uuid.UUID,
+        now: float,
+    ) -> None:
+        self.hostname = hostname
+        self.path = path  # server-relative, e.g. /sites/marketing
+        self.display_name = display_name
+        self.description = ""
+        self.collection = collection
+        self.web = web
+        self.id = f"{hostname},{collection},{web}"
+        self.created = self.modified = now
+        self.groups: dict[Role, SiteGroup] = {}
+        self.drives: dict[str, Drive] = {}
+
+    @property
+    def name(self) -> str:
+        """The URL leaf, e.g. "marketing" for /sites/marketing."""
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def web_url(self) -> str:
+        return f"https://{self.hostname}{_quote_path(self.path)}"
+
+    def drive_named(self, name: str) -> Drive | None:
+        """A library by its title or its URL segment (case-insensitive)."""
+        lowered = name.lower()
+        for drive in self.drives.values():
+            if lowered in (drive.title.lower(), drive.url_segment.lower()):
+                return drive
+        return None
+
+
+def _quote_segment(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def _quote_path(path: str) -> str:
+    return quote(path, safe="/")
