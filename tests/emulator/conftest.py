@@ -25,9 +25,9 @@ from emulator_fakes import (
     trusting_session,
 )
 
-from ms365sync.emulator.control.endpoints.settings import EmulatorConfig
+from ms365sync.emulator.control.settings import EmulatorConfig
 from ms365sync.emulator.login.directory import SITES_READ_ALL, AppRegistration, Directory
-from ms365sync.emulator.tenant.tenant.clock import Clock
+from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.transport.adapter import mount
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from ms365sync.emulator.transport.server import EmulatorServer

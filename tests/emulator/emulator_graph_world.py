@@ -14,12 +14,12 @@ from typing import Any
 
 import requests
 
-from ms365sync.emulator.control.endpoints.settings import EmulatorConfig
+from ms365sync.emulator.control.settings import EmulatorConfig
 from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.login.directory import AppRegistration
-from ms365sync.emulator.tenant.tenant.content import BytesContent
-from ms365sync.emulator.tenant.tenant.model import Drive, Item, Role, Site
-from ms365sync.emulator.tenant.tenant.tenant import Tenant
+from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator.tenant.model import Drive, Item, Role, Site
+from ms365sync.emulator.tenant.tenant import Tenant
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 HOST = "contoso.sharepoint.com"

@@ -19,9 +19,9 @@ from ms365sync.emulator.scenarios.demo import (
     load_demo_tenant,
 )
 from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
-from ms365sync.emulator.tenant.tenant.model import Drive, Item, PrincipalKind, Role
-from ms365sync.emulator.tenant.tenant.permissions import expected_labels
-from ms365sync.emulator.tenant.tenant.tenant import Tenant
+from ms365sync.emulator.tenant.model import Drive, Item, PrincipalKind, Role
+from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant import Tenant
 
 NOW = 1_740_000_000.0
 CLIENT_ID = "5d3c2a1e-9f4b-4c7d-8e2a-1b6f0c9d7e31"

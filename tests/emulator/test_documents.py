@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from ms365sync.emulator.tenant.tenant.documents import (
+from ms365sync.emulator.tenant.documents import (
     column_name,
     docx_document,
     pdf_document,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from emulator_fakes import AppFactory, body_json, call, issue_token, sample
 
-from ms365sync.emulator.control.endpoints.settings import FaultConfig, ThrottleConfig
+from ms365sync.emulator.control.settings import FaultConfig, ThrottleConfig
 from ms365sync.emulator.transport.http import Response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 

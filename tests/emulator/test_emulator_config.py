@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ms365sync.emulator.control.endpoints.settings import (
+from ms365sync.emulator.control.settings import (
     EmulatorConfig,
     FaultConfig,
     LatencyConfig,

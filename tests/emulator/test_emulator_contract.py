@@ -29,8 +29,8 @@ import requests
 from emulator_fakes import SAMPLES, sample
 from emulator_graph_world import HOST, PREFER_ALL, World, make_world, share
 
-from ms365sync.emulator.control.endpoints.settings import EmulatorConfig, ThrottleConfig
-from ms365sync.emulator.tenant.tenant.model import Role
+from ms365sync.emulator.control.settings import EmulatorConfig, ThrottleConfig
+from ms365sync.emulator.tenant.model import Role
 
 # ---------------------------------------------------------------------- the comparator
 
@@ -403,7 +403,7 @@ def test_03_sharepoint_file_2024(world: World) -> None:
 
 
 def _bytes(data: bytes) -> Any:
-    from ms365sync.emulator.tenant.tenant.content import BytesContent
+    from ms365sync.emulator.tenant.content import BytesContent
 
     return BytesContent(data)
 

@@ -22,7 +22,7 @@ from emulator_fakes import (
     sample,
 )
 
-from ms365sync.emulator.control.endpoints.settings import FaultConfig
+from ms365sync.emulator.control.settings import FaultConfig
 from ms365sync.emulator.login.tokens import b64url, b64url_decode
 from ms365sync.emulator.msgraph.download import (
     CHUNK_SIZE,
@@ -30,7 +30,7 @@ from ms365sync.emulator.msgraph.download import (
     DownloadSigner,
     TypedContent,
 )
-from ms365sync.emulator.tenant.tenant.clock import Clock
+from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.transport.http import Response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from ms365sync.emulator.transport.server import EmulatorServer

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from ms365sync.emulator.control.endpoints.faults import FaultInjector, fingerprint
-from ms365sync.emulator.control.endpoints.settings import FaultConfig
+from ms365sync.emulator.control.faults import FaultInjector, fingerprint
+from ms365sync.emulator.control.settings import FaultConfig
 from ms365sync.emulator.transport.http import Headers, Request
 
 

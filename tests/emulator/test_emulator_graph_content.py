@@ -15,8 +15,8 @@ import requests
 from emulator_fakes import trusting_session
 from emulator_graph_world import FILES, World, make_world, token_for
 
-from ms365sync.emulator.control.endpoints.requestlog import RequestLog
-from ms365sync.emulator.control.endpoints.settings import ThrottleConfig
+from ms365sync.emulator.control.requestlog import RequestLog
+from ms365sync.emulator.control.settings import ThrottleConfig
 from ms365sync.emulator.transport.server import EmulatorServer
 
 PATH = "Reports/Q1 summary.txt"

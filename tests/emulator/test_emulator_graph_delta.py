@@ -18,8 +18,8 @@ from emulator_graph_world import (
     make_world,
 )
 
-from ms365sync.emulator.control.endpoints.settings import EmulatorConfig, FaultConfig
-from ms365sync.emulator.tenant.tenant.content import BytesContent
+from ms365sync.emulator.control.settings import EmulatorConfig, FaultConfig
+from ms365sync.emulator.tenant.content import BytesContent
 
 RESYNC = sample("04-delta-410-resyncRequired.real-2022.json")["error"]
 DOWNLOAD_URL = "@microsoft.graph.downloadUrl"

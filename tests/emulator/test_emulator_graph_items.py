@@ -22,7 +22,7 @@ from emulator_graph_world import (
     make_world,
 )
 
-from ms365sync.emulator.tenant.tenant.content import BytesContent
+from ms365sync.emulator.tenant.content import BytesContent
 
 NOT_SUPPORTED = "Permission is not supported in this item."
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")

@@ -10,7 +10,7 @@ import pytest
 from emulator_fakes import sample
 from emulator_graph_world import World, make_world
 
-from ms365sync.emulator.tenant.tenant.model import Role
+from ms365sync.emulator.tenant.model import Role
 
 AMY = "amy@contoso.onmicrosoft.com"
 BEN = "ben@contoso.onmicrosoft.com"

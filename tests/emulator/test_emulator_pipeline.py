@@ -18,7 +18,7 @@ from emulator_fakes import (
     sample,
 )
 
-from ms365sync.emulator.control.endpoints.settings import FaultConfig, LatencyConfig
+from ms365sync.emulator.control.settings import FaultConfig, LatencyConfig
 from ms365sync.emulator.login.tokens import b64url
 from ms365sync.emulator.transport.http import Response
 from ms365sync.emulator.transport.pipeline import EmulatorApp

@@ -9,8 +9,8 @@ import random
 import pytest
 from emulator_fakes import sample
 
-from ms365sync.emulator.tenant.tenant.content import GeneratedContent
-from ms365sync.emulator.tenant.tenant.qxh import QuickXor, quick_xor_b64
+from ms365sync.emulator.tenant.content import GeneratedContent
+from ms365sync.emulator.tenant.qxh import QuickXor, quick_xor_b64
 
 VECTORS = sample("09-quickxorhash-test-vectors.rclone.json")["vectors"]
 

@@ -10,8 +10,8 @@ from urllib.parse import urlencode, urlsplit
 
 from emulator_fakes import APP_ID, SECRET, TENANT_ID, AppFactory, call, issue_token
 
-from ms365sync.emulator.control.endpoints.requestlog import LogEntry, RequestLog, redact_query
-from ms365sync.emulator.control.endpoints.settings import FaultConfig
+from ms365sync.emulator.control.requestlog import LogEntry, RequestLog, redact_query
+from ms365sync.emulator.control.settings import FaultConfig
 
 
 def logged(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import requests
 import trustme
 from emulator_fakes import TENANT_ID, body_json, call, issue_token, trusting_session
 
-from ms365sync.emulator.control.endpoints.settings import FaultConfig
+from ms365sync.emulator.control.settings import FaultConfig
 from ms365sync.emulator.transport.http import Request, Response, Router, json_response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from ms365sync.emulator.transport.server import EmulatorServer

@@ -15,9 +15,9 @@ from emulator_fakes import (
     sample,
 )
 
-from ms365sync.emulator.control.endpoints.settings import ThrottleConfig
-from ms365sync.emulator.control.endpoints.throttle import Throttle
-from ms365sync.emulator.tenant.tenant.clock import Clock
+from ms365sync.emulator.control.settings import ThrottleConfig
+from ms365sync.emulator.control.throttle import Throttle
+from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.transport.http import Response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 

@@ -19,9 +19,9 @@ from ms365sync.emulator.scenarios.export import (
     export_tenant,
     extract_export,
 )
-from ms365sync.emulator.tenant.tenant.content import BytesContent, Content, GeneratedContent
-from ms365sync.emulator.tenant.tenant.permissions import expected_labels
-from ms365sync.emulator.tenant.tenant.tenant import Tenant
+from ms365sync.emulator.tenant.content import BytesContent, Content, GeneratedContent
+from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant import Tenant
 
 NOW = 1_740_000_000.0
 

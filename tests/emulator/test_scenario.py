@@ -12,10 +12,10 @@ import tomli_w
 
 from ms365sync.emulator.errors import InputError
 from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario, parse_scenario
-from ms365sync.emulator.tenant.tenant.content import BytesContent
-from ms365sync.emulator.tenant.tenant.model import Drive, PrincipalKind, Role
-from ms365sync.emulator.tenant.tenant.permissions import expected_labels
-from ms365sync.emulator.tenant.tenant.tenant import MutationError, PathLike, Tenant
+from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator.tenant.model import Drive, PrincipalKind, Role
+from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant import MutationError, PathLike, Tenant
 
 NOW = 1_700_000_000.0
 ALICE = "alice@contoso.onmicrosoft.com"

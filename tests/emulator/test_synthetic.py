@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from ms365sync.emulator.scenarios.synthetic import SizeDistribution, synthetic_tenant
-from ms365sync.emulator.tenant.tenant.content import GeneratedContent
-from ms365sync.emulator.tenant.tenant.model import Item, PrincipalKind
-from ms365sync.emulator.tenant.tenant.tenant import Tenant
+from ms365sync.emulator.tenant.content import GeneratedContent
+from ms365sync.emulator.tenant.model import Item, PrincipalKind
+from ms365sync.emulator.tenant.tenant import Tenant
 
 NOW = 1_700_000_000.0
 

@@ -12,9 +12,9 @@ import pytest
 from ms365sync.emulator.errors import InputError
 from ms365sync.emulator.scenarios.inputfile import parse_document
 from ms365sync.emulator.scenarios.tenantfile import load_tenant, parse_tenant
-from ms365sync.emulator.tenant.tenant.model import Drive, PrincipalKind
-from ms365sync.emulator.tenant.tenant.permissions import expected_labels
-from ms365sync.emulator.tenant.tenant.tenant import Tenant
+from ms365sync.emulator.tenant.model import Drive, PrincipalKind
+from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.tenant import Tenant
 
 NOW = 1_700_000_000.0
 CLIENT_ID = "5d3c2a1e-9f4b-4c7d-8e2a-1b6f0c9d7e31"

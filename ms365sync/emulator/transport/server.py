@@ -1,111 +1,21 @@
-"""A real HTTPS server on 127.0.0.1 for the emulator: cheroot, keep-alive, TLS >= 1.2, local CA."""
+"""A real HTTPS server on 127.0.0.1 for the emulator: cheroot, keep-alive, TLS >= 1.2, local CA.
+
+cheroot and trustme are imported when a server is started or a certificate issued, not when
+this module is, so the in-process emulator never loads them.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import socket
 import ssl
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trustme
-from cheroot.server import Gateway, HTTPServer
-from cheroot.ssl.builtin import BuiltinSSLAdapter
-
-from ms365sync.emulator.transport.http import Headers, Request, Response
-from ms365sync.emulator.transport.wsgi import body_chunks, status_line
-
-logger = logging.getLogger("ms365sync.emulator.transport.server")
+if TYPE_CHECKING:
+    from cheroot.server import HTTPServer
 
 LOOPBACK = "127.0.0.1"
-_HOP_BY_HOP = frozenset({"content-length", "connection", "transfer-encoding", "keep-alive"})
-
-
-def _request(req: Any) -> Request:
-    """A Request from cheroot's parsed request, keeping the target percent-encoded as sent."""
-    target = req.uri.decode("utf-8", "replace")
-    raw_path, _, query = target.partition("?")
-    headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in req.inheaders.items())
-    has_body = req.chunked_read or int(req.inheaders.get(b"Content-Length", 0) or 0) > 0
-    return Request(
-        method=req.method.decode("ascii"),
-        host=headers.get("Host") or LOOPBACK,
-        raw_path=raw_path,
-        query_string=query,
-        headers=headers,
-        body=req.rfile.read() if has_body else b"",
-        scheme="https",
-    )
-
-
-def _abort(conn: Any) -> None:
-    """End the TLS session and the TCP connection now, mid-response if need be.
-
-    close_notify is sent without waiting for the peer's, so the client reads a clean EOF
-    (and reports a short body or a connection closed without a response), as after a
-    server-side connection reset by a proxy.
-    """
-    sock = conn.socket
-    with contextlib.suppress(OSError, ValueError):
-        sock.setblocking(False)
-        if isinstance(sock, ssl.SSLSocket):
-            sock = sock.unwrap()
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-class _EmulatorGateway(Gateway):
-    """Hands each parsed request to the emulator and writes its Response, honouring `drop`
-    (close without a byte) and `truncate_at` (full Content-Length, partial body, close)."""
-
-    def respond(self) -> None:
-        req = self.req
-        response = req.server.emulator.handle(_request(req))
-        if response.drop:
-            req.sent_headers = True  # nothing is to be sent for this request
-            req.close_connection = True
-            _abort(req.conn)
-            return
-        _send(req, response)
-        if response.truncate_at is not None:
-            req.close_connection = True
-            _abort(req.conn)
-
-
-def _send(req: Any, response: Response) -> None:
-    """Status, headers (Content-Length when known, else chunked) and the body chunk by chunk."""
-    req.status = status_line(response.status).encode("latin-1")
-    req.outheaders.extend(
-        (k.encode("utf-8"), v.encode("utf-8"))
-        for k, v in response.headers.items()
-        if k.lower() not in _HOP_BY_HOP
-    )
-    if response.content_length is not None:
-        req.outheaders.append((b"Content-Length", str(response.content_length).encode()))
-    req.ensure_headers_sent()
-    if req.method != b"HEAD":
-        for chunk in body_chunks(response):
-            req.write(chunk)
-
-
-class _TLSAdapter(BuiltinSSLAdapter):
-    """cheroot's stdlib TLS adapter over a ready SSLContext (the base class wants file names)."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self.certificate = self.private_key = self.certificate_chain = None
-        self.ciphers = self.private_key_password = None
-        self._server_env: dict[str, Any] = {}
-        self.context = context
-
-
-class _Server(HTTPServer):
-    emulator: Any = None
-
-    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
-        logger.log(level, "cheroot: %s", msg, exc_info=traceback)
 
 
 class EmulatorServer:
@@ -145,10 +55,12 @@ class EmulatorServer:
         self.ca_bundle_path = Path(ca_bundle_path) if ca_bundle_path else None
         if self.ca_bundle_path is not None and self.ca_pem is not None:
             self.ca_bundle_path.write_bytes(self.ca_pem)
-        self._server: _Server | None = None
+        self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def _issue_certificate(self, names: tuple[str, ...]) -> None:
+        import trustme  # noqa: PLC0415 -- lazily: importing the emulator must stay cheap
+
         authority = trustme.CA(organization_name="ms365sync emulator")
         certificate = authority.issue_cert(LOOPBACK, "localhost", *names)
         certificate.configure_cert(self.context)
@@ -158,17 +70,12 @@ class EmulatorServer:
         """Bind and serve in a background thread; returns self. Raises OSError if bind fails."""
         if self._server is not None:
             raise RuntimeError("the server is already running")
-        server = _Server(
-            (self.host, self._requested_port),
-            _EmulatorGateway,
-            minthreads=self.numthreads,
-            maxthreads=self.numthreads,
-            server_name="ms365sync-emulator",
+        # cheroot is imported here, not at module level: importing the emulator stays cheap.
+        from ms365sync.emulator.transport.cheroot_gateway import make_server  # noqa: PLC0415
+
+        server = make_server(
+            self.app, (self.host, self._requested_port), self.numthreads, self.context
         )
-        server.emulator = self.app
-        server.ssl_adapter = _TLSAdapter(self.context)
-        server.keep_alive_conn_limit = max(64, self.numthreads * 4)
-        server.prepare()
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="emulator-https", daemon=True)
         self._thread.start()
