@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from ms365sync.emulator.errors import item_not_found
+from ms365sync.emulator.msgraph.exceptions import ItemNotFound
 from ms365sync.emulator.transport.http import Headers, Request, Response, Router, json_response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 
@@ -97,7 +97,7 @@ def fake_graph_router() -> Router:
 
     def permissions(request: Request, item_id: str) -> Response:
         if item_id == "missing":
-            raise item_not_found("Item not found")
+            raise ItemNotFound("Item not found")
         return json_response(200, {"value": [{"id": "p1", "roles": ["read"]}]})
 
     def echo(request: Request) -> Response:

@@ -6,8 +6,9 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 from ms365sync.emulator.control.settings import FaultConfig, LatencyConfig, ThrottleConfig
-from ms365sync.emulator.errors import ConfigError, GraphError
+from ms365sync.emulator.errors import ConfigError
 from ms365sync.emulator.msgraph.envelope import error_response
+from ms365sync.emulator.msgraph.exceptions import GraphError, InvalidRequest, Unauthenticated
 from ms365sync.emulator.transport.hosts import CONTROL_PREFIX
 from ms365sync.emulator.transport.http import Request, Response, Router, json_response
 
@@ -26,7 +27,7 @@ def _body(request: Request) -> Any:
     try:
         return request.json()
     except (ValueError, UnicodeDecodeError):
-        raise GraphError(400, "invalidRequest", "The body is not valid JSON.") from None
+        raise InvalidRequest("The body is not valid JSON.") from None
 
 
 class ControlService:
@@ -54,7 +55,7 @@ class ControlService:
         now = self.app.clock.now()
         sent = request.headers.get(ADMIN_KEY_HEADER) or ""
         if not hmac.compare_digest(sent.encode(), self.app.admin_key.encode()):
-            error = GraphError(401, "unauthenticated", f"Missing or wrong {ADMIN_KEY_HEADER}.")
+            error = Unauthenticated(f"Missing or wrong {ADMIN_KEY_HEADER}.")
             return error_response(error, request, now)
         path = request.path[len(CONTROL_PREFIX) :] or "/"
         found = self.builtin.match(request.method, path) or self.extra.match(request.method, path)
@@ -62,12 +63,12 @@ class ControlService:
             if found is None:
                 allowed = self.builtin.allowed_methods(path) + self.extra.allowed_methods(path)
                 status = 405 if allowed else 404
-                raise GraphError(status, "invalidRequest", f"No control endpoint {path}.")
+                raise InvalidRequest(f"No control endpoint {path}.", status=status)
             route, groups = found
             request.context["route"] = route.name
             return route.handler(request, **groups)
         except ConfigError as error:
-            return error_response(GraphError(400, "invalidRequest", str(error)), request, now)
+            return error_response(InvalidRequest(str(error)), request, now)
         except GraphError as error:
             return error_response(error, request, now)
 
@@ -129,6 +130,6 @@ class ControlService:
         body = _body(request) if request.body else None
         seconds = body.get("seconds") if isinstance(body, dict) else None
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-            raise GraphError(400, "invalidRequest", 'Expected {"seconds": N} with N >= 0.')
+            raise InvalidRequest('Expected {"seconds": N} with N >= 0.')
         self.app.clock.advance(float(seconds))
         return self.get_clock(request)

@@ -10,7 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import Literal
 
-from ms365sync.emulator.errors import GraphError, InputError
+from ms365sync.emulator.errors import InputError
+from ms365sync.emulator.msgraph.exceptions import InvalidRequest
 from ms365sync.emulator.scenarios.export import export_tar
 from ms365sync.emulator.scenarios.scenario import apply_scenario, parse_scenario
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -32,9 +33,9 @@ def tenant_routes(tenant: Tenant) -> Router:
             scenario = parse_scenario(text, name=query.get("name", "scenario"), fmt=fmt)
             applied = apply_scenario(tenant, scenario)
         except UnicodeDecodeError:
-            raise GraphError(400, "invalidRequest", "The scenario is not UTF-8 text.") from None
+            raise InvalidRequest("The scenario is not UTF-8 text.") from None
         except InputError as error:
-            raise GraphError(400, "invalidRequest", str(error)) from None
+            raise InvalidRequest(str(error)) from None
         return json_response(200, {"applied": applied}, content_type="application/json")
 
     def get_export(request: Request) -> Response:

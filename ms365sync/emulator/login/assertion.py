@@ -13,8 +13,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ms365sync.emulator.errors import IdentityError
 from ms365sync.emulator.login.directory import AppRegistration
+from ms365sync.emulator.login.exceptions import (
+    IdentityError,
+    InvalidClient,
+    InvalidRequest,
+)
 from ms365sync.emulator.login.tokens import b64url_decode
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -30,7 +34,7 @@ def _certificate(pem: bytes) -> tuple[bytes, bytes, x509.Certificate]:
 
 
 def _invalid_client(aadsts: int, description: str) -> IdentityError:
-    return IdentityError(401, "invalid_client", aadsts, description)
+    return InvalidClient(aadsts, description)
 
 
 def _malformed() -> IdentityError:
@@ -135,9 +139,7 @@ def verify_client_assertion(
     (invalid_request / invalid_client with AADSTS codes) on the first failed check.
     """
     if assertion_type != JWT_BEARER or not assertion:
-        raise IdentityError(
-            400,
-            "invalid_request",
+        raise InvalidRequest(
             90014,
             "The required fields 'client_assertion' and 'client_assertion_type' "
             f"('{JWT_BEARER}') must both be present.",

@@ -9,9 +9,18 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from ms365sync.emulator.errors import IdentityError
 from ms365sync.emulator.login.assertion import verify_client_assertion
 from ms365sync.emulator.login.directory import AppRegistration, Directory
+from ms365sync.emulator.login.exceptions import (
+    IdentityError,
+    InvalidClient,
+    InvalidInstance,
+    InvalidRequest,
+    InvalidScope,
+    InvalidTenant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
 from ms365sync.emulator.login.tokens import (
     GRAPH_APP_ID,
     GRAPH_AUDIENCE,
@@ -93,18 +102,14 @@ def _json(status: int, payload: dict[str, Any], cache_control: str) -> Response:
 
 
 def _missing(name: str) -> IdentityError:
-    return IdentityError(
-        400,
-        "invalid_request",
+    return InvalidRequest(
         900144,
         f"The request body must contain the following parameter: '{name}'.",
     )
 
 
 def _unknown_tenant(tenant: str) -> IdentityError:
-    return IdentityError(
-        400,
-        "invalid_tenant",
+    return InvalidTenant(
         90002,
         f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
         "signing into the correct cloud. Check with your subscription administrator, this may "
@@ -200,7 +205,7 @@ class IdentityService:
         endpoint = request.query.get("authorization_endpoint", "")
         parts = urlsplit(endpoint)
         if (parts.hostname or "") not in self.hosts.login_hosts:
-            raise IdentityError(400, "invalid_instance", 50049, "Unknown or invalid instance.")
+            raise InvalidInstance(50049, "Unknown or invalid instance.")
         tenant = parts.path.strip("/").split("/")[0] or "common"
         metadata = [
             {"preferred_network": net, "preferred_cache": cache, "aliases": aliases}
@@ -250,9 +255,7 @@ class IdentityService:
             raise _missing("client_id")
         app = self.directory.apps.get(client_id)
         if app is None:
-            raise IdentityError(
-                400,
-                "unauthorized_client",
+            raise UnauthorizedClient(
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory "
                 f"'{tenant}'. This can happen if the application has not been installed by the "
@@ -281,17 +284,13 @@ class IdentityService:
             return True
         secret = form.get("client_secret") or basic_secret
         if not secret:
-            raise IdentityError(
-                401,
-                "invalid_client",
+            raise InvalidClient(
                 7000216,
                 "'client_assertion', 'client_secret' or 'request' is required for the "
                 "'client_credentials' grant type.",
             )
         if not any(hmac.compare_digest(secret.encode(), s.encode()) for s in app.secrets):
-            raise IdentityError(
-                401,
-                "invalid_client",
+            raise InvalidClient(
                 7000215,
                 "Invalid client secret provided. Ensure the secret being sent in the request is "
                 "the client secret value, not the client secret ID, for a secret added to app "
@@ -318,9 +317,7 @@ class IdentityService:
         resource = text.lower().removesuffix("/.default")
         audience = self._graph_audience(resource) if resource != text.lower() else None
         if audience is None or " " in text:
-            raise IdentityError(
-                400,
-                "invalid_scope",
+            raise InvalidScope(
                 70011,
                 f"The provided value for the input parameter 'scope' is not valid. The scope "
                 f"{scope} is not valid.",
@@ -342,9 +339,7 @@ class IdentityService:
 
 def _check_post(request: Request) -> None:
     if request.method != "POST":
-        raise IdentityError(
-            400,
-            "invalid_request",
+        raise InvalidRequest(
             900561,
             f"The endpoint only accepts POST, OPTIONS requests. Received a {request.method} "
             "request.",
@@ -355,9 +350,7 @@ def _check_grant(grant_type: str | None) -> None:
     if not grant_type:
         raise _missing("grant_type")
     if grant_type != "client_credentials":
-        raise IdentityError(
-            400,
-            "unsupported_grant_type",
+        raise UnsupportedGrantType(
             70003,
             f"The app requested an unsupported grant type '{grant_type}'.",
         )

@@ -12,8 +12,8 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from ms365sync.emulator.errors import GraphError
 from ms365sync.emulator.login.directory import AppRegistration, Directory
+from ms365sync.emulator.msgraph.exceptions import InvalidAuthenticationToken
 from ms365sync.emulator.tenant.clock import Clock
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
@@ -47,14 +47,9 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def unauthenticated(message: str) -> GraphError:
+def unauthenticated(message: str) -> InvalidAuthenticationToken:
     """Graph's 401 InvalidAuthenticationToken with its WWW-Authenticate header."""
-    return GraphError(
-        401,
-        "InvalidAuthenticationToken",
-        message,
-        headers=[("WWW-Authenticate", WWW_AUTHENTICATE)],
-    )
+    return InvalidAuthenticationToken(message, headers=[("WWW-Authenticate", WWW_AUTHENTICATE)])
 
 
 class TokenAuthority:

@@ -12,8 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ms365sync.emulator.errors import GraphError
 from ms365sync.emulator.msgraph.envelope import error_response
+from ms365sync.emulator.msgraph.exceptions import (
+    BadRequest,
+    FailedDependency,
+    GraphError,
+    MethodNotAllowed,
+)
 from ms365sync.emulator.transport.http import Headers, Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -35,10 +40,6 @@ _ENVELOPE_ONLY = frozenset(
 _ABSOLUTE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
-def bad_request(message: str) -> GraphError:
-    return GraphError(400, "BadRequest", message)
-
-
 @dataclass
 class Member:
     """One request of a batch, as the client listed it."""
@@ -58,17 +59,17 @@ class Member:
 
 def _member(raw: Any) -> Member:
     if not isinstance(raw, Mapping):
-        raise bad_request("Invalid batch payload format: each request must be an object.")
+        raise BadRequest("Invalid batch payload format: each request must be an object.")
     ident, method, url = raw.get("id"), raw.get("method"), raw.get("url")
     headers, depends = raw.get("headers", {}), raw.get("dependsOn", [])
     if not isinstance(ident, str) or not ident:
-        raise bad_request("Invalid batch payload format: every request needs a string 'id'.")
+        raise BadRequest("Invalid batch payload format: every request needs a string 'id'.")
     if not isinstance(method, str) or not isinstance(url, str) or not url:
-        raise bad_request(f"Invalid batch payload format: request '{ident}' needs method and url.")
+        raise BadRequest(f"Invalid batch payload format: request '{ident}' needs method and url.")
     if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
-        raise bad_request(f"Invalid batch payload format: headers of request '{ident}'.")
+        raise BadRequest(f"Invalid batch payload format: headers of request '{ident}'.")
     if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-        raise bad_request(f"Invalid batch payload format: dependsOn of request '{ident}'.")
+        raise BadRequest(f"Invalid batch payload format: dependsOn of request '{ident}'.")
     return Member(
         ident, method.upper(), url, dict(headers), raw.get("body"), "body" in raw, list(depends)
     )
@@ -79,21 +80,21 @@ def parse_members(body: bytes) -> list[Member]:
     try:
         payload = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise bad_request(
+        raise BadRequest(
             "Unable to read JSON request payload. Please ensure Content-Type header is set and "
             "payload is of valid JSON format."
         ) from None
     requests = payload.get("requests") if isinstance(payload, dict) else None
     if not isinstance(requests, list) or not requests:
-        raise bad_request("Invalid batch payload format.")
+        raise BadRequest("Invalid batch payload format.")
     if len(requests) > MAX_REQUESTS:
         # The exact wording for > 20 was never captured (graph-facts §13).
-        raise bad_request(f"The number of requests in a batch is limited to {MAX_REQUESTS}.")
+        raise BadRequest(f"The number of requests in a batch is limited to {MAX_REQUESTS}.")
     members = [_member(raw) for raw in requests]
     seen: set[str] = set()
     for member in members:
         if member.key in seen:
-            raise bad_request(f"Batch request contains a duplicate id: '{member.id}'.")
+            raise BadRequest(f"Batch request contains a duplicate id: '{member.id}'.")
         seen.add(member.key)
     return members
 
@@ -107,7 +108,7 @@ def execution_order(members: list[Member]) -> list[Member]:
     for member in members:
         for dep in member.depends_on:
             if dep.lower() not in by_key or dep.lower() == member.key:
-                raise bad_request(f"Request '{member.id}' depends on an unknown request '{dep}'.")
+                raise BadRequest(f"Request '{member.id}' depends on an unknown request '{dep}'.")
     ordered: list[Member] = []
     placed: set[str] = set()
     while len(ordered) < len(members):
@@ -117,7 +118,7 @@ def execution_order(members: list[Member]) -> list[Member]:
             if m.key not in placed and all(d.lower() in placed for d in m.depends_on)
         ]
         if not ready:
-            raise bad_request("The dependsOn references of the batch form a cycle.")
+            raise BadRequest("The dependsOn references of the batch form a cycle.")
         ordered.append(ready[0])
         placed.add(ready[0].key)
     return ordered
@@ -152,12 +153,7 @@ class BatchProcessor:
     def handle(self, envelope: Request) -> Response:
         try:
             if envelope.method != "POST":
-                raise GraphError(
-                    405,
-                    "Request_BadRequest",
-                    "Specified HTTP method is not allowed for the request target.",
-                    headers=[("Allow", "POST")],
-                )
+                raise MethodNotAllowed(headers=[("Allow", "POST")])
             self.app.authenticate(envelope)
             if self.app.faults.should("drop", envelope):
                 envelope.context["fault"] = "drop"
@@ -181,9 +177,7 @@ class BatchProcessor:
             )
             sub = self._sub_request(envelope, member)
             if failed is not None:
-                error = GraphError(
-                    424,
-                    "FailedDependency",
+                error = FailedDependency(
                     f"The request depends on request '{failed}', which failed.",
                 )
                 response = error_response(error, sub, self.app.clock.now())
@@ -231,14 +225,14 @@ class BatchProcessor:
     @staticmethod
     def _check_member(member: Member) -> None:
         if member.method not in METHODS:
-            raise bad_request(f"Invalid method '{member.method}' in request '{member.id}'.")
+            raise BadRequest(f"Invalid method '{member.method}' in request '{member.id}'.")
         if _ABSOLUTE_URL.match(member.url):
-            raise bad_request("Batch request URLs must be relative to the version root.")
+            raise BadRequest("Batch request URLs must be relative to the version root.")
         first = member.url.lstrip("/").split("/", 1)[0].split("?", 1)[0]
         if first.lower() in ("v1.0", "beta"):
             # URLs are relative to the version root (json-batching.md), so a leading
             # /v1.0 names a segment that does not exist under it.
-            raise bad_request(f"Resource not found for the segment '{first}'.")
+            raise BadRequest(f"Resource not found for the segment '{first}'.")
 
     @staticmethod
     def _member_body(member: Member) -> bytes:
@@ -248,12 +242,12 @@ class BatchProcessor:
             (v for k, v in member.headers.items() if k.lower() == "content-type"), None
         )
         if content_type is None:
-            raise bad_request(f"Request '{member.id}' has a body but no Content-Type header.")
+            raise BadRequest(f"Request '{member.id}' has a body but no Content-Type header.")
         if content_type.lower().startswith("application/json"):
             return json.dumps(member.body, separators=(",", ":")).encode()
         if not isinstance(member.body, str):
-            raise bad_request(f"The body of request '{member.id}' must be JSON or base64.")
+            raise BadRequest(f"The body of request '{member.id}' must be JSON or base64.")
         try:
             return base64.b64decode(member.body, validate=True)
         except (ValueError, binascii.Error):
-            raise bad_request(f"The body of request '{member.id}' is not valid base64.") from None
+            raise BadRequest(f"The body of request '{member.id}' is not valid base64.") from None

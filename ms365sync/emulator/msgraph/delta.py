@@ -21,18 +21,13 @@ import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ms365sync.emulator.errors import GraphError, invalid_request
+from ms365sync.emulator.msgraph.exceptions import InvalidRequest, ResyncRequired
 from ms365sync.emulator.tenant.model import ChangeKind, Drive, Item, JournalEntry, Tombstone
 
 PREFER_SHARING = frozenset(
     {"deltashowsharingchanges", "deltashowremovedasdeleted", "deltatraversepermissiongaps"}
 )
 _EPOCH_TICKS = 621_355_968_000_000_000  # .NET ticks at 1970-01-01
-RESYNC_MESSAGE = (
-    "Resync required. Replace any local items with the server's version (including deletes) "
-    "if you're sure that the service was up to date with your local changes when you last "
-    "sync'd. Upload any local changes that the server doesn't know about."
-)
 
 
 @dataclass(frozen=True)
@@ -71,18 +66,14 @@ def decode_token(drive: Drive, token: str) -> Cursor:
         base_field, after_field = fields[7], fields[8]
         epoch = int(fields[9].removeprefix("%23")) - 4
     except (binascii.Error, UnicodeDecodeError, IndexError, ValueError) as exc:
-        raise invalid_request("Invalid delta token.") from exc
+        raise InvalidRequest("Invalid delta token.") from exc
     if list_guid != str(drive.list_guid):
-        raise resync_required()
+        raise ResyncRequired()
     started = (ticks - _EPOCH_TICKS) / 10_000_000
     if base_field == "%23":
         return Cursor(base=upto, upto=-1, after=upto, started=started, epoch=epoch)
     after = int(after_field)
     return Cursor(base=int(base_field), upto=upto, after=after, started=started, epoch=epoch)
-
-
-def resync_required() -> GraphError:
-    return GraphError(410, "resyncRequired", RESYNC_MESSAGE)
 
 
 def parse_timestamp(value: str) -> float | None:

@@ -14,6 +14,12 @@ from urllib.parse import quote
 
 from ms365sync.emulator.login.tokens import b64url, b64url_decode
 from ms365sync.emulator.msgraph.envelope import throttled
+from ms365sync.emulator.msgraph.exceptions import (
+    GraphError,
+    ItemNotFound,
+    NotSupported,
+    Unauthenticated,
+)
 from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.transport.http import Headers, Request, Response
 
@@ -178,26 +184,23 @@ def _sharepoint_time(stamp: float) -> str:
     return f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment:%M:%S} {suffix}"
 
 
-def _error(status: int, code: str, message: str, *inner_codes: str) -> Response:
+def _error(error: GraphError) -> Response:
     """SharePoint's error body: codes only, inner codes nested outermost first, no date or ids
-    (samples/09-upload-session-expired-401)."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    nested = error
-    for inner in inner_codes:
+    (samples/09-upload-session-expired-401); the error's headers follow the Content-Type."""
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    nested = body
+    for inner in error.inner_codes:
         nested["innerError"] = {"code": inner}
         nested = nested["innerError"]
-    body = json.dumps({"error": error}, separators=(",", ":")).encode()
-    return Response(status, Headers([("Content-Type", "application/json")]), body)
+    payload = json.dumps({"error": body}, separators=(",", ":")).encode()
+    headers = Headers([("Content-Type", "application/json"), *error.headers])
+    return Response(error.status, headers, payload)
 
 
 def throttled_response(status: int, headers: tuple[tuple[str, str], ...]) -> Response:
     """A throttled download (429 or 503): the Graph throttling codes in SharePoint's body shape,
     with the Retry-After and RateLimit-* headers the throttle decided."""
-    error = throttled(status, headers)
-    response = _error(error.status, error.code, error.message, *error.inner_codes)
-    for name, value in error.headers:
-        response.headers.add(name, value)
-    return response
+    return _error(throttled(status, headers))
 
 
 class _UnsatisfiableError(Exception):
@@ -254,18 +257,22 @@ class DownloadService:
     def handle(self, request: Request) -> Response:
         """Answer one request to the download host."""
         if not request.raw_path.endswith(DOWNLOAD_PATH):
-            return _error(404, "itemNotFound", "The resource could not be found.")
+            return _error(ItemNotFound())
         if request.method not in ("GET", "HEAD"):
-            response = _error(405, "notSupported", "The HTTP method is not supported.")
-            response.headers.add("Allow", "GET, HEAD")
-            return response
+            return _error(
+                NotSupported(
+                    "The HTTP method is not supported.",
+                    status=405,
+                    headers=[("Allow", "GET, HEAD")],
+                )
+            )
         try:
             grant = self.signer.verify(request.raw_path, request.query_string)
         except DownloadDeniedError as denied:
             return self.denied_response(denied)
         source = self.content_for(grant.drive_id, grant.item_id) if self.content_for else None
         if source is None:
-            return _error(404, "itemNotFound", "The resource could not be found.")
+            return _error(ItemNotFound())
         return self._content(request, source, grant)
 
     def expired_response(self, request: Request) -> Response:
@@ -279,14 +286,17 @@ class DownloadService:
     @staticmethod
     def denied_response(denied: DownloadDeniedError) -> Response:
         if not denied.expired:
-            return _error(401, "unauthenticated", "The access token is invalid.", "invalidToken")
-        return _error(
-            401,
-            "unauthenticated",
-            f"The access token has expired. It's valid from '{_sharepoint_time(denied.valid_from)}'"
-            f" and to '{_sharepoint_time(denied.valid_to)}'.",
-            "expiredToken",
+            return _error(
+                Unauthenticated("The access token is invalid.", inner_codes=["invalidToken"])
+            )
+        valid_from, valid_to = (
+            _sharepoint_time(denied.valid_from),
+            _sharepoint_time(denied.valid_to),
         )
+        message = (
+            f"The access token has expired. It's valid from '{valid_from}' and to '{valid_to}'."
+        )
+        return _error(Unauthenticated(message, inner_codes=["expiredToken"]))
 
     def _content(self, request: Request, source: ContentSource, grant: DownloadGrant) -> Response:
         size = source.size

@@ -7,7 +7,11 @@ from datetime import datetime, timezone
 from email.utils import formatdate
 from typing import Any
 
-from ms365sync.emulator.errors import GraphError
+from ms365sync.emulator.msgraph.exceptions import (
+    ActivityLimitReached,
+    GraphError,
+    ServiceNotAvailable,
+)
 from ms365sync.emulator.transport.http import Headers, Request, Response
 
 ERROR_CONTENT_TYPE = "application/json"
@@ -31,18 +35,17 @@ def error_body(error: GraphError, request: Request, now: float) -> dict[str, Any
     date and ids, deeper codes nest as {"code": ...} objects.
     """
     body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.include_inner:
-        inner: dict[str, Any] = {}
-        if error.inner_codes:
-            inner["code"] = error.inner_codes[0]
-            nested: dict[str, Any] = inner
-            for code in error.inner_codes[1:]:
-                nested["innerError"] = {"code": code}
-                nested = nested["innerError"]
-        inner["date"] = error_date(now)
-        inner["request-id"] = request.request_id
-        inner["client-request-id"] = request.client_request_id
-        body["innerError"] = inner
+    inner: dict[str, Any] = {}
+    if error.inner_codes:
+        inner["code"] = error.inner_codes[0]
+        nested: dict[str, Any] = inner
+        for code in error.inner_codes[1:]:
+            nested["innerError"] = {"code": code}
+            nested = nested["innerError"]
+    inner["date"] = error_date(now)
+    inner["request-id"] = request.request_id
+    inner["client-request-id"] = request.client_request_id
+    body["innerError"] = inner
     return {"error": body}
 
 
@@ -61,19 +64,8 @@ def throttled(status: int, headers: tuple[tuple[str, str], ...] = ()) -> GraphEr
     "service busy" (OneDrive docs concepts/errors.md) — no real 503 body was captured.
     """
     if status == 503:
-        return GraphError(
-            503,
-            "serviceNotAvailable",
-            "The service is temporarily unavailable. Retry after the interval in Retry-After.",
-            headers=headers,
-        )
-    return GraphError(
-        429,
-        "activityLimitReached",
-        "The request has been throttled",
-        inner_codes=("throttledRequest", "quota"),
-        headers=headers,
-    )
+        return ServiceNotAvailable(headers=headers)
+    return ActivityLimitReached(headers=headers)
 
 
 def add_standard_headers(response: Response, request: Request, now: float) -> None:

@@ -10,8 +10,8 @@ import base64
 import binascii
 from urllib.parse import parse_qs, quote, quote_plus, urlencode
 
-from ms365sync.emulator.errors import GraphError, invalid_request
 from ms365sync.emulator.msgraph import render
+from ms365sync.emulator.msgraph.exceptions import InvalidRequest, NotSupported
 from ms365sync.emulator.tenant.model import Item
 from ms365sync.emulator.transport.http import Request, parse_query_pairs
 
@@ -25,7 +25,7 @@ def top(request: Request) -> int:
     if raw is None:
         return DEFAULT_PAGE
     if not raw.isdigit() or int(raw) < 1:
-        raise invalid_request(f"Invalid value '{raw}' for $top.")
+        raise InvalidRequest(f"Invalid value '{raw}' for $top.")
     return min(int(raw), MAX_PAGE)
 
 
@@ -54,7 +54,7 @@ def _skip_fields(token: str | None) -> dict[str, str] | None:
     try:
         raw = base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid_request("Invalid $skiptoken.") from exc
+        raise InvalidRequest("Invalid $skiptoken.") from exc
     return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
@@ -65,7 +65,7 @@ def decode_skip(token: str | None) -> int:
         return 0
     value = fields.get("p_ID", "")
     if not value.isdigit():
-        raise invalid_request("Invalid $skiptoken.")
+        raise InvalidRequest("Invalid $skiptoken.")
     return int(value)
 
 
@@ -97,7 +97,7 @@ def prefer_tokens(request: Request) -> set[str]:
 def reject_permission_expand(request: Request) -> None:
     """Raise 400 notSupported for `$expand=permissions` (samples/04-delta-expand-...)."""
     if "permissions" in request.query.get("$expand", ""):
-        raise GraphError(400, "notSupported", "Permission is not supported in this item.")
+        raise NotSupported("Permission is not supported in this item.")
 
 
 def not_modified(request: Request, item: Item) -> bool:

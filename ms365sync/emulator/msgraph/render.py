@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ms365sync.emulator.errors import GraphError
+from ms365sync.emulator.msgraph.exceptions import InvalidRequest
 from ms365sync.emulator.tenant.model import Drive, Item, Site, Tombstone
 from ms365sync.emulator.tenant.permissions import shared_facet
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -86,9 +86,7 @@ def parse_select(raw: str | None, allowed: frozenset[str], type_name: str) -> se
     for name in chosen:
         base = name.split(".", 1)[0]
         if name != "*" and base not in allowed:
-            raise GraphError(
-                400,
-                "invalidRequest",
+            raise InvalidRequest(
                 f"Could not find a property named '{base}' on type 'microsoft.graph.{type_name}'.",
             )
     return chosen

@@ -13,10 +13,17 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ms365sync.emulator.errors import GraphError, invalid_request, item_not_found
 from ms365sync.emulator.login.directory import SITES_SELECTED, AppRegistration
 from ms365sync.emulator.msgraph import delta as deltas
 from ms365sync.emulator.msgraph import query, render
+from ms365sync.emulator.msgraph.exceptions import (
+    AccessDenied,
+    GraphError,
+    InvalidRequest,
+    ItemNotFound,
+    NotSupported,
+    ResyncRequired,
+)
 from ms365sync.emulator.tenant.model import Drive, Item, Site
 from ms365sync.emulator.tenant.permissions import render_permissions
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -32,9 +39,6 @@ JSON = dict[str, Any]
 DownloadUrlFn = Callable[[Request, Drive, Item], str]
 FaultFn = Callable[[str, Request], bool]
 
-_ACCESS_DENIED = (
-    "Access denied. You do not have permission to perform this action or access this resource."
-)
 _SITE_NOT_FOUND = "The provided path does not exist, or does not represent a site"
 _DRIVE = r"(?P<drive_id>[^/]+)"
 _ITEM = r"(?:root|items/(?P<item_id>[^/]+))"
@@ -96,22 +100,22 @@ class GraphService:
     def _check_site(self, request: Request, site: Site) -> None:
         app = self._app(request)
         if app is not None and not app.can_read_site(site.id):
-            raise GraphError(403, "accessDenied", _ACCESS_DENIED)
+            raise AccessDenied()
 
     def _site_from_ref(self, request: Request, site_ref: str) -> Site:
         site = self.tenant.site(site_ref)
         if site is None:
             composite = "," in site_ref.replace("%2C", ",").replace("%2c", ",")
             if not composite and ":" not in site_ref and not _is_guid(site_ref):
-                raise invalid_request("Invalid hostname for this tenancy")
-            raise item_not_found("Requested site could not be found")
+                raise InvalidRequest("Invalid hostname for this tenancy")
+            raise ItemNotFound("Requested site could not be found")
         self._check_site(request, site)
         return site
 
     def _site_from_path(self, request: Request, host: str, path: str) -> Site:
         site = self.tenant.site_by_path(host, path)
         if site is None:
-            raise item_not_found(_SITE_NOT_FOUND)
+            raise ItemNotFound(_SITE_NOT_FOUND)
         self._check_site(request, site)
         return site
 
@@ -119,8 +123,8 @@ class GraphService:
         drive = self.tenant.drive(drive_id)
         if drive is None:
             if not drive_id.startswith("b!"):
-                raise invalid_request("Invalid drive id")
-            raise item_not_found("Item not found")
+                raise InvalidRequest("Invalid drive id")
+            raise ItemNotFound("Item not found")
         self._check_site(request, drive.site)
         return drive
 
@@ -132,7 +136,7 @@ class GraphService:
         else:
             found = drive.items.get(item_id)
         if found is None:
-            raise item_not_found("Item not found")
+            raise ItemNotFound("Item not found")
         return found
 
     # ------------------------------------------------------------------ sites
@@ -144,7 +148,7 @@ class GraphService:
             app = self._app(request)
             if "search" in options:
                 if app is not None and SITES_SELECTED in app.roles and len(app.roles) == 1:
-                    raise GraphError(403, "accessDenied", _ACCESS_DENIED)
+                    raise AccessDenied()
                 sites = [s for s in sites if _matches(s, options["search"])]
             if app is not None:
                 sites = [s for s in sites if app.can_read_site(s.id)]
@@ -152,7 +156,7 @@ class GraphService:
         return self._paged(request, payloads, "sites")
 
     def root_site(self, request: Request) -> Response:
-        raise item_not_found(_SITE_NOT_FOUND)
+        raise ItemNotFound(_SITE_NOT_FOUND)
 
     def site_by_path(self, request: Request, host: str, path: str) -> Response:
         with self.tenant.lock:
@@ -164,7 +168,7 @@ class GraphService:
             composite = "," in site_ref.replace("%2C", ",").replace("%2c", ",")
             if not composite and not _is_guid(site_ref):
                 # /sites/{hostname} is the tenant's root site, which the emulator has none of.
-                raise item_not_found(_SITE_NOT_FOUND)
+                raise ItemNotFound(_SITE_NOT_FOUND)
             # A bare site-collection GUID resolves to the collection's root web (graph-facts §2.2,
             # microsoft-graph-docs #6540).
             site = self._site_from_ref(request, site_ref)
@@ -173,7 +177,7 @@ class GraphService:
     def deep_path_rejected(self, request: Request, host: str, path: str) -> Response:
         """Navigation past `…:/drive` or `…:/drives` in the path form was rejected with 400
         "Url specified is invalid" (graph-facts §2.1, msgraph-sdk-dotnet #994)."""
-        raise invalid_request("Url specified is invalid.")
+        raise InvalidRequest("Url specified is invalid.")
 
     def _site_response(self, request: Request, site: Site) -> Response:
         selected = render.parse_select(request.query.get("$select"), render.SITE_PROPERTIES, "site")
@@ -216,7 +220,7 @@ class GraphService:
     def _default_drive(self, request: Request, site: Site) -> Response:
         drives = list(site.drives.values())
         if not drives:
-            raise item_not_found("Item not found")
+            raise ItemNotFound("Item not found")
         default = next((d for d in drives if d.url_segment == "Shared Documents"), drives[0])
         return self._drive_response(request, default)
 
@@ -250,7 +254,7 @@ class GraphService:
         )
 
     def list_items_rejected(self, request: Request, drive_id: str) -> Response:
-        raise invalid_request("Enumerating items of a drive is not supported; use delta.")
+        raise InvalidRequest("Enumerating items of a drive is not supported; use delta.")
 
     def get_item(self, request: Request, drive_id: str, item_id: str | None = None) -> Response:
         return self._item_response(request, drive_id, item_id, None)
@@ -307,7 +311,7 @@ class GraphService:
             drive = self._drive(request, drive_id)
             folder = self._item(drive, item_id, path)
             if not folder.is_folder:
-                raise item_not_found("Item not found")
+                raise ItemNotFound("Item not found")
             selected = render.parse_select(
                 request.query.get("$select"), render.DRIVE_ITEM_PROPERTIES, "driveItem"
             )
@@ -347,7 +351,7 @@ class GraphService:
         with self.tenant.lock:
             drive = self._drive(request, drive_id)
             if item_id not in (None, "root", drive.root.id):
-                raise GraphError(400, "notSupported", "view.delta can only be called on the root.")
+                raise NotSupported("view.delta can only be called on the root.")
             selected = render.parse_select(
                 request.query.get("$select"), render.DRIVE_ITEM_PROPERTIES, "driveItem"
             )
@@ -366,7 +370,7 @@ class GraphService:
     def _resync(self, request: Request, drive: Drive) -> GraphError:
         """410 resyncRequired; every other one carries a Location to a fresh enumeration
         (docs), the rest none (real captures), so clients are exercised with both."""
-        error = deltas.resync_required()
+        error = ResyncRequired()
         self._resyncs += 1
         if self._resyncs % 2 == 0:
             error.headers.append(
@@ -388,7 +392,7 @@ class GraphService:
         lifetime = self.tenant.delta_token_lifetime_s
         expired = lifetime is not None and now - cursor.started > lifetime
         if expired or cursor.epoch != journal.epoch:
-            raise deltas.resync_required()
+            raise ResyncRequired()
         if cursor.upto < 0:  # a deltaLink: a new round from its position
             return deltas.Cursor(cursor.base, journal.seq, cursor.base, now)
         return cursor
@@ -482,7 +486,7 @@ class GraphService:
             for entry in render_permissions(self.tenant, drive, item):
                 if entry["id"] == perm_id:
                     return json_response(200, entry)
-            raise item_not_found("Item not found")
+            raise ItemNotFound("Item not found")
 
     def content(
         self,
@@ -495,11 +499,11 @@ class GraphService:
             drive = self._drive(request, drive_id)
             item = self._item(drive, item_id, path)
             if item.is_folder:
-                raise invalid_request("The action is only supported on files.")
+                raise InvalidRequest("The action is only supported on files.")
             if query.not_modified(request, item):
                 return Response(304)
             if self.download_url is None:
-                raise GraphError(501, "notSupported", "Downloads are not available.")
+                raise NotSupported("Downloads are not available.", status=501)
             location = self.download_url(request, drive, item)
         return Response(302, Headers([("Location", location), ("Content-Length", "0")]))
 

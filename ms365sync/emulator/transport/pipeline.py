@@ -18,7 +18,6 @@ from ms365sync.emulator.control.faults import FaultInjector, SeededDraws
 from ms365sync.emulator.control.requestlog import LogEntry, RequestLog, redact_query
 from ms365sync.emulator.control.settings import EmulatorConfig
 from ms365sync.emulator.control.throttle import Throttle
-from ms365sync.emulator.errors import GraphError
 from ms365sync.emulator.login.directory import Directory
 from ms365sync.emulator.login.identity import IdentityService
 from ms365sync.emulator.login.tokens import TokenAuthority, unauthenticated
@@ -31,6 +30,13 @@ from ms365sync.emulator.msgraph.download import (
     throttled_response,
 )
 from ms365sync.emulator.msgraph.envelope import add_standard_headers, error_response, throttled
+from ms365sync.emulator.msgraph.exceptions import (
+    BadRequest,
+    GeneralException,
+    GraphError,
+    MethodNotAllowed,
+    RolesMissing,
+)
 from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, HostMap
 from ms365sync.emulator.transport.http import Request, Response, Route, Router
@@ -46,11 +52,6 @@ DOWNLOAD_COST = 1
 def _app_key(claims: dict[str, Any]) -> str:
     """The throttle bucket of the app a token was issued to: "tenant id/app id"."""
     return f"{claims['tid']}/{claims['appid']}"
-
-
-def general_exception() -> GraphError:
-    """500 generalException, worded as OneDrive's concepts/errors.md words it."""
-    return GraphError(500, "generalException", "An unspecified error has occurred.")
 
 
 class EmulatorApp:
@@ -108,7 +109,7 @@ class EmulatorApp:
             response = self._dispatch(service, request)
         except Exception:
             logger.exception("emulator failed on %s %s", request.method, request.raw_path)
-            response = error_response(general_exception(), request, self.clock.now())
+            response = error_response(GeneralException(), request, self.clock.now())
             add_standard_headers(response, request, self.clock.now())
         self._account(request, response)
         return response
@@ -210,7 +211,7 @@ class EmulatorApp:
         if version != GRAPH_VERSION:
             # Graph rejects unknown versions with 400 BadRequest "Invalid version"; the
             # emulator serves v1.0 only, so beta is answered the same way.
-            error = GraphError(400, "BadRequest", f"Invalid version: {version}")
+            error = BadRequest(f"Invalid version: {version}")
             response = error_response(error, request, self.clock.now())
         elif path == "/$batch":
             response = self.batch.handle(request)
@@ -235,7 +236,7 @@ class EmulatorApp:
             response = error_response(error, request, self.clock.now())
         except Exception:
             logger.exception("handler failed on %s %s", request.method, request.raw_path)
-            response = error_response(general_exception(), request, self.clock.now())
+            response = error_response(GeneralException(), request, self.clock.now())
         for name, value in request.context.get("ratelimit", ()):
             response.headers.set(name, value)
         if "ru" in request.context:
@@ -253,9 +254,7 @@ class EmulatorApp:
         if app is None or claims.get("tid") != self.directory.tenant_id:
             raise unauthenticated("Access token validation failure.")
         if not claims.get("roles"):
-            raise GraphError(
-                403, "AccessDenied", "Either scp or roles claim need to be present in the token."
-            )
+            raise RolesMissing()
         request.context["app"] = app
         request.context["claims"] = claims
 
@@ -266,14 +265,11 @@ class EmulatorApp:
         allowed = self.graph_router.allowed_methods(path)
         if allowed:
             # The only 405 body on record (graph docs json-batching.md response sample).
-            raise GraphError(
-                405,
-                "Request_BadRequest",
-                "Specified HTTP method is not allowed for the request target.",
+            raise MethodNotAllowed(
                 headers=[("Allow", ", ".join(sorted(set(allowed))))],
             )
         segment = path.rstrip("/").rsplit("/", 1)[-1] or path
-        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+        raise BadRequest(f"Resource not found for the segment '{segment}'.")
 
     def _graph_faults(self, request: Request, in_batch: bool) -> Response | None:
         """Inject the Graph faults; returns a dropped response or raises the fault's error."""
@@ -292,7 +288,7 @@ class EmulatorApp:
                 raise throttled(int(kind), retry_after)
         if faults.should("500", request):
             request.context["fault"] = "500"
-            raise general_exception()
+            raise GeneralException()
         return None
 
     def _charge(self, request: Request, route: Route) -> None:

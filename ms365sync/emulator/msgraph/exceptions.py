@@ -1,0 +1,177 @@
+"""Graph's errors, one class per error code the emulator answers with.
+
+Handlers raise these; the pipeline renders them as Graph's error envelope (envelope.py), and
+the download host in SharePoint's shorter body (download.py). Each class fixes the HTTP status
+and the wire `code`; a raise site gives the message (or takes the class's default), and may
+add headers (Retry-After, Allow, Location, WWW-Authenticate) or, rarely, another status::
+
+    GraphError                        (base: status, code, message, inner codes, headers)
+     +-- BadRequest                   400 BadRequest
+     +-- InvalidRequest               400 invalidRequest
+     +-- NotSupported                 400 notSupported (501 when a whole feature is off)
+     +-- InvalidAuthenticationToken   401 InvalidAuthenticationToken
+     +-- Unauthenticated              401 unauthenticated
+     +-- AccessDenied                 403 accessDenied
+     +-- RolesMissing                 403 AccessDenied
+     +-- ItemNotFound                 404 itemNotFound
+     +-- MethodNotAllowed             405 Request_BadRequest
+     +-- ResyncRequired               410 resyncRequired
+     +-- FailedDependency             424 FailedDependency
+     +-- ActivityLimitReached         429 activityLimitReached > throttledRequest > quota
+     +-- GeneralException             500 generalException
+     +-- ServiceNotAvailable          503 serviceNotAvailable
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from ms365sync.emulator.errors import EmulatorError
+
+
+class GraphError(EmulatorError):
+    """A Graph error response: HTTP status plus the error envelope's codes.
+
+    `inner_codes` is the chain of more specific codes nested in innerError, outermost
+    first (e.g. ("throttledRequest", "quota") under "activityLimitReached").
+    """
+
+    code: ClassVar[str]
+    status: int
+    default_message: ClassVar[str] = ""
+    inner_codes: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        inner_codes: Sequence[str] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        if status is not None:
+            self.status = status
+        if inner_codes is not None:
+            self.inner_codes = tuple(inner_codes)
+        self.message = self.default_message if message is None else message
+        self.headers = list(headers)
+        super().__init__(f"{self.status} {self.code}: {self.message}")
+
+
+class BadRequest(GraphError):
+    """Graph's own routing refusals: an unknown API version or path segment."""
+
+    code = "BadRequest"
+    status = 400
+
+
+class InvalidRequest(GraphError):
+    """Malformed URLs, ids, query options and control-request bodies."""
+
+    code = "invalidRequest"
+    status = 400
+
+
+class NotSupported(GraphError):
+    """A valid request the service does not do (delta below the root, `$expand=permissions`)."""
+
+    code = "notSupported"
+    status = 400
+
+
+class InvalidAuthenticationToken(GraphError):
+    """A missing, malformed, expired or revoked bearer token."""
+
+    code = "InvalidAuthenticationToken"
+    status = 401
+
+
+class Unauthenticated(GraphError):
+    """SharePoint's and the control API's 401: a bad download URL or admin key."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class AccessDenied(GraphError):
+    """The app may not read this site (Sites.Selected without a grant, a revoked site)."""
+
+    code = "accessDenied"
+    status = 403
+    default_message = (
+        "Access denied. You do not have permission to perform this action or access this resource."
+    )
+
+
+class RolesMissing(GraphError):
+    """A token with neither roles nor scp (samples/08-error-403-no-roles-claim); Graph spells
+    this code with a capital A."""
+
+    code = "AccessDenied"
+    status = 403
+    default_message = "Either scp or roles claim need to be present in the token."
+
+
+class ItemNotFound(GraphError):
+    """Unknown sites, drives, items and paths."""
+
+    code = "itemNotFound"
+    status = 404
+    default_message = "The resource could not be found."
+
+
+class MethodNotAllowed(GraphError):
+    """A path served with other methods (the only 405 body on record, json-batching.md)."""
+
+    code = "Request_BadRequest"
+    status = 405
+    default_message = "Specified HTTP method is not allowed for the request target."
+
+
+class ResyncRequired(GraphError):
+    """A delta token that can no longer be used: the client must enumerate afresh."""
+
+    code = "resyncRequired"
+    status = 410
+    default_message = (
+        "Resync required. Replace any local items with the server's version (including "
+        "deletes) if you're sure that the service was up to date with your local changes when "
+        "you last sync'd. Upload any local changes that the server doesn't know about."
+    )
+
+
+class FailedDependency(GraphError):
+    """A $batch member whose dependsOn request failed."""
+
+    code = "FailedDependency"
+    status = 424
+
+
+class ActivityLimitReached(GraphError):
+    """429 with the real chain activityLimitReached > throttledRequest > quota
+    (samples/06-batch-429-subresponse)."""
+
+    code = "activityLimitReached"
+    status = 429
+    default_message = "The request has been throttled"
+    inner_codes = ("throttledRequest", "quota")
+
+
+class GeneralException(GraphError):
+    """500, worded as OneDrive's concepts/errors.md words it."""
+
+    code = "generalException"
+    status = 500
+    default_message = "An unspecified error has occurred."
+
+
+class ServiceNotAvailable(GraphError):
+    """503, the documented code for "service busy" (OneDrive docs concepts/errors.md); no real
+    503 body was captured."""
+
+    code = "serviceNotAvailable"
+    status = 503
+    default_message = (
+        "The service is temporarily unavailable. Retry after the interval in Retry-After."
+    )
