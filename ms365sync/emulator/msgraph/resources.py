@@ -1,0 +1,128 @@
+"""What every Graph handler shares: resolving sites, drives and items from the URL with the
+app's access checked, rendering a driveItem with its download URL, and paging collections."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ms365sync.emulator.login.directory import AppRegistration
+from ms365sync.emulator.msgraph import query, render
+from ms365sync.emulator.msgraph.exceptions import AccessDenied, InvalidRequest, ItemNotFound
+from ms365sync.emulator.tenant.model import Drive, Item, Site
+from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator.transport.http import Request, Response, Router, json_response
+
+JSON = dict[str, Any]
+DownloadUrlFn = Callable[[Request, Drive, Item], str]
+FaultFn = Callable[[str, Request], bool]
+
+SITE_NOT_FOUND = "The provided path does not exist, or does not represent a site"
+
+
+def no_faults(kind: str, request: Request) -> bool:
+    """The default fault switch: never inject."""
+    return False
+
+
+class GraphResources:
+    """The Graph endpoints' access to one tenant (see `GraphService` for the endpoints)."""
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        *,
+        download_url: DownloadUrlFn | None = None,
+        fault: FaultFn = no_faults,
+    ) -> None:
+        self.tenant = tenant
+        self.download_url = download_url
+        self.fault = fault
+        self.router = Router()
+        self._resyncs = 0
+
+    # ------------------------------------------------------------------ access
+
+    def _app(self, request: Request) -> AppRegistration | None:
+        app = request.context.get("app")
+        return app if isinstance(app, AppRegistration) else None
+
+    def _check_site(self, request: Request, site: Site) -> None:
+        app = self._app(request)
+        if app is not None and not app.can_read_site(site.id):
+            raise AccessDenied()
+
+    def _site_from_ref(self, request: Request, site_ref: str) -> Site:
+        site = self.tenant.site(site_ref)
+        if site is None:
+            composite = "," in site_ref.replace("%2C", ",").replace("%2c", ",")
+            if not composite and ":" not in site_ref and not is_guid(site_ref):
+                raise InvalidRequest("Invalid hostname for this tenancy")
+            raise ItemNotFound("Requested site could not be found")
+        self._check_site(request, site)
+        return site
+
+    def _site_from_path(self, request: Request, host: str, path: str) -> Site:
+        site = self.tenant.site_by_path(host, path)
+        if site is None:
+            raise ItemNotFound(SITE_NOT_FOUND)
+        self._check_site(request, site)
+        return site
+
+    def _drive(self, request: Request, drive_id: str) -> Drive:
+        drive = self.tenant.drive(drive_id)
+        if drive is None:
+            if not drive_id.startswith("b!"):
+                raise InvalidRequest("Invalid drive id")
+            raise ItemNotFound("Item not found")
+        self._check_site(request, drive.site)
+        return drive
+
+    def _item(self, drive: Drive, item_id: str | None, path: str | None = None) -> Item:
+        if path is not None:
+            found = drive.find(path)
+        elif item_id is None or item_id == "root":
+            found = drive.root
+        else:
+            found = drive.items.get(item_id)
+        if found is None:
+            raise ItemNotFound("Item not found")
+        return found
+
+    def _render(
+        self,
+        request: Request,
+        drive: Drive,
+        item: Item,
+        selected: set[str] | None,
+        view: render.ItemView | None = None,
+    ) -> JSON:
+        view = view or render.ItemView()
+        view.sharepoint_ids = selected is not None and "sharepointIds" in selected
+        wants_url = selected is None or "content.downloadUrl" in selected
+        if wants_url and self.download_url is not None:
+            maker = self.download_url
+            view.download_url = lambda target: maker(request, drive, target)
+        return render.item_json(self.tenant, drive, item, view)
+
+    def _paged(self, request: Request, payloads: list[JSON], entity: str) -> Response:
+        """A `$top`/`$skiptoken` page of an in-memory collection."""
+        top = query.top(request)
+        start = query.decode_skip(request.query.get("$skiptoken"))
+        page = payloads[start : start + top]
+        body: JSON = {"@odata.context": f"{request.base_url}/v1.0/$metadata#{entity}"}
+        if start + top < len(payloads):
+            pairs = [(k, v) for k, v in query.kept_query(request) if k != "$skiptoken"]
+            pairs.append(("$skiptoken", query.encode_skip(start + top, "")))
+            body["@odata.nextLink"] = query.link(request, request.raw_path, pairs)
+        body["value"] = page
+        return json_response(200, body)
+
+
+def is_guid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return len(text) == 36

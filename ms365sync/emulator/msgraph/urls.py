@@ -1,0 +1,52 @@
+"""Graph v1.0's routing table: method, path pattern, handler and resource-unit cost per route.
+
+Paths are matched after the `/v1.0` prefix is stripped, so `$batch` sub-requests (relative
+URLs) reach the same handlers; the first matching route wins, and named groups become the
+handler's keyword arguments. Handlers are `GraphService` methods (responses.py). Costs follow
+SharePoint's table (graph-facts §9.2): 1 for a single-item read, delta with a token and a download,
+2 for multi-item reads and delta without a token, 5 for permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ms365sync.emulator.transport.http import Request
+
+SITE_BY_PATH = r"/sites/(?P<host>[^/:,]+):(?P<path>/[^:]*)"
+SITE = r"/sites/(?P<site_ref>[^/:]+)"
+DRIVE = r"/drives/(?P<drive_id>[^/]+)"
+ITEM = r"(?:root|items/(?P<item_id>[^/]+))"
+ITEM_BY_PATH = r"root:/(?P<path>[^:]+)"
+DELTA_FUNCTION = r"(?:\(token='(?P<fn_token>[^']*)'\))?"
+
+
+def delta_cost(request: Request) -> int:
+    """1 RU for a delta page with a token, 2 for a new enumeration."""
+    return 1 if "token" in request.query or "(token=" in request.raw_path else 2
+
+
+Cost = int | Callable[[Request], int]
+
+ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
+    ("GET", r"/sites", "list_sites", 2),
+    ("GET", r"/sites/root", "root_site", 1),
+    ("GET", SITE_BY_PATH + r":?", "site_by_path", 1),
+    ("GET", SITE_BY_PATH + r":/drives", "drives_by_path", 2),
+    ("GET", SITE_BY_PATH + r":/drive", "default_drive_by_path", 1),
+    ("GET", SITE_BY_PATH + r":/drives?/.+", "deep_path_rejected", 1),
+    ("GET", SITE, "site_by_id", 1),
+    ("GET", SITE + r"/drives", "drives_of_site", 2),
+    ("GET", SITE + r"/drive", "default_drive", 1),
+    ("GET", DRIVE, "get_drive", 1),
+    ("GET", DRIVE + r"/items", "list_items_rejected", 1),
+    ("GET", DRIVE + "/" + ITEM, "get_item", 1),
+    ("GET", DRIVE + "/" + ITEM_BY_PATH + r":?", "get_item_by_path", 1),
+    ("GET", DRIVE + "/" + ITEM + r"/children", "children", 2),
+    ("GET", DRIVE + "/" + ITEM_BY_PATH + r":/children", "children", 2),
+    ("GET", DRIVE + "/" + ITEM + r"/delta" + DELTA_FUNCTION, "delta", delta_cost),
+    ("GET", DRIVE + "/" + ITEM + r"/permissions", "permissions", 5),
+    ("GET", DRIVE + "/" + ITEM + r"/permissions/(?P<perm_id>[^/]+)", "permission", 5),
+    ("GET", DRIVE + "/" + ITEM + r"/content", "content", 1),
+    ("GET", DRIVE + "/" + ITEM_BY_PATH + r":/content", "content", 1),
+)
