@@ -1,10 +1,9 @@
-"""The changes scenarios and tenant files make, run against a tenant or its dry-run shadow.
+"""The changes scenarios and tenant files make, run against a tenant.
 
 A change first resolves what it names (site, library, item, principal, link), each under
 the key that named it, and only then mutates, so an error reads "change[3].principal:
-unknown user 'bob'" rather than just "unknown user". The same runners drive the real
-`Tenant` and the `Shadow` of preflight.py, which is how a scenario is checked whole before
-any of it applies.
+unknown user 'bob'" rather than just "unknown user". A scenario is checked whole by running
+these same changes on a copy of the tenant first (scenario.py).
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from ms365sync.emulator.scenarios.changespec import (
 )
 from ms365sync.emulator.scenarios.target import Context
 from ms365sync.emulator.tenant.content import BytesContent, Content
-from ms365sync.emulator.tenant.model import Drive, Item, Role
+from ms365sync.emulator.tenant.model import Drive, Role
 
 
 def _line(drive: Drive, text: str) -> str:
@@ -143,8 +142,7 @@ def _edit_file(change: EditFile, ctx: Context) -> str:
     drive = ctx.drive(change)
     item = ctx.item(drive, change)
     if change.append is not None:
-        # The shadow has no bytes; its dry run only needs the edit to be possible.
-        old = item.content.read_all() if isinstance(item, Item) and item.content else b""
+        old = item.content.read_all() if item.content else b""
         content: Content = BytesContent(old + change.append.encode("utf-8"))
     else:
         with ctx.at(change.content_kinds()[0]):

@@ -73,9 +73,10 @@ delete_library         (library only)
 
 Every problem is an `InputError` of one line naming the file, the change and the key, e.g.
 ``scenario.toml: change[3].role: expected one of owner, write, read, got 'admin'``.
-`apply_scenario` runs the whole scenario against a dry-run shadow of the tenant first, so a
-bad path or principal anywhere leaves the tenant untouched; it applies under
-`tenant.lock`, so concurrent requests see all of a scenario or none of it.
+`apply_scenario` first rehearses the whole scenario on a deep copy of the tenant (so the
+tenant's own rules are the only rules, and a bad path or principal anywhere leaves the tenant
+untouched), then applies it to the tenant itself; it holds `tenant.lock` throughout, so
+concurrent requests see all of a scenario or none of it.
 """
 
 from __future__ import annotations
@@ -86,7 +87,6 @@ from pathlib import Path
 from pydantic import Field
 
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.preflight import Shadow
 from ms365sync.emulator.scenarios.changespec import Change
 from ms365sync.emulator.scenarios.inputfile import (
     Format,
@@ -98,7 +98,7 @@ from ms365sync.emulator.scenarios.inputfile import (
 )
 from ms365sync.emulator.scenarios.ops import run_change
 from ms365sync.emulator.scenarios.target import ChangeError, Context, Defaults, Where
-from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator.tenant.tenant import MutationError, Tenant
 
 
 class _ScenarioFile(StrictModel):
@@ -136,25 +136,33 @@ def load_scenario(path: Path | str) -> Scenario:
 def apply_scenario(tenant: Tenant, scenario: Scenario) -> list[str]:
     """Apply every change of `scenario`, or none; one human line per change applied.
 
-    Raises InputError if any change cannot apply. A failure the dry run could not foresee
-    is reported with which changes were applied before it.
+    Raises InputError if any change cannot apply. A failure the rehearsal on a copy could not
+    foresee is reported with which changes were applied before it.
     """
     defaults = Defaults(scenario.site, scenario.library)
     located = [(Where(f"change[{index}]"), change) for index, change in enumerate(scenario.changes)]
     with tenant.lock:
-        shadow = Shadow(tenant)
+        rehearsal = tenant.rehearsal_copy()
         for where, change in located:
             try:
-                run_change(change, Context(shadow, where, defaults))
+                run_change(change, Context(rehearsal, where, defaults))
             except ChangeError as exc:
-                raise InputError(f"{scenario.name}: {exc}; nothing was applied") from exc
+                raise InputError(f"{scenario.name}: {_problem(exc)}; nothing was applied") from exc
         lines: list[str] = []
         for index, (where, change) in enumerate(located):
             try:
                 lines.append(run_change(change, Context(tenant, where, defaults)))
             except ChangeError as exc:
-                raise InputError(f"{scenario.name}: {exc}; {_applied(index)}") from exc
+                raise InputError(f"{scenario.name}: {_problem(exc)}; {_applied(index)}") from exc
         return lines
+
+
+def _problem(error: ChangeError) -> str:
+    """What went wrong, as a scenario reports it: without the tenant's hint to Python callers."""
+    cause = error.__cause__
+    if isinstance(cause, MutationError) and cause.hint:
+        return f"{error.location}: {cause.message}"
+    return str(error)
 
 
 def _applied(failed: int) -> str:

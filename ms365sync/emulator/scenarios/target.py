@@ -1,67 +1,17 @@
-"""What a scenario or tenant-file change runs against (a tenant, or its dry-run shadow) and
-where in its file it came from, so every failure names the key that caused it.
+"""What a scenario or tenant-file change runs against (a tenant, or the copy a scenario is
+rehearsed on) and where in its file it came from, so every failure names the key that caused it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.login.directory import Directory
 from ms365sync.emulator.scenarios.changespec import ItemAddress, LibraryChange
-from ms365sync.emulator.tenant.content import Content
-from ms365sync.emulator.tenant.model import Drive, Role, Site
-from ms365sync.emulator.tenant.tenant import PathLike
-
-
-class Target(Protocol):
-    """What changes need of a tenant: `Tenant` itself, or preflight's `Shadow` of one."""
-
-    sites: dict[str, Site]
-    directory: Directory
-
-    def library(self, site_ref: str, library: str) -> Drive: ...
-    def item(self, drive: Drive, path: PathLike) -> object: ...
-    def principal(self, site: Site, spec: str) -> object: ...
-    def user(self, ref: str) -> object: ...
-    def group(self, ref: str) -> object: ...
-    def add_user(self, display_name: str, email: str) -> object: ...
-    def add_group(self, display_name: str, email: str) -> object: ...
-    def add_folder(self, drive: Drive, path: PathLike) -> object: ...
-    def add_file(
-        self, drive: Drive, path: PathLike, content: Content, *, mime_type: str | None = None
-    ) -> object: ...
-    def edit_file(self, drive: Drive, path: PathLike, content: Content) -> object: ...
-    def touch(self, drive: Drive, path: PathLike) -> object: ...
-    def rename(self, drive: Drive, path: PathLike, new_name: str) -> object: ...
-    def move(
-        self, drive: Drive, path: PathLike, new_parent: PathLike, new_name: str | None = None
-    ) -> object: ...
-    def delete(self, drive: Drive, path: PathLike) -> None: ...
-    def break_inheritance(self, drive: Drive, path: PathLike, *, copy: bool = True) -> object: ...
-    def restore_inheritance(self, drive: Drive, path: PathLike) -> object: ...
-    def grant(self, drive: Drive, path: PathLike, principal: str, role: Role) -> object: ...
-    def revoke(self, drive: Drive, path: PathLike, principal: str) -> object: ...
-    def add_link(
-        self,
-        drive: Drive,
-        path: PathLike,
-        link_type: str,
-        scope: str,
-        recipients: Sequence[str] = (),
-    ) -> object: ...
-    def remove_link(self, drive: Drive, path: PathLike, selector: str) -> object: ...
-    def add_link_recipient(
-        self, drive: Drive, path: PathLike, selector: str, user: str
-    ) -> None: ...
-    def rename_library(self, drive: Drive, new_title: str) -> None: ...
-    def expire_delta_tokens(self, drive: Drive) -> None: ...
-    def request_resync(self, drive: Drive) -> None: ...
-    def set_site_access(self, client_id: str, site: Site, *, allowed: bool) -> None: ...
-    def delete_library(self, drive: Drive) -> None: ...
+from ms365sync.emulator.tenant.model import Drive, Item, Site
+from ms365sync.emulator.tenant.tenant import Tenant
 
 
 @dataclass(frozen=True)
@@ -102,7 +52,7 @@ class Defaults:
 class Context:
     """One change being run: its target, its place in the file and the file's defaults."""
 
-    target: Target
+    target: Tenant
     where: Where
     defaults: Defaults = Defaults()
 
@@ -133,18 +83,18 @@ class Context:
                 return next(iter(site.drives.values()))
             raise InputError("no library given: set library here or at the top of the file")
 
-    def item(self, drive: Drive, address: ItemAddress) -> object:
+    def item(self, drive: Drive, address: ItemAddress) -> Item:
         with self.at(address.address_key):
             return self.target.item(drive, address.target)
 
 
-def _site_ref(target: Target, site: Site) -> str:
+def _site_ref(target: Tenant, site: Site) -> str:
     """The site's path when that is unambiguous (it reads better in messages), else its id."""
     same_path = [other for other in target.sites.values() if other.path == site.path]
     return site.path if len(same_path) == 1 else site.id
 
 
-def find_site(target: Target, ref: str) -> Site:
+def find_site(target: Tenant, ref: str) -> Site:
     """A site by URL leaf, server-relative path, host+path, display name or id (any case)."""
     lowered = ref.lower().rstrip("/")
     for site in target.sites.values():

@@ -71,6 +71,9 @@ class Content(abc.ABC):
     def iter_range(self, start: int, stop: int, chunk_size: int = 256 * 1024) -> Iterator[bytes]:
         """Yield bytes [start, stop) in chunks of at most `chunk_size`."""
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Content:
+        return self  # immutable: a copied tenant shares its contents
+
     def read_all(self) -> bytes:
         return b"".join(self.iter_range(0, self.size))
 

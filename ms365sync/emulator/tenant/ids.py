@@ -21,6 +21,13 @@ class IdFactory:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, object]) -> IdFactory:
+        """A twin that goes on drawing the same sequence, with its own lock."""
+        twin = IdFactory(0)
+        with self._lock:
+            twin._rng.setstate(self._rng.getstate())
+        return twin
+
     def guid(self) -> uuid.UUID:
         with self._lock:
             return uuid.UUID(int=self._rng.getrandbits(128), version=4)

@@ -10,10 +10,12 @@ and performs mutations; this module holds the data and the pure queries over it.
 from __future__ import annotations
 
 import bisect
+import copy
 import enum
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from ms365sync.emulator.tenant.content import Content
@@ -150,6 +152,32 @@ class Item:
         # The integer id of the list item behind this driveItem (0: the root folder, which is
         # no list item); sharepointIds.listItemId.
         self.list_item_id = list_item_id
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Item:
+        """Copy the whole tree this item is in, without recursing once per level (a folder
+        chain can be deeper than Python's recursion limit); returns this item's copy."""
+        top = self
+        while top.parent is not None:
+            top = top.parent
+        nodes = list(top.walk())
+        if id(self) not in {id(node) for node in nodes}:
+            nodes.extend(self.walk())  # a detached subtree: its own copy
+        fresh = [node for node in nodes if id(node) not in memo]
+        for node in fresh:
+            memo[id(node)] = Item.__new__(Item)
+        for node in fresh:
+            twin = memo[id(node)]
+            for slot in Item.__slots__:
+                value = getattr(node, slot)
+                if slot == "children":
+                    value = {name: memo[id(child)] for name, child in value.items()}
+                elif slot == "parent" and value is not None:
+                    value = memo[id(value)] if id(value) in memo else copy.deepcopy(value, memo)
+                else:
+                    value = copy.deepcopy(value, memo)
+                setattr(twin, slot, value)
+        twin_of_self: Item = memo[id(self)]
+        return twin_of_self
 
     @property
     def is_root(self) -> bool:

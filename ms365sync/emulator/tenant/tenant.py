@@ -11,6 +11,7 @@ of journal entry that only callers asking for sharing changes see; and, while
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,7 +43,16 @@ _INVALID_CHARS = set('"*:<>?/\\|')
 
 
 class MutationError(InputError):
-    """A mutation that cannot apply (unknown path, name clash, invalid name ...)."""
+    """A mutation that cannot apply (unknown path, name clash, invalid name ...).
+
+    `hint` tells a caller of this API how the tenant could allow it; scenario files, which
+    cannot act on it, report `message` alone.
+    """
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message = message
+        self.hint = hint
 
 
 def split_path(path: PathLike) -> list[str]:
@@ -105,6 +115,18 @@ class Tenant:
 
     def now(self) -> float:
         return float(int(self.clock()))
+
+    def rehearsal_copy(self) -> Tenant:
+        """A deep copy to try changes on: the same state and the same id sequence (so the copy
+        draws the ids the tenant would), its own lock, the same clock; contents are shared, as
+        they are immutable. Call it under `self.lock`."""
+        shared: dict[int, object] = {id(self.lock): threading.RLock(), id(self.clock): self.clock}
+        twin = copy.deepcopy(self, shared)
+        # The copy has the tenant's state and its class's rules, not methods replaced on this
+        # instance (tests replace them to make only the real application fail).
+        for name in [name for name in vars(twin) if callable(getattr(Tenant, name, None))]:
+            delattr(twin, name)
+        return twin
 
     # ----------------------------------------------------------------- directory
 
@@ -333,8 +355,8 @@ class Tenant:
         if bad or name != name.strip() or name.endswith(".") or name in (".", ".."):
             raise MutationError(
                 f'name {name!r} is not valid in SharePoint (characters " * : < > ? / \\ |, '
-                "leading or trailing spaces, a trailing dot); create the tenant with "
-                "strict_names=False to allow it"
+                "leading or trailing spaces, a trailing dot)",
+                hint="create the tenant with strict_names=False to allow it",
             )
         lowered = name.lower()
         for sibling in parent.children.values():
