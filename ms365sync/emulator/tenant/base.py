@@ -1,0 +1,303 @@
+"""The tenant's directory, structure and lookups, which its mutations (items.py, sharing.py)
+build on; `Tenant` (tenant.py) puts them together. All reads and writes hold `lock`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from ms365sync.emulator.errors import InputError
+from ms365sync.emulator.login.directory import SITES_FULLCONTROL_ALL, AppRegistration, Directory
+from ms365sync.emulator.tenant import ids
+from ms365sync.emulator.tenant.model import (
+    ChangeKind,
+    Drive,
+    GrantKey,
+    Group,
+    Item,
+    PrincipalKind,
+    Role,
+    Site,
+    SiteGroup,
+    User,
+)
+
+PathLike = str | Sequence[str]
+
+# SharePoint's default site groups and their usual principal ids.
+_SITE_GROUPS = ((Role.OWNER, "Owners", 3), (Role.READ, "Visitors", 4), (Role.WRITE, "Members", 5))
+
+
+class MutationError(InputError):
+    """A mutation that cannot apply (unknown path, name clash, invalid name ...).
+
+    `hint` tells a caller of this API how the tenant could allow it; scenario files, which
+    cannot act on it, report `message` alone.
+    """
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message = message
+        self.hint = hint
+
+
+def split_path(path: PathLike) -> list[str]:
+    """Segments of a library-relative path; a sequence is taken as segments already.
+
+    Passing segments lets tests create names that contain separators (hostile-name tests).
+    """
+    if isinstance(path, str):
+        return [part for part in path.strip("/").split("/") if part]
+    return list(path)
+
+
+class TenantBase:
+    """A whole emulated tenant's state, deterministic from `seed`: directory, sites, libraries."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        tenant_id: str | None = None,
+        domain: str = "contoso.onmicrosoft.com",
+        clock: Callable[[], float] = time.time,
+        realistic_gaps: bool = True,
+        delete_reports_descendants: bool = True,
+        strict_names: bool = True,
+        delta_token_lifetime_s: float | None = None,
+        shared_changed_as_string: bool = False,
+    ) -> None:
+        self.seed = seed
+        self.ids = ids.IdFactory(seed)
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.directory = Directory(tenant_id or str(self.ids.guid()), [domain])
+        self.users: dict[str, User] = {}
+        self.groups: dict[str, Group] = {}
+        self.sites: dict[str, Site] = {}
+        self._drives: dict[str, Drive] = {}
+        self.realistic_gaps = realistic_gaps
+        self.delete_reports_descendants = delete_reports_descendants
+        self.strict_names = strict_names
+        # Delta tokens older than this answer 410 (None: they never age out).
+        self.delta_token_lifetime_s = delta_token_lifetime_s
+        # `@microsoft.graph.sharedChanged` is documented as the string "True" but arrives as
+        # the boolean true (graph-facts §5.8, graph-docs #15242); this switch sends the documented
+        # form, so clients can be run against both.
+        self.shared_changed_as_string = shared_changed_as_string
+        self.system_user = User(str(self.ids.guid()), "System Account", f"system@{domain}")
+        self.author = self.system_user
+        # Site principal ids (siteUser.id) of users and Entra groups, numbered in the order
+        # they join the tenant after the default site groups' 3, 4, 5 (unique per principal).
+        self._principal_ids: dict[str, int] = {}
+
+    @property
+    def tenant_id(self) -> str:
+        return self.directory.tenant_id
+
+    @property
+    def domain(self) -> str:
+        return self.directory.domains[0]
+
+    def now(self) -> float:
+        return float(int(self.clock()))
+
+    # ----------------------------------------------------------------- directory
+
+    def add_app(
+        self,
+        display_name: str,
+        *,
+        client_id: str | None = None,
+        secret: str | None = None,
+        roles: Sequence[str] = (SITES_FULLCONTROL_ALL,),
+        certificates: Sequence[bytes] = (),
+    ) -> AppRegistration:
+        """Register a confidential client; a secret is generated when none is given."""
+        with self.lock:
+            app = AppRegistration(
+                client_id=client_id or str(self.ids.guid()),
+                display_name=display_name,
+                secrets=[secret or "emu~" + ids.b64url(self.ids.randbytes(30))],
+                certificates=list(certificates),
+                roles=list(roles),
+            )
+            self.directory.apps[app.client_id] = app
+            return app
+
+    def add_user(self, display_name: str, email: str) -> User:
+        with self.lock:
+            user = User(str(self.ids.guid()), display_name, email)
+            self.users[user.id] = user
+            self._principal_ids[user.id] = 10 + len(self._principal_ids)
+            return user
+
+    def add_group(self, display_name: str, email: str) -> Group:
+        with self.lock:
+            group = Group(str(self.ids.guid()), display_name, email)
+            self.groups[group.id] = group
+            self._principal_ids[group.id] = 10 + len(self._principal_ids)
+            return group
+
+    def site_principal_id(self, principal_id: str) -> int:
+        """The site principal id (siteUser.id) of a user or group; 6 for anyone unknown."""
+        return self._principal_ids.get(principal_id, 6)
+
+    def user(self, ref: str) -> User:
+        """A user by id, email or display name (case-insensitive)."""
+        lowered = ref.lower()
+        for user in self.users.values():
+            if lowered in (user.id, user.email.lower(), user.display_name.lower()):
+                return user
+        known = _names(user.display_name for user in self.users.values())
+        raise MutationError(f"unknown user {ref!r}; known: {known}")
+
+    def group(self, ref: str) -> Group:
+        lowered = ref.lower()
+        for group in self.groups.values():
+            if lowered in (group.id, group.email.lower(), group.display_name.lower()):
+                return group
+        known = _names(group.display_name for group in self.groups.values())
+        raise MutationError(f"unknown group {ref!r}; known: {known}")
+
+    # ----------------------------------------------------------------- structure
+
+    def add_site(self, hostname: str, path: str, display_name: str) -> Site:
+        """A site with its Owners / Members / Visitors groups."""
+        if not path.startswith(("/sites/", "/teams/")) or path.count("/") != 2:
+            raise MutationError(f"site path {path!r}: expected /sites/NAME or /teams/NAME")
+        with self.lock:
+            if self.site_by_path(hostname, path) is not None:
+                raise MutationError(f"site {hostname}{path} already exists")
+            site = Site(
+                hostname=hostname.lower(),
+                path=path,
+                display_name=display_name,
+                collection=self.ids.guid(),
+                web=self.ids.guid(),
+                now=self.now(),
+            )
+            for role, suffix, principal_id in _SITE_GROUPS:
+                site.groups[role] = SiteGroup(principal_id, f"{display_name} {suffix}", role)
+            self.sites[site.id] = site
+            return site
+
+    def add_library(self, site: Site, title: str, url_segment: str | None = None) -> Drive:
+        """A document library whose root grants the site's three groups their roles."""
+        with self.lock:
+            if site.drive_named(title) or (url_segment and site.drive_named(url_segment)):
+                raise MutationError(f"library {title!r} already exists in {site.path}")
+            list_guid = self.ids.guid()
+            prefix = self.ids.randbytes(4)
+            root_guid = self.ids.guid()
+            now = self.now()
+            root = Item(
+                item_id=ids.item_id(prefix, root_guid),
+                guid=root_guid,
+                name="root",
+                parent=None,
+                is_folder=True,
+                now=now,
+                author=self.author.id,
+            )
+            root.grants = {
+                (PrincipalKind.SITE_GROUP, str(group.id)): role
+                for role, group in site.groups.items()
+            }
+            drive = Drive(
+                drive_id=ids.drive_id(site.collection, site.web, list_guid),
+                site=site,
+                list_guid=list_guid,
+                prefix=prefix,
+                title=title,
+                url_segment=url_segment or title,
+                now=now,
+                root=root,
+            )
+            site.drives[drive.id] = drive
+            self._drives[drive.id] = drive
+            root.change_seq = drive.journal.append(root.id, ChangeKind.CHANGE, now)
+            return drive
+
+    # ----------------------------------------------------------------- lookup
+
+    def site_by_path(self, hostname: str, path: str) -> Site | None:
+        lowered_host, lowered_path = hostname.lower(), "/" + path.strip("/").lower()
+        for site in self.sites.values():
+            if site.hostname == lowered_host and site.path.lower() == lowered_path:
+                return site
+        return None
+
+    def site(self, site_ref: str) -> Site | None:
+        """A site by composite id (any GUID case, commas maybe %2C-encoded) or collection GUID."""
+        ref = site_ref.replace("%2C", ",").replace("%2c", ",").lower()
+        for site in self.sites.values():
+            if ref in (site.id.lower(), str(site.collection)):
+                return site
+        return None
+
+    def drive(self, drive_id: str) -> Drive | None:
+        return self._drives.get(drive_id)
+
+    def drives(self) -> list[Drive]:
+        return list(self._drives.values())
+
+    def library(self, site_ref: str, library: str) -> Drive:
+        """A library by site (short name, path, display name or id) and title or URL segment."""
+        with self.lock:
+            site = self._site_ref(site_ref)
+            drive = site.drive_named(library)
+            if drive is None:
+                known = ", ".join(sorted(d.title for d in site.drives.values()))
+                raise MutationError(f"site {site_ref!r} has no library {library!r}; known: {known}")
+            return drive
+
+    def _site_ref(self, ref: str) -> Site:
+        lowered = ref.lower()
+        for site in self.sites.values():
+            if lowered in (site.name.lower(), site.path.lower(), site.display_name.lower()):
+                return site
+        found = self.site(ref)
+        if found is None:
+            known = ", ".join(sorted(s.name for s in self.sites.values()))
+            raise MutationError(f"unknown site {ref!r}; known: {known}")
+        return found
+
+    def item(self, drive: Drive, path: PathLike) -> Item:
+        """The item at `path`, or MutationError naming the path."""
+        node = drive.root
+        for part in split_path(path):
+            child = node.children.get(part)
+            if child is None:
+                raise MutationError(f"{drive.title}: no item at {'/'.join(split_path(path))!r}")
+            node = child
+        return node
+
+    def principal(self, site: Site, spec: str) -> GrantKey:
+        """A grant key from "user:REF", "group:REF" or "sitegroup:Owners|Members|Visitors|TITLE"."""
+        kind, _, ref = spec.partition(":")
+        if kind == "user":
+            return (PrincipalKind.USER, self.user(ref).id)
+        if kind == "group":
+            return (PrincipalKind.GROUP, self.group(ref).id)
+        if kind == "sitegroup":
+            for group in site.groups.values():
+                if ref.lower() in (group.title.lower(), group.title.lower().rsplit(" ", 1)[-1]):
+                    return (PrincipalKind.SITE_GROUP, str(group.id))
+            raise MutationError(f"site {site.path} has no group {ref!r}")
+        raise MutationError(
+            f"principal {spec!r}: expected user:EMAIL, group:NAME or "
+            "sitegroup:Owners|Members|Visitors"
+        )
+
+    def _non_root(self, drive: Drive, path: PathLike) -> Item:
+        item = self.item(drive, path)
+        if item.is_root:
+            raise MutationError("the library root cannot be renamed, moved or deleted")
+        return item
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
