@@ -39,7 +39,7 @@ def tenant_routes(tenant: Tenant) -> Router:
         return json_response(200, {"applied": applied}, content_type="application/json")
 
     def get_export(request: Request) -> Response:
-        """The tenant's truth as a tar stream (see export.py for the layout)."""
+        """The tenant's truth as a tar stream (see scenarios/export.py for the layout)."""
         spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)  # noqa: SIM115 (streamed below)
         report = export_tar(tenant, spool)  # type: ignore[arg-type]  # a binary file object
         size = spool.tell()
