@@ -28,13 +28,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
+from ms365sync.emulator import (
+    Drive,
+    Emulator,
+    EmulatorConfig,
+    EmulatorServer,
+    Item,
+    LatencyConfig,
+    Tenant,
+    ThrottleConfig,
+)
 from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.control.settings import EmulatorConfig, LatencyConfig, ThrottleConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.tenant.model import Drive, Item
 from ms365sync.emulator.tenant.permissions import expected_labels
-from ms365sync.emulator.tenant.tenant import Tenant
-from ms365sync.emulator.transport.server import EmulatorServer
 
 MB = 1_000_000
 # Real SharePoint serves far more requests at once than one client sends; the emulator's

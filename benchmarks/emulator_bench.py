@@ -41,9 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant.content import GeneratedContent
+from ms365sync.emulator import Emulator, GeneratedContent, synthetic_tenant
 
 RESULTS = Path(__file__).resolve().parent / "results" / "emulator.json"
 METADATA_TARGET = 1000.0

@@ -22,8 +22,7 @@ from benchmarks.sync_scenarios import (
     local_root,
     only_drive,
 )
-from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant.content import GeneratedContent
+from ms365sync.emulator import GeneratedContent, synthetic_tenant
 
 # S7's second coordinator run: every target at once, and enough global download slots for
 # each target's 8 workers (the default [run] allows 4 targets and 16 downloads in all).

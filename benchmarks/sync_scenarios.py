@@ -15,10 +15,7 @@ from typing import Any
 
 from benchmarks.bench_world import World, mirror_matches
 from benchmarks.sync_runs import Measured, ratio, run_old, run_ours
-from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant.content import GeneratedContent
-from ms365sync.emulator.tenant.model import Drive, Item
-from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator import Drive, GeneratedContent, Item, Tenant, synthetic_tenant
 
 KIB = 1024
 

@@ -11,9 +11,7 @@ import pytest
 import ms365sync.coordinator as coordinator_module
 from ms365sync.config import load_config
 from ms365sync.coordinator import Coordinator
-from ms365sync.emulator.control.settings import EmulatorConfig, FaultConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.demo import load_demo_tenant
+from ms365sync.emulator import Emulator, EmulatorConfig, FaultConfig, load_demo_tenant
 from ms365sync.errors import LockError
 from ms365sync.localfs.lock import target_lock
 from support.cli import served

@@ -17,10 +17,14 @@ from rich.tree import Tree
 
 from ms365sync.cli.main import EXIT_OK, Options, exit_for, load, run_sync
 from ms365sync.coordinator import RunReport
+from ms365sync.emulator import (
+    Emulator,
+    apply_scenario,
+    demo_scenario_path,
+    load_demo_tenant,
+    load_scenario,
+)
 from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.demo import demo_scenario_path, load_demo_tenant
-from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
 from ms365sync.errors import ConfigError
 from ms365sync.target import DATA_DIR
 

@@ -220,9 +220,7 @@ def test_serve_rejects_bad_fault_spec(tmp_path: Path) -> None:
 
 
 def test_interrupted_sync_exits_130_and_stays_consistent(tmp_path: Path) -> None:
-    from ms365sync.emulator.control.settings import EmulatorConfig, LatencyConfig
-    from ms365sync.emulator.core import Emulator
-    from ms365sync.emulator.scenarios.demo import load_demo_tenant
+    from ms365sync.emulator import Emulator, EmulatorConfig, LatencyConfig, load_demo_tenant
 
     slow = Emulator(load_demo_tenant(), EmulatorConfig(latency=LatencyConfig.parse("150")))
     with served(tmp_path, slow) as world:

@@ -9,8 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
-from ms365sync.emulator.scenarios.demo import demo_scenario_path
-from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
+from ms365sync.emulator import apply_scenario, demo_scenario_path, load_scenario
 from support.cli import served
 
 MARKETING = "marketing/Shared Documents"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role
 from support.harness import World
 
 

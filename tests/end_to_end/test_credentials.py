@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.errors import AuthError
 from ms365sync.graph import ClientCertificate
 from support.certificates import make_certificate

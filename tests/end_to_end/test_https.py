@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent, GeneratedContent
-from ms365sync.emulator.tenant.model import Role
-from ms365sync.emulator.transport.server import EmulatorServer
+from ms365sync.emulator import BytesContent, EmulatorServer, GeneratedContent, Role
 from ms365sync.outputs.changelog import ChangeLog
 from support.certificates import make_certificate
 from support.harness import FIRST_FILES, World, add_many, make_world

@@ -11,8 +11,7 @@ import pytest
 
 import ms365sync
 from ms365sync import SharePointSync, sync_target
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.errors import ConfigError, MS365SyncError, ResolutionError
 from support.harness import FIRST_FILES, HOST, World
 

@@ -14,10 +14,7 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.scenarios.demo import demo_scenario_path
-from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role, apply_scenario, demo_scenario_path, load_scenario
 from support.demo import BEN, CHLOE, EXAMPLE, FARID, MARKETING, PRODUCT, Demo, load_example
 
 CONTRACT = "Agency/contract-summary.txt"

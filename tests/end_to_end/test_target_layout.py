@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.sync import syncer
 from support.harness import FIRST_FILES, World
 

@@ -22,8 +22,7 @@ from ms365sync.graph.lookup import sites_and_libraries
 try:  # the emulator's public surface, once it has one
     from ms365sync.emulator import Emulator, load_demo_tenant
 except ImportError:
-    from ms365sync.emulator.core import Emulator
-    from ms365sync.emulator.scenarios.demo import load_demo_tenant
+    from ms365sync.emulator import Emulator, load_demo_tenant
 
 PACKAGE = Path(ms365sync.__file__).parent
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.errors import ResolutionError
 from ms365sync.target import SiteRef
 from support.harness import FIRST_FILES, HOST, World

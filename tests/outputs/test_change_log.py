@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.errors import LocalStorageError
 from ms365sync.outputs.changelog import ChangeLog
 from ms365sync.state.store import StateStore

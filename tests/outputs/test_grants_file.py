@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import Role
 from ms365sync.errors import LocalStorageError
 from ms365sync.graph.convert import level
 from ms365sync.outputs.grants import GrantsFile

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zlib
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.state.store import StateStore
 from support.harness import World
 

@@ -12,8 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
-from ms365sync.emulator.scenarios.demo import demo_scenario_path
-from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
+from ms365sync.emulator import apply_scenario, demo_scenario_path, load_scenario
 from ms365sync.outputs import schemas
 from ms365sync.outputs.schemas.__main__ import main as regenerate
 from support.demo import MARKETING, Demo

@@ -19,9 +19,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from ms365sync.cli import cli
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent, Emulator, synthetic_tenant
 from ms365sync.emulator.transport.http import Request, Response
 from support.cli import Served, served
 from support.reliability import (

@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.errors import LocalStorageError, StateError
 from support.harness import World, make_world
 from support.reliability import (

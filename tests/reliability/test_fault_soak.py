@@ -23,11 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.control.settings import EmulatorConfig, FaultConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.demo import load_demo_tenant
-from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
-from ms365sync.emulator.tenant import Tenant
+from ms365sync.emulator import (
+    Emulator,
+    EmulatorConfig,
+    FaultConfig,
+    Tenant,
+    load_demo_tenant,
+    synthetic_tenant,
+)
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
 from ms365sync.target import PermissionPolicy, TargetSpec

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from support.harness import World, make_world, tree_snapshot
 
 HOSTILE: dict[str, list[str]] = {

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.localfs.mirror import Mirror
 from ms365sync.target import PermissionPolicy
 from support.harness import World

@@ -28,11 +28,8 @@ from loguru import logger
 
 from ms365sync import SharePointSync
 from ms365sync.cli import cli
+from ms365sync.emulator import BytesContent, Emulator, EmulatorConfig, FaultConfig, load_demo_tenant
 from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.control.settings import EmulatorConfig, FaultConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.demo import load_demo_tenant
-from ms365sync.emulator.tenant.content import BytesContent
 from ms365sync.errors import MS365SyncError
 
 SEARCHED = (  # kinds of artifact that must have been searched

@@ -18,9 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Emulator, Role
 from support.cli import served
 from support.reliability import (
     Library,

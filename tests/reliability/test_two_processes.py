@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ms365sync.emulator import Emulator, EmulatorConfig, LatencyConfig, synthetic_tenant
 from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.control.settings import EmulatorConfig, LatencyConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
 from support.changes import Mutator
 from support.reliability import (
     FileTruth,

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ms365sync.emulator.tenant import MutationError, Tenant
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent, MutationError, Tenant
 from ms365sync.emulator.tenant.model import Drive, Item, PrincipalKind, Role
 from support.reliability import segments
 

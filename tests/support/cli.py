@@ -7,9 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ms365sync.emulator import Emulator, load_demo_tenant
 from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.demo import load_demo_tenant
 
 
 @dataclass

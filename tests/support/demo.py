@@ -12,10 +12,8 @@ from typing import Any
 
 from ms365sync.config import Config, load_config
 from ms365sync.coordinator import Coordinator, RunReport
+from ms365sync.emulator import Drive, Emulator, load_demo_tenant
 from ms365sync.emulator.cli import sites_toml
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.demo import load_demo_tenant
-from ms365sync.emulator.tenant.model import Drive
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "rag_sync_example.py"

@@ -20,11 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from ms365sync.emulator.control.settings import FaultConfig
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Drive, Role
-from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator import BytesContent, Drive, Emulator, FaultConfig, Role, Tenant
 from ms365sync.graph import (
     GLOBAL,
     ClientSecret,

@@ -33,12 +33,9 @@ from typing import Any
 import pytest
 import requests
 
+from ms365sync.emulator import Drive, Emulator, Item, Tenant, export_tenant
 from ms365sync.emulator.control.faults import FaultInjector
-from ms365sync.emulator.core import Emulator
-from ms365sync.emulator.scenarios.export import export_tenant
-from ms365sync.emulator.tenant.model import Drive, Item
 from ms365sync.emulator.tenant.permissions import expected_labels
-from ms365sync.emulator.tenant.tenant import Tenant
 from ms365sync.emulator.transport.http import Request
 from ms365sync.graph import GLOBAL, ClientSecret, GraphClient, MsalTokenProvider, ThrottleGate
 from ms365sync.localfs.names import is_temp_name

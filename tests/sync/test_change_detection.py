@@ -3,7 +3,7 @@ metadata-only edit or the same bytes saved again; the local mtime is the remote 
 
 from __future__ import annotations
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from support.harness import FIRST_FILES, World
 
 

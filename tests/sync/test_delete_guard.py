@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.errors import SafetyError
 from ms365sync.sync.plan import DeleteLimit, check_deletions
 from support.harness import FIRST_FILES, World, add_many, make_world, tree_snapshot

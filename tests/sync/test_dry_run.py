@@ -6,8 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.errors import SafetyError
 from ms365sync.sync.result import SyncResult
 from ms365sync.target import Filters

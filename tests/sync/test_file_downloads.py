@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent, GeneratedContent
+from ms365sync.emulator import BytesContent, GeneratedContent
 from support.harness import FIRST_FILES, Call, World, add_many, make_world, once
 
 

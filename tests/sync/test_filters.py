@@ -3,7 +3,7 @@ newly included ones added, and excluded files stay out even when they change rem
 
 from __future__ import annotations
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.target import Filters
 from support.harness import World
 

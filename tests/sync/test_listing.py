@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from ms365sync.errors import AccessDeniedError, GraphError
 from ms365sync.state.store import StateStore
 from ms365sync.sync.listing import list_changes

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from support.harness import FIRST_FILES, World, make_world, tree_snapshot
 
 

@@ -4,7 +4,7 @@ once, and one whose content fails stays where it was."""
 
 from __future__ import annotations
 
-from ms365sync.emulator.tenant.content import BytesContent
+from ms365sync.emulator import BytesContent
 from support.harness import FIRST_FILES, World
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import Role
 from ms365sync.models import PrincipalKind
 from ms365sync.state.store import StateStore
 from ms365sync.sync.result import SyncResult
@@ -132,7 +132,7 @@ def test_change_under_a_folder_with_its_own_permissions(world: World) -> None:
 
 
 def test_permissions_and_content_change_together(world: World) -> None:
-    from ms365sync.emulator.tenant.content import BytesContent
+    from ms365sync.emulator import BytesContent
 
     world.ok()
     world.tenant.edit_file(world.drive, "readme.md", BytesContent(b"v2"))

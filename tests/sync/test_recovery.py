@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role
 from support.harness import FIRST_FILES, World, make_world
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator.tenant.content import BytesContent
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.state.store import StateStore
 from ms365sync.sync import batches as execute
 from ms365sync.sync import shortcut as converged
