@@ -4,8 +4,8 @@ optional ones), the same JSON types, the same value formats, the status and the 
 
 The identity samples (10-*), batch samples (06-*) and the 401/403 samples
 (08-401-headers, 08-error-401-expired-token, 08-error-403-no-roles-claim) are covered by
-test_emulator_identity, test_emulator_batch, test_emulator_throttle and
-test_emulator_pipeline; uploads (09-*) are not emulated.
+login/test_login_identity, msgraph/test_msgraph_batch, control/test_control_throttle and
+transport/test_transport_pipeline; uploads (09-*) are not emulated.
 
 Values are not compared (docs examples use consumer-OneDrive values); formats are: a string
 whose sample value has a recognisable format (timestamp, composite site id, drive id, item
