@@ -12,17 +12,13 @@ import pytest
 import requests
 
 import ms365sync
+from ms365sync.emulator import Emulator, load_demo_tenant
 from ms365sync.errors import AuthError, ConfigError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.cloud import GLOBAL, US_GOV, choose_cloud
 from ms365sync.graph.connect import connect
 from ms365sync.graph.credentials import AppCredentials, ClientSecret
 from ms365sync.graph.lookup import sites_and_libraries
-
-try:  # the emulator's public surface, once it has one
-    from ms365sync.emulator import Emulator, load_demo_tenant
-except ImportError:
-    from ms365sync.emulator import Emulator, load_demo_tenant
 
 PACKAGE = Path(ms365sync.__file__).parent
 
