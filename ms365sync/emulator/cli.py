@@ -189,8 +189,10 @@ def serve(
     emulator = Emulator(_tenant(tenant_file, synthetic, seed), config, request_log=request_log)
     state_dir.mkdir(parents=True, exist_ok=True)
     ca_path = (state_dir / CA_FILE).resolve()
-    server = emulator.server(port=port, ca_bundle_path=ca_path)
-    server.start()
+    try:
+        server = emulator.server(port=port, ca_bundle_path=ca_path).start()
+    except EmulatorError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         base = server.base_url
         _write_state(state_dir, emulator, base, ca_path)

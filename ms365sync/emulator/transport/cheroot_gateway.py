@@ -100,6 +100,15 @@ class _TLSAdapter(BuiltinSSLAdapter):
         self._server_env: dict[str, Any] = {}
         self.context = context
 
+    def wrap(self, sock: socket.socket) -> tuple[ssl.SSLSocket, dict[str, Any]]:
+        """Wrap without shaking hands. cheroot calls this on its one accepting thread, where
+        a client that stops in the middle of the TLS handshake (a process suspended, a
+        client that connects and waits) would hold up every other client until the socket
+        timeout; the handshake happens instead on the first read, on the worker thread that
+        serves the connection. The gateway needs none of cheroot's TLS environ entries."""
+        wrapped = self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True)
+        return wrapped, {"wsgi.url_scheme": "https", "HTTPS": "on"}
+
 
 class _Server(HTTPServer):
     emulator: Any = None

@@ -12,10 +12,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ms365sync.emulator.errors import EmulatorError
+
 if TYPE_CHECKING:
     from cheroot.server import HTTPServer
 
 LOOPBACK = "127.0.0.1"
+NEEDS_EXTRA = (
+    "the emulator's HTTPS server needs the 'emulator' extra: pip install 'ms365sync[emulator]'"
+    " (the in-process emulator and `ms365sync demo` do not)"
+)
 
 
 class EmulatorServer:
@@ -24,6 +30,8 @@ class EmulatorServer:
     With no `certfile`, a throw-away CA from trustme issues a certificate for 127.0.0.1,
     localhost and `cert_names`; its PEM is written to `ca_bundle_path` (if given) and kept in
     `ca_pem` for clients' `verify=`. Use as a context manager or call start()/stop().
+    The constructor and `start` raise EmulatorError when cheroot or trustme (the `emulator`
+    extra) is not installed.
     """
 
     def __init__(
@@ -59,7 +67,10 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
 
     def _issue_certificate(self, names: tuple[str, ...]) -> None:
-        import trustme  # noqa: PLC0415 -- lazily: importing the emulator must stay cheap
+        try:
+            import trustme  # noqa: PLC0415 -- lazily: importing the emulator must stay cheap
+        except ImportError as exc:
+            raise EmulatorError(NEEDS_EXTRA) from exc
 
         authority = trustme.CA(organization_name="ms365sync emulator")
         certificate = authority.issue_cert(LOOPBACK, "localhost", *names)
@@ -71,7 +82,12 @@ class EmulatorServer:
         if self._server is not None:
             raise RuntimeError("the server is already running")
         # cheroot is imported here, not at module level: importing the emulator stays cheap.
-        from ms365sync.emulator.transport.cheroot_gateway import make_server  # noqa: PLC0415
+        try:
+            from ms365sync.emulator.transport.cheroot_gateway import (  # noqa: PLC0415
+                make_server,
+            )
+        except ImportError as exc:
+            raise EmulatorError(NEEDS_EXTRA) from exc
 
         server = make_server(
             self.app, (self.host, self._requested_port), self.numthreads, self.context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,20 @@ def test_free_port_and_ca_bundle(server: EmulatorServer, tmp_path: Path) -> None
     assert server.base_url == f"https://127.0.0.1:{server.port}"
     assert (tmp_path / "ca.pem").read_bytes() == server.ca_pem
     assert b"BEGIN CERTIFICATE" in (server.ca_pem or b"")
+
+
+def test_a_client_stuck_in_the_tls_handshake_holds_up_no_other_client(
+    server: EmulatorServer,
+) -> None:
+    """A connection that never says hello (a suspended process, a port scanner) does not
+    stop the server from accepting and answering others: the handshake is not done on
+    the one accepting thread. Before, the next client waited for the socket timeout."""
+    with socket.create_connection(("127.0.0.1", server.port)):
+        assert server.ca_bundle_path is not None
+        answer = trusting_session(server.ca_bundle_path).get(
+            f"{server.base_url}/v1.0/sites/root", timeout=8
+        )
+        assert answer.status_code == 401  # answered (no token sent), not held up
 
 
 def test_supplied_certificate_files(app: EmulatorApp, tmp_path: Path) -> None:
