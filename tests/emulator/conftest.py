@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 import requests
-from emulator_fakes import (
+
+from ms365sync.emulator.control.settings import EmulatorConfig
+from ms365sync.emulator.login.directory import SITES_READ_ALL, AppRegistration, Directory
+from ms365sync.emulator.tenant.clock import Clock
+from ms365sync.emulator.transport.adapter import mount
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from ms365sync.emulator.transport.server import EmulatorServer
+from support.emulator_fakes import (
     APP_ID,
     CERT_APP_ID,
     DOMAIN,
@@ -24,13 +31,6 @@ from emulator_fakes import (
     fake_graph_router,
     trusting_session,
 )
-
-from ms365sync.emulator.control.settings import EmulatorConfig
-from ms365sync.emulator.login.directory import SITES_READ_ALL, AppRegistration, Directory
-from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.transport.adapter import mount
-from ms365sync.emulator.transport.pipeline import EmulatorApp
-from ms365sync.emulator.transport.server import EmulatorServer
 
 
 @pytest.fixture(scope="session")

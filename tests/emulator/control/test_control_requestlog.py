@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from emulator_fakes import APP_ID, SECRET, TENANT_ID, AppFactory, call, issue_token
-
 from ms365sync.emulator.control.requestlog import LogEntry, RequestLog, redact_query
 from ms365sync.emulator.control.settings import FaultConfig
+from support.emulator_fakes import APP_ID, SECRET, TENANT_ID, AppFactory, call, issue_token
 
 
 def logged(stream: io.StringIO) -> list[dict[str, Any]]:

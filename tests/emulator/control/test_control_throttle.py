@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from emulator_fakes import (
+from ms365sync.emulator.control.settings import ThrottleConfig
+from ms365sync.emulator.control.throttle import Throttle
+from ms365sync.emulator.tenant.clock import Clock
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from support.emulator_fakes import (
     APP_ID,
     OTHER_APP_ID,
     TENANT_ID,
@@ -14,12 +19,6 @@ from emulator_fakes import (
     issue_token,
     sample,
 )
-
-from ms365sync.emulator.control.settings import ThrottleConfig
-from ms365sync.emulator.control.throttle import Throttle
-from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.transport.http import Response
-from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 NOW = 1_700_000_000.0
 

@@ -13,7 +13,12 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
-from emulator_fakes import (
+
+from ms365sync.emulator.login.assertion import JWT_BEARER
+from ms365sync.emulator.login.tokens import b64url_decode
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from support.emulator_fakes import (
     APP_ID,
     CERT_APP_ID,
     DOMAIN,
@@ -26,11 +31,6 @@ from emulator_fakes import (
     call,
     sample,
 )
-
-from ms365sync.emulator.login.assertion import JWT_BEARER
-from ms365sync.emulator.login.tokens import b64url_decode
-from ms365sync.emulator.transport.http import Response
-from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 LOGIN = "login.microsoftonline.com"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$")

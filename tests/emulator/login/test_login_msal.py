@@ -5,7 +5,10 @@ from __future__ import annotations
 import msal
 import pytest
 import requests
-from emulator_fakes import (
+
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from ms365sync.emulator.transport.server import EmulatorServer
+from support.emulator_fakes import (
     APP_ID,
     CERT_APP_ID,
     DOMAIN,
@@ -16,9 +19,6 @@ from emulator_fakes import (
     body_json,
     call,
 )
-
-from ms365sync.emulator.transport.pipeline import EmulatorApp
-from ms365sync.emulator.transport.server import EmulatorServer
 
 
 def client(

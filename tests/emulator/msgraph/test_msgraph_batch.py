@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from emulator_fakes import AppFactory, body_json, call, issue_token, sample
 
 from ms365sync.emulator.control.settings import FaultConfig, ThrottleConfig
 from ms365sync.emulator.transport.http import Response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
+from support.emulator_fakes import AppFactory, body_json, call, issue_token, sample
 
 
 def batch(app: EmulatorApp, requests: list[dict[str, Any]], token: str | None = None) -> Response:

@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from emulator_fakes import trusting_session
-from emulator_graph_world import FILES, World, make_world, token_for
 
 from ms365sync.emulator.control.requestlog import RequestLog
 from ms365sync.emulator.control.settings import ThrottleConfig
 from ms365sync.emulator.transport.server import EmulatorServer
+from support.emulator_fakes import trusting_session
+from support.emulator_graph_world import FILES, World, make_world, token_for
 
 PATH = "Reports/Q1 summary.txt"
 DATA = FILES[PATH]

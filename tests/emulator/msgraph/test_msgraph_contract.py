@@ -26,11 +26,11 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import requests
-from emulator_fakes import SAMPLES, sample
-from emulator_graph_world import HOST, PREFER_ALL, World, make_world, share
 
 from ms365sync.emulator.control.settings import EmulatorConfig, ThrottleConfig
 from ms365sync.emulator.tenant.model import Role
+from support.emulator_fakes import SAMPLES, sample
+from support.emulator_graph_world import HOST, PREFER_ALL, World, make_world, share
 
 # ---------------------------------------------------------------------- the comparator
 

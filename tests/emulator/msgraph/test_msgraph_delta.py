@@ -8,8 +8,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from emulator_fakes import sample
-from emulator_graph_world import (
+
+from ms365sync.emulator.control.settings import EmulatorConfig, FaultConfig
+from ms365sync.emulator.tenant.content import BytesContent
+from support.emulator_fakes import sample
+from support.emulator_graph_world import (
     FILES,
     ZERO_HASH,
     DeltaRound,
@@ -17,9 +20,6 @@ from emulator_graph_world import (
     build_tenant,
     make_world,
 )
-
-from ms365sync.emulator.control.settings import EmulatorConfig, FaultConfig
-from ms365sync.emulator.tenant.content import BytesContent
 
 RESYNC = sample("04-delta-410-resyncRequired.real-2022.json")["error"]
 DOWNLOAD_URL = "@microsoft.graph.downloadUrl"

@@ -8,19 +8,6 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from emulator_fakes import (
-    APP_ID,
-    FILE_BYTES,
-    FILE_SIZE,
-    OTHER_APP_ID,
-    TENANT_ID,
-    AppFactory,
-    ContentMap,
-    body_json,
-    call,
-    issue_token,
-    sample,
-)
 
 from ms365sync.emulator.control.settings import FaultConfig
 from ms365sync.emulator.login.tokens import b64url, b64url_decode
@@ -34,6 +21,19 @@ from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.transport.http import Response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from ms365sync.emulator.transport.server import EmulatorServer
+from support.emulator_fakes import (
+    APP_ID,
+    FILE_BYTES,
+    FILE_SIZE,
+    OTHER_APP_ID,
+    TENANT_ID,
+    AppFactory,
+    ContentMap,
+    body_json,
+    call,
+    issue_token,
+    sample,
+)
 
 SITE = "contoso.sharepoint.com"
 

@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from emulator_graph_world import (
+
+from ms365sync.emulator.tenant.content import BytesContent
+from support.emulator_graph_world import (
     CTAG,
     ETAG,
     GUID,
@@ -21,8 +23,6 @@ from emulator_graph_world import (
     build_tenant,
     make_world,
 )
-
-from ms365sync.emulator.tenant.content import BytesContent
 
 NOT_SUPPORTED = "Permission is not supported in this item."
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")

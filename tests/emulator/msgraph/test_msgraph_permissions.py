@@ -7,10 +7,10 @@ import base64
 from typing import Any
 
 import pytest
-from emulator_fakes import sample
-from emulator_graph_world import World, make_world
 
 from ms365sync.emulator.tenant.model import Role
+from support.emulator_fakes import sample
+from support.emulator_graph_world import World, make_world
 
 AMY = "amy@contoso.onmicrosoft.com"
 BEN = "ben@contoso.onmicrosoft.com"

@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from emulator_fakes import sample
-from emulator_graph_world import PREFER_ALL, World, build_tenant, make_world, share
 
 from ms365sync.emulator.login.directory import SITES_READ_ALL
 from ms365sync.emulator.transport.http import Headers, Request
+from support.emulator_fakes import sample
+from support.emulator_graph_world import PREFER_ALL, World, build_tenant, make_world, share
 
 MARK = "@microsoft.graph.sharedChanged"
 AMY = "user:amy@contoso.onmicrosoft.com"

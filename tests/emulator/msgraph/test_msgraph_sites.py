@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from emulator_graph_world import DRIVE_ID, HOST, SITE_ID, World, make_world
 
 from ms365sync.emulator.login.directory import SITES_READ_ALL, SITES_SELECTED
+from support.emulator_graph_world import DRIVE_ID, HOST, SITE_ID, World, make_world
 
 SITE_NOT_FOUND = "The provided path does not exist, or does not represent a site"
 

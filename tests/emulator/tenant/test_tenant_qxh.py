@@ -7,10 +7,10 @@ import base64
 import random
 
 import pytest
-from emulator_fakes import sample
 
 from ms365sync.emulator.tenant.content import GeneratedContent
 from ms365sync.emulator.tenant.qxh import QuickXor, quick_xor_b64
+from support.emulator_fakes import sample
 
 VECTORS = sample("09-quickxorhash-test-vectors.rclone.json")["vectors"]
 

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from emulator_fakes import FILE_BYTES, ContentMap, issue_token
 from urllib3 import HTTPResponse
 
 from ms365sync.emulator.control.settings import FaultConfig
 from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, HostMap, split_host
 from ms365sync.emulator.transport.http import Headers, Request
 from ms365sync.emulator.transport.pipeline import EmulatorApp
+from support.emulator_fakes import FILE_BYTES, ContentMap, issue_token
 
 
 class CountingContent:

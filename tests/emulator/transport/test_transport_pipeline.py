@@ -7,7 +7,12 @@ import re
 from typing import Any
 
 import pytest
-from emulator_fakes import (
+
+from ms365sync.emulator.control.settings import FaultConfig, LatencyConfig
+from ms365sync.emulator.login.tokens import b64url
+from ms365sync.emulator.transport.http import Response
+from ms365sync.emulator.transport.pipeline import EmulatorApp
+from support.emulator_fakes import (
     APP_ID,
     NO_ROLES_APP_ID,
     SAMPLES,
@@ -17,11 +22,6 @@ from emulator_fakes import (
     issue_token,
     sample,
 )
-
-from ms365sync.emulator.control.settings import FaultConfig, LatencyConfig
-from ms365sync.emulator.login.tokens import b64url
-from ms365sync.emulator.transport.http import Response
-from ms365sync.emulator.transport.pipeline import EmulatorApp
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import requests
 import trustme
-from emulator_fakes import TENANT_ID, body_json, call, issue_token, trusting_session
 
 from ms365sync.emulator.control.settings import FaultConfig
 from ms365sync.emulator.transport.http import Request, Response, Router, json_response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from ms365sync.emulator.transport.server import EmulatorServer
+from support.emulator_fakes import TENANT_ID, body_json, call, issue_token, trusting_session
 
 ADMIN = [("X-Emulator-Key", "admin-key")]
 
