@@ -235,10 +235,10 @@ def _status_row(name: str, state_dir: Path) -> dict[str, Any]:
     try:
         last = state.last_run()
         if last is not None:
-            finished = last[2] or last[1]
+            finished = last.finished or last.started
             row["last_run"] = datetime.datetime.fromtimestamp(finished).isoformat(" ", "seconds")
-            row["result"] = last[3]
-            row["summary"] = json.loads(last[4]) if last[4] else None
+            row["result"] = last.status
+            row["summary"] = json.loads(last.summary) if last.summary else None
         row["files"] = state.mirror_count()
         row["pending_errors"] = len(state.errors())
     finally:
