@@ -14,7 +14,7 @@ SWEEP_TEXT = f'"always", "never" or {DURATION_TEXT}'
 """What a permission sweep policy looks like."""
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")  # ASCII digits only (\d takes any script's)
 
 
 class DurationError(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ms365sync.config.values import (
     AbsolutePath,
     Bool,
     CloudName,
+    Command,
     Duration,
     ExistingFile,
     Host,
@@ -123,10 +125,12 @@ class RunTable(_Table):
 
     # Targets mostly wait on the network, so several run at once; the load on SharePoint is
     # bounded by max_connections and the shared throttle gate, not by this number.
-    parallel_targets: Int = Field(default=8, ge=1, description="an integer >= 1")
+    parallel_targets: Int = Field(default=8, ge=1, le=64, description="an integer from 1 to 64")
     # Four targets' default 8 workers downloading at once; the shared throttle gate, not the
     # connection count, is what keeps a run inside SharePoint's RU budget.
-    max_connections: Int = Field(default=32, ge=1, description="an integer >= 1")
+    # At most 256: far beyond what one app's SharePoint budget can use, and each connection
+    # is a pooled socket (a hundred million built their pool before the first request).
+    max_connections: Int = Field(default=32, ge=1, le=256, description="an integer from 1 to 256")
     lock_timeout: Duration = Field(default=300.0, description=DURATION_TEXT)
 
 
@@ -142,7 +146,7 @@ class TargetOptions(_Table):
     )
     permission_sweep: Sweep = Field(default=PermissionPolicy(), description=SWEEP_TEXT)
     write_empty_logs: Bool = Field(default=False, description="true or false")
-    on_change: str = Field(default="", description='a command, or "" for none')
+    on_change: Command = Field(default="", description='a command, or "" for none')
 
 
 _OPTION_KEYS = frozenset(TargetOptions.model_fields)
@@ -214,6 +218,7 @@ class ConfigFile(_Table):
     @model_validator(mode="after")
     def _distinct_targets(self) -> ConfigFile:
         _check_names(self.sites)
+        _check_libraries_once(self.sites)
         _check_roots(
             [
                 (f"{site.name}/{library.name}", library.root(site.name, self.defaults), key)
@@ -252,13 +257,58 @@ def _check_names(sites: Sequence[SiteTable]) -> None:
             _first_use(targets, target, f"sites[{i}].libraries[{j}].name", "target")
 
 
+def _check_libraries_once(sites: Sequence[SiteTable]) -> None:
+    """A library is one target: the same site listed twice may not name a library again
+    (two targets would mirror, delete and report the same files twice)."""
+    seen: dict[tuple[str, ...], str] = {}
+    for i, site in enumerate(sites):
+        where = (
+            ("path", (site.host or "").lower(), (site.path or "").casefold())
+            if site.path is not None
+            else ("name", _folded(site.display_name or ""))
+        )
+        for j, library in enumerate(site.libraries):
+            key = f"sites[{i}].libraries[{j}].name"
+            first = seen.setdefault((*where, _folded(library.name)), key)
+            if first != key:
+                problem = f"library {library.name!r} of this site is already a target ({first})"
+                raise invalid(problem, "each library of a site listed once", key=key)
+
+
+def _folded(name: str) -> str:
+    """Case- and normalisation-insensitive, as SharePoint names are, and macOS and Windows
+    file systems (an "é" typed as one code point or as e + accent is one name)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _first_use(seen: dict[str, str], name: str, key: str, what: str) -> None:
-    # Case-insensitive, as SharePoint names are, and macOS and Windows file systems.
-    folded = name.casefold()
+    folded = _folded(name)
     if folded in seen:
         problem = f"duplicate {what} {name!r} (first at {seen[folded]})"
         raise invalid(problem, "a unique name", key=key)
     seen[folded] = key
+
+
+# Top-level directories a target (which creates data/, sync_logs/ and .ms365sync/ in its
+# root and deletes what it placed there) must never take as its root.
+_SYSTEM_DIRS = frozenset(
+    {
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "sys",
+        "usr",
+        "var",
+    }
+)
 
 
 def _check_roots(roots: Sequence[tuple[str, Path, str]]) -> None:
@@ -269,6 +319,12 @@ def _check_roots(roots: Sequence[tuple[str, Path, str]]) -> None:
     seen: dict[Path, tuple[str, Path]] = {}
     for name, local_root, key in roots:
         root = local_root.resolve()
+        if root == root.parent or (root.parent == Path("/") and root.name in _SYSTEM_DIRS):
+            raise invalid(
+                f"local root {root} is the file system's root or a system directory",
+                "a directory of its own, e.g. /srv/ms365sync/marketing",
+                key=f"{key}.local_root",
+            )
         clash = next((seen[p] for p in (root, *root.parents) if p in seen), None)
         clash = clash or next((t for r, t in seen.items() if root in r.parents), None)
         if clash is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -48,7 +50,7 @@ def read_toml(path: Path) -> Raw:
         ConfigError: the file is missing, unreadable, not UTF-8, or not valid TOML.
     """
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = _read_regular(path).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             "configuration file not found",
@@ -65,7 +67,34 @@ def read_toml(path: Path) -> Raw:
         document: Raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_message(str(exc)), file=path) from None
+    except RecursionError:
+        raise ConfigError(
+            "arrays or tables nested too deeply to be a configuration", file=path
+        ) from None
     return document
+
+
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest configuration file read (a thousand libraries take about 100 KB)."""
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file of at most MAX_CONFIG_BYTES; a FIFO or a
+    device (/dev/zero) is refused before it is opened, so reading never blocks or runs on.
+
+    Raises:
+        ConfigError: not a regular file, or too large. OSError: as open and read raise it.
+    """
+    found = path.stat()
+    if stat.S_ISDIR(found.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if not stat.S_ISREG(found.st_mode):
+        raise ConfigError("not a regular file (a pipe, socket or device)", file=path)
+    with path.open("rb") as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB", file=path)
+    return data
 
 
 def _toml_message(text: str) -> str:

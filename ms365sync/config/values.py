@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -32,6 +34,7 @@ __all__ = [
     "AbsolutePath",
     "Bool",
     "CloudName",
+    "Command",
     "Duration",
     "ExistingFile",
     "Host",
@@ -113,13 +116,46 @@ def _pattern(value: str) -> str:
     return value
 
 
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]|\\\\|//[^/]")
+
+
 def _absolute(value: object, info: ValidationInfo) -> Path:
     """Relative paths are relative to the configuration file's directory; `~` is expanded."""
     if not isinstance(value, str | Path) or not str(value).strip():
         raise invalid("not a path", "a non-empty path (relative to the configuration file)")
+    if _WINDOWS_PATH.match(str(value)) or "\0" in str(value):
+        # On POSIX `C:\data` would be a relative folder named "C:\data", `\\server\share`
+        # a folder of backslashes: never what was meant.
+        raise invalid("a Windows drive, UNC or network path", "a POSIX path such as /srv/ms365")
     context = info.context if isinstance(info.context, Mapping) else {}
     base = Path(context.get("base") or Path.cwd())
     return (base / Path(value).expanduser()).resolve()
+
+
+def _command(value: str) -> str:
+    """An on_change command: split as the hook will split it (shlex), so a quoting mistake
+    is found when the file is loaded, not after a run has committed."""
+    if "\0" in value:
+        raise invalid("a NUL character", "a command line of printable text")
+    try:
+        shlex.split(value)
+    except ValueError as exc:  # "No closing quotation", "No escaped character"
+        raise invalid(f"cannot be split into arguments ({exc})", _COMMAND_TEXT) from None
+    return value
+
+
+_COMMAND_TEXT = 'a command with balanced quotes, e.g. "/usr/local/bin/reindex --quiet", or ""'
+
+
+def _https_origin(text: str) -> str:
+    """The text of an https URL whose host and port a client can use."""
+    text = text.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        port, host = parts.port, parts.hostname  # ValueError: bad port, bad IPv6 literal
+    except ValueError:
+        return ""  # not a match: the caller reports it
+    return text if host and (port is None or port > 0) else ""
 
 
 def _is_file(value: Path) -> Path:
@@ -167,6 +203,7 @@ ExistingFile = Annotated[Path, PlainValidator(_absolute), AfterValidator(_is_fil
 Secret = Annotated[SecretStr, Field(strict=False), AfterValidator(_secret)]
 CloudName = Annotated[str, AfterValidator(_cloud_name)]
 Text = Annotated[str, _matching(r".*\S.*", "empty", "a non-empty string")]
+Command = Annotated[str, AfterValidator(_command)]
 Identifier = Annotated[
     str, _matching(r"[^\s/]+", "not an id", "a GUID, or a domain such as contoso.com")
 ]
@@ -184,8 +221,8 @@ HttpsUrl = Annotated[
     _matching(
         r"https://[^/\s?#@]+(?:/\S*)?",
         "not an https URL",
-        "https://host[:port] (MSAL refuses plain http)",
-        clean=lambda text: text.strip().rstrip("/"),
+        "https://host[:port] with a port from 1 to 65535 (MSAL refuses plain http)",
+        clean=_https_origin,
     ),
 ]
 SiteName = Annotated[
@@ -204,7 +241,8 @@ Host = Annotated[
 SitePath = Annotated[
     str,
     _matching(
-        r"/(?:sites|teams)/[^/\s][^/]*",
+        # SharePoint refuses ~ " # % & * : < > ? \ { | } in a site's URL name.
+        r"/(?:sites|teams)/[^/\s~\"#%&*:<>?\\{|}][^/~\"#%&*:<>?\\{|}]*",
         "not a site path",
         "/sites/NAME or /teams/NAME (without the host)",
         clean=lambda text: text.strip().rstrip("/"),

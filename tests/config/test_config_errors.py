@@ -407,7 +407,7 @@ CATALOGUE = [
         "parallel-targets-zero",
         AUTH + "[run]\nparallel_targets = 0\n" + SITE,
         "run.parallel_targets",
-        ("out of range", ">= 1"),
+        ("out of range", "from 1 to 64"),
     ),
     Bad(
         "unknown-cloud",

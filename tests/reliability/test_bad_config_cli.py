@@ -8,6 +8,7 @@ no mirror, no state, no log, not even in the home directory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,61 @@ CATALOGUE = [
         "secret-in-a-number",
         AUTH + f'[run]\nmax_connections = "{SECRET}"\n' + SITE,
         ("max_connections",),
+    ),
+    Bad(
+        "url-with-broken-ipv6",
+        AUTH + '[cloud]\ngraph_url = "https://[::1"\nauthority_url = "https://[::1"\n' + SITE,
+        ("cloud.", "https://host[:port]"),
+    ),
+    Bad(
+        "url-port-out-of-range",
+        AUTH
+        + '[cloud]\ngraph_url = "https://127.0.0.1:99999"\n'
+        + 'authority_url = "https://127.0.0.1:99999"\n'
+        + SITE,
+        ("cloud.", "65535"),
+    ),
+    Bad("on-change-open-quote", AUTH + SITE + '  on_change = "echo \'x"\n', ("on_change",)),
+    Bad("on-change-nul", AUTH + SITE + '  on_change = "echo\\u0000x"\n', ("on_change", "NUL")),
+    Bad("non-ascii-digits", AUTH + '[run]\nlock_timeout = "\uff12s"\n' + SITE, ("lock_timeout",)),
+    Bad("huge-pool", AUTH + "[run]\nmax_connections = 100000000\n" + SITE, ("max_connections",)),
+    Bad("site-path-query", AUTH + SITE.replace("/sites/marketing", "/sites/m?x"), ("path",)),
+    Bad("site-path-percent", AUTH + SITE.replace("/sites/marketing", "/sites/m%20x"), ("path",)),
+    Bad(
+        "nested-3000-deep",
+        AUTH + "[defaults]\ninclude = " + "[" * 3000 + "]" * 3000 + "\n" + SITE,
+        ("nested",),
+    ),
+    Bad("a-fifo", None, ("regular file",), setup=lambda tmp: os.mkfifo(tmp / "sites.toml")),
+    Bad(
+        "dev-zero",
+        AUTH + SITE,
+        ("/dev/zero", "regular file"),
+        args=("--config", "/dev/zero"),
+        names_file=False,
+    ),
+    Bad("too-large", AUTH + SITE + "# " + "x" * (1 << 20) + "\n", ("KiB",)),
+    Bad(
+        "windows-data-root", AUTH + '[defaults]\ndata_root = "C:\\\\ms365"\n' + SITE, ("data_root",)
+    ),
+    Bad(
+        "unc-data-root",
+        AUTH + '[defaults]\ndata_root = "\\\\\\\\srv\\\\share"\n' + SITE,
+        ("data_root",),
+    ),
+    Bad("root-as-local-root", AUTH + SITE + '  local_root = "/"\n', ("local_root", "system")),
+    Bad("etc-as-local-root", AUTH + SITE + '  local_root = "/etc"\n', ("local_root", "system")),
+    Bad(
+        "same-library-twice",
+        AUTH + SITE + SITE.replace('name = "marketing"', 'name = "marketing2"'),
+        ("sites[1].libraries[0].name", "already a target"),
+    ),
+    Bad(
+        "library-names-differing-by-normalisation",
+        AUTH
+        + SITE.replace('"Documents"', '"Caf\u00e9"')
+        + '  [[sites.libraries]]\n  name = "Cafe\u0301"\n',
+        ("libraries[1].name", "duplicate"),
     ),
     Bad("unknown-only", AUTH + SITE, ("nope",), args=("--only", "nope"), names_file=False),
     Bad(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -312,6 +313,8 @@ def tree_snapshot(root: Path) -> dict[str, tuple[str, int, str]]:
                 found[rel] = ("link", st.st_mtime_ns, os.readlink(path))
             elif path.is_dir():
                 found[rel] = ("dir", 0, "")
+            elif not stat.S_ISREG(st.st_mode):  # a FIFO or socket: opening it would block
+                found[rel] = ("special", st.st_mtime_ns, "")
             else:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 found[rel] = ("file", st.st_mtime_ns, digest)
