@@ -8,6 +8,7 @@ This package is the only place that prints or chooses exit codes: 0 every target
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,7 +58,19 @@ def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
     sys.exit(code)
 
 
-def exit_for(exc: MS365SyncError) -> NoReturn:
+def exit_for(exc: MS365SyncError, options: Options | None = None) -> NoReturn:
+    """Exit with the error's code and one line (and its hint); with --json, stdout still
+    gets its one document, saying what failed."""
+    if options is not None and options.json:
+        document = {
+            "ok": False,
+            "exit_code": exc.exit_code,
+            "dry_run": options.dry_run,
+            "error": str(exc),
+            "hint": exc.hint,
+            "targets": [],
+        }
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     fail(str(exc), exc.exit_code, exc.hint)
 
 
@@ -67,7 +80,7 @@ def load(options: Options) -> tuple[Config, list[Target]]:
         config = load_config(options.config)
         targets = config.select(options.only) if options.only else config.targets()
     except ConfigError as exc:
-        exit_for(exc)
+        exit_for(exc, options)
     return config, targets
 
 
@@ -86,7 +99,7 @@ def run_sync(
         with display.running():
             report = coordinator.run(targets, dry_run=options.dry_run, force=options.force)
     except AuthError as exc:
-        exit_for(exc)
+        exit_for(exc, options)
     finally:
         coordinator.close()
     if options.json:

@@ -34,7 +34,13 @@ from ms365sync.config.values import (
     Thumbprint,
 )
 from ms365sync.graph.cloud import Cloud, choose_cloud
-from ms365sync.graph.credentials import ClientCertificate, ClientSecret, Credential
+from ms365sync.graph.credentials import (
+    CertificateError,
+    ClientCertificate,
+    ClientSecret,
+    Credential,
+    load_certificate,
+)
 from ms365sync.target import PermissionPolicy
 
 __all__ = [
@@ -78,6 +84,12 @@ class AuthTable(_Table):
             self.certificate_thumbprint or self.certificate_passphrase
         ):
             raise invalid("certificate options without certificate_path", "certificate_path")
+        credential = self.credential()
+        if isinstance(credential, ClientCertificate):
+            try:  # now, so that a credential that cannot sign in is a configuration error
+                load_certificate(credential)
+            except CertificateError as exc:
+                raise invalid(exc.problem, exc.expected, key=exc.key) from None
         return self
 
     def credential(self) -> Credential:

@@ -13,18 +13,21 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 import msal
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from msal.exceptions import MsalError, MsalServiceError
 
 from ms365sync.errors import AuthError, ConfigError, redact
 from ms365sync.graph.cloud import GLOBAL, Cloud
-from ms365sync.graph.credentials import ClientCertificate, ClientSecret, Credential
+from ms365sync.graph.credentials import (
+    CertificateError,
+    ClientCertificate,
+    ClientSecret,
+    Credential,
+    load_certificate,
+)
 from ms365sync.graph.session import Timeout, build_session, package_version
 
 __all__ = [
@@ -105,59 +108,19 @@ class StaticTokenProvider:
             return self._tokens[self._index]
 
 
-def _read_pem(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"cannot read the private key: {reason}", file=path) from exc
-
-
-def _normalise_thumbprint(value: str) -> str:
-    thumbprint = re.sub(r"[\s:]", "", value).upper()
-    if not re.fullmatch(r"[0-9A-F]{40}", thumbprint):
-        raise ConfigError(
-            "invalid certificate thumbprint",
-            key="thumbprint",
-            expected="40 hex digits (the SHA-1 thumbprint the app registration shows)",
-        )
-    return thumbprint
-
-
-def _certificate_thumbprint(pem: bytes, path: Path) -> str:
-    try:
-        certificate = x509.load_pem_x509_certificates(pem)[0]
-    except ValueError:
-        raise ConfigError(
-            "no thumbprint given and the PEM file holds no certificate to compute it from",
-            file=path,
-            key="thumbprint",
-        ) from None
-    # SHA-1 because that is the thumbprint Entra shows and MSAL sends as x5t when given one.
-    return certificate.fingerprint(hashes.SHA1()).hex().upper()
-
-
 def _certificate_credential(cert: ClientCertificate) -> dict[str, str]:
-    """MSAL's client_credential dict; the key is decrypted here so a bad passphrase fails early."""
-    pem = _read_pem(cert.private_key_path)
-    password = cert.passphrase.encode() if cert.passphrase else None
+    """MSAL's client_credential dict (the key decrypted, so a bad passphrase fails early).
+
+    Raises:
+        ConfigError: the certificate credential cannot be used (one line, no passphrase).
+    """
     try:
-        key = serialization.load_pem_private_key(pem, password=password)
-    except (ValueError, TypeError) as exc:
+        loaded = load_certificate(cert)
+    except CertificateError as exc:
         raise ConfigError(
-            f"cannot load the private key ({exc})", file=cert.private_key_path
+            exc.problem, file=cert.private_key_path, key=exc.key, expected=exc.expected
         ) from None
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    thumbprint = (
-        _normalise_thumbprint(cert.thumbprint)
-        if cert.thumbprint
-        else _certificate_thumbprint(pem, cert.private_key_path)
-    )
-    return {"private_key": private_pem, "thumbprint": thumbprint}
+    return {"private_key": loaded.private_key_pem, "thumbprint": loaded.thumbprint}
 
 
 class MsalTokenProvider:

@@ -21,6 +21,7 @@ from ms365sync.errors import ConfigError
 from ms365sync.graph.auth import ClientCertificate, ClientSecret
 from ms365sync.graph.cloud import GLOBAL, US_GOV
 from ms365sync.target import Filters, PermissionPolicy, SiteRef
+from support.certificates import make_certificate
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"
 PASSPHRASE = "pem-passphrase-for-tests"
@@ -160,7 +161,9 @@ def test_the_secret_never_shows_in_repr_or_str(tmp_path: Path) -> None:
 
 
 def test_a_certificate_credential_with_its_thumbprint_and_passphrase(tmp_path: Path) -> None:
-    write(tmp_path / "certs", "-----BEGIN PRIVATE KEY-----\n", name="app.pem")
+    (tmp_path / "certs").mkdir()
+    pem, _ = make_certificate(tmp_path / "certs", passphrase=PASSPHRASE)
+    assert pem.name == "app.pem"
     path = write(
         tmp_path,
         """\

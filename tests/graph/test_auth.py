@@ -304,14 +304,14 @@ def test_given_thumbprint_is_normalised(rsps, tmp_path: Path) -> None:
 
 def test_certificate_problems_are_config_errors(rsps, tmp_path: Path) -> None:
     path, _ = _certificate(tmp_path, with_cert=False)
-    with pytest.raises(ConfigError, match="no thumbprint given"):
+    with pytest.raises(ConfigError, match="no certificate to compute it from"):
         _provider(credential=ClientCertificate(private_key_path=path)).token()
-    with pytest.raises(ConfigError, match="invalid certificate thumbprint"):
+    with pytest.raises(ConfigError, match="certificate_thumbprint: not a thumbprint"):
         _provider(credential=ClientCertificate(private_key_path=path, thumbprint="abc")).token()
-    with pytest.raises(ConfigError, match="cannot read the private key"):
+    with pytest.raises(ConfigError, match="certificate_path: cannot read it"):
         _provider(credential=ClientCertificate(private_key_path=tmp_path / "missing.pem")).token()
     (tmp_path / "junk.pem").write_text("not a key")
-    with pytest.raises(ConfigError, match="cannot load the private key"):
+    with pytest.raises(ConfigError, match="not a PEM file"):
         _provider(
             credential=ClientCertificate(
                 private_key_path=tmp_path / "junk.pem", thumbprint="A" * 40

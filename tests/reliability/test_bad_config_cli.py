@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
+from support.certificates import make_certificate
 from support.harness import tree_snapshot
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"
@@ -39,6 +40,30 @@ class Bad:
     env: dict[str, str] = field(default_factory=dict)
     setup: Callable[[Path], None] | None = None
     names_file: bool = True
+
+
+CERT = 'tenant_id = "t1"\nclient_id = "c1"\ncertificate_path = "app.pem"\n'
+CERT = "[auth]\n" + CERT
+PASS = f'certificate_passphrase = "{SECRET}"\n'
+
+
+def _encrypted(tmp: Path) -> None:
+    make_certificate(tmp, passphrase="the-right-passphrase")
+
+
+def _cert_only(tmp: Path) -> None:
+    make_certificate(tmp, parts="certificate")
+
+
+def _key_only(tmp: Path) -> None:
+    make_certificate(tmp, parts="key")
+
+
+def _pem(data: bytes) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        (tmp / "app.pem").write_bytes(data)
+
+    return write
 
 
 def _directory(tmp: Path) -> None:
@@ -149,6 +174,15 @@ CATALOGUE = [
         + '  [[sites.libraries]]\n  name = "Cafe\u0301"\n',
         ("libraries[1].name", "duplicate"),
     ),
+    Bad("cert-wrong-passphrase", CERT + PASS + SITE, ("certificate_passphrase",), setup=_encrypted),
+    Bad("cert-no-passphrase", CERT + SITE, ("certificate_passphrase",), setup=_encrypted),
+    Bad(
+        "cert-only-certificate", CERT + SITE, ("certificate_path", "private key"), setup=_cert_only
+    ),
+    Bad("cert-key-no-thumbprint", CERT + SITE, ("certificate_thumbprint",), setup=_key_only),
+    Bad("cert-empty-file", CERT + SITE, ("certificate_path", "empty"), setup=_pem(b"")),
+    Bad("cert-der", CERT + SITE, ("certificate_path", "not a PEM"), setup=_pem(b"0\x82\x01\x0a")),
+    Bad("cert-garbage", CERT + SITE, ("certificate_path",), setup=_pem(b"-----BEGIN junk")),
     Bad("unknown-only", AUTH + SITE, ("nope",), args=("--only", "nope"), names_file=False),
     Bad(
         "unknown-only-library",
