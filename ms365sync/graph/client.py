@@ -112,6 +112,11 @@ class GraphClient:
         """The versioned root every relative path is joined to."""
         return self._transport.base_url
 
+    def serves(self, url: str) -> bool:
+        """Whether `url` (a stored delta link, say) is on this client's Graph endpoint: the
+        only origin it sends its access token to."""
+        return _origin(url) == _origin(self.base_url)
+
     @property
     def gate(self) -> ThrottleGate:
         """The throttle gate (shared with other clients when one was passed in)."""
@@ -388,3 +393,8 @@ def _validate(model: type[ModelT], value: object, url: str) -> ModelT:
             code="invalidResponse",
             url=url,
         ) from None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()

@@ -184,6 +184,13 @@ class Syncer:
         # headers cannot be continued, so a change of that setting starts a full listing.
         same_feed = meta.prefer_sharing == self.spec.prefer_sharing
         link = meta.delta_link if known_drive and same_feed else None
+        if link is not None and not self.client.serves(link):
+            # The Graph endpoint changed (graph_url, even to an equivalent origin): the stored
+            # link would send the token elsewhere. The ids stay, so the mirror is kept.
+            self.counters.notes.append(
+                "the stored delta link is not on the configured Graph endpoint: listed again"
+            )
+            link = None
         listing = list_changes(
             self.client,
             state,

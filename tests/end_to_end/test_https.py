@@ -99,3 +99,26 @@ def test_library_api_over_https_with_a_certificate(
         changes = api.sync()
     assert sorted(changes["added"]) == sorted(FIRST_FILES)
     assert world.data() == FIRST_FILES
+
+
+def test_a_changed_graph_endpoint_relists_instead_of_refusing_the_stored_link(
+    served: tuple[World, EmulatorServer, Path],
+) -> None:
+    """The same server under another origin (127.0.0.1 -> localhost): the stored delta link
+    would send the token to the old origin, so it is dropped and the library listed again;
+    the stored ids keep the mirror, so nothing is downloaded or reported again."""
+    world, server, ca = served
+    first = _sync(world, server, ca)
+    assert set(first.changes.added) == set(world.remote_files())
+    world.recorder.reset()
+    renamed = server.base_url.replace("127.0.0.1", "localhost")
+    with world.https_client(renamed, ca, max_attempts=8) as client:
+        result = world.sync(client=client)
+    assert result.ok, result.error
+    assert result.log is not None and result.log.full_resync and not result.log.has_changes
+    assert any("not on the configured Graph endpoint" in note for note in result.counters.notes)
+    assert world.recorder.downloads() == []
+    assert world.data() == world.remote_files()
+    with world.https_client(renamed, ca, max_attempts=8) as client:
+        again = world.sync(client=client)  # the new origin's link is kept from now on
+    assert again.ok and again.log is not None and not again.log.full_resync
