@@ -130,3 +130,9 @@ class TargetSpec:
     @property
     def log_dir(self) -> Path:
         return self.local_root / LOG_DIR
+
+    @property
+    def own_paths(self) -> tuple[Path, ...]:
+        """Everything of the target's own beside data/: what a run reads and writes there."""
+        names = (STATE_DIR, LOG_DIR, PERMISSIONS_FILE, GRANTS_FILE)
+        return tuple(self.local_root / name for name in names)

@@ -7,7 +7,7 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -130,3 +130,26 @@ def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+
+
+def refuse_symlinks(paths: Iterable[Path]) -> None:
+    """Refuse to work through a symbolic link at any of `paths` (a target's own folders and
+    files beside data/): a run would read or write outside the target. A missing path is
+    fine: the run creates it.
+
+    Raises:
+        LocalStorageError: one of them is a symbolic link (ELOOP), or cannot be examined.
+    """
+    for path in paths:
+        try:
+            found = path.lstat()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise storage_error(exc, path, "examine") from exc
+        if stat.S_ISLNK(found.st_mode):
+            raise LocalStorageError(
+                "refusing to follow a symbolic link (the target's own files stay in the target)",
+                path=path,
+                errno=errno.ELOOP,
+            )

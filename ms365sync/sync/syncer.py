@@ -24,6 +24,7 @@ from ms365sync.graph.client import GraphClient
 from ms365sync.graph.lookup import Resolved, confirm, resolve
 from ms365sync.localfs.lock import target_lock
 from ms365sync.localfs.mirror import Mirror
+from ms365sync.localfs.syscalls import refuse_symlinks
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
 from ms365sync.outputs.changelog import TargetInfo, timestamp
 from ms365sync.outputs.logstream import LogDocument
@@ -68,6 +69,7 @@ class Syncer:
         """
         result = SyncResult(self.spec.name, ok=False, dry_run=dry_run, started=self.clock())
         try:
+            refuse_symlinks(self.spec.own_paths)
             if dry_run:
                 result.document = self._dry_run(force)
             else:

@@ -8,6 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from ms365sync.emulator import BytesContent
 from support.harness import FIRST_FILES, World, make_world, tree_snapshot
 
@@ -161,3 +163,29 @@ def test_folder_in_the_way_of_a_file(world: World) -> None:
     assert "new.txt" in result.log.errors
     assert set(result.log.changes.added) == {"other.txt"}
     assert (world.root / "data" / "new.txt" / "keep.me").read_text() == "mine"
+
+
+@pytest.mark.parametrize("own", [".ms365sync", "sync_logs", ".permissions.json"])
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_a_symlink_in_place_of_the_targets_own_files_is_refused(
+    world: World, tmp_path: Path, own: str, dry_run: bool
+) -> None:
+    """The state store, the lock, the change logs and the exports are never read or written
+    through a link to somewhere else: the target fails with one clear error, and nothing
+    appears behind the link."""
+    world.ok()
+    world.tenant.add_file(world.drive, "later.txt", BytesContent(b"l"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    place = world.root / own
+    if place.is_dir():
+        shutil.rmtree(place)
+    else:
+        place.unlink()
+    place.symlink_to(elsewhere, target_is_directory=True)
+    before = tree_snapshot(tmp_path)
+    result = world.sync(dry_run=dry_run)
+    assert not result.ok and result.error is not None
+    assert "symbolic link" in str(result.error) and own in str(result.error)
+    assert list(elsewhere.iterdir()) == []
+    assert tree_snapshot(tmp_path) == before
