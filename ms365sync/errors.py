@@ -324,7 +324,11 @@ _ERRNO_HINTS = {
 
 
 class LocalStorageError(MS365SyncError):
-    """The local file system refused an operation (disk full, read-only, permission denied)."""
+    """The local file system refused an operation (disk full, read-only, permission denied).
+
+    `in_the_way`: what stopped it is one entry of someone else's (a symbolic link, a folder
+    or a special file where a file goes), which fails that one file, not the target.
+    """
 
     def __init__(
         self,
@@ -333,9 +337,11 @@ class LocalStorageError(MS365SyncError):
         path: str | Path | None = None,
         errno: int | None = None,
         hint: str | None = None,
+        in_the_way: bool = False,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.errno = errno
+        self.in_the_way = in_the_way
         name = errno_codes.errorcode.get(errno, str(errno)) if errno is not None else None
         text = f"{self.path}: {message}" if self.path else message
         if name:

@@ -57,8 +57,8 @@ def refusal(path: Path, action: str, st: os.stat_result) -> LocalStorageError:
     """The error for an entry that is not what `action` may touch (a symlink, a directory...)."""
     code = errno.ELOOP if stat.S_ISLNK(st.st_mode) else None
     code = errno.EISDIR if stat.S_ISDIR(st.st_mode) else code
-    reason = "not a regular file" if code is None else REASONS[code]
-    return LocalStorageError(f"cannot {action}: {reason}", path=path, errno=code)
+    reason = "not a regular file (a pipe, socket or device)" if code is None else REASONS[code]
+    return LocalStorageError(f"cannot {action}: {reason}", path=path, errno=code, in_the_way=True)
 
 
 @contextmanager

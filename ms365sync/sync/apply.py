@@ -41,6 +41,12 @@ from ms365sync.sync.workers import run_each
 # What a foreign entry in the way looks like: a symbolic link on the path, a file where a
 # folder goes or the reverse. It fails the one file; any other local error stops the target.
 _IN_THE_WAY = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR})
+
+
+def _in_the_way(exc: LocalStorageError) -> bool:
+    return exc.in_the_way or exc.errno in _IN_THE_WAY
+
+
 MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
 _CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
 _LEAVING = {ActionKind.DELETE, ActionKind.MOVE}  # actions that vacate their recorded place
@@ -124,7 +130,7 @@ class Applier:
         try:
             return step(action)
         except LocalStorageError as exc:
-            if exc.errno not in _IN_THE_WAY:
+            if not _in_the_way(exc):
                 raise
             return Done(action, error=str(exc))
 
@@ -138,7 +144,7 @@ class Applier:
             try:
                 fetched[action.item_key] = self._fetch(action)
             except LocalStorageError as exc:
-                if exc.errno not in _IN_THE_WAY:
+                if not _in_the_way(exc):
                     raise
                 failed[action.item_key] = Done(action, error=str(exc))
             except (MS365SyncError, _RefusedError) as exc:
@@ -398,7 +404,7 @@ def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:
     try:
         return untouched(mirror, record)
     except LocalStorageError as exc:
-        if exc.errno not in _IN_THE_WAY:
+        if not _in_the_way(exc):
             raise
         return False
 

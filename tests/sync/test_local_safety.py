@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,25 @@ def test_a_symlink_in_place_of_the_targets_own_files_is_refused(
     assert "symbolic link" in str(result.error) and own in str(result.error)
     assert list(elsewhere.iterdir()) == []
     assert tree_snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["unchanged", "changed-remotely"])
+def test_a_fifo_in_place_of_a_mirrored_file_fails_that_file_only(
+    world: World, changed: bool
+) -> None:
+    """A FIFO (or socket, or device node) where a mirrored file was is treated like a folder
+    in a file's place: that one file fails with its reason, nothing opens the FIFO, and the
+    rest of the run goes on and is reported."""
+    world.ok()
+    place = world.root / "data" / "readme.md"
+    place.unlink()
+    os.mkfifo(place)
+    if changed:
+        world.tenant.edit_file(world.drive, "readme.md", BytesContent(b"v2"))
+    world.tenant.add_file(world.drive, "other.txt", BytesContent(b"o"))
+    result = world.ok()
+    assert result.log is not None
+    assert "readme.md" in result.log.errors
+    assert "not a regular file" in result.log.errors["readme.md"].reason
+    assert set(result.log.changes.added) == {"other.txt"}
+    assert stat.S_ISFIFO(place.lstat().st_mode)  # someone else's: left as it is
