@@ -323,11 +323,15 @@ _ERRNO_HINTS = {
 }
 
 
+_IN_THE_WAY = frozenset({errno_codes.ELOOP, errno_codes.ENOTDIR, errno_codes.EISDIR})
+
+
 class LocalStorageError(MS365SyncError):
     """The local file system refused an operation (disk full, read-only, permission denied).
 
-    `in_the_way`: what stopped it is one entry of someone else's (a symbolic link, a folder
-    or a special file where a file goes), which fails that one file, not the target.
+    `in_the_way`: what stopped it is one entry of someone else's (a symbolic link on the
+    path, a folder where a file goes or the reverse, a special file), which fails that one
+    file, not the target. Set from the errno (ELOOP, ENOTDIR, EISDIR) or by the caller.
     """
 
     def __init__(
@@ -341,7 +345,7 @@ class LocalStorageError(MS365SyncError):
     ) -> None:
         self.path = None if path is None else Path(path)
         self.errno = errno
-        self.in_the_way = in_the_way
+        self.in_the_way = in_the_way or errno in _IN_THE_WAY
         name = errno_codes.errorcode.get(errno, str(errno)) if errno is not None else None
         text = f"{self.path}: {message}" if self.path else message
         if name:

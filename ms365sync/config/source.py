@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import stat
@@ -57,8 +56,6 @@ def read_toml(path: Path) -> Raw:
             file=path,
             hint="create one with `ms365sync init` or copy sites.example.toml",
         ) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a configuration file", file=path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=path) from exc
     except UnicodeDecodeError as exc:
@@ -87,7 +84,7 @@ def _read_regular(path: Path) -> bytes:
     """
     found = path.stat()
     if stat.S_ISDIR(found.st_mode):
-        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        raise ConfigError("is a directory, not a configuration file", file=path)
     if not stat.S_ISREG(found.st_mode):
         raise ConfigError("not a regular file (a pipe, socket or device)", file=path)
     with path.open("rb") as handle:

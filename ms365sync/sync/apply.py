@@ -19,7 +19,6 @@ place a file with such a failure keeps. A local storage error is fatal for the t
 
 from __future__ import annotations
 
-import errno
 import functools
 import threading
 from collections.abc import Callable, Sequence
@@ -37,15 +36,6 @@ from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.workers import run_each
-
-# What a foreign entry in the way looks like: a symbolic link on the path, a file where a
-# folder goes or the reverse. It fails the one file; any other local error stops the target.
-_IN_THE_WAY = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EISDIR})
-
-
-def _in_the_way(exc: LocalStorageError) -> bool:
-    return exc.in_the_way or exc.errno in _IN_THE_WAY
-
 
 MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
 _CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
@@ -130,7 +120,7 @@ class Applier:
         try:
             return step(action)
         except LocalStorageError as exc:
-            if not _in_the_way(exc):
+            if not exc.in_the_way:  # fails this file only; any other error stops the target
                 raise
             return Done(action, error=str(exc))
 
@@ -144,7 +134,7 @@ class Applier:
             try:
                 fetched[action.item_key] = self._fetch(action)
             except LocalStorageError as exc:
-                if not _in_the_way(exc):
+                if not exc.in_the_way:
                     raise
                 failed[action.item_key] = Done(action, error=str(exc))
             except (MS365SyncError, _RefusedError) as exc:
@@ -404,7 +394,7 @@ def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:
     try:
         return untouched(mirror, record)
     except LocalStorageError as exc:
-        if not _in_the_way(exc):
+        if not exc.in_the_way:
             raise
         return False
 
