@@ -8,25 +8,32 @@ import os
 from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from ms365sync.localfs.names import is_temp_name
 from ms365sync.localfs.syscalls import create_temp, fsync_dir, translated
 
+if TYPE_CHECKING:
+    from ms365sync.localfs.journal import TempJournal
 
-def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+
+def write_atomic(
+    path: Path, data: bytes | Iterable[bytes], *, journal: TempJournal | None = None
+) -> None:
     """Replace `path` with `data` (bytes, or pieces of them written as they come) atomically
     and durably: temporary file in the same directory, fsync, rename, fsync of the
-    directory; parents are created. Raises LocalStorageError, or what producing a piece
-    raised (the temporary file is removed and `path` left as it was)."""
-    path = Path(path)
+    directory; parents are created. The temporary name is claimed in `journal` first, if
+    given, so that the next run removes it if this process is killed. Raises
+    LocalStorageError, or what producing a piece raised (the temporary file is removed and
+    `path` left as it was)."""
+    path = Path(path).absolute()
     logger.debug("writing {}", path)
     with translated(path, "write"):
         path.parent.mkdir(parents=True, exist_ok=True)
         dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            fd, name = create_temp(dir_fd, path.name)
+            fd, name = create_temp(dir_fd, path.name, journal=journal, folder=path.parent)
             try:
                 with os.fdopen(fd, "wb", buffering=1 << 20) as file:
                     for piece in (data,) if isinstance(data, bytes) else data:
@@ -52,22 +59,3 @@ def write_json_atomic(path: Path, obj: object, *, sort_keys: bool = True) -> Non
     except UnicodeEncodeError:  # an unpaired surrogate in a name: keep the JSON valid
         data = (json.dumps(obj, indent=2, ensure_ascii=True, sort_keys=sort_keys) + "\n").encode()
     write_atomic(path, data)
-
-
-def remove_stale_temp_files(directory: Path) -> int:
-    """Remove the temporary files a killed `write_atomic` left directly in `directory`
-    (not below it); returns how many. A missing directory holds none. Raises LocalStorageError."""
-    directory = Path(directory)
-    removed = 0
-    with translated(directory, "remove stale temporary files in"):
-        try:
-            with os.scandir(directory) as entries:
-                listing = list(entries)
-        except FileNotFoundError:
-            return 0
-        for entry in listing:
-            if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
-                with suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                    removed += 1
-    return removed

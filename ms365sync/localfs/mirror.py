@@ -8,7 +8,8 @@ need a `Path`.
 
 Durability: a download is written to a hidden temporary file beside its destination and
 renamed over it, so a killed process leaves either the old file or the new one, never a
-partial one (plus at worst a stale temporary file that `cleanup_temp_files` removes). There
+partial one (plus at worst a stale temporary file that `cleanup_temp_files` removes: every
+temporary name is claimed in the target's `TempJournal` before it is created). There
 is deliberately no per-file fsync: surviving power loss would cost a disk flush per file,
 and after a power cut the next run re-checks sizes and hashes anyway. `write_atomic`, used
 for `.permissions.json` and change logs, does fsync the file and its directory.
@@ -30,8 +31,8 @@ from pathlib import Path
 from typing import Literal
 
 from ms365sync.errors import LocalStorageError
-from ms365sync.localfs.atomic import remove_stale_temp_files
-from ms365sync.localfs.names import is_temp_name
+from ms365sync.localfs.journal import TempJournal
+from ms365sync.localfs.names import is_temp_name, temp_name
 from ms365sync.localfs.syscalls import (
     DIR_FLAGS,
     GONE,
@@ -58,6 +59,7 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FI
 _CHUNK = 1 << 20
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EXPORT_DIRS = ("", LOG_DIR)  # where write_atomic puts .permissions.json and change logs
+_CLEANED = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})  # gone, or not ours to follow
 _STOP_PRUNING = frozenset({errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.ENOTDIR, errno.EBUSY})
 
 
@@ -110,6 +112,11 @@ class Mirror:
     def __init__(self, local_root: Path | str) -> None:
         self.local_root = Path(local_root).absolute()
         self.data_dir = self.local_root / DATA_DIR
+        self.journal = TempJournal(self.local_root)
+
+    def close(self) -> None:
+        """Close the temporary-name journal (it opens again when a temporary file is made)."""
+        self.journal.close()
 
     def __repr__(self) -> str:
         return f"Mirror({str(self.local_root)!r})"
@@ -136,7 +143,7 @@ class Mirror:
         parts = _parts(local_rel)
         dest = self.data_dir.joinpath(*parts)
         with translated(dest, "create a temporary file"), self._chain(parts, create=True) as fds:
-            fd, name = create_temp(fds[-1], parts[-1])
+            fd, name = create_temp(fds[-1], parts[-1], journal=self.journal, folder=dest.parent)
             raw = os.fdopen(fd, "wb", buffering=0)
             raw.name = str(dest.with_name(name))  # for error messages written by the caller
         # The default (small) buffer: a run may hold hundreds of staged temporary files open.
@@ -170,19 +177,58 @@ class Mirror:
             os.utime(parts[-1], ns=(ns, ns), dir_fd=fds[-1], follow_symlinks=False)
 
     def cleanup_temp_files(self) -> int:
-        """Remove the temporary files a killed run left anywhere under data/ (only regular
-        files named exactly like ours, never through a symlink), and those of a killed
-        `write_atomic` beside the target's exports (in the local root and its sync_logs/);
-        returns how many. Raises LocalStorageError."""
+        """Remove the temporary files a killed run left behind: exactly those its journal
+        names (under data/, and beside the target's exports in the local root and its
+        sync_logs/), and only when each is still a regular file named like ours reached
+        without a symlink; then empty the journal. Returns how many were removed. A file of
+        someone else's that only looks like one of ours is never touched. Raises
+        LocalStorageError."""
         removed = 0
-        for dir_fd, rel, entry in self._walk():
-            if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
-                with translated(self.data_dir / rel, "remove"), suppress(FileNotFoundError):
-                    os.unlink(entry.name, dir_fd=dir_fd)
-                    removed += 1
-        for folder in _EXPORT_DIRS:
-            removed += remove_stale_temp_files(self.local_root / folder)
+        for rel in self.journal.recorded():
+            try:
+                parts = _parts(rel)
+            except ValueError:
+                continue  # not a name this version writes: leave whatever is there
+            if not is_temp_name(parts[-1]):
+                continue
+            if parts[0] == DATA_DIR and len(parts) > 1:
+                removed += self._remove_temp(parts[1:])
+            elif "/".join(parts[:-1]) in _EXPORT_DIRS:
+                removed += _remove_export_temp(self.local_root, parts)
+        self.journal.clear()
         return removed
+
+    def park(self, local_rel: str, token: str) -> str:
+        """Move the file `local_rel` aside to a hidden temporary name beside it (claimed in
+        the journal first, so a killed run's next run removes it) and return that name,
+        relative to data/. Raises LocalStorageError, ValueError."""
+        folder, _, name = local_rel.rpartition("/")
+        parked = temp_name(name, token)
+        parked_rel = f"{folder}/{parked}" if folder else parked
+        path = self.data_dir.joinpath(*_parts(parked_rel))
+        self.journal.claim(path)
+        try:
+            self.move(local_rel, parked_rel)
+        except BaseException:
+            self.journal.release(path)  # whatever holds the name now is not ours
+            raise
+        return parked_rel
+
+    def _remove_temp(self, parts: Sequence[str]) -> int:
+        """Unlink the temporary file `parts` (below data/) if it is a regular file; 1 if so."""
+        path = self.data_dir.joinpath(*parts)
+        with translated(path, "remove"):
+            try:
+                with self._chain(parts, create=False) as fds:
+                    found = lstat_at(fds[-1], parts[-1])
+                    if found is None or not stat.S_ISREG(found.st_mode):
+                        return 0
+                    os.unlink(parts[-1], dir_fd=fds[-1])
+                    return 1
+            except OSError as exc:
+                if exc.errno in _CLEANED:
+                    return 0
+                raise
 
     def move(self, old_rel: str, new_rel: str, *, replace: bool = False) -> None:
         """Rename a file or directory within data/, creating the new parents and removing old
@@ -347,6 +393,28 @@ def _walk_fd(fd: int, base: Path, prefix: str) -> Iterator[tuple[int, str, os.Di
                 yield from _walk_fd(child, base, rel + "/")
             finally:
                 os.close(child)
+
+
+def _remove_export_temp(local_root: Path, parts: Sequence[str]) -> int:
+    """Unlink the temporary file `parts` of an export (in the local root or its sync_logs/,
+    which a run refuses to be a symlink) if it is a regular file; 1 if so."""
+    folder = local_root.joinpath(*parts[:-1])
+    with translated(folder / parts[-1], "remove"):
+        try:
+            fd = os.open(folder, DIR_FLAGS if parts[:-1] else DIR_FLAGS & ~os.O_NOFOLLOW)
+        except OSError as exc:
+            if exc.errno in _CLEANED:
+                return 0
+            raise
+        try:
+            found = lstat_at(fd, parts[-1])
+            if found is None or not stat.S_ISREG(found.st_mode):
+                return 0
+            with suppress(FileNotFoundError):
+                os.unlink(parts[-1], dir_fd=fd)
+            return 1
+        finally:
+            os.close(fd)
 
 
 def _kind(st: os.stat_result) -> EntryKind:

@@ -10,9 +10,13 @@ import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ms365sync.errors import LocalStorageError
 from ms365sync.localfs.names import TEMP_TOKEN_CHARS, temp_name
+
+if TYPE_CHECKING:
+    from ms365sync.localfs.journal import TempJournal
 
 NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -70,14 +74,24 @@ def translated(path: Path, action: str) -> Iterator[None]:
         raise storage_error(exc, path, action) from exc
 
 
-def create_temp(dir_fd: int, name: str) -> tuple[int, str]:
-    """Create and open a new hidden temporary file for `name` in `dir_fd` (O_EXCL)."""
+def create_temp(
+    dir_fd: int, name: str, *, journal: TempJournal | None = None, folder: Path | None = None
+) -> tuple[int, str]:
+    """Create and open a new hidden temporary file for `name` in `dir_fd` (O_EXCL). With a
+    `journal`, each name tried is claimed in it first (as a path in `folder`, the directory
+    `dir_fd` is) and released again unless it was created."""
     for _ in range(_TEMP_ATTEMPTS):
         candidate = temp_name(name, _temp_token())
+        if journal is not None:
+            assert folder is not None, "a journal needs the folder's path"
+            journal.claim(folder / candidate)
         try:
             return os.open(candidate, NEW_FILE_FLAGS, FILE_MODE, dir_fd=dir_fd), candidate
-        except FileExistsError:
-            continue
+        except BaseException as exc:
+            if journal is not None and folder is not None:
+                journal.release(folder / candidate)  # taken by a file that is not ours
+            if not isinstance(exc, FileExistsError):
+                raise
     raise FileExistsError(errno.EEXIST, "no free temporary file name", name)
 
 

@@ -31,7 +31,6 @@ from ms365sync.errors import DownloadError, LocalStorageError, MS365SyncError, N
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import iso
 from ms365sync.localfs.mirror import Mirror, timestamp_ns
-from ms365sync.localfs.names import temp_name
 from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
@@ -293,8 +292,7 @@ class Applier:
             assert action.mirror is not None and action.remote is not None
             old, new = action.mirror.local_path, action.remote.local_path
             if new in sources and new != old:
-                parking = _parking(old, index)
-                self.mirror.move(old, parking)
+                parking = self.mirror.park(old, f"mv{index % 1_000_000:06d}")
                 parked.append((action, parking))
             else:
                 self.mirror.move(old, new, replace=True)
@@ -369,13 +367,6 @@ def _blocked(actions: Sequence[Action], failed: dict[str, Done]) -> dict[str, Do
             blocked[action.item_key] = Done(action, error=f"{reason}; retried next run")
             if action.mirror is not None:
                 held[action.mirror.local_path] = action.item_key
-
-
-def _parking(local_rel: str, index: int) -> str:
-    """A hidden temporary name beside `local_rel`, of the shape cleanup_temp_files removes."""
-    folder, _, name = local_rel.rpartition("/")
-    parked = temp_name(name, f"mv{index % 1_000_000:06d}")
-    return f"{folder}/{parked}" if folder else parked
 
 
 def _destination(action: Action) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ms365sync.errors import LocalStorageError
 from ms365sync.localfs.atomic import write_atomic
+from ms365sync.localfs.journal import TempJournal
 from ms365sync.outputs import grants, jsonstream
 from ms365sync.outputs.changelog import TargetInfo, log_name
 from ms365sync.outputs.logstream import LogDocument, unpack
@@ -53,9 +54,9 @@ def queue(
     return "no changes" + ("" if write_log else ": no change log written")
 
 
-def finish(state: StateStore, spec: TargetSpec) -> dict[str, Path]:
+def finish(state: StateStore, spec: TargetSpec, journal: TempJournal) -> dict[str, Path]:
     """Write out the committed outputs still queued (also after a crash); run id -> the
-    change log written for it.
+    change log written for it. Temporary names are claimed in `journal`.
 
     Raises:
         LocalStorageError: a file cannot be written; it stays queued.
@@ -63,27 +64,29 @@ def finish(state: StateStore, spec: TargetSpec) -> dict[str, Path]:
     written: dict[str, Path] = {}
     for run_id, name, packed, with_permissions in state.pending_exports():
         # The grants file first: whoever sees a log finds grants at least that recent.
-        write_grants_file(spec.local_root, spec.name, state)
+        write_grants_file(spec.local_root, spec.name, state, journal)
         if name and packed is not None:
             path = spec.log_dir / name
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise LocalStorageError.from_oserror(exc, action="create the log folder") from exc
-            write_atomic(path, unpack(packed))
+            write_atomic(path, unpack(packed), journal=journal)
             written[run_id] = path
         if with_permissions:
             target = spec.local_root / PERMISSIONS_FILE
             # Sorted by path (SQLite's binary order is code point order) and written as it
             # is read: one member per mirrored file.
             labels = jsonstream.object_chunks(state.mirror_labels())
-            write_atomic(target, itertools.chain(labels, [b"\n"]))
+            write_atomic(target, itertools.chain(labels, [b"\n"]), journal=journal)
             state.set_permissions_file_stamp(recovery.file_stamp(target))
         state.export_done(run_id)
     return written
 
 
-def write_grants_file(local_root: Path, target_name: str, state: StateStore) -> bool:
+def write_grants_file(
+    local_root: Path, target_name: str, state: StateStore, journal: TempJournal
+) -> bool:
     """Write `.permissions.grants.json` from the committed mirror unless the file is exactly
     as the last write left it and its input has not changed; returns whether it wrote.
 
@@ -102,7 +105,7 @@ def write_grants_file(local_root: Path, target_name: str, state: StateStore) -> 
     target = TargetInfo(name=target_name, site_id=meta.site_id, drive_id=meta.drive_id)
     # Written as it is rendered: the document has one entry per mirrored file. A name with
     # an unpaired surrogate (mapped to a safe local name) is escaped, so the JSON stays valid.
-    write_atomic(path, grants.document(target, state.mirror_grant_rows()))
+    write_atomic(path, grants.document(target, state.mirror_grant_rows()), journal=journal)
     state.set_grants_file(_stamp(path, target_name))
     return True
 

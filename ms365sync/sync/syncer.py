@@ -86,16 +86,18 @@ class Syncer:
 
     def _real_run(self, force: bool) -> tuple[LogDocument, Path | None]:
         state = self._open_state()
+        journal = self.mirror.journal
         try:
-            publish.finish(state, self.spec)
+            publish.finish(state, self.spec, journal)
             removed = self.mirror.cleanup_temp_files()
             if removed:
                 self.counters.notes.append(f"removed {removed} temporary files of a killed run")
             run_id = uuid.uuid4().hex
             log = self._run(state, False, force, run_id=run_id)
-            path = publish.finish(state, self.spec).get(run_id)
+            path = publish.finish(state, self.spec, journal).get(run_id)
             return log, path
         finally:
+            self.mirror.close()
             state.close()
 
     def remote_files(self) -> list[RemoteFile]:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ms365sync.errors import LocalStorageError
-from ms365sync.localfs.atomic import remove_stale_temp_files, write_atomic, write_json_atomic
+from ms365sync.localfs.atomic import write_atomic, write_json_atomic
 from ms365sync.localfs.mirror import LocalEntry, Mirror, timestamp_ns
 from ms365sync.localfs.names import MappedPath, is_temp_name, local_relpath_from_segments, temp_name
 from ms365sync.models import LocalStat
@@ -229,36 +229,109 @@ def test_temp_file_is_seekable_for_download_restarts(mirror: Mirror) -> None:
     assert (mirror.data_dir / "x.txt").read_bytes() == b"good"
 
 
-def test_cleanup_removes_only_stale_temp_files(mirror: Mirror, planted: Path) -> None:
-    data = mirror.data_dir
-    (data / "a" / "b").mkdir(parents=True)
-    stale = [
-        data / temp_name("top.txt", "aaaa1111"),
-        data / "a" / temp_name("mid.txt", "bbbb2222"),
-        data / "a" / "b" / temp_name("é" * 127 + "x", "cccc3333"),
-    ]
-    for path in stale:
-        path.write_bytes(b"partial")
-    keep = [
-        data / "a" / ".top.txt.ms365sync-AAAA1111.part",
-        data / "a" / "top.txt.ms365sync-aaaa1111.part",
-        data / "a" / ".top.txt.ms365sync-aaaa111.part",
-        data / "a" / "b" / "ordinary.txt",
-    ]
-    for path in keep:
-        path.write_bytes(b"keep")
-    (data / temp_name("dir.txt", "dddd4444")).mkdir()
-    (data / temp_name("link.txt", "eeee5555")).symlink_to(planted / "secret.txt")
-    before_outside = snapshot(planted)
+def killed_download(mirror: Mirror, rel: str) -> Path:
+    """A temporary file as a run killed mid-download leaves it (it never left the block)."""
+    tmp = mirror.open_temp(rel)
+    tmp.write(b"partial")
+    tmp.file.close()
+    return tmp.path
 
-    assert mirror.cleanup_temp_files() == 3
+
+def killed_export(mirror: Mirror, path: Path) -> Path:
+    """The temporary file of a `write_atomic` killed before its rename."""
+    stale = path.with_name(temp_name(path.name, "ffff0000"))
+    mirror.journal.claim(stale)
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"partial")
+    return stale
+
+
+def test_cleanup_removes_exactly_the_temp_files_a_killed_run_recorded(
+    mirror: Mirror, planted: Path
+) -> None:
+    data, root = mirror.data_dir, mirror.local_root
+    stale = [
+        killed_download(mirror, "top.txt"),
+        killed_download(mirror, "a/mid.txt"),
+        killed_download(mirror, "a/b/" + "é" * 127 + "x"),
+        killed_export(mirror, root / ".permissions.json"),
+        killed_export(mirror, root / "sync_logs" / "sync_changes_20260101_000000.json"),
+    ]
+    # Files of the user's named exactly like ours, never recorded: not ours to remove.
+    lookalikes = [
+        data / "a" / temp_name("notes.txt", "abcd1234"),
+        data / temp_name("top.txt", "aaaa1111"),
+        root / temp_name(".permissions.json", "abcd1234"),
+        root / "sync_logs" / temp_name("mine.json", "abcd1234"),
+    ]
+    for path in lookalikes:
+        path.write_bytes(b"keep")
+    # Recorded names now holding something else, or reached through a link: left alone.
+    kept_dir = data / temp_name("dir.txt", "dddd4444")
+    kept_link = data / temp_name("link.txt", "eeee5555")
+    for path in (kept_dir, kept_link, data / "link_dir" / temp_name("bait.txt", "abcd1234")):
+        mirror.journal.claim(path)
+    kept_dir.mkdir()
+    kept_link.symlink_to(planted / "secret.txt")
+    before_outside = snapshot(planted)
+    mirror.close()
+
+    next_run = Mirror(root)
+    assert next_run.cleanup_temp_files() == 5
 
     assert not any(path.exists() for path in stale)
-    assert all(path.read_bytes() == b"keep" for path in keep)
-    assert (data / temp_name("dir.txt", "dddd4444")).is_dir()
-    assert (data / temp_name("link.txt", "eeee5555")).is_symlink()
+    assert all(path.read_bytes() == b"keep" for path in lookalikes)
+    assert kept_dir.is_dir() and kept_link.is_symlink()
     assert snapshot(planted) == before_outside
-    assert mirror.cleanup_temp_files() == 0
+    assert next_run.journal.recorded() == []
+    assert next_run.cleanup_temp_files() == 0
+
+
+def test_a_taken_temporary_name_is_released_and_never_cleaned_up(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (mirror.data_dir / "a").mkdir(parents=True)
+    theirs = mirror.data_dir / "a" / temp_name("x.txt", "aaaa1111")
+    theirs.write_bytes(b"someone else's")
+    tokens = iter(["aaaa1111", "bbbb2222"])
+    monkeypatch.setattr("ms365sync.localfs.syscalls._temp_token", lambda: next(tokens))
+    ours = killed_download(mirror, "a/x.txt")
+    assert ours.name == temp_name("x.txt", "bbbb2222")
+    assert mirror.journal.recorded() == [f"data/a/{ours.name}"]
+    assert mirror.cleanup_temp_files() == 1
+    assert theirs.read_bytes() == b"someone else's" and not ours.exists()
+
+
+def test_a_parked_file_is_recorded_and_a_taken_parking_name_is_released(
+    mirror: Mirror,
+) -> None:
+    download(mirror, "a/x.txt", b"x")
+    parked = mirror.park("a/x.txt", "mv000001")
+    assert parked == "a/" + temp_name("x.txt", "mv000001")
+    download(mirror, "a/y.txt", b"y")
+    taken = mirror.data_dir / "a" / temp_name("y.txt", "mv000002")
+    taken.write_bytes(b"theirs")
+    with pytest.raises(LocalStorageError):
+        mirror.park("a/y.txt", "mv000002")
+    recorded = mirror.journal.recorded()  # also the two downloads' names (renamed since)
+    assert f"data/{parked}" in recorded and f"data/a/{taken.name}" not in recorded
+    assert mirror.cleanup_temp_files() == 1
+    assert taken.read_bytes() == b"theirs"
+    assert (mirror.data_dir / "a" / "y.txt").read_bytes() == b"y"
+
+
+def test_the_journal_ignores_a_record_cut_short_and_refuses_a_symlink(mirror: Mirror) -> None:
+    journal = mirror.journal
+    journal.claim(mirror.data_dir / "one")
+    mirror.close()
+    with open(journal.path, "ab") as file:
+        file.write(b"+data/cut-sh")  # a killed write: no terminator
+    assert journal.recorded() == ["data/one"]
+    journal.path.unlink()
+    journal.path.symlink_to(mirror.local_root / "elsewhere")
+    assert_refused(lambda: journal.claim(mirror.data_dir / "two"))
+    assert_refused(journal.recorded)
+    assert not (mirror.local_root / "elsewhere").exists()
 
 
 def test_cleanup_of_a_missing_mirror_is_nothing(mirror: Mirror) -> None:
@@ -373,7 +446,8 @@ def test_data_dir_itself_a_symlink_is_refused(mirror: Mirror, outside: Path) -> 
     assert_refused(lambda: mirror.delete("secret.txt"))
     assert_refused(lambda: mirror.hash_file("secret.txt"))
     assert_refused(lambda: list(mirror.scan()))
-    assert_refused(mirror.cleanup_temp_files)
+    mirror.journal.claim(mirror.data_dir / temp_name("bait.txt", "abcd1234"))
+    assert mirror.cleanup_temp_files() == 0  # a recorded name behind the link is not followed
     assert snapshot(outside) == before
 
 
@@ -714,17 +788,6 @@ def test_write_json_atomic_keeps_an_unpaired_surrogate_valid(tmp_path: Path) -> 
     path = tmp_path / "perm.json"
     write_json_atomic(path, {"name": "bad\ud800name"})
     assert json.loads(path.read_bytes().decode("utf-8")) == {"name": "bad\ud800name"}
-
-
-def test_remove_stale_temp_files_in_one_directory(tmp_path: Path) -> None:
-    (tmp_path / "sub").mkdir()
-    (tmp_path / temp_name(".permissions.json", "abcd1234")).write_bytes(b"x")
-    (tmp_path / "sub" / temp_name("log.json", "abcd1234")).write_bytes(b"x")
-    (tmp_path / ".permissions.json").write_bytes(b"{}")
-    assert remove_stale_temp_files(tmp_path) == 1
-    assert sorted(os.listdir(tmp_path)) == [".permissions.json", "sub"]
-    assert len(os.listdir(tmp_path / "sub")) == 1
-    assert remove_stale_temp_files(tmp_path / "missing") == 0
 
 
 # ---------------------------------------------------------------- mapped names on a real disk

@@ -160,10 +160,10 @@ def test_the_grants_file_is_written_before_the_log(
     order: list[str] = []
     real = publish.write_atomic
 
-    def noting(path: Path, data: bytes | Iterable[bytes]) -> None:
+    def noting(path: Path, data: bytes | Iterable[bytes], **options: Any) -> None:
         name = Path(path).name
         order.append(name if name.startswith(".") else name.split("_")[0])
-        real(path, data)
+        real(path, data, **options)
 
     monkeypatch.setattr(publish, "write_atomic", noting)
     demo.sync(MARKETING)
@@ -176,11 +176,11 @@ def test_an_export_that_crashed_after_the_commit_is_completed_next_start(
     real = publish.write_atomic
     calls: list[Path] = []
 
-    def crash_once(path: Path, data: bytes | Iterable[bytes]) -> None:
+    def crash_once(path: Path, data: bytes | Iterable[bytes], **options: Any) -> None:
         calls.append(path)
         if len(calls) == 1:
             raise LocalStorageError("simulated crash while exporting", path=str(path))
-        real(path, data)
+        real(path, data, **options)
 
     monkeypatch.setattr(publish, "write_atomic", crash_once)
     target = next(t for t in demo.config.targets() if t.name == MARKETING)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from ms365sync.localfs.journal import TempJournal
 from ms365sync.outputs import schemas
 from ms365sync.outputs.changelog import parse_log_name
 from ms365sync.sync import publish
@@ -88,8 +89,10 @@ def _validate_outputs(
         if kind is not None:  # read back: the exports are written piece by piece
             written.append((kind, str(path), json.loads(Path(path).read_bytes())))
 
-    def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
-        real_write(path, data)
+    def write_atomic(
+        path: Path, data: bytes | Iterable[bytes], *, journal: TempJournal | None = None
+    ) -> None:
+        real_write(path, data, journal=journal)
         _check(path)
 
     monkeypatch.setattr(publish, "write_atomic", write_atomic)  # every published file

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ms365sync.emulator import BytesContent
+from ms365sync.localfs.mirror import Mirror
 from support.harness import FIRST_FILES, World, make_world, tree_snapshot
 
 
@@ -212,3 +213,32 @@ def test_a_fifo_in_place_of_a_mirrored_file_fails_that_file_only(
     assert "not a regular file" in result.log.errors["readme.md"].reason
     assert set(result.log.changes.added) == {"other.txt"}
     assert stat.S_ISFIFO(place.lstat().st_mode)  # someone else's: left as it is
+
+
+def test_a_users_file_named_like_a_temporary_file_is_never_removed(world: World) -> None:
+    """Only the temporary files a run recorded before creating them are cleaned up by the
+    next run: a file of the user's that merely looks like one of ours stays, in data/ and
+    beside the exports, while a killed run's own leftovers are still removed."""
+    world.ok()
+    root, data = world.root, world.root / "data"
+    lookalikes = [
+        data / "Plans" / ".notes.ms365sync-abcd1234.part",
+        data / ".readme.md.ms365sync-zzzz9999.part",
+        root / "sync_logs" / ".mine.json.ms365sync-abcd1234.part",
+        root / "..permissions.json.ms365sync-abcd1234.part",
+    ]
+    for path in lookalikes:
+        path.write_text("my notes")
+    killed = Mirror(root)
+    leftover = killed.open_temp("Plans/budget.csv")  # as a killed download leaves it
+    leftover.write(b"partial")
+    leftover.file.close()
+    killed.close()
+    world.tenant.add_file(world.drive, "later.txt", BytesContent(b"l"))
+    result = world.ok()
+    assert result.log is not None and set(result.log.changes.added) == {"later.txt"}
+    assert "removed 1 temporary files of a killed run" in result.counters.notes
+    assert not leftover.path.exists()
+    assert all(path.read_text() == "my notes" for path in lookalikes)
+    world.ok()
+    assert all(path.read_text() == "my notes" for path in lookalikes)
