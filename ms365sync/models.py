@@ -97,22 +97,27 @@ class MirrorFile(FileVersion):
 
     mtime_ns: int  # what the file's mtime was set to, to spot local edits
     permissions: PermissionSet
+    # The inode number of the file in data/ as placed: only that very file may have its time
+    # set in place. None: not known (recorded by an older version, or not placed yet).
+    ino: int | None = None
 
     @classmethod
-    def placed(cls, remote: RemoteFile, mtime_ns: int) -> MirrorFile:
-        """The record of `remote` once its copy is in data/ with this mtime."""
+    def placed(cls, remote: RemoteFile, mtime_ns: int, ino: int | None = None) -> MirrorFile:
+        """The record of `remote` once its copy is in data/ with this mtime (and inode)."""
         if remote.permissions is None:
             raise ValueError(f"{remote.path}: a file is recorded only with its permissions")
         version: dict[str, Any] = {name: getattr(remote, name) for name in _VERSION_FIELDS}
-        return cls(**version, mtime_ns=mtime_ns, permissions=remote.permissions)
+        return cls(**version, mtime_ns=mtime_ns, permissions=remote.permissions, ino=ino)
 
 
 @dataclass(frozen=True, slots=True)
 class LocalStat:
-    """Size and modification time of a regular file in the mirror."""
+    """Size and modification time of a regular file in the mirror (and, when the mirror
+    read it for one file, its inode number)."""
 
     size: int
     mtime_ns: int
+    ino: int | None = None
 
 
 def as_recorded(stat: LocalStat | None, size: int, mtime_ns: int) -> bool:

@@ -164,17 +164,58 @@ class Mirror:
         """Close and remove `tmp`. Raises LocalStorageError, or ValueError if `tmp` is done."""
         tmp._discard()
 
-    def set_mtime(self, local_rel: str, mtime: datetime) -> None:
-        """Set the mtime and atime of the regular file `local_rel`.
-        Raises LocalStorageError (also for a symlink), ValueError if `mtime` is naive."""
+    def set_mtime(self, local_rel: str, mtime: datetime, *, placed: int | None) -> LocalStat:
+        """Set the mtime and atime of the regular file `local_rel`; returns its stat after.
+
+        In place only on the very file the mirror placed: `placed` (its recorded inode
+        number) is this file's and no other hard link shares it. Anything else (a hard link
+        to a file elsewhere, a file swapped in or bound over it, an adopted file, one
+        recorded without its inode) is copied into a new file of the mirror's own that
+        replaces it, so the time (and nothing else) of a file reachable from outside data/
+        is ever changed. Raises LocalStorageError (also for a symlink or a non-file),
+        ValueError if `mtime` is naive.
+        """
         ns = timestamp_ns(mtime)
         parts = _parts(local_rel)
         path = self.data_dir.joinpath(*parts)
         with translated(path, "set the time of"), self._chain(parts, create=False) as fds:
-            st = os.stat(parts[-1], dir_fd=fds[-1], follow_symlinks=False)
-            if not stat.S_ISREG(st.st_mode):
-                raise refusal(path, "set the time of", st)
-            os.utime(parts[-1], ns=(ns, ns), dir_fd=fds[-1], follow_symlinks=False)
+            fd = os.open(parts[-1], _READ_FLAGS, dir_fd=fds[-1])
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise refusal(path, "set the time of", st)
+                if st.st_ino == placed and st.st_nlink == 1:
+                    os.utime(fd, ns=(ns, ns))
+                    st = os.fstat(fd)
+                else:
+                    st = self._replace_with_copy(fds[-1], path, fd, st, ns)
+            finally:
+                os.close(fd)
+        return LocalStat(st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def _replace_with_copy(
+        self, dir_fd: int, path: Path, source: int, seen: os.stat_result, ns: int
+    ) -> os.stat_result:
+        """Copy the open file `source` into a new temporary file beside `path`, give it the
+        time `ns` and rename it over `path` (if `path` is still `seen`); its stat."""
+        temp_fd, temp = create_temp(dir_fd, path.name, journal=self.journal, folder=path.parent)
+        try:
+            with open(temp_fd, "wb", buffering=0) as out, open(source, "rb", closefd=False) as src:
+                buffer = bytearray(_CHUNK)
+                view = memoryview(buffer)
+                while count := src.readinto(buffer):
+                    out.write(view[:count])
+                os.utime(out.fileno(), ns=(ns, ns))
+                copied = os.fstat(out.fileno())
+            now = lstat_at(dir_fd, path.name)
+            if now is None or not os.path.samestat(now, seen):
+                raise LocalStorageError("cannot set the time of: it changed meanwhile", path=path)
+            os.replace(temp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(temp, dir_fd=dir_fd)
+            raise
+        return copied
 
     def cleanup_temp_files(self) -> int:
         """Remove the temporary files a killed run left behind: exactly those its journal
@@ -286,7 +327,7 @@ class Mirror:
             return None
         if not stat.S_ISREG(st.st_mode):
             raise refusal(path, "stat", st)
-        return LocalStat(st.st_size, st.st_mtime_ns)
+        return LocalStat(st.st_size, st.st_mtime_ns, st.st_ino)
 
     def hash_file(self, local_rel: str) -> tuple[int, str]:
         """Size and base64 quickXorHash of the regular file `local_rel`, streamed.

@@ -21,7 +21,7 @@ from ms365sync.state.perms import (
     encode_grants,
     encode_labels,
 )
-from ms365sync.state.schema import MIRROR_FIELDS
+from ms365sync.state.schema import MIRROR_COLUMNS
 
 __all__ = ["FileError", "GrantRow", "MirrorTables", "PathLabels"]
 
@@ -81,7 +81,7 @@ class MirrorTables:
         after = ""
         while True:
             rows = self._db.execute(
-                f"SELECT {MIRROR_FIELDS} FROM mirror WHERE item_id > ? ORDER BY item_id LIMIT ?",
+                f"SELECT {MIRROR_COLUMNS} FROM mirror WHERE item_id > ? ORDER BY item_id LIMIT ?",
                 (after, page),
             ).fetchall()
             if not rows:
@@ -107,12 +107,12 @@ class MirrorTables:
             "DELETE FROM mirror WHERE path = ? AND item_id != ?", (file.path, file.item_id)
         )
         self._db.execute(
-            f"INSERT INTO mirror({MIRROR_FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO mirror({MIRROR_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, "
             "local_path=excluded.local_path, "
             "size=excluded.size, ctag=excluded.ctag, qxh=excluded.qxh, etag=excluded.etag, "
             "modified=excluded.modified, mtime_ns=excluded.mtime_ns, labels=excluded.labels, "
-            "grants=excluded.grants",
+            "grants=excluded.grants, ino=excluded.ino",
             (
                 file.item_id,
                 file.path,
@@ -125,6 +125,7 @@ class MirrorTables:
                 file.mtime_ns,
                 encode_labels(file.permissions.labels),
                 encode_grants(file.permissions.grants),
+                file.ino,
             ),
         )
 
@@ -198,4 +199,5 @@ def _mirror_file(row: tuple[Any, ...]) -> MirrorFile:
         modified=row[7],
         mtime_ns=row[8],
         permissions=decode_permissions(row[9], row[10]),
+        ino=row[11],
     )

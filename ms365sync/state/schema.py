@@ -12,9 +12,9 @@ from pathlib import Path
 from ms365sync.errors import StateError
 from ms365sync.state.meta import MetaKey, read_value, write_value
 
-__all__ = ["ITEM_FIELDS", "MIRROR_FIELDS", "SCHEMA_VERSION", "create", "migrate"]
+__all__ = ["ITEM_FIELDS", "MIRROR_COLUMNS", "MIRROR_FIELDS", "SCHEMA_VERSION", "create", "migrate"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: mirror.ino
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS perms (
 CREATE TABLE IF NOT EXISTS mirror (
     item_id TEXT PRIMARY KEY, path TEXT NOT NULL, local_path TEXT NOT NULL, size INTEGER NOT NULL,
     ctag TEXT, qxh TEXT, etag TEXT, modified TEXT, mtime_ns INTEGER NOT NULL,
-    labels TEXT NOT NULL, grants TEXT NOT NULL
+    labels TEXT NOT NULL, grants TEXT NOT NULL,
+    ino INTEGER      -- the inode number of the file placed; NULL: not known (schema 1)
 );
 -- put_mirror looks records up by path: without this index every insert scans the table.
 CREATE INDEX IF NOT EXISTS mirror_path ON mirror(path);
@@ -65,6 +66,9 @@ ITEM_FIELDS = (
 MIRROR_FIELDS = (
     "item_id, path, local_path, size, ctag, qxh, etag, modified, mtime_ns, labels, grants"
 )
+# Every column of a mirror record. The inode number is not an input of the plan (which
+# watches MIRROR_FIELDS): it only says whether a time may be set in place.
+MIRROR_COLUMNS = f"{MIRROR_FIELDS}, ino"
 
 _GRANTS_FILE = MetaKey.GRANTS_FILE.value
 _CONVERGED = MetaKey.CONVERGED.value
@@ -120,7 +124,8 @@ def create(db: sqlite3.Connection) -> None:
 
 
 def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Stamp a new store with the current version; refuse one from a newer ms365sync.
+    """Stamp a new store with the current version, bring an older one up to it, refuse
+    one from a newer ms365sync.
 
     Raises:
         StateError: the store's schema is newer than this version knows.
@@ -128,6 +133,17 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     version = read_value(db, MetaKey.SCHEMA_VERSION)
     if version is None:
         write_value(db, MetaKey.SCHEMA_VERSION, str(SCHEMA_VERSION))
+    elif int(version) < SCHEMA_VERSION:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(mirror)")}
+            if "ino" not in columns:
+                db.execute("ALTER TABLE mirror ADD COLUMN ino INTEGER")
+            write_value(db, MetaKey.SCHEMA_VERSION, str(SCHEMA_VERSION))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
     elif int(version) > SCHEMA_VERSION:
         raise StateError(
             f"written by a newer ms365sync (schema {version})",

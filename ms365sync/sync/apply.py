@@ -308,7 +308,7 @@ class Applier:
         adopted = entry.temp is None and entry.downloaded == 0
         if entry.temp is not None:
             self.mirror.commit(entry.temp, entry.remote.local_path, mtime=_mtime(entry.remote))
-        result = self._record(action, entry.remote)
+        result = self._record(action, entry.remote, fresh=entry.temp is not None)
         result.adopted, result.downloaded = adopted, entry.downloaded
         return result
 
@@ -317,16 +317,18 @@ class Applier:
         assert action.remote is not None
         return self._record(action, action.remote)
 
-    def _record(self, action: Action, remote: RemoteFile) -> Done:
+    def _record(self, action: Action, remote: RemoteFile, *, fresh: bool = False) -> Done:
+        """Record `remote` as mirrored by the file now at its local path, setting its time
+        first if needed: in place only on the file the mirror placed, the one this run just
+        renamed there (`fresh`) or the recorded inode (a move keeps it)."""
         stat = self.mirror.stat(remote.local_path)
         if stat is None:
             return Done(action, error="the local file disappeared during the run")
+        placed = stat.ino if fresh else action.mirror.ino if action.mirror else None
         wanted = _mtime(remote)
         if stat.mtime_ns != timestamp_ns(wanted):
-            self.mirror.set_mtime(remote.local_path, wanted)
-            stat = self.mirror.stat(remote.local_path)
-            assert stat is not None
-        return Done(action, record=MirrorFile.placed(remote, stat.mtime_ns))
+            stat = self.mirror.set_mtime(remote.local_path, wanted, placed=placed)
+        return Done(action, record=MirrorFile.placed(remote, stat.mtime_ns, stat.ino))
 
 
 class _RefusedError(Exception):

@@ -109,6 +109,7 @@ def rebuild_mirror(state: StateStore, mirror: Mirror, baseline: Baseline) -> int
                 modified=None,
                 mtime_ns=stat.mtime_ns,
                 permissions=PermissionSet(labels),
+                ino=stat.ino,
             )
         )
         rebuilt += 1

@@ -105,7 +105,7 @@ def test_commit_places_the_content_with_the_remote_mtime_and_atime(mirror: Mirro
     assert st.st_mtime_ns == MODIFIED_NS
     assert st.st_atime_ns == MODIFIED_NS
     assert path.read_bytes() == b"content"
-    assert mirror.stat("Folder/Sub/report.docx") == LocalStat(7, MODIFIED_NS)
+    assert sized(mirror.stat("Folder/Sub/report.docx")) == (7, MODIFIED_NS)
     assert temp_files(mirror.local_root) == []
 
 
@@ -206,7 +206,7 @@ def test_file_closed_early_still_commits_with_the_mtime(mirror: Mirror) -> None:
         tmp.file.write(b"abc")
         tmp.file.close()  # frees the descriptor while the replacement waits
         mirror.commit(tmp, "x.txt", mtime=MODIFIED)
-    assert mirror.stat("x.txt") == LocalStat(3, MODIFIED_NS)
+    assert sized(mirror.stat("x.txt")) == (3, MODIFIED_NS)
 
 
 def test_temp_file_of_a_255_byte_name_fits(mirror: Mirror) -> None:
@@ -356,7 +356,7 @@ def test_unsafe_relative_paths_are_refused_everywhere(mirror: Mirror, bad: str) 
         lambda: mirror.exists(bad),
         lambda: mirror.stat(bad),
         lambda: mirror.hash_file(bad),
-        lambda: mirror.set_mtime(bad, MODIFIED),
+        lambda: mirror.set_mtime(bad, MODIFIED, placed=None),
     ]
     for call in calls:
         with pytest.raises(ValueError, match="not a safe path"):
@@ -387,8 +387,12 @@ def test_resolve_confines_and_refuses_symlinks(mirror: Mirror, planted: Path) ->
         pytest.param(lambda m: m.stat("link_file"), id="stat-file-link"),
         pytest.param(lambda m: m.stat("link_dir/secret.txt"), id="stat-through-dir-link"),
         pytest.param(lambda m: m.exists("link_dir/secret.txt"), id="exists-through-dir-link"),
-        pytest.param(lambda m: m.set_mtime("link_file", MODIFIED), id="utime-file-link"),
-        pytest.param(lambda m: m.set_mtime("link_dir/secret.txt", MODIFIED), id="utime-through"),
+        pytest.param(
+            lambda m: m.set_mtime("link_file", MODIFIED, placed=None), id="utime-file-link"
+        ),
+        pytest.param(
+            lambda m: m.set_mtime("link_dir/secret.txt", MODIFIED, placed=None), id="utime-through"
+        ),
         pytest.param(lambda m: m.move("real/file.txt", "link_dir/stolen.txt"), id="move-into-link"),
         pytest.param(lambda m: m.move("link_dir/secret.txt", "got.txt"), id="move-out-of-link"),
         pytest.param(lambda m: m.move("link_file", "moved_link"), id="move-the-link"),
@@ -490,7 +494,7 @@ def test_move_creates_parents_and_prunes_emptied_ones(mirror: Mirror) -> None:
     download(mirror, "old/deep/er/file.txt", b"x")
     download(mirror, "old/sibling.txt", b"y")
     mirror.move("old/deep/er/file.txt", "new/place/file.txt")
-    assert mirror.stat("new/place/file.txt") == LocalStat(1, MODIFIED_NS)
+    assert sized(mirror.stat("new/place/file.txt")) == (1, MODIFIED_NS)
     assert not (mirror.data_dir / "old" / "deep").exists()
     assert (mirror.data_dir / "old" / "sibling.txt").read_bytes() == b"y"
 
@@ -599,10 +603,45 @@ def test_stat_and_exists(mirror: Mirror, planted: Path) -> None:
     assert not mirror.exists("missing")
 
 
-def test_set_mtime(mirror: Mirror) -> None:
+def sized(found: LocalStat | None) -> tuple[int, int] | None:
+    """Size and mtime: what a test of the content and the time compares."""
+    return None if found is None else (found.size, found.mtime_ns)
+
+
+def test_set_mtime_in_place_on_the_file_the_mirror_placed(mirror: Mirror) -> None:
     download(mirror, "x.txt", b"x", datetime(2000, 1, 1, tzinfo=timezone.utc))
-    mirror.set_mtime("x.txt", MODIFIED)
-    assert mirror.stat("x.txt") == LocalStat(1, MODIFIED_NS)
+    placed = mirror.stat("x.txt")
+    assert placed is not None and placed.ino is not None
+    after = mirror.set_mtime("x.txt", MODIFIED, placed=placed.ino)
+    assert after == LocalStat(1, MODIFIED_NS, placed.ino) == mirror.stat("x.txt")
+
+
+@pytest.mark.parametrize("how", ["hard-linked", "swapped", "unknown"])
+def test_set_mtime_copies_a_file_the_mirror_does_not_own(
+    mirror: Mirror, tmp_path: Path, how: str
+) -> None:
+    """A hard link to a file elsewhere, another file in its place, or a file recorded
+    without its inode: the time goes on a copy of the mirror's own, never on that inode."""
+    download(mirror, "x.txt", b"bytes", datetime(2000, 1, 1, tzinfo=timezone.utc))
+    placed = mirror.stat("x.txt")
+    assert placed is not None
+    elsewhere = tmp_path / "elsewhere.txt"
+    if how == "hard-linked":
+        os.link(mirror.data_dir / "x.txt", elsewhere)
+    elif how == "swapped":
+        elsewhere.write_bytes(b"bytes")
+        (mirror.data_dir / "x.txt").unlink()
+        os.link(elsewhere, mirror.data_dir / "x.txt")
+        os.unlink(elsewhere)  # one link again, but not the inode the mirror placed
+    outside_before = elsewhere.stat().st_mtime_ns if elsewhere.exists() else None
+    there = (mirror.data_dir / "x.txt").stat().st_ino
+    after = mirror.set_mtime("x.txt", MODIFIED, placed=None if how == "unknown" else placed.ino)
+    assert sized(after) == (5, MODIFIED_NS) and after.ino != there
+    assert mirror.stat("x.txt") == after and (mirror.data_dir / "x.txt").stat().st_nlink == 1
+    assert (mirror.data_dir / "x.txt").read_bytes() == b"bytes"
+    if outside_before is not None:
+        assert elsewhere.stat().st_mtime_ns == outside_before
+    assert temp_files(mirror.data_dir) == []
 
 
 # ---------------------------------------------------------------- disk errors

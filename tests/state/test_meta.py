@@ -7,7 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import ms365sync
+from ms365sync.models import MirrorFile, PermissionSet
 from ms365sync.state.meta import Meta, MetaKey
+from ms365sync.state.schema import SCHEMA_VERSION
 from ms365sync.state.store import StateStore
 
 
@@ -46,7 +48,7 @@ def test_the_setters_store_the_keys_and_texts_earlier_versions_wrote(tmp_path: P
             "permissions_file_stamp": "10:20",
         }
         assert state.meta == Meta(
-            schema_version=1,
+            schema_version=SCHEMA_VERSION,
             site_id="s1",
             drive_id="b!d",
             target='["h", "/sites/x", null, "Docs"]',
@@ -70,7 +72,7 @@ def test_the_setters_store_the_keys_and_texts_earlier_versions_wrote(tmp_path: P
 def test_a_new_store_has_only_its_schema_version(tmp_path: Path) -> None:
     state = StateStore(tmp_path / "state")
     try:
-        assert state.meta == Meta(schema_version=1)
+        assert state.meta == Meta(schema_version=SCHEMA_VERSION)
         assert state.meta.permission_retry == ()
     finally:
         state.close()
@@ -91,3 +93,29 @@ def test_no_module_outside_the_state_package_spells_a_meta_key() -> None:
             if isinstance(node, ast.Attribute) and node.attr in ("get_meta", "set_meta"):
                 found.append(f"{path.relative_to(package)}:{node.lineno} {node.attr}")
     assert not found
+
+
+def test_a_store_of_schema_1_gains_the_inode_column_and_keeps_its_records(
+    tmp_path: Path,
+) -> None:
+    """A store written before the mirror kept inode numbers: the column is added once
+    (its records say "not known"), the version raised, and opening it again changes nothing."""
+    state = StateStore(tmp_path / "state")
+    state.put_mirror(
+        MirrorFile("i1", "a.txt", "a.txt", 1, "c", "q", "e", "m", 5, PermissionSet(()), ino=7)
+    )
+    path = state.path
+    state.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE mirror DROP COLUMN ino")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    for _ in range(2):
+        state = StateStore(tmp_path / "state")
+        try:
+            assert state.meta.schema_version == SCHEMA_VERSION == 2
+            [record] = state.mirror_files()
+            assert record.path == "a.txt" and record.mtime_ns == 5 and record.ino is None
+        finally:
+            state.close()

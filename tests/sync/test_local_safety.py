@@ -242,3 +242,59 @@ def test_a_users_file_named_like_a_temporary_file_is_never_removed(world: World)
     assert all(path.read_text() == "my notes" for path in lookalikes)
     world.ok()
     assert all(path.read_text() == "my notes" for path in lookalikes)
+
+
+def test_a_timestamp_repair_never_reaches_through_a_hard_link(world: World, tmp_path: Path) -> None:
+    """A mirrored file swapped for a hard link to a file elsewhere with the same bytes (or
+    hard-linked from elsewhere after it was placed): setting its time would change the file
+    outside too. The mirror sets times in place only on the very file it placed (same inode
+    as recorded, no other link); otherwise it places a copy of its own."""
+    world.ok()
+    data = world.root / "data"
+    swapped, linked, owned = (
+        data / "readme.md",
+        data / "Finance" / "q1.txt",
+        data / "Plans" / "budget.csv",
+    )
+    outside = tmp_path / "outside.md"
+    outside.write_bytes(swapped.read_bytes())
+    os.utime(outside, ns=(10**9, 10**9))
+    swapped.unlink()
+    os.link(outside, swapped)
+    elsewhere = tmp_path / "my-link-to-q1.txt"
+    os.link(linked, elsewhere)
+    os.utime(elsewhere, ns=(2 * 10**9, 2 * 10**9))  # the time of both names: a repair is due
+    inode = owned.stat().st_ino
+    os.utime(owned, ns=(3 * 10**9, 3 * 10**9))  # only the time changed, on the mirror's own file
+    result = world.ok()
+    assert result.log is not None
+    assert set(result.log.repairs) == {"readme.md", "Finance/q1.txt", "Plans/budget.csv"}
+    assert outside.stat().st_mtime_ns == 10**9 and elsewhere.stat().st_mtime_ns == 2 * 10**9
+    for path in (swapped, linked):
+        assert path.stat().st_nlink == 1
+    assert swapped.read_bytes() == outside.read_bytes()
+    assert linked.read_bytes() == elsewhere.read_bytes()
+    assert owned.stat().st_ino == inode  # its own file: set in place, not copied
+    for path in (swapped, linked, owned):
+        remote = world.tenant.item(world.drive, str(path.relative_to(data)))
+        assert path.stat().st_mtime_ns == int(remote.modified) * 10**9
+    quiet = world.ok()
+    assert quiet.log is not None and not quiet.log.repairs
+
+
+def test_an_adopted_hard_link_is_copied_not_retimed(world: World, tmp_path: Path) -> None:
+    """An untracked file in data/ that already holds a new remote file's bytes is adopted
+    without a download; when it is a hard link to a file elsewhere, it is adopted as a copy
+    and the file elsewhere keeps its time."""
+    world.ok()
+    outside = tmp_path / "same.txt"
+    outside.write_bytes(b"identical")
+    os.utime(outside, ns=(10**9, 10**9))
+    os.link(outside, world.root / "data" / "same.txt")
+    world.tenant.add_file(world.drive, "same.txt", BytesContent(b"identical"))
+    world.recorder.reset()
+    result = world.ok()
+    assert result.log is not None and set(result.log.changes.added) == {"same.txt"}
+    assert world.recorder.downloads() == []
+    assert outside.stat().st_mtime_ns == 10**9
+    assert (world.root / "data" / "same.txt").stat().st_nlink == 1
