@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from ms365sync.config import Config, Target
-from ms365sync.errors import AuthError, MS365SyncError
+from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph.connect import SessionFactory, connect
 from ms365sync.sync.apply import Progress
+from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
 
@@ -41,11 +42,15 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every target succeeded, 3 when authentication failed, else 1."""
+        """0 when every target succeeded, 3 when authentication failed, 2 when a target
+        failed for a mistake in the configuration (two targets for one library), else 1."""
         if self.ok:
             return 0
-        if any(isinstance(r.error, AuthError) for r in self.results if not r.ok):
+        errors = [r.error for r in self.results if not r.ok]
+        if any(isinstance(error, AuthError) for error in errors):
             return 3
+        if any(isinstance(error, ConfigError) for error in errors):
+            return 2
         return 1
 
 
@@ -95,8 +100,10 @@ class Coordinator:
         self.authenticate()
         report = RunReport()
         workers = max(1, min(self.config.parallel_targets, len(targets)))
+        claims = LibraryClaims([target.spec for target in targets])
+        # Submitted in order, started in order: what LibraryClaims relies on.
         with futures.ThreadPoolExecutor(workers, "ms365sync-target") as pool:
-            jobs = [pool.submit(self._one, target, dry_run, force) for target in targets]
+            jobs = [pool.submit(self._one, target, claims, dry_run, force) for target in targets]
             report.results = [job.result() for job in jobs]
         for target, result in zip(targets, report.results, strict=True):
             failure = self._hook(target, result)
@@ -104,14 +111,16 @@ class Coordinator:
                 report.hook_failures[target.name] = failure
         return report
 
-    def _one(self, target: Target, dry_run: bool, force: bool) -> SyncResult:
-        progress = self.progress(target) if self.progress is not None else None
+    def _one(self, target: Target, claims: LibraryClaims, dry_run: bool, force: bool) -> SyncResult:
         try:
-            syncer = Syncer(target.spec, self.client, progress=progress)
+            progress = self.progress(target) if self.progress is not None else None
+            syncer = Syncer(target.spec, self.client, progress=progress, claims=claims)
             return syncer.sync(dry_run=dry_run, force=force)
         except MS365SyncError as exc:  # a failure outside the syncer's own handling
             logger.error("{}: {}", target.name, exc)
             return SyncResult(target.name, ok=False, dry_run=dry_run, error=exc)
+        finally:
+            claims.settle(target.name)  # also when it never got as far as claiming
 
     @staticmethod
     def _hook(target: Target, result: SyncResult) -> str | None:

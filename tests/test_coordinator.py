@@ -12,7 +12,7 @@ import ms365sync.coordinator as coordinator_module
 from ms365sync.config import load_config
 from ms365sync.coordinator import Coordinator
 from ms365sync.emulator import Emulator, EmulatorConfig, FaultConfig, load_demo_tenant
-from ms365sync.errors import LockError
+from ms365sync.errors import ConfigError, LockError
 from ms365sync.localfs.lock import target_lock
 from support.cli import served
 
@@ -115,3 +115,57 @@ def test_downloads_across_targets_share_one_global_limit(monkeypatch: pytest.Mon
         thread.join()
     client.close()
     assert peak == 2
+
+
+def _two_names_for_one_library(config: Path, *, title_first: bool) -> None:
+    """List marketing's library twice: by its URL segment and by its title ("Documents")."""
+    head, marketing, rest = config.read_text("utf-8").partition('name = "marketing"')
+    segment, title = '{ name = "Shared Documents" },', '{ name = "Documents" },'
+    twice = f"{title}\n    {segment}" if title_first else f"{segment}\n    {title}"
+    assert segment in rest
+    config.write_text(head + marketing + rest.replace(segment, twice, 1), "utf-8")
+
+
+@pytest.mark.parametrize("title_first", [False, True], ids=["segment-first", "title-first"])
+def test_two_targets_for_one_library_fail_the_one_listed_later(
+    tmp_path: Path, title_first: bool
+) -> None:
+    """A library named once by its URL segment and once by its title is one library: the
+    target listed first mirrors it, the other fails with one line naming both (exit 2, a
+    configuration mistake only the service can show), in that order whatever the timing,
+    and nothing of it is placed or reported."""
+    with served(tmp_path) as world:
+        _two_names_for_one_library(world.config, title_first=title_first)
+        config = load_config(world.config)
+        pair = {"marketing/Documents", "marketing/Shared Documents"}
+        targets = [t for t in config.select(["marketing"]) if t.name in pair]
+        first, later = (t.name for t in targets)
+        assert (first == "marketing/Documents") is title_first
+        for _ in range(3):  # every run, and while both run at once
+            coordinator = Coordinator(config)
+            try:
+                report = coordinator.run(targets)
+            finally:
+                coordinator.close()
+            by_name = {r.target: r for r in report.results}
+            assert by_name[first].ok, by_name[first].error
+            error = by_name[later].error
+            assert isinstance(error, ConfigError) and "\n" not in str(error)
+            assert first in str(error) and later in str(error) and "same library" in str(error)
+            assert report.exit_code == 2
+        (later_target,) = config.select([later])
+        assert not (later_target.spec.local_root / "data").exists()
+        assert not (later_target.spec.local_root / "sync_logs").exists()
+
+
+def test_targets_of_different_libraries_of_one_site_both_sync(tmp_path: Path) -> None:
+    with served(tmp_path) as world:
+        config = load_config(world.config)
+        targets = config.select(["hr"])
+        assert len(targets) == 2
+        coordinator = Coordinator(config)
+        try:
+            report = coordinator.run(targets)
+        finally:
+            coordinator.close()
+        assert report.ok and report.exit_code == 0

@@ -36,6 +36,7 @@ from ms365sync.graph.connect import connect
 from ms365sync.graph.credentials import AppCredentials, ClientSecret
 from ms365sync.graph.lookup import resolve, sites_and_libraries
 from ms365sync.state.store import StateStore
+from ms365sync.sync.claims import same_library
 from ms365sync.target import DB_NAME
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,6 +96,7 @@ def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]
 def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dict[str, Any]], int]:
     rows: list[dict[str, Any]] = []
     failed = 0
+    holders: dict[str, str] = {}  # drive id -> the target listed first for it
     for target in targets:
         row: dict[str, Any] = {"target": target.name, "site": None, "library": None,
                                "drive_id": None, "local_root": str(target.spec.local_root),
@@ -102,6 +104,9 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
         try:
             found = resolve(coordinator.client, target.spec.site, target.spec.library)
             row.update(site=found.site_name, library=found.library_title, drive_id=found.drive_id)
+            holder = holders.setdefault(found.drive_id, target.name)
+            if holder != target.name:
+                raise same_library(target.name, holder, found.drive_id)
         except MS365SyncError as exc:
             if isinstance(exc, AuthError):
                 raise

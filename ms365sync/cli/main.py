@@ -1,7 +1,8 @@
 """The `ms365sync` command: sync the configured targets, and its subcommands.
 
 This package is the only place that prints or chooses exit codes: 0 every target ok,
-1 some target failed, 2 configuration or usage error, 3 authentication failed,
+1 some target failed, 2 configuration or usage error (also two targets found to be one
+library), 3 authentication failed,
 130 interrupted (every target is left consistent: each run commits atomically).
 """
 

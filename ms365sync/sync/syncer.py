@@ -31,6 +31,7 @@ from ms365sync.outputs.logstream import LogDocument
 from ms365sync.state.store import StageSummary, StateStore
 from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut
 from ms365sync.sync.apply import Applier, Progress
+from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.listing import Round, list_changes
 from ms365sync.sync.plan import DeleteLimit
@@ -52,9 +53,12 @@ class Syncer:
         *,
         clock: Callable[[], float] = time.time,
         progress: Progress | None = None,
+        claims: LibraryClaims | None = None,
     ) -> None:
+        """`claims`: the libraries the other targets of this run hold (the coordinator's)."""
         self.spec = spec
         self.client = client
+        self.claims = claims
         self.clock = clock
         self.progress = progress or Progress()
         self.mirror = Mirror(spec.local_root)
@@ -79,6 +83,9 @@ class Syncer:
         except MS365SyncError as exc:
             logger.error("{}: {}", self.spec.name, exc)
             result.error = exc
+        finally:
+            if self.claims is not None:
+                self.claims.settle(self.spec.name)
         result.counters, result.finished = self.counters, self.clock()
         return result
 
@@ -210,8 +217,12 @@ class Syncer:
     def _resolve(self, state: StateStore) -> Resolved:
         meta = state.meta
         if meta.site_id and meta.drive_id and meta.target == self._target_key():
-            return confirm(self.client, meta.site_id, meta.drive_id)
-        return resolve(self.client, self.spec.site, self.spec.library)
+            found = confirm(self.client, meta.site_id, meta.drive_id)
+        else:
+            found = resolve(self.client, self.spec.site, self.spec.library)
+        if self.claims is not None:
+            self.claims.claim(self.spec.name, found.drive_id)
+        return found
 
     def _target_key(self) -> str:
         site = self.spec.site

@@ -56,6 +56,23 @@ def test_check_resolves_every_target(tmp_path: Path) -> None:
     assert not (tmp_path / "mirror").exists()  # check syncs nothing
 
 
+def test_check_reports_two_targets_for_one_library(tmp_path: Path) -> None:
+    """The title and the URL segment of one library: `check` fails the target listed later."""
+    with served(tmp_path) as world:
+        head, marketing, rest = world.config.read_text().partition('name = "marketing"')
+        segment = '{ name = "Shared Documents" },'
+        rest = rest.replace(segment, f'{segment} {{ name = "Documents" }},', 1)
+        world.config.write_text(head + marketing + rest)
+        result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
+    assert result.exit_code == 1
+    rows = {r["target"]: r for r in json.loads(result.stdout)["targets"]}
+    assert rows["marketing/Shared Documents"]["result"] == "ok"
+    later = rows["marketing/Documents"]
+    assert later["result"].startswith("FAILED") and "same library" in later["result"]
+    assert "marketing/Shared Documents" in later["result"]
+    assert later["drive_id"] == rows["marketing/Shared Documents"]["drive_id"]
+
+
 def test_check_reports_an_unknown_library(tmp_path: Path) -> None:
     with served(tmp_path) as world:
         text = world.config.read_text().replace('name = "Policies"', 'name = "Nope"', 1)
