@@ -12,6 +12,7 @@ simply written again from the state.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from loguru import logger
 from ms365sync.errors import LocalStorageError
 from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.models import MirrorFile, PermissionSet
+from ms365sync.models import MirrorFile, PermissionSet, key_names, path_key
 from ms365sync.state.store import StateStore
 
 RECOVERED_PREFIX = "recovered:"
@@ -76,17 +77,18 @@ def rebuild_mirror(state: StateStore, mirror: Mirror, baseline: Baseline) -> int
     """Record the files of `baseline` that are on disk as mirrored (inside the run
     transaction, after the fresh listing was applied); returns how many.
 
-    A file is matched to the remote item at the same path; one that no longer exists
-    remotely keeps a placeholder id, so the plan deletes it and reports it deleted, as the
-    lost state would have.
+    A file is matched to the remote item with the same key, and found on disk under the
+    local name its key's names map to; one that no longer exists remotely keeps a
+    placeholder id, so the plan deletes it and reports it deleted, as the lost state would
+    have.
 
     Raises:
         LocalStorageError: a mirrored file could not be read.
     """
-    by_path = {"/".join(row.segments): row.item_id for row in state.tree_files() if row.segments}
+    by_path = {path_key(row.segments): row.item_id for row in state.tree_files() if row.segments}
     rebuilt = 0
     for path, labels in sorted(baseline.labels.items()):
-        mapped = names.local_relpath_from_segments(path.split("/"))
+        mapped = names.local_relpath_from_segments(_names(path))
         if isinstance(mapped, names.Rejected):
             continue
         try:
@@ -113,3 +115,12 @@ def rebuild_mirror(state: StateStore, mirror: Mirror, baseline: Baseline) -> int
         )
         rebuilt += 1
     return rebuilt
+
+
+def _names(key: str) -> Sequence[str]:
+    """The names of a key of .permissions.json. A key with a lone "\\" was written by a
+    version that did not escape names (`models.path_key`): it is split as it was joined."""
+    try:
+        return key_names(key)
+    except ValueError:
+        return key.split("/")

@@ -233,6 +233,34 @@ def test_names_holding_separators_have_keys_of_their_own(separated: World) -> No
     assert again.log is not None and not again.log.has_changes
 
 
+def test_names_holding_separators_keep_their_keys_through_a_state_rebuild(
+    separated: World,
+) -> None:
+    """With the state store damaged, the mirror's records are rebuilt from .permissions.json
+    under the same keys: nothing is re-reported or downloaded again, and what changed
+    meanwhile is reported under the key of the file that changed."""
+    world = separated
+    world.ok()
+    permissions = world.permissions_json()
+    world.tenant.edit_file(world.drive, ["sl", "a", "b.txt"], BytesContent(b"edited"))
+    world.tenant.grant(world.drive, ["sl", "x/y", "c.txt"], "group:Finance Team", Role.READ)
+    db = world.root / ".ms365sync" / "state.db"
+    db.write_bytes(b"not a database!!" + db.read_bytes()[16:])
+    world.recorder.reset()
+    result = world.ok()
+    assert any("rebuilt from .permissions.json" in note for note in result.counters.notes)
+    log = result.log
+    assert log is not None
+    assert set(log.changes.modified) == {"sl/a/b.txt"}
+    assert set(log.changes.permission_only_changes) == {"sl/x\\/y/c.txt"}
+    assert not log.changes.added and not log.changes.deleted and not log.errors
+    assert len(world.recorder.downloads()) == 1  # only the edited file
+    assert world.permissions_json() == permissions | {
+        "sl/x\\/y/c.txt": _labels(world, ["sl", "x/y", "c.txt"])
+    }
+    assert world.ok().log_path is None
+
+
 def test_moving_names_holding_separators_reports_their_keys(separated: World) -> None:
     """Renaming a file or a folder whose name holds a separator, and moving a file into such
     a folder, report each move from the old key to the new one, once."""
