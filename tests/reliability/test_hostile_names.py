@@ -6,7 +6,8 @@ names over 255 bytes, names equal but for case or Unicode normalisation, paths d
 PATH_MAX, names shaped like ms365sync's own temporary or mapped names. Nothing may ever be
 written or deleted outside data/ (a snapshot of everything beside the target says so), and
 each case is reported: mirrored under a safe name with `name_mapped`, or listed in
-`errors`.
+`errors`. Names holding "/" or "\\" have keys of their own, apart from the paths their names
+would read as when joined, through moves and a rebuild of the state store.
 """
 
 from __future__ import annotations
