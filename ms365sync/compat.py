@@ -31,7 +31,7 @@ from ms365sync.graph.credentials import (
     Credential,
 )
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.models import MirrorFile, RemoteFile
+from ms365sync.models import MirrorFile, RemoteFile, key_names
 from ms365sync.quickxorhash import QuickXorHash
 from ms365sync.state.store import StateStore
 from ms365sync.sync.plan import same_content
@@ -289,7 +289,7 @@ def _remote_info(remote: RemoteFile) -> FileInfo:
         "last_modified": remote.modified,
         "item_id": remote.item_id,
         "id": remote.item_id,  # the 0.1 name
-        "name": remote.path.rsplit("/", 1)[-1],
+        "name": key_names(remote.path)[-1],
         "relative_path": remote.path,
         "permissions": list(remote.permissions.labels) if remote.permissions else None,
         "quick_xor_hash": remote.quick_xor_hash,

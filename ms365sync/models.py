@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +68,61 @@ class PermissionSet:
     grants: tuple[Grant, ...] = ()
 
 
+def path_key(names: Sequence[str]) -> str:
+    """The key of the file at `names` (the folders' names from the library's top down, the
+    file's own last): what the change log, .permissions.json, the grants file and the state
+    store know the file by, and what the include and exclude patterns are matched against.
+
+    The names joined by "/", where a name's own "\\" is written "\\\\" and its own "/" is
+    written "\\/". SharePoint allows neither character in a name, so every name a real
+    library can hold keeps its plain path; names from elsewhere (the emulator, a hostile
+    server) still get keys of their own. The encoding is injective: in a key every "\\"
+    begins a two-character escape and every other "/" separates two names, so `key_names`
+    reads the names back, and distinct lists of names never share a key.
+
+    Raises:
+        ValueError: `names` is empty (a file has at least its own name).
+    """
+    if not names:
+        raise ValueError("a path key needs at least one name")
+    joined = "/".join(names)
+    if "\\" not in joined and joined.count("/") == len(names) - 1:
+        return joined  # no name holds a separator: the plain path (nearly always)
+    return "/".join(name.replace("\\", "\\\\").replace("/", "\\/") for name in names)
+
+
+def key_names(key: str) -> tuple[str, ...]:
+    """The names `path_key` made `key` from: `key_names(path_key(names)) == tuple(names)`.
+
+    Raises:
+        ValueError: `key` is not one `path_key` makes (a "\\" not followed by "\\" or "/").
+    """
+    if "\\" not in key:
+        return tuple(key.split("/"))
+    names: list[str] = []
+    name: list[str] = []
+    chars = iter(key)
+    for char in chars:
+        if char == "/":
+            names.append("".join(name))
+            name = []
+        elif char == "\\":
+            escaped = next(chars, "")
+            if escaped not in {"\\", "/"}:
+                raise ValueError(f"{key!r} is not a path key: a '\\' escapes only '\\' or '/'")
+            name.append(escaped)
+        else:
+            name.append(char)
+    names.append("".join(name))
+    return tuple(names)
+
+
 @dataclass(frozen=True, slots=True)
 class FileVersion:
     """What the remote side and the mirror's record both know of one version of a file."""
 
     item_id: str
-    path: str  # library-relative POSIX path, the change log's key
+    path: str  # the file's key (`path_key` of its names): library-relative, "/" between names
     local_path: str  # the safe relative path under data/ (equal to path unless mapped)
     size: int
     ctag: str | None

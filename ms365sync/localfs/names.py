@@ -21,6 +21,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ms365sync.models import path_key
+
 __all__ = [
     "NAME_MAX",
     "PATH_MAX",
@@ -112,7 +114,8 @@ class MappedPath:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A remote path that cannot be stored locally at all; `reason` is one line."""
+    """A remote path (its key, `models.path_key`) that cannot be stored locally at all;
+    `reason` is one line."""
 
     remote: str
     reason: str
@@ -126,6 +129,9 @@ def collision_key(local_rel: str) -> str:
 
 def local_relpath(remote_path: str, *, root: str | os.PathLike[str] | None = None) -> str:
     """Map a library-relative POSIX remote path (`/Folder/file.docx`) to a safe local path.
+
+    The path is split at every "/": it is names joined plainly, not a key (`models.path_key`
+    escapes a "/" inside a name); `local_relpath_from_segments` takes the names themselves.
 
     Raises ValueError when the path is empty, has an empty segment (`a//b`) or is rejected
     (see `local_relpath_from_segments`).
@@ -150,9 +156,9 @@ def local_relpath_from_segments(
     it will be used), the full path of the file or of its temporary file would not fit in
     PATH_MAX. Raises nothing.
     """
-    remote = "/".join(segments)
     if not segments:
-        return Rejected(remote, "empty remote path")
+        return Rejected("", "empty remote path")
+    remote = path_key(segments)
     local: list[str] = []
     changes: list[SegmentChange] = []
     for index, name in enumerate(segments):

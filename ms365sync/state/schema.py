@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS items (
     is_root INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT, ctag TEXT, qxh TEXT,
     modified TEXT, mime TEXT, shared INTEGER NOT NULL, package INTEGER NOT NULL,
     own_perms INTEGER NOT NULL DEFAULT 0,  -- a permission sweep found it differs from its root
-    path TEXT,       -- library-relative path; NULL while an ancestor is unknown
+    path TEXT,       -- its key (models.path_key of segs); NULL while an ancestor is unknown
     segs TEXT,       -- the path's names as a JSON list (names may contain "/")
     perm_src TEXT    -- the item whose permission set applies (nearest root)
 );

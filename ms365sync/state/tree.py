@@ -23,19 +23,22 @@ _ITEM_COLUMNS = (
 
 # Every item reachable from a root (`is_root`) through named items, with its path's names
 # as JSON text exactly as json.dumps(names, ensure_ascii=False) writes it (what earlier
-# versions stored: an unchanged item is not rewritten), its path, and its permission source
-# (itself if a root, shared, or with permissions of its own, else its parent's). A nameless
-# item cannot be placed: it and its subtree are left out. Each item has one parent and a
-# root is nobody's child, so every item is reached at most once, even along a cycle. Sorted
-# by id, the rows go into the temporary table's key in order (about twice as fast).
-_PLACED = """
+# versions stored: an unchanged item is not rewritten), its path (its key, as
+# models.path_key makes it from the names: "\" and "/" in a name escaped with "\"), and
+# its permission source (itself if a root, shared, or with permissions of its own, else its
+# parent's). A nameless item cannot be placed: it and its subtree are left out. Each item
+# has one parent and a root is nobody's child, so every item is reached at most once, even
+# along a cycle. Sorted by id, the rows go into the temporary table's key in order (about
+# twice as fast).
+_PLACED = r"""
 WITH RECURSIVE walk(item_id, segs, path, perm_src) AS (
     SELECT item_id, '[]', '', item_id FROM items WHERE is_root = 1
     UNION ALL
     SELECT c.item_id,
         CASE WHEN p.segs = '[]' THEN '[' || json_quote(c.name) || ']'
             ELSE substr(p.segs, 1, length(p.segs) - 1) || ', ' || json_quote(c.name) || ']' END,
-        CASE WHEN p.segs = '[]' THEN c.name ELSE p.path || '/' || c.name END,
+        CASE WHEN p.segs = '[]' THEN '' ELSE p.path || '/' END
+            || replace(replace(c.name, '\', '\\'), '/', '\/'),
         CASE WHEN c.shared OR c.own_perms THEN c.item_id ELSE p.perm_src END
     FROM walk p JOIN items c ON c.parent_id = p.item_id
     WHERE c.is_root = 0 AND c.name IS NOT NULL
@@ -234,7 +237,7 @@ class TreeTables:
             "UPDATE items SET (segs, path, perm_src) = (SELECT p.segs, p.path, p.perm_src "
             "FROM placed p WHERE p.item_id = items.item_id) WHERE item_id IN ("
             "SELECT p.item_id FROM placed p JOIN items i ON i.item_id = p.item_id "
-            "WHERE i.segs IS NOT p.segs OR i.perm_src IS NOT p.perm_src)"
+            "WHERE i.segs IS NOT p.segs OR i.path IS NOT p.path OR i.perm_src IS NOT p.perm_src)"
         )
         db.execute(
             "UPDATE items SET segs = NULL, path = NULL, perm_src = NULL "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.models import LocalStat, PermissionSet, RemoteFile
+from ms365sync.models import LocalStat, PermissionSet, RemoteFile, path_key
 from ms365sync.state.store import StateStore, TreeRow
 from ms365sync.target import Filters
 
@@ -98,7 +98,8 @@ def scan_remote(
     `Note` for each file that is protected, excluded, in error or mapped to another name.
 
     A file whose path is not known yet keeps its mirror record untouched (protected): its
-    folder was not listed, and deleting it would act on an incomplete picture.
+    folder was not listed, and deleting it would act on an incomplete picture. A file's path
+    is its key (`models.path_key`), which the filters see too.
     """
     taken: dict[str, str] = {}
     for row in state.tree_files():
@@ -106,7 +107,7 @@ def scan_remote(
             why = "its folder is not listed yet"
             yield Note(Left.PROTECTED, row.item_id, f"(item {row.item_id})", why)
             continue
-        path = "/".join(row.segments)
+        path = path_key(row.segments)
         if not filters.accepts(path):
             yield Note(Left.EXCLUDED, row.item_id, path)
             continue

@@ -20,7 +20,7 @@ from loguru import logger
 from ms365sync.errors import LocalStorageError
 from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.models import MirrorFile, PermissionSet
+from ms365sync.models import MirrorFile, PermissionSet, key_names, path_key
 from ms365sync.state.store import StateStore
 
 RECOVERED_PREFIX = "recovered:"
@@ -76,17 +76,21 @@ def rebuild_mirror(state: StateStore, mirror: Mirror, baseline: Baseline) -> int
     """Record the files of `baseline` that are on disk as mirrored (inside the run
     transaction, after the fresh listing was applied); returns how many.
 
-    A file is matched to the remote item at the same path; one that no longer exists
-    remotely keeps a placeholder id, so the plan deletes it and reports it deleted, as the
-    lost state would have.
+    A file is matched to the remote item with the same key and found on disk under the
+    local name that item's names map to. A key an earlier version wrote by joining names
+    that hold "/" or "\\" plainly is matched to the one item whose names join to it, so
+    the plan reports the file moved to its new key, as it would with the state intact. A
+    file that no longer exists remotely keeps a placeholder id, so the plan deletes it and
+    reports it deleted, as the lost state would have.
 
     Raises:
         LocalStorageError: a mirrored file could not be read.
     """
-    by_path = {"/".join(row.segments): row.item_id for row in state.tree_files() if row.segments}
+    by_key, by_join = _tree_by_key(state)
     rebuilt = 0
     for path, labels in sorted(baseline.labels.items()):
-        mapped = names.local_relpath_from_segments(path.split("/"))
+        item_id, segments = by_key.get(path) or by_join.get(path) or _unlisted(path)
+        mapped = names.local_relpath_from_segments(segments)
         if isinstance(mapped, names.Rejected):
             continue
         try:
@@ -99,7 +103,7 @@ def rebuild_mirror(state: StateStore, mirror: Mirror, baseline: Baseline) -> int
             continue
         state.put_mirror(
             MirrorFile(
-                item_id=by_path.get(path, RECOVERED_PREFIX + path),
+                item_id=item_id,
                 path=path,
                 local_path=mapped.rel,
                 size=size,
@@ -114,3 +118,32 @@ def rebuild_mirror(state: StateStore, mirror: Mirror, baseline: Baseline) -> int
         )
         rebuilt += 1
     return rebuilt
+
+
+Listed = tuple[str, tuple[str, ...]]  # a file of the tree: its item id and its names
+
+
+def _tree_by_key(state: StateStore) -> tuple[dict[str, Listed], dict[str, Listed]]:
+    """The tree's files by key, and those whose names hold "/" or "\\" by their names
+    joined plainly (what earlier versions keyed them by) where that join is no other
+    file's key or join."""
+    by_key: dict[str, Listed] = {}
+    by_join: dict[str, Listed | None] = {}
+    for row in state.tree_files():
+        if row.segments:
+            key, joined = path_key(row.segments), "/".join(row.segments)
+            by_key[key] = (row.item_id, row.segments)
+            if joined != key:
+                by_join[joined] = None if joined in by_join else (row.item_id, row.segments)
+    return by_key, {j: f for j, f in by_join.items() if f is not None and j not in by_key}
+
+
+def _unlisted(key: str) -> Listed:
+    """A placeholder id and the names of a key of .permissions.json that is not listed. A
+    key with a lone "\\" was written by a version that did not escape names: it is split
+    as that version joined it."""
+    try:
+        segments = key_names(key)
+    except ValueError:
+        segments = tuple(key.split("/"))
+    return RECOVERED_PREFIX + key, segments

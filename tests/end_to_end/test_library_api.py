@@ -13,7 +13,7 @@ import ms365sync
 from ms365sync import SharePointSync, sync_target
 from ms365sync.emulator import BytesContent, Role
 from ms365sync.errors import ConfigError, MS365SyncError, ResolutionError
-from support.harness import FIRST_FILES, HOST, World
+from support.harness import FIRST_FILES, HOST, World, make_world
 
 ENV = ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET", "SHAREPOINT_HOST", "SITE_NAME", "DOC_LIBRARY")
 
@@ -149,6 +149,19 @@ def test_get_sharepoint_files_touches_nothing(world: World) -> None:
         assert info["size"] == len(FIRST_FILES[path])
         assert info["permissions"] == world.expected_labels(path)
         assert info["last_modified"].endswith("Z")
+
+
+def test_get_sharepoint_files_keys_a_name_holding_a_slash(tmp_path: Path) -> None:
+    """A file named `a/b.txt` in `Plans` and `b.txt` in a folder `Plans/a` are two entries,
+    each with its own name (docs/reliability.md, "Hostile names and planted links")."""
+    world = make_world(tmp_path, strict_names=False)
+    world.tenant.add_file(world.drive, ["Plans", "a/b.txt"], BytesContent(b"one name"))
+    world.tenant.add_file(world.drive, ["Plans", "a", "b.txt"], BytesContent(b"in folder a"))
+    with _api(world) as api:
+        files = api.get_sharepoint_files()
+    assert files["Plans/a\\/b.txt"]["name"] == "a/b.txt"
+    assert files["Plans/a/b.txt"]["name"] == "b.txt"
+    assert files["Plans/a\\/b.txt"]["item_id"] != files["Plans/a/b.txt"]["item_id"]
 
 
 def test_get_local_files(world: World) -> None:

@@ -6,19 +6,26 @@ names over 255 bytes, names equal but for case or Unicode normalisation, paths d
 PATH_MAX, names shaped like ms365sync's own temporary or mapped names. Nothing may ever be
 written or deleted outside data/ (a snapshot of everything beside the target says so), and
 each case is reported: mirrored under a safe name with `name_mapped`, or listed in
-`errors`.
+`errors`. Names holding "/" or "\\" have keys of their own, apart from the paths their names
+would read as when joined, through moves and a rebuild of the state store.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from ms365sync.emulator import BytesContent
-from support.harness import World, make_world, tree_snapshot
+from ms365sync.emulator import BytesContent, Role
+from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.models import path_key
+from ms365sync.target import GRANTS_FILE
+from support.harness import FIRST_FILES, World, make_world, tree_snapshot
 
 HOSTILE: dict[str, list[str]] = {
     "dot-dot folder": ["..", "evil.txt"],
@@ -55,7 +62,7 @@ COLLIDING = {
 
 
 def _path(segments: list[str]) -> str:
-    return "/".join(segments)
+    return path_key(segments)
 
 
 @pytest.fixture
@@ -125,7 +132,7 @@ def test_renaming_and_deleting_hostile_files_stays_inside(hostile: World, tmp_pa
     assert log is not None
     assert _outside(tmp_path) == outside
     _assert_confined(hostile)
-    assert log.changes.added["../../renamed.txt"].moved_from == "a/b.txt"
+    assert log.changes.added["..\\/..\\/renamed.txt"].moved_from == "a\\/b.txt"
     assert log.changes.added["../x\x00y.txt"].moved_from == "x\x00y.txt"
     assert {"d" * 300 + "/f.txt", "dots/.."} <= set(log.changes.deleted)
     assert set(log.changes.modified) == {"CON"}
@@ -173,3 +180,138 @@ def test_symlinks_planted_in_data_are_never_followed(
     for path in failed:
         assert "symbolic link" in log.errors[path].reason or "in the way" in log.errors[path].reason
     assert not failed & (set(log.changes.added) | set(log.changes.modified))
+
+
+# Names holding the separators, beside the paths their names would read as when joined with
+# "/" (in folder `sl`: one file named `a/b.txt`, and `b.txt` in a folder `a`), with the key
+# each must have: inside a name "\" is written "\\" and "/" is written "\/".
+SEPARATED: dict[tuple[str, ...], str] = {
+    ("sl", "a/b.txt"): "sl/a\\/b.txt",
+    ("sl", "a", "b.txt"): "sl/a/b.txt",
+    ("sl", "a\\", "b.txt"): "sl/a\\\\/b.txt",  # `a\` + `/b.txt`: "a\/b.txt" unless "\" is escaped
+    ("sl", "a\\/b.txt"): "sl/a\\\\\\/b.txt",
+    ("sl", "x/y", "c.txt"): "sl/x\\/y/c.txt",
+    ("sl", "x", "y", "c.txt"): "sl/x/y/c.txt",
+}
+
+
+@pytest.fixture
+def separated(tmp_path: Path) -> World:
+    """The files of SEPARATED, each with its own content, two with grants of their own."""
+    world = make_world(tmp_path, strict_names=False)
+    t, d = world.tenant, world.drive
+    for index, segments in enumerate(SEPARATED):
+        t.add_file(d, segments, BytesContent(f"file {index}".encode()))
+    t.grant(d, ["sl", "a/b.txt"], "user:alice@contoso.onmicrosoft.com", Role.READ)
+    t.grant(d, ["sl", "a", "b.txt"], "user:bob@contoso.onmicrosoft.com", Role.WRITE)
+    return world
+
+
+def _labels(world: World, segments: Sequence[str]) -> list[str]:
+    return expected_labels(world.tenant, world.drive, world.tenant.item(world.drive, segments))
+
+
+def test_names_holding_separators_have_keys_of_their_own(separated: World) -> None:
+    """Each file is reported once under its own key, with its own permissions, in the change
+    log, .permissions.json and the grants file, and mirrored with its own content."""
+    world = separated
+    log = world.ok().log
+    assert log is not None
+    grants = json.loads((world.root / GRANTS_FILE).read_text())["files"]
+    permissions = world.permissions_json()
+    for segments, key in SEPARATED.items():
+        item = world.tenant.item(world.drive, segments)
+        assert item.content is not None
+        entry = log.changes.added[key]
+        assert Path(entry.file_path).read_bytes() == item.content.read_all(), key
+        assert list(entry.permissions) == _labels(world, segments), key
+        assert permissions[key] == _labels(world, segments), key
+        assert grants[key]["item_id"] == item.id, key
+    assert permissions["sl/a\\/b.txt"] != permissions["sl/a/b.txt"]
+    assert len(log.changes.added) == len(FIRST_FILES) + len(SEPARATED)
+    assert not log.errors
+    again = world.ok()
+    assert again.log is not None and not again.log.has_changes
+
+
+def test_names_holding_separators_keep_their_keys_through_a_state_rebuild(
+    separated: World,
+) -> None:
+    """With the state store damaged, the mirror's records are rebuilt from .permissions.json
+    under the same keys: nothing is re-reported or downloaded again, and what changed
+    meanwhile is reported under the key of the file that changed."""
+    world = separated
+    world.ok()
+    permissions = world.permissions_json()
+    world.tenant.edit_file(world.drive, ["sl", "a", "b.txt"], BytesContent(b"edited"))
+    world.tenant.grant(world.drive, ["sl", "x/y", "c.txt"], "group:Finance Team", Role.READ)
+    db = world.root / ".ms365sync" / "state.db"
+    db.write_bytes(b"not a database!!" + db.read_bytes()[16:])
+    world.recorder.reset()
+    result = world.ok()
+    assert any("rebuilt from .permissions.json" in note for note in result.counters.notes)
+    log = result.log
+    assert log is not None
+    assert set(log.changes.modified) == {"sl/a/b.txt"}
+    assert set(log.changes.permission_only_changes) == {"sl/x\\/y/c.txt"}
+    assert not log.changes.added and not log.changes.deleted and not log.errors
+    assert len(world.recorder.downloads()) == 1  # only the edited file
+    assert world.permissions_json() == permissions | {
+        "sl/x\\/y/c.txt": _labels(world, ["sl", "x/y", "c.txt"])
+    }
+    assert world.ok().log_path is None
+
+
+def test_moving_names_holding_separators_reports_their_keys(separated: World) -> None:
+    """Renaming a file or a folder whose name holds a separator, and moving a file into such
+    a folder, report each move from the old key to the new one, once."""
+    world = separated
+    world.ok()
+    world.recorder.reset()
+    t, d = world.tenant, world.drive
+    t.rename(d, ["sl", "a/b.txt"], "a/c.txt")
+    t.rename(d, ["sl", "x/y"], "x\\y")
+    t.move(d, ["sl", "a", "b.txt"], ["sl", "x\\y"])
+    log = world.ok().log
+    assert log is not None
+    moves = {key: entry.moved_from for key, entry in log.changes.added.items()}
+    assert moves == {
+        "sl/a\\/c.txt": "sl/a\\/b.txt",
+        "sl/x\\\\y/c.txt": "sl/x\\/y/c.txt",
+        "sl/x\\\\y/b.txt": "sl/a/b.txt",
+    }
+    deleted = log.changes.deleted
+    assert {key: (entry.reason, entry.moved_to) for key, entry in deleted.items()} == {
+        old: ("moved", new) for new, old in moves.items()
+    }
+    assert world.recorder.downloads() == []  # moved on disk, not downloaded again
+
+
+def test_a_mirror_recorded_under_unescaped_keys_reports_the_new_keys_as_moves(
+    tmp_path: Path,
+) -> None:
+    """A state store written before names were escaped holds such files under their names
+    joined by "/": the next run reports each as moved from that key to its own (an index
+    keyed by the old one follows), without downloading it again, and then nothing more."""
+    world = make_world(tmp_path, strict_names=False)
+    legacy = {("sl", "a/b.txt"): "sl/a/b.txt", ("back\\slash.txt",): "back\\slash.txt"}
+    for segments in legacy:
+        world.tenant.add_file(world.drive, segments, BytesContent("/".join(segments).encode()))
+    world.ok()
+    db = sqlite3.connect(world.root / ".ms365sync" / "state.db")
+    with db:
+        for segments, old in legacy.items():
+            db.execute("UPDATE mirror SET path = ? WHERE path = ?", (old, path_key(segments)))
+    db.close()
+    world.recorder.reset()
+    log = world.ok().log
+    assert log is not None
+    moved = {path_key(segments): old for segments, old in legacy.items()}
+    assert {key: entry.moved_from for key, entry in log.changes.added.items()} == moved
+    assert {key: entry.moved_to for key, entry in log.changes.deleted.items()} == {
+        old: new for new, old in moved.items()
+    }
+    assert world.recorder.downloads() == []
+    assert set(world.permissions_json()) >= set(moved)
+    quiet = world.ok().log
+    assert quiet is not None and not quiet.has_changes

@@ -2,7 +2,8 @@
 
 The oracle below is the reference: the latest entry per id wins, a full round replaces the
 tree, deleted items take their subtrees, and each item reachable from a root through named
-items gets its names (as json.dumps writes them), its path and its nearest permission root.
+items gets its names (as json.dumps writes them), its key (`models.path_key`) and its nearest
+permission root.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ms365sync.models import PermissionSet, RemoteItem
+from ms365sync.models import PermissionSet, RemoteItem, path_key
 from ms365sync.state.store import StateStore
 
 Resolved = tuple[str | None, str | None, str | None]  # segs JSON, path, permission source
@@ -56,7 +57,8 @@ class Oracle:
                 segs = (*parent_segs, item.name)
             own = item.is_root or item.shared or item.item_id in self.own
             src = item.item_id if own else parent_src
-            found[item.item_id] = (json.dumps(segs, ensure_ascii=False), "/".join(segs), src)
+            key = path_key(segs) if segs else ""
+            found[item.item_id] = (json.dumps(segs, ensure_ascii=False), key, src)
             stack.extend(
                 (child, segs, src)
                 for child in self.items.values()
@@ -160,7 +162,7 @@ def test_tricky_names_and_shapes_resolve_as_the_python_walk_does(
     _check(db, oracle)
     assert _stored(db)["a1"] == (
         '["a/b \\"quoted\\" \\\\ back", "café ünïcode 文件.txt"]',
-        'a/b "quoted" \\ back/café ünïcode 文件.txt',
+        'a\\/b "quoted" \\\\ back/café ünïcode 文件.txt',  # the key: "/" and "\\" escaped
         "root",
     )
     files = {row.item_id: row for row in state.tree_files()}
@@ -230,6 +232,22 @@ def test_rows_as_earlier_versions_wrote_them_are_not_rewritten(db: sqlite3.Conne
     _apply(state, TRICKY, full=True)
     assert state.meta.converged == "converged"
     _check(db, oracle)
+
+
+def test_paths_an_earlier_version_joined_without_escapes_are_rewritten(
+    db: sqlite3.Connection,
+) -> None:
+    """Before names were escaped in keys, a path was its names joined by "/": resolving the
+    tree again rewrites those whose names hold "/" or "\\", and only those."""
+    state, oracle = _store(db), Oracle()
+    _apply(state, TRICKY, full=True)
+    oracle.apply(TRICKY, full=True)
+    with state.run():
+        db.execute("UPDATE items SET path = ? WHERE item_id = 'a1'", ['a/b "quoted" \\ back/x'])
+    state.set_converged("converged")
+    _apply(state, TRICKY, full=True)
+    _check(db, oracle)
+    assert state.meta.converged is None  # a changed key is a change to plan
 
 
 IDS = ["root", "a", "b", "c", "d", "e", "f", "g"]

@@ -222,6 +222,12 @@ def segments(item: Item) -> list[str]:
     return names[::-1]
 
 
+def key(names: Sequence[str]) -> str:
+    """A file's key as docs/reliability.md defines it, spelled out here rather than taken
+    from the client: the names joined by "/", each with its "\\" and "/" escaped by "\\"."""
+    return "/".join(name.replace("\\", "\\\\").replace("/", "\\/") for name in names)
+
+
 def truth(tenant: Tenant, drive: Drive) -> dict[str, FileTruth]:
     """Every file of the library by item id, with its path, content digest and labels."""
     with tenant.lock:
@@ -230,7 +236,7 @@ def truth(tenant: Tenant, drive: Drive) -> dict[str, FileTruth]:
             assert item.content is not None
             digest = hashlib.sha256(item.content.read_all()).hexdigest()
             labels = tuple(expected_labels(tenant, drive, item))
-            found[item.id] = FileTruth("/".join(segments(item)), digest, labels)
+            found[item.id] = FileTruth(key(segments(item)), digest, labels)
         return found
 
 

@@ -3,9 +3,11 @@ newly included ones added, and excluded files stay out even when they change rem
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ms365sync.emulator import BytesContent
 from ms365sync.target import Filters
-from support.harness import World
+from support.harness import World, make_world
 
 
 def test_filters_changing_between_runs(world: World) -> None:
@@ -30,3 +32,22 @@ def test_filters_changing_between_runs(world: World) -> None:
     back = world.ok()
     assert back.log is not None
     assert set(back.log.changes.added) == {"Plans/2026/plan.txt", "Plans/budget.csv"}
+
+
+def test_patterns_see_the_key_of_a_name_holding_a_separator(tmp_path: Path) -> None:
+    """Patterns are matched against a file's key, where a name's "/" is written "\\/": to a
+    pattern that name spans two levels, `sl/a/` names the folder `a` only, and the file
+    named `a/b.txt` is named by the key's text, its backslash escaped as in .gitignore."""
+    world = make_world(tmp_path, strict_names=False)
+    world.tenant.add_file(world.drive, ["sl", "a/b.txt"], BytesContent(b"one name"))
+    world.tenant.add_file(world.drive, ["sl", "a", "b.txt"], BytesContent(b"in folder a"))
+    cases = {
+        ("sl/a/",): {"sl/a\\/b.txt"},
+        ("sl/a\\\\/b.txt",): {"sl/a/b.txt"},
+        ("sl/*/b.txt",): set(),
+        ("sl/a?/b.txt",): {"sl/a/b.txt"},
+    }
+    for exclude, kept in cases.items():
+        log = world.ok(filters=Filters(include=("sl/",), exclude=exclude)).log
+        assert log is not None
+        assert set(world.permissions_json()) == kept, exclude

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ms365sync.emulator import BytesContent, Role
+from ms365sync.models import path_key
 from support.harness import FIRST_FILES, World, make_world
 
 
@@ -79,3 +80,31 @@ def test_damaged_permissions_file_is_written_again(world: World, damage: str) ->
     result = world.ok()
     assert result.log is None or not result.log.has_changes
     assert json.loads((world.root / ".permissions.json").read_text()) == good
+
+
+def test_keys_written_before_names_were_escaped_are_rebuilt_as_moves(tmp_path: Path) -> None:
+    """A .permissions.json an earlier version wrote keys a file whose name holds "/" or "\\"
+    by its names joined plainly: the rebuild matches that key to the one file whose names
+    join to it, so the file is reported moved to its own key, as with the state intact, and
+    not downloaded again."""
+    world = make_world(tmp_path, strict_names=False)
+    legacy = {("back\\slash.txt",): "back\\slash.txt", ("sl", "a/b.txt"): "sl/a/b.txt"}
+    for segments in legacy:
+        world.tenant.add_file(world.drive, segments, BytesContent("/".join(segments).encode()))
+    world.ok()
+    permissions = world.permissions_json()
+    for segments, old in legacy.items():
+        permissions[old] = permissions.pop(path_key(segments))
+    (world.root / ".permissions.json").write_text(json.dumps(permissions))
+    _damage_state(world, "garbage")
+    world.recorder.reset()
+    log = world.ok().log
+    assert log is not None
+    moved = {path_key(segments): old for segments, old in legacy.items()}
+    assert {key: entry.moved_from for key, entry in log.changes.added.items()} == moved
+    assert {key: entry.moved_to for key, entry in log.changes.deleted.items()} == {
+        old: new for new, old in moved.items()
+    }
+    assert not log.changes.modified and not log.errors
+    assert world.recorder.downloads() == []
+    assert world.ok().log_path is None
