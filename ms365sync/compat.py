@@ -9,7 +9,9 @@ new is a keyword-only option. New code can call `sync_target` with a `TargetSpec
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +20,13 @@ from typing import Any
 
 import requests
 
-from ms365sync.config.durations import DURATION_TEXT, DurationError, parse_sweep
+from ms365sync.config.durations import (
+    DURATION_TEXT,
+    POSITIVE_DURATION_TEXT,
+    DurationError,
+    parse_duration,
+    parse_sweep,
+)
 from ms365sync.config.source import environment
 from ms365sync.errors import ConfigError, MS365SyncError
 from ms365sync.graph.client import GraphClient
@@ -37,7 +45,14 @@ from ms365sync.state.store import StateStore
 from ms365sync.sync.plan import same_content
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
-from ms365sync.target import DB_NAME, Filters, PermissionPolicy, SiteRef, TargetSpec
+from ms365sync.target import (
+    DB_NAME,
+    DOWNLOAD_GIVE_UP_S,
+    Filters,
+    PermissionPolicy,
+    SiteRef,
+    TargetSpec,
+)
 
 __all__ = ["SharePointSync", "sync_target"]
 
@@ -78,6 +93,23 @@ def _policy(value: PermissionPolicy | str | float) -> PermissionPolicy:
         ) from None
 
 
+def _give_up(value: float | str) -> float:
+    """Seconds, or a duration as the file writes it ("90s", "2m"): finite and above zero."""
+    seconds: float | None = None
+    if isinstance(value, str):
+        with contextlib.suppress(DurationError):
+            seconds = parse_duration(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    if seconds is None or not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(
+            f"not a duration above zero: {value!r}",
+            key="download_give_up",
+            expected=f"seconds or {POSITIVE_DURATION_TEXT}",
+        )
+    return seconds
+
+
 class SharePointSync:
     """Mirror one SharePoint document library into `local_root` (0.3.x-compatible API).
 
@@ -87,6 +119,8 @@ class SharePointSync:
     `site_name` is the site's display name; pass `site_path` ("/sites/marketing") to find it
     by its URL instead. Files go to `<local_root>/data/`, the change logs to
     `<local_root>/sync_logs/` and the state to `<local_root>/.ms365sync/`.
+    `download_give_up` (seconds, or a duration such as "2m") is how long one download may
+    keep failing without getting further before the file is left for the next run.
 
     Nothing talks to the network until the first call; use it as a context manager (or call
     `close()`) to release the connection pool.
@@ -117,6 +151,7 @@ class SharePointSync:
         max_delete_percent: float | None = 50.0,
         permission_sweep: PermissionPolicy | str | float = "interval",
         write_empty_logs: bool = False,
+        download_give_up: float | str = DOWNLOAD_GIVE_UP_S,
         env_file: str | Path | None = ".env",
         client: GraphClient | None = None,
         session: requests.Session | None = None,
@@ -146,6 +181,7 @@ class SharePointSync:
             max_delete_percent=max_delete_percent,
             permissions=_policy(permission_sweep),
             write_empty_logs=write_empty_logs,
+            download_give_up=_give_up(download_give_up),
         )
         self._owns_client = client is None
         if client is None:

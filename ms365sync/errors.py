@@ -281,12 +281,13 @@ class TransportError(MS365SyncError):
 
 
 DownloadFailure = Literal[
-    "size-mismatch", "hash-mismatch", "truncated", "url-expired", "bad-response", "not-seekable"
+    "size-mismatch", "hash-mismatch", "gave-up", "bad-response", "not-seekable"
 ]
 
 
 class DownloadError(MS365SyncError):
-    """A file's content could not be fetched intact within the allowed attempts."""
+    """A file's content could not be fetched intact: it differs from what was listed, or the
+    download gave up ("gave-up") after failing for too long without getting further."""
 
     default_retryable: ClassVar[bool] = True
 
@@ -311,6 +312,12 @@ class DownloadError(MS365SyncError):
         if expected is not None or actual is not None:
             text = f"{text} (expected {expected}, got {actual})"
         super().__init__(text, hint=hint, retryable=retryable)
+
+    @property
+    def content_changed(self) -> bool:
+        """Whether the whole body came but not the listed one (size or quickXorHash differ):
+        the file changed after it was listed, so read the item again before retrying."""
+        return self.reason in ("size-mismatch", "hash-mismatch")
 
 
 _ERRNO_HINTS = {

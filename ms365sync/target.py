@@ -31,6 +31,10 @@ LOG_DIR = "sync_logs"
 STATE_DIR = ".ms365sync"
 DB_NAME = "state.db"
 LOCK_NAME = "lock"
+# How long a download may go on failing without getting further before it gives up (the
+# file is listed under errors and tried again by the next run): seven or eight attempts with
+# the exponential back-off of 1, 2, 4 ... seconds between them.
+DOWNLOAD_GIVE_UP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class TargetSpec:
     prefer_sharing: bool = True
     page_size: int = 500  # delta $top
     lock_timeout: float = 0.0
+    download_give_up: float = DOWNLOAD_GIVE_UP_S  # seconds; see DOWNLOAD_GIVE_UP_S
 
     @property
     def state_dir(self) -> Path:

@@ -6,12 +6,21 @@ import re
 
 from ms365sync.target import PermissionPolicy
 
-__all__ = ["DURATION_TEXT", "SWEEP_TEXT", "DurationError", "parse_duration", "parse_sweep"]
+__all__ = [
+    "DURATION_TEXT",
+    "POSITIVE_DURATION_TEXT",
+    "SWEEP_TEXT",
+    "DurationError",
+    "parse_duration",
+    "parse_sweep",
+]
 
 DURATION_TEXT = "a duration such as 90s, 30m, 12h, 7d or 1h30m"
 """What a duration looks like, for error messages and help texts."""
 SWEEP_TEXT = f'"always", "never" or {DURATION_TEXT}'
 """What a permission sweep policy looks like."""
+POSITIVE_DURATION_TEXT = "a duration above zero such as 30s, 1m or 2m30s"
+"""What a duration that must be positive (a time limit) looks like."""
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")  # ASCII digits only (\d takes any script's)

@@ -59,6 +59,7 @@ def _target(
         permissions=options.permission_sweep,
         write_empty_logs=options.write_empty_logs,
         lock_timeout=lock_timeout,
+        download_give_up=options.download_give_up,
     )
     return Target(name, site.name, library.name, spec, options.on_change or None)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ms365sync.config.durations import DURATION_TEXT, SWEEP_TEXT
+from ms365sync.config.durations import DURATION_TEXT, POSITIVE_DURATION_TEXT, SWEEP_TEXT
 from ms365sync.config.messages import invalid, secret_values, translate
 from ms365sync.config.values import (
     CLOUD_CHOICES,
@@ -26,6 +26,7 @@ from ms365sync.config.values import (
     LibraryName,
     Number,
     Patterns,
+    PositiveDuration,
     Secret,
     SiteName,
     SitePath,
@@ -41,7 +42,7 @@ from ms365sync.graph.credentials import (
     Credential,
     load_certificate,
 )
-from ms365sync.target import PermissionPolicy
+from ms365sync.target import DOWNLOAD_GIVE_UP_S, PermissionPolicy
 
 __all__ = [
     "AuthTable",
@@ -159,6 +160,12 @@ class TargetOptions(_Table):
     permission_sweep: Sweep = Field(default=PermissionPolicy(), description=SWEEP_TEXT)
     write_empty_logs: Bool = Field(default=False, description="true or false")
     on_change: Command = Field(default="", description='a command, or "" for none')
+    # How long one download may fail without getting further before the file is left for
+    # the next run (graph/download.py): per target, as a library of large files on a poor
+    # link may need longer.
+    download_give_up: PositiveDuration = Field(
+        default=DOWNLOAD_GIVE_UP_S, description=POSITIVE_DURATION_TEXT
+    )
 
 
 _OPTION_KEYS = frozenset(TargetOptions.model_fields)

@@ -84,6 +84,7 @@ def starter_document(sites: Sequence[StarterSite]) -> Raw:
             "permission_sweep": "24h",
             "write_empty_logs": False,
             "on_change": "",
+            "download_give_up": "60s",
         },
         "sites": [_starter_site(site, used) for site in listed],
     }

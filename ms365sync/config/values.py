@@ -20,6 +20,7 @@ from pydantic import (
 
 from ms365sync.config.durations import (
     DURATION_TEXT,
+    POSITIVE_DURATION_TEXT,
     SWEEP_TEXT,
     DurationError,
     parse_duration,
@@ -44,6 +45,7 @@ __all__ = [
     "LibraryName",
     "Number",
     "Patterns",
+    "PositiveDuration",
     "Secret",
     "SiteName",
     "SitePath",
@@ -90,6 +92,18 @@ def _duration(value: object) -> float:
         return parse_duration(value)
     except DurationError as exc:
         raise invalid(exc.problem, exc.expected) from None
+
+
+def _positive_duration(value: object) -> float:
+    if not isinstance(value, str):
+        raise invalid("wrong type", POSITIVE_DURATION_TEXT)
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise invalid(exc.problem, POSITIVE_DURATION_TEXT) from None
+    if seconds <= 0:
+        raise invalid("a zero duration", POSITIVE_DURATION_TEXT)
+    return seconds
 
 
 def _sweep(value: object) -> PermissionPolicy:
@@ -196,6 +210,7 @@ Int = Annotated[int, BeforeValidator(_scalar)]
 Number = Annotated[float, BeforeValidator(_scalar)]
 Bool = Annotated[bool, BeforeValidator(_scalar)]
 Duration = Annotated[float, PlainValidator(_duration)]
+PositiveDuration = Annotated[float, PlainValidator(_positive_duration)]
 Sweep = Annotated[PermissionPolicy, PlainValidator(_sweep)]
 Patterns = Annotated[tuple[Annotated[str, AfterValidator(_pattern)], ...], Field(strict=False)]
 AbsolutePath = Annotated[Path, PlainValidator(_absolute)]

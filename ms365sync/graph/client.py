@@ -28,6 +28,7 @@ from ms365sync.graph.types import (
     PermissionPage,
     Site,
 )
+from ms365sync.target import DOWNLOAD_GIVE_UP_S
 
 __all__ = ["DELTA_SELECT", "PREFER_SHARING", "GraphClient"]
 
@@ -354,17 +355,21 @@ class GraphClient:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: Callable[[int], None] | None = None,
         url: str | None = None,
+        give_up: float = DOWNLOAD_GIVE_UP_S,
+        name: str | None = None,
     ) -> DownloadInfo:
         """Stream an item's content into `out` (from its current position) and verify it.
 
         `progress` receives the bytes written so far after each chunk; on error `out` holds
         partial data for the caller to discard. `url` is a fresh pre-authenticated URL of
         the item (from delta's `@microsoft.graph.downloadUrl`): it is tried first, and when
-        it fails for any reason but a content mismatch `/content` is asked once instead.
+        it is refused (expired, 403, 404, 410) `/content` is asked once instead. A download
+        that keeps failing gives up after `give_up` seconds (or `max_attempts` attempts) in
+        a row without getting further; `name` is what its log lines call the file.
 
         Raises:
-            DownloadError: size or quickXorHash mismatch (re-read the item, then retry), or
-                the body could not be completed within the attempts.
+            DownloadError: size or quickXorHash mismatch (`content_changed`: re-read the
+                item, then retry), or the download gave up (reason "gave-up").
             NotFoundError: the item no longer exists.
             GraphError, TransportError, AuthError: as for `get_json`.
             LocalStorageError: writing to `out` failed.
@@ -381,6 +386,8 @@ class GraphClient:
             chunk_size=chunk_size,
             progress=progress,
             url=url,
+            give_up=give_up,
+            name=name,
         )
 
 

@@ -20,6 +20,7 @@ from ms365sync.graph.cloud import Cloud
 from ms365sync.graph.credentials import AppCredentials
 from ms365sync.graph.download import DEFAULT_CHUNK_SIZE, DownloadInfo
 from ms365sync.graph.session import build_session
+from ms365sync.target import DOWNLOAD_GIVE_UP_S
 
 __all__ = ["ConnectedClient", "SessionFactory", "Slots", "connect"]
 
@@ -81,6 +82,8 @@ class ConnectedClient(GraphClient):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: Callable[[int], None] | None = None,
         url: str | None = None,
+        give_up: float = DOWNLOAD_GIVE_UP_S,
+        name: str | None = None,
     ) -> DownloadInfo:
         """`GraphClient.download`, once a download slot is free (when there are slots)."""
         with self._slots or contextlib.nullcontext():
@@ -93,6 +96,8 @@ class ConnectedClient(GraphClient):
                 chunk_size=chunk_size,
                 progress=progress,
                 url=url,
+                give_up=give_up,
+                name=name,
             )
 
 

@@ -189,10 +189,22 @@ class ThrottleGate:
 
     def backoff(self, attempt: int) -> float:
         """Sleep this thread only (not the gate) before retry `attempt` after a 5xx or a drop."""
-        with self._lock:
-            seconds = self._backoff_delay(attempt)
+        seconds = self.backoff_delay(attempt)
         self._sleep(seconds)
         return seconds
+
+    def backoff_delay(self, attempt: int) -> float:
+        """How long `backoff(attempt)` would sleep (jittered: each call draws again)."""
+        with self._lock:
+            return self._backoff_delay(attempt)
+
+    def hold(self, seconds: float) -> None:
+        """Sleep this thread only (not the gate) for `seconds`, on the gate's clock."""
+        self._sleep(max(0.0, seconds))
+
+    def now(self) -> float:
+        """The gate's clock (monotonic seconds; a fake one in tests)."""
+        return self._clock()
 
     def _backoff_delay(self, attempt: int) -> float:
         ceiling = min(self._backoff_cap, self._backoff_base * 2.0 ** max(attempt - 1, 0))

@@ -35,6 +35,7 @@ from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.workers import run_each
+from ms365sync.target import DOWNLOAD_GIVE_UP_S
 
 MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
 _CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
@@ -78,6 +79,7 @@ class Applier:
     concurrency: int = 8
     progress: Progress = field(default_factory=Progress)
     foreign: frozenset[str] = frozenset()  # files under data/ that ms365sync did not place
+    give_up: float = DOWNLOAD_GIVE_UP_S  # seconds a download may fail without getting further
     urls: DownloadUrls = field(default_factory=DownloadUrls, repr=False)  # listed, signed
     _claimed: dict[str, str] = field(default_factory=dict)  # local path -> item id recorded there
     _staged: int = 0
@@ -178,11 +180,13 @@ class Applier:
                     expected_size=remote.size,
                     expected_hash=remote.quick_xor_hash,
                     url=url,
+                    give_up=self.give_up,
+                    name=remote.path,
                 )
-            except DownloadError:
+            except DownloadError as exc:
                 self.mirror.discard(temp)
-                if attempt == 2:
-                    raise
+                if attempt == 2 or not exc.content_changed:
+                    raise  # a download that gave up is tried again by the next run, not now
                 # The file changed after it was listed: take its current version, through
                 # /content (the listed URL may still serve what was listed).
                 remote, url = self._reread(remote), None

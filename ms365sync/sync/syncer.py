@@ -379,4 +379,5 @@ class Syncer:
             progress=self.progress,
             foreign=foreign,
             urls=urls,
+            give_up=self.spec.download_give_up,
         )

@@ -380,6 +380,24 @@ CATALOGUE = [
         ("a zero interval",),
     ),
     Bad(
+        "zero-download-give-up",
+        AUTH + '[defaults]\ndownload_give_up = "0s"\n' + SITE,
+        "defaults.download_give_up",
+        ("a zero duration", "a duration above zero"),
+    ),
+    Bad(
+        "bad-download-give-up",
+        AUTH + SITE + '  download_give_up = "a minute"\n',
+        "sites[0].libraries[0].download_give_up",
+        ("not a duration", "'a minute'", "above zero"),
+    ),
+    Bad(
+        "number-download-give-up",
+        AUTH + "[defaults]\ndownload_give_up = 60\n" + SITE,
+        "defaults.download_give_up",
+        ("wrong type", "such as 30s"),
+    ),
+    Bad(
         "concurrency-zero",
         AUTH + "[defaults]\nconcurrency = 0\n" + SITE,
         "defaults.concurrency",

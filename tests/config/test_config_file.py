@@ -91,6 +91,7 @@ max_delete_percent = 12.5
 permission_sweep = "12h"
 write_empty_logs = true
 on_change = "notify --all"
+download_give_up = "2m"
 
 [[sites]]
 name = "marketing"
@@ -107,6 +108,7 @@ path = "/sites/marketing/"
   permission_sweep = "always"
   write_empty_logs = false
   on_change = "reindex marketing"
+  download_give_up = "90s"
 
 [[sites]]
 name = "hr"
@@ -142,6 +144,8 @@ def test_every_key_reaches_the_config_and_the_target_specs(tmp_path: Path) -> No
     assert spec.permissions == PermissionPolicy("always")
     assert spec.write_empty_logs is False
     assert spec.lock_timeout == 5400.0
+    assert spec.download_give_up == 90.0
+    assert hr.spec.download_give_up == 120.0
     assert (hr.name, hr.on_change) == ("hr/Shared Documents", "notify --all")
     assert hr.spec.site == SiteRef(display_name="Human Resources")
     assert hr.spec.local_root == (tmp_path / "conf" / "data" / "hr" / "Shared Documents").resolve()
@@ -238,6 +242,7 @@ def test_defaults_when_the_optional_tables_are_absent(tmp_path: Path) -> None:
     assert (spec.concurrency, spec.max_delete_count, spec.max_delete_percent) == (8, 1000, 50.0)
     assert spec.permissions == PermissionPolicy("interval", 24 * 3600.0)
     assert (spec.write_empty_logs, spec.lock_timeout, target.on_change) == (False, 300.0, None)
+    assert spec.download_give_up == 60.0
 
 
 def test_a_library_overrides_only_the_keys_it_sets(tmp_path: Path) -> None:

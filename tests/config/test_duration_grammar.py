@@ -37,8 +37,8 @@ REJECTED = ["", "90", "soon", "5 minutes", "m", "1h-30m", "-5m", "1w", "1.h", "h
 
 
 def _file_seconds(tmp_path: Path, key: str, text: str) -> float | PermissionPolicy | None:
-    """The value `text` gives `key` ([run] lock_timeout or [defaults] permission_sweep), or None
-    when the file is refused."""
+    """The value `text` gives `key` ([run] lock_timeout, [defaults] permission_sweep or
+    download_give_up), or None when the file is refused."""
     table = "run" if key == "lock_timeout" else "defaults"
     document = {
         "auth": {"tenant_id": "${TENANT_ID}", "client_id": "${CLIENT_ID}"},
@@ -58,6 +58,8 @@ def _file_seconds(tmp_path: Path, key: str, text: str) -> float | PermissionPoli
         (target,) = load_config(path, environ=ENV).targets()
     except ConfigError:
         return None
+    if key == "download_give_up":
+        return target.spec.download_give_up
     return target.spec.lock_timeout if key == "lock_timeout" else target.spec.permissions
 
 
@@ -68,23 +70,32 @@ def _cli_seconds(text: str, *, positive: bool = False) -> float | None:
         return None
 
 
-def _api_policy(tmp_path: Path, text: str) -> PermissionPolicy | None:
+def _api(tmp_path: Path, **options: object) -> SharePointSync | None:
     client = GraphClient("https://graph.microsoft.com", StaticTokenProvider())
     try:
-        api = SharePointSync(
+        return SharePointSync(
             "contoso.sharepoint.com",
             "Marketing",
             "Documents",
             tmp_path,
             env_file=None,
             client=client,
-            permission_sweep=text,
+            **options,  # type: ignore[arg-type]
         )
     except ConfigError:
         return None
     finally:
         client.close()
-    return api.spec.permissions
+
+
+def _api_policy(tmp_path: Path, text: str) -> PermissionPolicy | None:
+    api = _api(tmp_path, permission_sweep=text)
+    return None if api is None else api.spec.permissions
+
+
+def _api_give_up(tmp_path: Path, value: object) -> float | None:
+    api = _api(tmp_path, download_give_up=value)
+    return None if api is None else api.spec.download_give_up
 
 
 @pytest.mark.parametrize(("text", "seconds"), ACCEPTED)
@@ -111,6 +122,30 @@ def test_a_sweep_interval_reads_the_same_in_the_file_and_the_library_api(
     expected = PermissionPolicy("interval", seconds)
     assert _file_seconds(tmp_path, "permission_sweep", text) == expected
     assert _api_policy(tmp_path, text) == expected
+
+
+@pytest.mark.parametrize(("text", "seconds"), ACCEPTED)
+def test_a_download_give_up_reads_the_same_in_the_file_and_the_library_api(
+    tmp_path: Path, text: str, seconds: float
+) -> None:
+    expected = seconds if seconds > 0 else None  # a limit of no time at all is refused
+    assert _file_seconds(tmp_path, "download_give_up", text) == expected
+    assert _api_give_up(tmp_path, text) == expected
+
+
+@pytest.mark.parametrize("text", REJECTED)
+def test_a_download_give_up_refuses_what_a_duration_refuses(tmp_path: Path, text: str) -> None:
+    assert _file_seconds(tmp_path, "download_give_up", text) is None
+    assert _api_give_up(tmp_path, text) is None
+
+
+def test_the_library_api_takes_a_download_give_up_in_seconds_too(tmp_path: Path) -> None:
+    assert _api_give_up(tmp_path, 45) == 45.0
+    assert _api_give_up(tmp_path, 2.5) == 2.5
+    for bad in (0, -1, float("nan"), float("inf"), True, None):
+        assert _api_give_up(tmp_path, bad) is None, bad
+    default = _api(tmp_path)
+    assert default is not None and default.spec.download_give_up == 60.0
 
 
 def test_the_library_api_keeps_its_own_sweep_spellings(tmp_path: Path) -> None:

@@ -229,21 +229,58 @@ def test_a_short_body_without_a_length_is_resumed_to_the_expected_size(client, r
     assert info.resumes == 1
 
 
-def test_a_file_that_keeps_getting_cut_fails_as_truncated(client, rsps) -> None:
+def test_a_file_that_keeps_getting_cut_backs_off_then_gives_up_saying_why(
+    client, rsps, clock
+) -> None:
     _serve_content(rsps, PREAUTH)
+    # Every answer stops after 5 bytes, short of a read chunk: nothing is ever written.
     rsps.get(PREAUTH_BASE, body=DATA[:5], headers={"Content-Length": str(len(DATA))})
     with pytest.raises(DownloadError) as caught:
         client.download("b!drive", "01FILE", io.BytesIO(), expected_size=len(DATA))
-    assert caught.value.reason == "truncated"
+    assert caught.value.reason == "gave-up"
+    assert not caught.value.content_changed  # nothing to re-read: the next run tries again
+    assert str(caught.value).endswith(
+        "failed (gave-up): 4 attempts in 7 s without getting further; "
+        f"the last: body ended after 0 of {len(DATA)} bytes"
+    )
+    assert clock.sleeps == [1.0, 2.0, 4.0]  # as after a 5xx; max_attempts=4 in a row
     assert "tempauth" not in str(caught.value)
 
 
-def test_repeatedly_expired_urls_fail_as_url_expired_without_leaking_them(client, rsps) -> None:
+def test_a_download_gives_up_at_its_deadline_without_waiting_past_it(client, rsps, clock) -> None:
+    _serve_content(rsps, PREAUTH)
+    rsps.get(PREAUTH_BASE, status=500)
+    with pytest.raises(DownloadError) as caught:
+        client.download("b!drive", "01FILE", io.BytesIO(), give_up=2.5)
+    # Back-offs of 1 and 2 s, the second cut to the 1.5 s left: the third attempt comes at
+    # the deadline and is the last.
+    assert clock.sleeps == [1.0, 1.5]
+    assert "3 attempts in 2 s" in str(caught.value)  # 2.5 s, rounded half to even
+    assert "the download host answered 500" in str(caught.value)
+
+
+def test_throttling_pauses_do_not_count_towards_giving_up(client, rsps, clock) -> None:
+    _serve_content(rsps, PREAUTH)
+    rsps.get(PREAUTH_BASE, status=429, headers={"Retry-After": "30"})
+    rsps.get(PREAUTH_BASE, status=500)
+    rsps.get(PREAUTH_BASE, status=429, headers={"Retry-After": "30"})
+    _serve_file(rsps, FakeFileHost())
+    out = io.BytesIO()
+    client.download("b!drive", "01FILE", out, expected_size=len(DATA), give_up=5.0)
+    # 62 s on the clock, 2 of them this download's own: the 429s count as attempts in a
+    # row, but the gate's pauses are not the file failing.
+    assert out.getvalue() == DATA
+    assert clock.sleeps == [30.0, 2.0, 30.0]
+
+
+def test_repeatedly_expired_urls_give_up_without_leaking_them(client, rsps, clock) -> None:
     _serve_content(rsps, PREAUTH)
     _serve_file(rsps, FakeFileHost(*["status:401"] * 10))
     with pytest.raises(DownloadError) as caught:
         client.download("b!drive", "01FILE", io.BytesIO())
-    assert caught.value.reason == "url-expired"
+    assert caught.value.reason == "gave-up"
+    assert "the download URL answered 401" in str(caught.value)
+    assert clock.sleeps == []  # a fresh URL is the cure: asked for at once
     assert "eyJhdWQ" not in str(caught.value)
 
 
@@ -359,21 +396,22 @@ def test_a_refused_listed_url_falls_back_to_content_once(client, rsps, status: i
     assert info.url_refreshes == 1
 
 
-def test_a_listed_url_unreachable_after_every_retry_falls_back_to_content(client, rsps) -> None:
-    served = FakeFileHost()
-
+def test_a_listed_url_unreachable_on_every_attempt_gives_up_without_a_second_round(
+    client, rsps, clock
+) -> None:
     def host(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
-        if "sig-listed" in str(request.url):
-            raise requests.ConnectionError("connection refused")
-        return served(request)
+        raise requests.ConnectionError("connection refused")
 
     _serve_content(rsps, FRESH)
     _serve_file(rsps, host)
-    out = io.BytesIO()
-    client.download("b!drive", "01FILE", out, expected_hash=quickxorhash(DATA), url=LISTED)
-    assert out.getvalue() == DATA
-    urls = [call.request.url for call in rsps.calls]
-    assert urls == [LISTED] * 4 + [CONTENT, FRESH]  # max_attempts=4 on the listed URL first
+    with pytest.raises(DownloadError) as caught:
+        client.download("b!drive", "01FILE", io.BytesIO(), url=LISTED)
+    assert caught.value.reason == "gave-up"
+    assert "no answer: ConnectionError" in str(caught.value)
+    # A drop is no refusal of the URL: it is retried as it is, backing off as after a
+    # 5xx, and the attempts in a row end the download (no new round through /content).
+    assert [call.request.url for call in rsps.calls] == [LISTED] * 4
+    assert clock.sleeps == [1.0, 2.0, 4.0]
 
 
 def test_a_listed_url_cut_mid_body_resumes_on_the_same_url(client, rsps) -> None:

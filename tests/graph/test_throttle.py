@@ -113,6 +113,17 @@ def test_thread_back_off_does_not_close_the_gate(clock) -> None:
     assert gate.stats.paused_seconds == 0
 
 
+def test_a_back_off_drawn_first_is_held_on_the_gates_clock(clock) -> None:
+    """What a download does: draw the delay, cut it to its deadline, then sleep it."""
+    gate = _gate(clock, rng=lambda: 0.0)
+    assert gate.backoff_delay(4) == 4.0  # ceiling 8, equal jitter with rng=0 -> half
+    start = gate.now()
+    gate.hold(2.5)
+    assert clock.sleeps == [2.5]
+    assert gate.now() - start == 2.5
+    assert gate.stats.paused_seconds == 0  # this thread only: the gate stays open
+
+
 def test_pacing_spreads_the_remaining_budget_until_the_reset(clock) -> None:
     gate = _gate(clock, reserve=0.03)
     start = clock.now()

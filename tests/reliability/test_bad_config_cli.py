@@ -45,6 +45,7 @@ class Bad:
 CERT = 'tenant_id = "t1"\nclient_id = "c1"\ncertificate_path = "app.pem"\n'
 CERT = "[auth]\n" + CERT
 PASS = f'certificate_passphrase = "{SECRET}"\n'
+GIVE_UP = ("download_give_up",)
 
 
 def _encrypted(tmp: Path) -> None:
@@ -84,6 +85,10 @@ CATALOGUE = [
     Bad("bad-lock-timeout", AUTH + '[run]\nlock_timeout = "soon"\n' + SITE, ("lock_timeout",)),
     Bad("zero-parallel", AUTH + "[run]\nparallel_targets = 0\n" + SITE, ("parallel_targets",)),
     Bad("bad-sweep", AUTH + SITE + '  permission_sweep = "weekly"\n', ("permission_sweep",)),
+    Bad("zero-give-up", AUTH + '[defaults]\ndownload_give_up = "0s"\n' + SITE, GIVE_UP),
+    Bad("negative-give-up", AUTH + SITE + '  download_give_up = "-1m"\n', GIVE_UP),
+    Bad("bare-give-up", AUTH + "[defaults]\ndownload_give_up = 60\n" + SITE, GIVE_UP),
+    Bad("text-give-up", AUTH + SITE + '  download_give_up = "soon"\n', GIVE_UP),
     Bad("bad-glob", AUTH + '[defaults]\nexclude = ["*.tmp", "!"]\n' + SITE, ("exclude[1]",)),
     Bad("absolute-glob", AUTH + SITE + '  include = ["/srv/*.pdf"]\n', ("include[0]",)),
     Bad(
