@@ -26,6 +26,7 @@ from ms365sync.emulator.tenant.permissions import expected_labels
 from ms365sync.models import path_key
 from ms365sync.target import GRANTS_FILE
 from support.harness import FIRST_FILES, World, make_world, tree_snapshot
+from support.legacy_keys import LEGACY, assert_reported_as_moves, mirrored_world
 
 HOSTILE: dict[str, list[str]] = {
     "dot-dot folder": ["..", "evil.txt"],
@@ -293,25 +294,14 @@ def test_a_mirror_recorded_under_unescaped_keys_reports_the_new_keys_as_moves(
     """A state store written before names were escaped holds such files under their names
     joined by "/": the next run reports each as moved from that key to its own (an index
     keyed by the old one follows), without downloading it again, and then nothing more."""
-    world = make_world(tmp_path, strict_names=False)
-    legacy = {("sl", "a/b.txt"): "sl/a/b.txt", ("back\\slash.txt",): "back\\slash.txt"}
-    for segments in legacy:
-        world.tenant.add_file(world.drive, segments, BytesContent("/".join(segments).encode()))
-    world.ok()
+    world = mirrored_world(tmp_path)
     db = sqlite3.connect(world.root / ".ms365sync" / "state.db")
     with db:
-        for segments, old in legacy.items():
+        for segments, old in LEGACY.items():
             db.execute("UPDATE mirror SET path = ? WHERE path = ?", (old, path_key(segments)))
     db.close()
     world.recorder.reset()
-    log = world.ok().log
-    assert log is not None
-    moved = {path_key(segments): old for segments, old in legacy.items()}
-    assert {key: entry.moved_from for key, entry in log.changes.added.items()} == moved
-    assert {key: entry.moved_to for key, entry in log.changes.deleted.items()} == {
-        old: new for new, old in moved.items()
-    }
-    assert world.recorder.downloads() == []
-    assert set(world.permissions_json()) >= set(moved)
+    assert_reported_as_moves(world, world.ok().log)
+    assert set(world.permissions_json()) >= {path_key(segments) for segments in LEGACY}
     quiet = world.ok().log
     assert quiet is not None and not quiet.has_changes

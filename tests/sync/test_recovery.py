@@ -11,6 +11,7 @@ import pytest
 from ms365sync.emulator import BytesContent, Role
 from ms365sync.models import path_key
 from support.harness import FIRST_FILES, World, make_world
+from support.legacy_keys import LEGACY, assert_reported_as_moves, mirrored_world
 
 
 @pytest.fixture
@@ -87,24 +88,14 @@ def test_keys_written_before_names_were_escaped_are_rebuilt_as_moves(tmp_path: P
     by its names joined plainly: the rebuild matches that key to the one file whose names
     join to it, so the file is reported moved to its own key, as with the state intact, and
     not downloaded again."""
-    world = make_world(tmp_path, strict_names=False)
-    legacy = {("back\\slash.txt",): "back\\slash.txt", ("sl", "a/b.txt"): "sl/a/b.txt"}
-    for segments in legacy:
-        world.tenant.add_file(world.drive, segments, BytesContent("/".join(segments).encode()))
-    world.ok()
+    world = mirrored_world(tmp_path)
     permissions = world.permissions_json()
-    for segments, old in legacy.items():
+    for segments, old in LEGACY.items():
         permissions[old] = permissions.pop(path_key(segments))
     (world.root / ".permissions.json").write_text(json.dumps(permissions))
     _damage_state(world, "garbage")
     world.recorder.reset()
     log = world.ok().log
-    assert log is not None
-    moved = {path_key(segments): old for segments, old in legacy.items()}
-    assert {key: entry.moved_from for key, entry in log.changes.added.items()} == moved
-    assert {key: entry.moved_to for key, entry in log.changes.deleted.items()} == {
-        old: new for new, old in moved.items()
-    }
-    assert not log.changes.modified and not log.errors
-    assert world.recorder.downloads() == []
+    assert_reported_as_moves(world, log)
+    assert log is not None and not log.changes.modified and not log.errors
     assert world.ok().log_path is None
