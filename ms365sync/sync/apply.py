@@ -82,6 +82,8 @@ class Applier:
     give_up: float = DOWNLOAD_GIVE_UP_S  # seconds a download may fail without getting further
     urls: DownloadUrls = field(default_factory=DownloadUrls, repr=False)  # listed, signed
     _claimed: dict[str, str] = field(default_factory=dict)  # local path -> item id recorded there
+    _deleted: frozenset[str] = frozenset()  # local paths of records this plan deletes
+    _inherited: set[str] = field(default_factory=set)  # ... whose file another item adopted
     _staged: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,6 +96,10 @@ class Applier:
         """
         fetch = [a for a in actions if self._needs_content(a)]
         self._claimed = {a.mirror.local_path: a.mirror.item_id for a in actions if a.mirror}
+        self._deleted = frozenset(
+            a.mirror.local_path for a in actions if a.mirror and a.kind is ActionKind.DELETE
+        )
+        self._inherited = set()
         logger.debug("fetching {} files", len(fetch))
         fetched, results = self._fetch_all(fetch)
         logger.debug("placing files: deletions, moves, replacements")
@@ -221,12 +227,22 @@ class Applier:
 
     def _already_there(self, action: Action, remote: RemoteFile) -> bool:
         """Whether the destination already holds this exact content (a run killed after
-        placing the file but before committing, or an unchanged local copy on repair)."""
+        placing the file but before committing, an unchanged local copy on repair, or the
+        file of a deleted item that a new item with the same bytes replaces: a file deleted
+        and uploaded again). Another recorded item's file is taken over only when that
+        item is deleted (its deletion then keeps the file); one that moves away takes it."""
+        holder = self._claimed.get(remote.local_path, remote.item_id)
+        if holder != remote.item_id and remote.local_path not in self._deleted:
+            return False
         stat = self.mirror.stat(remote.local_path)
         if stat is None or stat.size != remote.size or remote.quick_xor_hash is None:
             return False
         size, digest = self.mirror.hash_file(remote.local_path)
-        return size == remote.size and digest == remote.quick_xor_hash
+        there = size == remote.size and digest == remote.quick_xor_hash
+        if there and holder != remote.item_id:
+            with self._lock:
+                self._inherited.add(remote.local_path)
+        return there
 
     def _reread(self, remote: RemoteFile) -> RemoteFile:
         item = self.client.get_item(self.drive_id, remote.item_id)
@@ -253,7 +269,8 @@ class Applier:
 
     def _delete(self, action: Action) -> Done:
         assert action.mirror is not None
-        self._remove_ours(action.mirror)
+        if action.mirror.local_path not in self._inherited:  # else a new item's file now
+            self._remove_ours(action.mirror)
         return Done(action, record=None)
 
     def _remove_ours(self, record: MirrorFile) -> None:

@@ -64,3 +64,37 @@ def test_same_bytes_saved_again_is_not_a_content_change(world: World) -> None:
     result = world.ok()
     assert result.log is not None and not result.log.has_changes
     assert world.recorder.downloads(status=None) == []
+
+
+def test_a_file_deleted_and_uploaded_again_with_the_same_bytes_is_kept(world: World) -> None:
+    """A new item with the bytes of a deleted one, at its place: the new item takes the file
+    over (no download) and the deletion of the old item keeps it. It used to delete it and
+    report the new item under errors ("the local file disappeared") until the next run."""
+    world.ok()
+    world.tenant.delete(world.drive, "readme.md")
+    world.tenant.add_file(world.drive, "readme.md", BytesContent(FIRST_FILES["readme.md"]))
+    world.recorder.reset()
+    result = world.ok()
+    log = result.log
+    assert log is not None and not log.errors
+    assert set(log.changes.added) == set(log.changes.deleted) == {"readme.md"}
+    assert log.changes.added["readme.md"].item_id != log.changes.deleted["readme.md"].item_id
+    assert world.recorder.downloads(status=None) == []
+    assert world.data() == FIRST_FILES
+    assert _mtime(world, "readme.md") == _remote_mtime_ns(world, "readme.md")
+    quiet = world.ok().log
+    assert quiet is not None and not quiet.has_changes
+
+
+def test_a_file_moved_away_leaves_its_bytes_to_the_new_file_in_its_place(world: World) -> None:
+    """The old item moves elsewhere and a new item with the same bytes arrives at its old
+    place: the moved file takes its file along, the new one is downloaded."""
+    world.ok()
+    world.tenant.move(world.drive, "readme.md", "Plans")
+    world.tenant.add_file(world.drive, "readme.md", BytesContent(FIRST_FILES["readme.md"]))
+    result = world.ok()
+    log = result.log
+    assert log is not None and not log.errors
+    assert set(log.changes.added) == {"Plans/readme.md", "readme.md"}
+    assert log.changes.added["Plans/readme.md"].moved_from == "readme.md"
+    assert world.data() == {**FIRST_FILES, "Plans/readme.md": FIRST_FILES["readme.md"]}
