@@ -1,6 +1,7 @@
 """The package's layers: each package imports only the layers below it (docs/architecture.md).
 
-    cli -> coordinator, compat -> sync -> graph, state, localfs, outputs -> target, models, errors
+    cli -> coordinator, compat -> sync, principals -> graph, state, localfs, outputs
+        -> target, models, errors
     config -> graph;  consumer -> outputs (and localfs's atomic writes);  emulator -> nothing
 
 The check reads every module's import statements (including imports inside functions), so a
@@ -25,10 +26,13 @@ BASE = frozenset({"target", "models", "errors", "quickxorhash", "_version"})
 IO = frozenset({"graph", "state", "localfs", "outputs"})
 ALLOWED: dict[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
-    "cli": frozenset({"coordinator", "compat", "config", "sync", "consumer", "emulator"} | IO),
-    "coordinator": frozenset({"config", "sync"} | IO),
+    "cli": frozenset(
+        {"coordinator", "compat", "config", "sync", "principals", "consumer", "emulator"} | IO
+    ),
+    "coordinator": frozenset({"config", "sync", "principals"} | IO),
     "compat": frozenset({"config", "sync"} | IO),
     "sync": IO,
+    "principals": IO,
     "config": frozenset({"graph"}),
     "consumer": frozenset({"outputs", "localfs"}),
     "graph": frozenset(),

@@ -1,0 +1,1 @@
+"""Who stands behind the ids of the grants: the principals snapshot, its refresh and its changes."""
