@@ -167,6 +167,8 @@ class TenantBase:
     def user(self, ref: str) -> User:
         """A user by id, email, user principal name or display name (case-insensitive)."""
         lowered = ref.lower()
+        if lowered in self.users:
+            return self.users[lowered]
         for user in self.users.values():
             upn = user.user_principal_name.lower()
             names = (user.id, user.email.lower(), upn, user.display_name.lower())
@@ -176,7 +178,10 @@ class TenantBase:
         raise MutationError(f"unknown user {ref!r}; known: {known}")
 
     def group(self, ref: str) -> Group:
+        """A group by id, email or display name (case-insensitive)."""
         lowered = ref.lower()
+        if lowered in self.groups:
+            return self.groups[lowered]
         for group in self.groups.values():
             if lowered in (group.id, group.email.lower(), group.display_name.lower()):
                 return group

@@ -31,15 +31,17 @@ from ms365sync.emulator.msgraph.download import (
 )
 from ms365sync.emulator.msgraph.envelope import add_standard_headers, error_response, throttled
 from ms365sync.emulator.msgraph.exceptions import (
+    METHOD_NOT_ALLOWED,
     BadRequest,
     GeneralException,
     GraphError,
-    MethodNotAllowed,
+    RequestBadRequest,
     RolesMissing,
+    TooManyRequests,
 )
 from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, HostMap
-from ms365sync.emulator.transport.http import Request, Response, Route, Router
+from ms365sync.emulator.transport.http import DIRECTORY_BUDGET, Request, Response, Route, Router
 from ms365sync.emulator.transport.wsgi import WSGIStartResponse, call_wsgi
 
 logger = logging.getLogger("ms365sync.emulator")
@@ -52,6 +54,18 @@ DOWNLOAD_COST = 1
 def _app_key(claims: dict[str, Any]) -> str:
     """The throttle bucket of the app a token was issued to: "tenant id/app id"."""
     return f"{claims['tid']}/{claims['appid']}"
+
+
+def _directory_throttled(retry_after: int, claims: dict[str, Any]) -> GraphError:
+    """Entra's 429: Retry-After and the scope and reason headers its docs list."""
+    scope = f"Tenant_Application/ReadWrite/{claims['appid']}/{claims['tid']}"
+    return TooManyRequests(
+        headers=[
+            ("Retry-After", str(retry_after)),
+            ("x-ms-throttle-scope", scope),
+            ("x-ms-throttle-information", "ResourceUnitLimitExceeded"),
+        ]
+    )
 
 
 class EmulatorApp:
@@ -265,7 +279,9 @@ class EmulatorApp:
         allowed = self.graph_router.allowed_methods(path)
         if allowed:
             # The only 405 body on record (graph docs json-batching.md response sample).
-            raise MethodNotAllowed(
+            raise RequestBadRequest(
+                METHOD_NOT_ALLOWED,
+                status=405,
                 headers=[("Allow", ", ".join(sorted(set(allowed))))],
             )
         segment = path.rstrip("/").rsplit("/", 1)[-1] or path
@@ -292,14 +308,22 @@ class EmulatorApp:
         return None
 
     def _charge(self, request: Request, route: Route) -> None:
+        """Charge the route's cost to the app's SharePoint budget, or for users and groups to
+        its directory budget, which Entra keeps apart and throttles without RateLimit-*
+        headers (graph-facts §15.6)."""
         cost = route.cost_for(request)
         app_key = _app_key(request.context["claims"])
+        directory = route.budget == DIRECTORY_BUDGET
+        if directory:
+            app_key += "/directory"
         decision = self.throttle.charge(app_key, cost, self.clock.now())
         if not decision.admitted:
             request.context["fault"] = "throttled"
+            if directory:
+                raise _directory_throttled(decision.retry_after or 1, request.context["claims"])
             raise throttled(decision.status, decision.headers)
         request.context["ru"] = cost
-        request.context["ratelimit"] = decision.headers
+        request.context["ratelimit"] = () if directory else decision.headers
 
     def _charge_download(self, request: Request, grant: DownloadGrant) -> Response | None:
         """Charge the bytes of a download to the app its URL was issued to; the refusal when
