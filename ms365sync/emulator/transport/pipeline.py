@@ -39,8 +39,10 @@ from ms365sync.emulator.msgraph.exceptions import (
     RolesMissing,
     TooManyRequests,
 )
+from ms365sync.emulator.sprest.gateway import SharePointGateway
+from ms365sync.emulator.sprest.responses import SharePointRestService
 from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, HostMap
+from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, SHAREPOINT, HostMap
 from ms365sync.emulator.transport.http import DIRECTORY_BUDGET, Request, Response, Route, Router
 from ms365sync.emulator.transport.wsgi import WSGIStartResponse, call_wsgi
 
@@ -69,13 +71,14 @@ def _directory_throttled(retry_after: int, claims: dict[str, Any]) -> GraphError
 
 
 class EmulatorApp:
-    """Routes each request to the Graph, login, download or control service and applies the
-    emulator's latency, authentication, faults and resource-unit throttling.
+    """Routes each request to the Graph, login, download, SharePoint REST or control service
+    and applies the emulator's latency, authentication, faults and resource-unit throttling.
 
     Graph handlers are registered on `graph_router` with patterns over the path *without*
     `/v1.0` (the form $batch URLs use); they are called as `handler(request, **groups)`
     with `request.context` holding "app" (AppRegistration), "claims" (token claims),
-    "emulator" (this object), "faults" (FaultInjector) and "graph_path".
+    "emulator" (this object), "faults" (FaultInjector) and "graph_path". SharePoint REST
+    (`{site}/_api/...`) goes to the `sharepoint` service's own gateway (sprest/gateway.py).
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class EmulatorApp:
         signer: DownloadSigner | None = None,
         request_log: RequestLog | None = None,
         hosts: HostMap | None = None,
+        sharepoint: SharePointRestService | None = None,
     ) -> None:
         self.directory = directory
         self.graph_router = graph_router
@@ -107,6 +111,7 @@ class EmulatorApp:
         self.throttle = Throttle(config.throttle)
         self.request_log = request_log
         self.batch = BatchProcessor(self)
+        self.sharepoint = SharePointGateway(self, sharepoint)
         self.control = ControlService(self, control_router)
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
@@ -175,9 +180,11 @@ class EmulatorApp:
             return self.control.handle(request)
         self._delay(request)
         if service == LOGIN:
-            return self._plain(self.identity.handle(request), request)
+            return self.plain(self.identity.handle(request), request)
         if service == DOWNLOAD:
-            return self._plain(self._download(request), request)
+            return self.plain(self._download(request), request)
+        if service == SHAREPOINT:
+            return self.sharepoint.handle(request)
         return self._graph(request)
 
     def _delay(self, request: Request) -> None:
@@ -188,7 +195,7 @@ class EmulatorApp:
         delay_ms = latency.fixed_ms + latency.jitter_ms * (2 * uniform - 1)
         time.sleep(max(0.0, delay_ms) / 1000)
 
-    def _plain(self, response: Response, request: Request) -> Response:
+    def plain(self, response: Response, request: Request) -> Response:
         """Headers the login and SharePoint hosts send on every response."""
         headers = response.headers
         headers.set("request-id", request.request_id)
