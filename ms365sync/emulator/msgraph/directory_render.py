@@ -92,7 +92,7 @@ def _user_values(user: User) -> JSON:
         "externalUserState": "Accepted" if guest else None,
         "identities": [],
         "mailNickname": user.user_principal_name.split("@", 1)[0],
-        "otherMails": [],
+        "otherMails": [user.email] if guest else [],
         "proxyAddresses": [f"SMTP:{user.email}"],
         "userType": user.user_type.value,
     }
