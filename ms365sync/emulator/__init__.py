@@ -32,10 +32,10 @@ from ms365sync.emulator.scenarios.scenario import (
     load_scenario,
     parse_scenario,
 )
-from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
+from ms365sync.emulator.scenarios.synthetic import Membership, synthetic_tenant
 from ms365sync.emulator.scenarios.tenantfile import load_tenant, parse_tenant
 from ms365sync.emulator.tenant.content import BytesContent, Content, GeneratedContent
-from ms365sync.emulator.tenant.model import Drive, Item, Role, Site
+from ms365sync.emulator.tenant.model import Drive, GroupKind, Item, Role, Site
 from ms365sync.emulator.tenant.tenant import MutationError, Tenant
 from ms365sync.emulator.transport.server import EmulatorServer
 
@@ -52,9 +52,11 @@ __all__ = [
     "EmulatorServer",
     "FaultConfig",
     "GeneratedContent",
+    "GroupKind",
     "InputError",
     "Item",
     "LatencyConfig",
+    "Membership",
     "MutationError",
     "Role",
     "Scenario",

@@ -1,8 +1,10 @@
 """`ms365sync emulator ...`: serve the emulator over HTTPS, and change or export a running one.
 
 `serve` writes into its state directory everything another process needs: `ca.pem` (trust
-it), `emulator.json` (URLs, tenant and app credentials, the control key; mode 0600) and a
-ready `sites.toml` that syncs every library of the tenant into `<state dir>/mirror`.
+it), `emulator.json` (URLs, tenant and app credentials, the control key; mode 0600),
+`app-certificate.pem` (the app's key and certificate, for SharePoint REST, which takes only
+certificate-based tokens; mode 0600) and a ready `sites.toml` that syncs every library of the
+tenant into `<state dir>/mirror`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ms365sync.emulator.control.settings import (
 )
 from ms365sync.emulator.core import Emulator
 from ms365sync.emulator.errors import EmulatorError
+from ms365sync.emulator.login.keys import AppCertificate, make_app_certificate
 from ms365sync.emulator.scenarios.demo import load_demo_tenant
 from ms365sync.emulator.scenarios.export import extract_export
 from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
@@ -40,6 +43,7 @@ from ms365sync.emulator.tenant.tenant import Tenant
 STATE_FILE = "emulator.json"
 CA_FILE = "ca.pem"
 CONFIG_FILE = "sites.toml"
+CERTIFICATE_FILE = "app-certificate.pem"
 
 
 def _parsed(kind: type[Any], value: str | None, option: str) -> Any:
@@ -187,6 +191,8 @@ def serve(
         download_url_lifetime_s=url_lifetime,
     )
     emulator = Emulator(_tenant(tenant_file, synthetic, seed), config, request_log=request_log)
+    certificate = make_app_certificate(emulator.registration.display_name)
+    emulator.registration.certificates.append(certificate.cert_pem)
     state_dir.mkdir(parents=True, exist_ok=True)
     ca_path = (state_dir / CA_FILE).resolve()
     try:
@@ -195,7 +201,7 @@ def serve(
         raise click.ClickException(str(exc)) from None
     try:
         base = server.base_url
-        _write_state(state_dir, emulator, base, ca_path)
+        _write_state(state_dir, emulator, base, ca_path, certificate)
         click.echo(f"emulator listening on {base} (tenant {emulator.tenant.tenant_id})")
         click.echo(f"  CA bundle:     {ca_path}")
         click.echo(f"  state:         {(state_dir / STATE_FILE).resolve()}")
@@ -207,18 +213,26 @@ def serve(
         click.echo("emulator stopped")
 
 
-def _write_state(state_dir: Path, emulator: Emulator, base: str, ca_path: Path) -> None:
+def _write_state(
+    state_dir: Path, emulator: Emulator, base: str, ca_path: Path, certificate: AppCertificate
+) -> None:
     creds = emulator.credentials
+    certificate_path = (state_dir / CERTIFICATE_FILE).resolve()
+    _write_private(certificate_path, (certificate.key_pem + certificate.cert_pem).decode())
     state = {
         "base_url": base,
         "authority_url": base,
         "graph_url": base,
+        # SharePoint REST: a site's {sharepoint_url}{server-relative path}/_api/...
+        "sharepoint_url": base,
         "control_url": f"{base}/_emulator",
         "admin_key": emulator.app.admin_key,
         "ca_bundle": str(ca_path),
         "tenant_id": creds.tenant_id,
         "client_id": creds.client_id,
         "client_secret": creds.client_secret,
+        "client_certificate": str(certificate_path),
+        "client_certificate_thumbprint": certificate.thumbprint,
         "pid": os.getpid(),
     }
     _write_private(state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")

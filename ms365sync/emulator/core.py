@@ -1,5 +1,6 @@
-"""`Emulator`: one tenant wired to the Graph endpoints, the identity and download services and
-the control API, served in-process (a `requests` adapter) or over HTTPS on loopback."""
+"""`Emulator`: one tenant wired to the Graph endpoints, SharePoint REST, the identity and
+download services and the control API, served in-process (a `requests` adapter) or over
+HTTPS on loopback."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ms365sync.emulator.control.tenant_endpoints import tenant_routes
 from ms365sync.emulator.login.directory import AppRegistration
 from ms365sync.emulator.msgraph.download import ContentSource, TypedContent
 from ms365sync.emulator.msgraph.responses import GraphService
+from ms365sync.emulator.sprest.responses import SharePointRestService
 from ms365sync.emulator.tenant.clock import Clock
 from ms365sync.emulator.tenant.model import Drive, Item
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -56,6 +58,7 @@ class Emulator:
         self.clock = Clock()
         tenant.clock = self.clock.now
         self.graph = GraphService(tenant, download_url=self._download_url, fault=_fault)
+        self.sharepoint = SharePointRestService(tenant)
         self.control_router = control_router or tenant_routes(tenant)
         self.app = EmulatorApp(
             tenant.directory,
@@ -65,6 +68,7 @@ class Emulator:
             clock=self.clock,
             content_for=self._content_for,
             request_log=RequestLog(request_log) if request_log is not None else None,
+            sharepoint=self.sharepoint,
         )
 
     @property

@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import click
+import msal
 import pytest
+import requests
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
@@ -174,6 +176,7 @@ def test_emulator_serve_apply_export(tmp_path: Path) -> None:
         assert synced.exit_code == 0, synced.output
         mirror = state / "mirror" / "marketing" / "Shared Documents"
         assert (mirror / "data" / "hello.txt").read_text() == "hi"
+        _check_membership_through_sharepoint_rest(state, tmp_path)
         bad = tmp_path / "bad.toml"
         bad.write_text('[[change]]\nop = "explode"\n')
         refused = CliRunner().invoke(cli, ["emulator", "apply", str(bad),
@@ -183,6 +186,50 @@ def test_emulator_serve_apply_export(tmp_path: Path) -> None:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
     assert server.returncode == 0
+
+
+def _check_membership_through_sharepoint_rest(state: Path, tmp_path: Path) -> None:
+    """A membership scenario applied by the CLI, read back through SharePoint REST with the
+    certificate `serve` wrote (MSAL signs the assertion, as a client would)."""
+    scenario = tmp_path / "members.toml"
+    scenario.write_text(
+        'site = "marketing"\n'
+        '[[change]]\nop = "add_guest"\nname = "Gus Guest"\nemail = "gus@fabrikam.com"\n'
+        '[[change]]\nop = "add_site_group_member"\nsite_group = "Visitors"\n'
+        'member = "user:gus@fabrikam.com"\n'
+    )
+    applied = CliRunner().invoke(cli, ["emulator", "apply", str(scenario),
+                                       "--state-dir", str(state)])  # fmt: skip
+    assert applied.exit_code == 0, applied.output
+    assert "2 changes applied" in applied.output
+    info = json.loads((state / "emulator.json").read_text())
+    certificate = Path(info["client_certificate"])
+    assert certificate.stat().st_mode & 0o777 == 0o600
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = info["ca_bundle"]
+    app = msal.ConfidentialClientApplication(
+        info["client_id"],
+        client_credential={
+            "private_key": certificate.read_text(),
+            "thumbprint": info["client_certificate_thumbprint"],
+        },
+        authority=f"{info['authority_url']}/{info['tenant_id']}",
+        instance_discovery=False,
+        http_client=session,
+    )
+    result = app.acquire_token_for_client(["https://contoso.sharepoint.com/.default"])
+    assert "access_token" in result, result
+    visitors = session.get(
+        f"{info['sharepoint_url']}/sites/marketing/_api/web/associatedvisitorgroup/users",
+        headers={
+            "Authorization": f"Bearer {result['access_token']}",
+            "Accept": "application/json;odata=nometadata",
+        },
+    )
+    assert visitors.status_code == 200, visitors.text
+    logins = [user["LoginName"] for user in visitors.json()["value"]]
+    assert "i:0#.f|membership|gus_fabrikam.com#ext#@contoso.onmicrosoft.com" in logins
 
 
 def test_emulator_commands_without_a_server_fail_clearly(tmp_path: Path) -> None:

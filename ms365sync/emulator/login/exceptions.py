@@ -8,6 +8,7 @@ The token and discovery endpoints render them as the platform's error body (iden
      +-- InvalidTenant            400 invalid_tenant
      +-- InvalidInstance          400 invalid_instance
      +-- InvalidScope             400 invalid_scope
+     +-- InvalidResource          400 invalid_resource
      +-- UnauthorizedClient       400 unauthorized_client
      +-- UnsupportedGrantType     400 unsupported_grant_type
      +-- InvalidClient            401 invalid_client
@@ -57,6 +58,13 @@ class InvalidScope(IdentityError):
     """A scope other than a Graph resource's `/.default`."""
 
     error = "invalid_scope"
+    status = 400
+
+
+class InvalidResource(IdentityError):
+    """A resource the tenant has no service principal for (another tenant's SharePoint)."""
+
+    error = "invalid_resource"
     status = 400
 
 

@@ -16,6 +16,7 @@ from ms365sync.emulator.login.exceptions import (
     InvalidClient,
     InvalidInstance,
     InvalidRequest,
+    InvalidResource,
     InvalidScope,
     InvalidTenant,
     UnauthorizedClient,
@@ -25,10 +26,11 @@ from ms365sync.emulator.login.tokens import (
     GRAPH_APP_ID,
     GRAPH_AUDIENCE,
     GRAPH_AUDIENCES,
+    SHAREPOINT_APP_ID,
     TokenAuthority,
 )
 from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.transport.hosts import HostMap, split_host
+from ms365sync.emulator.transport.hosts import SHAREPOINT_SUFFIXES, HostMap, split_host
 from ms365sync.emulator.transport.http import Headers, Request, Response
 
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -237,9 +239,10 @@ class IdentityService:
         _check_grant(form.get("grant_type"))
         app = self._app(form.get("client_id") or basic_id, tenant)
         certificate = self._authenticate(app, form, basic_secret, request, tenant)
-        audience = self._audience(form.get("scope"))
+        audience = self._audience(form.get("scope"), tenant)
+        roles = app.roles_on_sharepoint if audience == SHAREPOINT_APP_ID else app.roles
         token, _claims = self.tokens.issue(
-            self.directory, app, audience=audience, certificate=certificate
+            self.directory, app, audience=audience, certificate=certificate, roles=roles
         )
         lifetime = self.tokens.lifetime_s
         payload = {
@@ -305,17 +308,21 @@ class IdentityService:
             f"{request.base_url}/{t}/oauth2/token".lower() for t in tenants
         }
 
-    def _audience(self, scope: str | None) -> str:
-        """The token audience for a `{graph resource}/.default` scope.
+    def _audience(self, scope: str | None, tenant: str) -> str:
+        """The token audience for a `{resource}/.default` scope.
 
-        Accepted: Graph of every cloud, Graph's app id, and the emulator's own origins
-        (loopback). Raises IdentityError 400 invalid_scope (AADSTS70011) otherwise.
+        Accepted: Graph of every cloud, Graph's app id, the emulator's own origins (loopback,
+        for Graph), and the tenant's SharePoint hosts (graph-facts §16.1). Raises
+        IdentityError 400 invalid_resource (AADSTS500011) for another tenant's SharePoint
+        host, 400 invalid_scope (AADSTS70011) for anything else.
         """
         if not scope:
             raise _missing("scope")
         text = scope.strip()
         resource = text.lower().removesuffix("/.default")
         audience = self._graph_audience(resource) if resource != text.lower() else None
+        if audience is None and " " not in text and resource != text.lower():
+            audience = self._sharepoint_audience(resource, tenant)
         if audience is None or " " in text:
             raise InvalidScope(
                 70011,
@@ -323,6 +330,23 @@ class IdentityService:
                 f"{scope} is not valid.",
             )
         return audience
+
+    def _sharepoint_audience(self, resource: str, tenant: str) -> str | None:
+        parts = urlsplit(resource)
+        host = parts.hostname or ""
+        if parts.scheme != "https" or parts.path not in ("", "/"):
+            return None
+        if host in self.directory.sharepoint_hosts:
+            return SHAREPOINT_APP_ID
+        if host.endswith(SHAREPOINT_SUFFIXES):
+            raise InvalidResource(
+                500011,
+                f"The resource principal named https://{host} was not found in the tenant "
+                f"named {tenant}. This can happen if the application has not been installed by "
+                "the administrator of the tenant or consented to by any user in the tenant. "
+                "You might have sent your authentication request to the wrong tenant.",
+            )
+        return None
 
     def _graph_audience(self, resource: str) -> str | None:
         if resource == GRAPH_APP_ID:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import hmac
 import json
@@ -18,6 +19,9 @@ from ms365sync.emulator.tenant.clock import Clock
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+# A token for https://{tenant}.sharepoint.com/.default names SharePoint's app id as its
+# audience (graph-facts §16.1).
+SHAREPOINT_APP_ID = "00000003-0000-0ff1-ce00-000000000000"
 # The audiences a Graph token may carry: the public and national clouds, and Graph's app id.
 GRAPH_AUDIENCES = frozenset(
     {
@@ -52,6 +56,34 @@ def unauthenticated(message: str) -> InvalidAuthenticationToken:
     return InvalidAuthenticationToken(message, headers=[("WWW-Authenticate", WWW_AUTHENTICATE)])
 
 
+class TokenProblem(enum.Enum):
+    """Why a bearer token is refused, before any service words it its own way."""
+
+    EMPTY = "empty"
+    MALFORMED = "malformed"
+    SIGNATURE = "signature"
+    EXPIRED = "expired"
+
+
+class BadTokenError(Exception):
+    """A bearer token that is not one of the emulator's valid tokens; an expired one keeps
+    its `claims` (services word its validity period)."""
+
+    def __init__(self, problem: TokenProblem, claims: dict[str, Any] | None = None) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.claims = claims
+
+
+# How Graph words each problem (graph-facts §10.3).
+_GRAPH_WORDS = {
+    TokenProblem.EMPTY: "Access token is empty.",
+    TokenProblem.MALFORMED: "CompactToken parsing failed with error code: 80049217",
+    TokenProblem.SIGNATURE: "Access token validation failure.",
+    TokenProblem.EXPIRED: "Access token has expired or is not yet valid.",
+}
+
+
 class TokenAuthority:
     """Issues and validates the emulator's access tokens.
 
@@ -71,14 +103,22 @@ class TokenAuthority:
         self._lock = threading.Lock()
 
     def issue(
-        self, directory: Directory, app: AppRegistration, *, audience: str, certificate: bool
+        self,
+        directory: Directory,
+        app: AppRegistration,
+        *,
+        audience: str,
+        certificate: bool,
+        roles: list[str] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """A signed token for this app and its claims.
 
-        The claims follow the v1 access tokens Graph receives for app-only calls: `iss`
-        https://sts.windows.net/{tid}/, `appidacr` 1 for a secret and 2 for a certificate,
-        `roles` only when the app has application permissions.
+        The claims follow the v1 access tokens Graph and SharePoint receive for app-only
+        calls: `iss` https://sts.windows.net/{tid}/, `appidacr` 1 for a secret and 2 for a
+        certificate, `roles` (the app's roles on the audience's API, by default its Graph
+        roles) only when there are any.
         """
+        roles = app.roles if roles is None else roles
         now = int(self._clock.now())
         oid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp:{directory.tenant_id}:{app.client_id}"))
         claims: dict[str, Any] = {
@@ -98,8 +138,8 @@ class TokenAuthority:
             "uti": b64url(secrets.token_bytes(16)),
             "ver": "1.0",
         }
-        if app.roles:
-            claims["roles"] = sorted(app.roles)
+        if roles:
+            claims["roles"] = sorted(roles)
         return self._sign(claims), claims
 
     def _sign(self, claims: dict[str, Any]) -> str:
@@ -113,21 +153,30 @@ class TokenAuthority:
         return b64url(hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest())
 
     def validate(self, authorization: str | None) -> dict[str, Any]:
-        """The claims of a valid bearer token from an Authorization header value.
+        """The claims of a valid Graph bearer token from an Authorization header value.
 
         Raises GraphError 401 InvalidAuthenticationToken (empty, unparsable, bad signature,
         wrong audience, expired or revoked) exactly as Graph words them (graph-facts §10.3).
         """
+        try:
+            claims = self.check(authorization)
+        except BadTokenError as rejected:
+            raise unauthenticated(_GRAPH_WORDS[rejected.problem]) from None
+        if claims.get("aud") not in GRAPH_AUDIENCES:
+            raise unauthenticated("Access token validation failure. Invalid audience.")
+        return claims
+
+    def check(self, authorization: str | None) -> dict[str, Any]:
+        """The claims of one of this emulator's unexpired, unrevoked tokens, whatever its
+        audience; raises BadTokenError saying why not."""
         scheme, _, token = (authorization or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise unauthenticated("Access token is empty.")
+            raise BadTokenError(TokenProblem.EMPTY)
         claims = self._verified_claims(token)
         now = self._clock.now()
         if not claims["nbf"] <= now < claims["exp"] or claims["uti"] in self._revoked:
-            raise unauthenticated("Access token has expired or is not yet valid.")
-        if claims.get("aud") not in GRAPH_AUDIENCES:
-            raise unauthenticated("Access token validation failure. Invalid audience.")
+            raise BadTokenError(TokenProblem.EXPIRED, claims)
         return claims
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
@@ -155,12 +204,12 @@ class TokenAuthority:
             if not isinstance(header, dict) or not isinstance(claims, dict):
                 raise ValueError("not JSON objects")
         except ValueError:
-            raise unauthenticated("CompactToken parsing failed with error code: 80049217") from None
+            raise BadTokenError(TokenProblem.MALFORMED) from None
         expected = self._mac(f"{parts[0]}.{parts[1]}")
         if header.get("alg") != "HS256" or not hmac.compare_digest(expected, parts[2]):
-            raise unauthenticated("Access token validation failure.")
+            raise BadTokenError(TokenProblem.SIGNATURE)
         if not all(isinstance(claims.get(k), (int, float)) for k in ("nbf", "exp")):
-            raise unauthenticated("Access token validation failure.")
+            raise BadTokenError(TokenProblem.SIGNATURE)
         return claims
 
     def revoke(self, claims: dict[str, Any]) -> None:

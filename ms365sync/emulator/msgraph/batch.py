@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from ms365sync.emulator.msgraph.envelope import error_response
 from ms365sync.emulator.msgraph.exceptions import (
+    METHOD_NOT_ALLOWED,
     BadRequest,
     FailedDependency,
     GraphError,
-    MethodNotAllowed,
+    RequestBadRequest,
 )
 from ms365sync.emulator.transport.http import Headers, Request, Response, json_response
 
@@ -153,7 +154,7 @@ class BatchProcessor:
     def handle(self, envelope: Request) -> Response:
         try:
             if envelope.method != "POST":
-                raise MethodNotAllowed(headers=[("Allow", "POST")])
+                raise RequestBadRequest(METHOD_NOT_ALLOWED, status=405, headers=[("Allow", "POST")])
             self.app.authenticate(envelope)
             if self.app.faults.should("drop", envelope):
                 envelope.context["fault"] = "drop"

@@ -9,15 +9,19 @@ add headers (Retry-After, Allow, Location, WWW-Authenticate) or, rarely, another
      +-- BadRequest                   400 BadRequest
      +-- InvalidRequest               400 invalidRequest
      +-- NotSupported                 400 notSupported (501 when a whole feature is off)
+     +-- RequestBadRequest            400 Request_BadRequest (405 for a method not served)
+     +-- UnsupportedQuery             400 Request_UnsupportedQuery
      +-- InvalidAuthenticationToken   401 InvalidAuthenticationToken
      +-- Unauthenticated              401 unauthenticated
      +-- AccessDenied                 403 accessDenied
      +-- RolesMissing                 403 AccessDenied
+     +-- AuthorizationRequestDenied   403 Authorization_RequestDenied
      +-- ItemNotFound                 404 itemNotFound
-     +-- MethodNotAllowed             405 Request_BadRequest
+     +-- ResourceNotFound             404 Request_ResourceNotFound
      +-- ResyncRequired               410 resyncRequired
      +-- FailedDependency             424 FailedDependency
      +-- ActivityLimitReached         429 activityLimitReached > throttledRequest > quota
+     +-- TooManyRequests              429 TooManyRequests
      +-- GeneralException             500 generalException
      +-- ServiceNotAvailable          503 serviceNotAvailable
 """
@@ -80,6 +84,25 @@ class NotSupported(GraphError):
     status = 400
 
 
+class RequestBadRequest(GraphError):
+    """The directory's refusals of a malformed request (a garbage object id, `$count` without
+    `ConsistencyLevel: eventual`, a bad `$skiptoken`), and with 405 a path served with other
+    methods (the only 405 body on record, json-batching.md)."""
+
+    code = "Request_BadRequest"
+    status = 400
+
+
+METHOD_NOT_ALLOWED = "Specified HTTP method is not allowed for the request target."
+
+
+class UnsupportedQuery(GraphError):
+    """A query option the directory cannot run, e.g. `$top` outside 1..999."""
+
+    code = "Request_UnsupportedQuery"
+    status = 400
+
+
 class InvalidAuthenticationToken(GraphError):
     """A missing, malformed, expired or revoked bearer token."""
 
@@ -113,6 +136,15 @@ class RolesMissing(GraphError):
     default_message = "Either scp or roles claim need to be present in the token."
 
 
+class AuthorizationRequestDenied(GraphError):
+    """A directory read the app has no role for (e.g. group members without
+    GroupMember.Read.All; graph-facts §15.4)."""
+
+    code = "Authorization_RequestDenied"
+    status = 403
+    default_message = "Insufficient privileges to complete the operation."
+
+
 class ItemNotFound(GraphError):
     """Unknown sites, drives, items and paths."""
 
@@ -121,12 +153,17 @@ class ItemNotFound(GraphError):
     default_message = "The resource could not be found."
 
 
-class MethodNotAllowed(GraphError):
-    """A path served with other methods (the only 405 body on record, json-batching.md)."""
+class ResourceNotFound(GraphError):
+    """An unknown user or group id."""
 
-    code = "Request_BadRequest"
-    status = 405
-    default_message = "Specified HTTP method is not allowed for the request target."
+    code = "Request_ResourceNotFound"
+    status = 404
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(
+            f"Resource '{ref}' does not exist or one of its queried reference-property objects "
+            "are not present."
+        )
 
 
 class ResyncRequired(GraphError):
@@ -156,6 +193,15 @@ class ActivityLimitReached(GraphError):
     status = 429
     default_message = "The request has been throttled"
     inner_codes = ("throttledRequest", "quota")
+
+
+class TooManyRequests(GraphError):
+    """429 from the directory's own budget, in Graph's generic throttling body
+    (samples/08-throttle-429-generic-graph); no Entra capture was found (graph-facts §15.6)."""
+
+    code = "TooManyRequests"
+    status = 429
+    default_message = "Please retry again later."
 
 
 class GeneralException(GraphError):

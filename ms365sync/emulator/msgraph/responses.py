@@ -1,12 +1,16 @@
 """Graph v1.0 endpoints a SharePoint library sync uses: sites, drives, items, children, delta,
-permissions and content, as the handlers the routing table (urls.py) names.
+permissions and content, as the handlers the routing table (urls.py) names; the directory's
+(users, groups, members) are in directory.py.
 """
 
 from __future__ import annotations
 
+import re
+
 from ms365sync.emulator.login.directory import SITES_SELECTED
 from ms365sync.emulator.msgraph import query, render
 from ms365sync.emulator.msgraph.delta_responses import DeltaResponses
+from ms365sync.emulator.msgraph.directory import DirectoryResponses
 from ms365sync.emulator.msgraph.exceptions import (
     AccessDenied,
     InvalidRequest,
@@ -21,15 +25,22 @@ from ms365sync.emulator.msgraph.resources import (
     is_guid,
     no_faults,
 )
-from ms365sync.emulator.msgraph.urls import ROUTES
+from ms365sync.emulator.msgraph.urls import DIRECTORY_ROUTES, ROUTES
 from ms365sync.emulator.tenant.model import Drive, Site
 from ms365sync.emulator.tenant.permissions import render_permissions
 from ms365sync.emulator.tenant.tenant import Tenant
-from ms365sync.emulator.transport.http import Headers, Request, Response, json_response
+from ms365sync.emulator.transport.http import (
+    DIRECTORY_BUDGET,
+    Headers,
+    Request,
+    Response,
+    json_response,
+)
 
 
-class GraphService(DeltaResponses):
-    """The Graph endpoints over one tenant, on `self.router` in the order of `urls.ROUTES`."""
+class GraphService(DirectoryResponses, DeltaResponses):
+    """The Graph endpoints over one tenant, on `self.router` in the order of `urls.ROUTES`
+    and then `urls.DIRECTORY_ROUTES` (charged to the directory's budget)."""
 
     def __init__(
         self,
@@ -41,6 +52,15 @@ class GraphService(DeltaResponses):
         super().__init__(tenant, download_url=download_url, fault=fault)
         for method, pattern, handler, cost in ROUTES:
             self.router.add(method, pattern, getattr(self, handler), cost=cost)
+        for method, pattern, handler, cost in DIRECTORY_ROUTES:
+            self.router.add(
+                method,
+                pattern,
+                getattr(self, handler),
+                cost=cost,
+                budget=DIRECTORY_BUDGET,
+                flags=re.IGNORECASE,
+            )
 
     # ------------------------------------------------------------------ sites
 

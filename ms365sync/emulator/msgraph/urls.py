@@ -2,9 +2,12 @@
 
 Paths are matched after the `/v1.0` prefix is stripped, so `$batch` sub-requests (relative
 URLs) reach the same handlers; the first matching route wins, and named groups become the
-handler's keyword arguments. Handlers are `GraphService` methods (responses.py). Costs follow
-SharePoint's table (graph-facts §9.2): 1 for a single-item read, delta with a token and a download,
-2 for multi-item reads and delta without a token, 5 for permissions.
+handler's keyword arguments. Handlers are `GraphService` methods (responses.py,
+directory.py). Site, drive and item routes cost what SharePoint's table says (graph-facts
+§9.2): 1 for a single-item read, delta with a token and a download, 2 for multi-item reads
+and delta without a token, 5 for permissions. Directory routes (users, groups) are charged to
+the directory's own budget at Entra's costs (graph-facts §15.6), and match without regard to
+case, as Graph does (`transitivemembers` works).
 """
 
 from __future__ import annotations
@@ -49,4 +52,38 @@ ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
     ("GET", DRIVE + "/" + ITEM + r"/permissions/(?P<perm_id>[^/]+)", "permission", 5),
     ("GET", DRIVE + "/" + ITEM + r"/content", "content", 1),
     ("GET", DRIVE + "/" + ITEM_BY_PATH + r":/content", "content", 1),
+)
+
+
+def directory_cost(base: int) -> Callable[[Request], int]:
+    """Entra's cost of a read: the path's base cost, 1 less with `$select`, 1 less with a
+    `$top` under 20, 1 more with `$expand`, never under 1 (graph-facts §15.6)."""
+
+    def cost(request: Request) -> int:
+        query = request.query
+        total = base - ("$select" in query) + ("$expand" in query)
+        top = query.get("$top", "")
+        if top.isdigit() and int(top) < 20:
+            total -= 1
+        return max(1, total)
+
+    cost.__name__ = f"directory_cost_{base}"
+    return cost
+
+
+GROUP = r"/groups/(?P<group_id>[^/]+)"
+CAST = r"(?:/microsoft\.graph\.(?P<cast>user|group))?"
+COUNT = r"(?P<count>/\$count)?"
+
+DIRECTORY_ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
+    ("GET", GROUP, "get_group", directory_cost(1)),
+    ("GET", GROUP + "/members" + CAST + COUNT, "group_members", directory_cost(3)),
+    (
+        "GET",
+        GROUP + "/transitiveMembers" + CAST + COUNT,
+        "group_transitive_members",
+        directory_cost(5),
+    ),
+    ("GET", GROUP + "/owners" + CAST + COUNT, "group_owners", directory_cost(1)),
+    ("GET", r"/users/(?P<user_ref>[^/]+)", "get_user", directory_cost(1)),
 )

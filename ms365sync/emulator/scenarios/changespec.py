@@ -15,6 +15,7 @@ from ms365sync.emulator.tenant import documents
 from ms365sync.emulator.tenant.content import BytesContent, Content, GeneratedContent
 
 RoleName = Literal["owner", "write", "read"]
+GroupKindName = Literal["security", "microsoft365"]
 LinkType = Literal["view", "edit"]
 LinkScope = Literal["anonymous", "organization", "users"]
 
@@ -253,6 +254,57 @@ class AddGroup(StrictModel):
     op: Literal["add_group"]
     name: str
     email: str
+    kind: GroupKindName = "security"
+
+
+class AddGuest(StrictModel):
+    op: Literal["add_guest"]
+    name: str
+    email: str  # the guest's own address outside the tenant
+
+
+class GroupMemberChange(StrictModel):
+    group: str
+    member: str  # user:REF or group:REF
+
+
+class AddGroupMember(GroupMemberChange):
+    op: Literal["add_group_member"]
+
+
+class RemoveGroupMember(GroupMemberChange):
+    op: Literal["remove_group_member"]
+
+
+class GroupOwnerChange(StrictModel):
+    group: str
+    user: str
+
+
+class AddGroupOwner(GroupOwnerChange):
+    op: Literal["add_group_owner"]
+
+
+class RemoveGroupOwner(GroupOwnerChange):
+    op: Literal["remove_group_owner"]
+
+
+class SiteGroupMemberChange(SiteChange):
+    site_group: str  # Owners, Members, Visitors or the group's title
+    member: str  # user:, group:, groupowners:, everyone or everyone_except_external
+
+
+class AddSiteGroupMember(SiteGroupMemberChange):
+    op: Literal["add_site_group_member"]
+
+
+class RemoveSiteGroupMember(SiteGroupMemberChange):
+    op: Literal["remove_site_group_member"]
+
+
+class ConnectSite(SiteChange):
+    op: Literal["connect_site"]
+    group: str  # a Microsoft 365 group
 
 
 class ExpireDeltaTokens(LibraryChange):
@@ -295,6 +347,14 @@ Change = Annotated[
     | RenameLibrary
     | AddUser
     | AddGroup
+    | AddGuest
+    | AddGroupMember
+    | RemoveGroupMember
+    | AddGroupOwner
+    | RemoveGroupOwner
+    | AddSiteGroupMember
+    | RemoveSiteGroupMember
+    | ConnectSite
     | ExpireDeltaTokens
     | RequestResync
     | RevokeSiteAccess

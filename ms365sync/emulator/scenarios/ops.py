@@ -17,11 +17,16 @@ from ms365sync.emulator.scenarios.changespec import (
     AddFile,
     AddFolder,
     AddGroup,
+    AddGroupMember,
+    AddGroupOwner,
+    AddGuest,
     AddLink,
     AddLinkRecipient,
+    AddSiteGroupMember,
     AddUser,
     BreakInheritance,
     Change,
+    ConnectSite,
     Delete,
     DeleteLibrary,
     EditFile,
@@ -31,7 +36,10 @@ from ms365sync.emulator.scenarios.changespec import (
     ItemAddress,
     ItemChange,
     Move,
+    RemoveGroupMember,
+    RemoveGroupOwner,
     RemoveLink,
+    RemoveSiteGroupMember,
     Rename,
     RenameLibrary,
     RequestResync,
@@ -44,7 +52,7 @@ from ms365sync.emulator.scenarios.changespec import (
 )
 from ms365sync.emulator.scenarios.target import Context
 from ms365sync.emulator.tenant.content import BytesContent, Content
-from ms365sync.emulator.tenant.model import Drive, Role
+from ms365sync.emulator.tenant.model import Drive, GroupKind, Role
 
 
 def _line(drive: Drive, text: str) -> str:
@@ -109,6 +117,39 @@ def add_link(
         ctx.target.add_link(drive, address.target, link_type, scope, recipients)
     article = "an" if link_type == "edit" else "a"
     return _line(drive, f"added {article} {link_type}/{scope} sharing link to {address.shown!r}")
+
+
+def add_group_member(ctx: Context, group_ref: str, member: str) -> str:
+    with ctx.at("group"):
+        group = ctx.target.group(group_ref)
+    with ctx.at("member"):
+        ctx.target.add_group_member(group, member)
+    return f"{group.display_name}: added member {member}"
+
+
+def add_group_owner(ctx: Context, group_ref: str, user: str) -> str:
+    with ctx.at("group"):
+        group = ctx.target.group(group_ref)
+    with ctx.at("user"):
+        ctx.target.add_group_owner(group, user)
+    return f"{group.display_name}: added owner {user}"
+
+
+def add_site_group_member(ctx: Context, site_ref: str | None, site_group: str, member: str) -> str:
+    site = ctx.site(site_ref)
+    with ctx.at("site_group"):
+        group = ctx.target.site_group(site, site_group)
+    with ctx.at("member"):
+        ctx.target.add_site_group_member(site, site_group, member)
+    return f"{site.name}: added {member} to {group.title}"
+
+
+def connect_site(ctx: Context, site_ref: str | None, group_ref: str) -> str:
+    site = ctx.site(site_ref)
+    with ctx.at("group"):
+        group = ctx.target.group(group_ref)
+        ctx.target.connect_site(site, group)
+    return f"{site.name}: connected to the Microsoft 365 group {group.display_name}"
 
 
 # ----------------------------------------------------------------------------- scenario changes
@@ -268,10 +309,68 @@ def _add_user(change: AddUser, ctx: Context) -> str:
 
 @_run.register
 def _add_group(change: AddGroup, ctx: Context) -> str:
+    kind = GroupKind(change.kind)
     with ctx.at("email"):
         _refuse_known(ctx.target.group, change.email, "group")
-        ctx.target.add_group(change.name, change.email)
-    return f"added group {change.name} <{change.email}>"
+        ctx.target.add_group(change.name, change.email, kind=kind)
+    shown = "Microsoft 365 group" if kind is GroupKind.MICROSOFT_365 else "group"
+    return f"added {shown} {change.name} <{change.email}>"
+
+
+@_run.register
+def _add_guest(change: AddGuest, ctx: Context) -> str:
+    with ctx.at("email"):
+        _refuse_known(ctx.target.user, change.email, "user")
+        guest = ctx.target.add_guest(change.name, change.email)
+    return f"invited guest {change.name} <{change.email}> as {guest.user_principal_name}"
+
+
+@_run.register
+def _add_group_member(change: AddGroupMember, ctx: Context) -> str:
+    return add_group_member(ctx, change.group, change.member)
+
+
+@_run.register
+def _remove_group_member(change: RemoveGroupMember, ctx: Context) -> str:
+    with ctx.at("group"):
+        group = ctx.target.group(change.group)
+    with ctx.at("member"):
+        ctx.target.remove_group_member(group, change.member)
+    return f"{group.display_name}: removed member {change.member}"
+
+
+@_run.register
+def _add_group_owner(change: AddGroupOwner, ctx: Context) -> str:
+    return add_group_owner(ctx, change.group, change.user)
+
+
+@_run.register
+def _remove_group_owner(change: RemoveGroupOwner, ctx: Context) -> str:
+    with ctx.at("group"):
+        group = ctx.target.group(change.group)
+    with ctx.at("user"):
+        ctx.target.remove_group_owner(group, change.user)
+    return f"{group.display_name}: removed owner {change.user}"
+
+
+@_run.register
+def _add_site_group_member(change: AddSiteGroupMember, ctx: Context) -> str:
+    return add_site_group_member(ctx, change.site, change.site_group, change.member)
+
+
+@_run.register
+def _remove_site_group_member(change: RemoveSiteGroupMember, ctx: Context) -> str:
+    site = ctx.site(change.site)
+    with ctx.at("site_group"):
+        group = ctx.target.site_group(site, change.site_group)
+    with ctx.at("member"):
+        ctx.target.remove_site_group_member(site, change.site_group, change.member)
+    return f"{site.name}: removed {change.member} from {group.title}"
+
+
+@_run.register
+def _connect_site(change: ConnectSite, ctx: Context) -> str:
+    return connect_site(ctx, change.site, change.group)
 
 
 def _refuse_known(lookup: Callable[[str], object], email: str, kind: str) -> None:

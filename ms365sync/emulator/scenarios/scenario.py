@@ -46,30 +46,41 @@ paragraphs, the first one bold) or `xlsx` (a list of rows of strings and numbers
 
 Ops and their keys (besides `op`, `site`, `library` and `path`/`segments`):
 
-=====================  ===========================================================
-add_file               content, optional `mime_type`; creates missing folders
-edit_file              new content, or `append` (text added to the current bytes)
-touch                  (metadata-only change: eTag changes, cTag does not)
-add_folder             (creates missing parents too)
-rename                 `name`
-move                   `to` (destination folder path) or `to_segments`; optional `name`
-delete                 (a folder goes with everything in it)
-grant                  `principal`, `role`
-revoke                 `principal`
-add_link               `type` view|edit, `scope` anonymous|organization|users,
-                       optional `recipients` (user emails)
-remove_link            `link`
-add_link_recipient     `link`, `user`
-break_inheritance      optional `copy` (default true: keep the inherited grants)
+==========================  =========================================================
+add_file                    content, optional `mime_type`; creates missing folders
+edit_file                   new content, or `append` (text added to the current bytes)
+touch                       (metadata-only change: eTag changes, cTag does not)
+add_folder                  (creates missing parents too)
+rename                      `name`
+move                        `to` (destination folder path) or `to_segments`; optional `name`
+delete                      (a folder goes with everything in it)
+grant                       `principal`, `role`
+revoke                      `principal`
+add_link                    `type` view|edit, `scope` anonymous|organization|users,
+                            optional `recipients` (user emails)
+remove_link                 `link`
+add_link_recipient          `link`, `user`
+break_inheritance           optional `copy` (default true: keep the inherited grants)
 restore_inheritance
-rename_library         `name` (no item keys)
-add_user, add_group    `name`, `email` (no site, library or item keys)
-expire_delta_tokens    (library only)
-request_resync         (library only)
-revoke_site_access     optional `app` (client id or name; default every app), `site` only
-restore_site_access    as revoke_site_access
-delete_library         (library only)
-=====================  ===========================================================
+rename_library              `name` (no item keys)
+add_user, add_group         `name`, `email` (no site, library or item keys); add_group takes
+                            `kind` security (the default) or microsoft365
+add_guest                   `name`, `email` (the guest's outside address)
+add_group_member            `group`, `member` (user:REF or group:REF)
+remove_group_member         as add_group_member
+add_group_owner             `group`, `user`
+remove_group_owner          as add_group_owner
+add_site_group_member       `site_group` (Owners, Members, Visitors or a title), `member`
+                            (user:, group:, groupowners:NAME, everyone,
+                            everyone_except_external); `site` only
+remove_site_group_member    as add_site_group_member
+connect_site                `group` (a Microsoft 365 group); `site` only
+expire_delta_tokens         (library only)
+request_resync              (library only)
+revoke_site_access          optional `app` (client id or name; default every app), `site` only
+restore_site_access         as revoke_site_access
+delete_library              (library only)
+==========================  =========================================================
 
 Every problem is an `InputError` of one line naming the file, the change and the key, e.g.
 ``scenario.toml: change[3].role: expected one of owner, write, read, got 'admin'``.

@@ -1,7 +1,9 @@
 """Synthetic tenants of any size for benchmarks and load tests, deterministic from a seed.
 
 File bytes are `GeneratedContent`, produced only when read, so a 100,000-file tenant costs
-its metadata (about a kilobyte per file) and builds in a few seconds.
+its metadata (about a kilobyte per file) and builds in a few seconds. Memberships (group
+members and owners, guests, group-connected sites, site-group members) are drawn from a
+random stream of their own, so the membership knobs leave files and sharing as they were.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ms365sync.emulator.tenant.content import GeneratedContent, mime_type_for
-from ms365sync.emulator.tenant.model import Drive, Role
+from ms365sync.emulator.tenant.model import Drive, Group, GroupKind, Role
 from ms365sync.emulator.tenant.tenant import Tenant
 
 SizeDistribution = Literal["log-uniform", "uniform", "fixed"]
@@ -25,8 +27,7 @@ _WORDS = (
 )  # fmt: skip
 _TEXT_TYPES = (".txt", ".md", ".csv", ".json", ".log")
 _BINARY_TYPES = (".bin", ".dat")
-_USERS = 8
-_GROUPS = 3
+_GUEST_DOMAIN = "partner.example"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,36 @@ class _Shape:
     size_max: int
     distribution: SizeDistribution
     unique_share: float
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The directory of a synthetic tenant: `users` members and `guests` guests; `groups`
+    Entra groups of `group_size_min`..`group_size_max` members each (drawn uniformly, at most
+    the number of people); `microsoft365_share` of them Microsoft 365 groups (users only, one
+    or two owners, each connected to a /teams/ site while any is left), and
+    `nested_share` of the security groups holding one or two earlier security groups."""
+
+    users: int = 8
+    guests: int = 0
+    groups: int = 3
+    group_size_min: int = 0
+    group_size_max: int = 0
+    microsoft365_share: float = 0.0
+    nested_share: float = 0.0
+
+    def check(self) -> None:
+        """Raises ValueError for impossible knobs."""
+        if self.users < 1 or self.guests < 0 or self.groups < 0:
+            raise ValueError("need users >= 1, guests >= 0 and groups >= 0")
+        if not 0 <= self.group_size_min <= self.group_size_max:
+            raise ValueError(
+                "need 0 <= group_size_min <= group_size_max, got "
+                f"{self.group_size_min}, {self.group_size_max}"
+            )
+        for name in ("microsoft365_share", "nested_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
 
 
 def synthetic_tenant(
@@ -54,6 +85,7 @@ def synthetic_tenant(
     unique_share: float = 0.01,
     seed: int = 0,
     clock: Callable[[], float] = time.time,
+    membership: Membership | None = None,
 ) -> Tenant:
     """A tenant with `files` files spread evenly over `sites` x `libraries` libraries.
 
@@ -61,24 +93,37 @@ def synthetic_tenant(
     deep; files land in a random folder or the root. Sizes are drawn between `size_min` and
     `size_max` ("fixed": all `size_min`). About `unique_share` of the items get unique
     permissions: a user grant, a sharing link, a group-only folder or a Visitors removal.
-    The app "ms365sync-synthetic" (Sites.FullControl.All) is registered. Raises ValueError
-    for impossible arguments.
+    `membership` shapes the directory (default: 8 users and 3 empty security groups; see
+    `Membership`); every site's groups get members. The app "ms365sync-synthetic"
+    (Sites.FullControl.All, GroupMember.Read.All, User.Read.All) is registered. Raises
+    ValueError for impossible arguments.
     """
     shape = _Shape(folders, depth, size_min, size_max, size_distribution, unique_share)
+    people = membership or Membership()
     _check(files, sites, libraries, shape)
+    people.check()
     rng = random.Random(seed)
     # Generated names are valid and unique by construction; SharePoint's name rules include
     # a case-insensitive scan of the siblings, quadratic for large folders, so they are
     # switched off while building.
     tenant = Tenant(seed=seed, clock=clock, strict_names=False)
-    tenant.add_app("ms365sync-synthetic")
-    _add_people(tenant)
+    tenant.add_app("ms365sync-synthetic", roles=_APP_ROLES)
+    draws = random.Random(f"{seed}/membership")
+    # The first users and groups exist before the sites, as they always have; the rest come
+    # after the files, so no membership knob moves a site's, drive's or item's id.
+    _add_people(tenant, people, draws, early=True)
     drives = _add_libraries(tenant, sites, libraries)
     for index, drive in enumerate(drives):
         count = files // len(drives) + (1 if index < files % len(drives) else 0)
         _fill(tenant, drive, count, shape, rng)
+    _add_people(tenant, people, draws, early=False)
+    _add_memberships(tenant, people, draws)
     tenant.strict_names = True
     return tenant
+
+
+_APP_ROLES = ("Sites.FullControl.All", "GroupMember.Read.All", "User.Read.All")
+_EARLY_USERS, _EARLY_GROUPS = 8, 3
 
 
 def _check(files: int, sites: int, libraries: int, shape: _Shape) -> None:
@@ -94,11 +139,63 @@ def _check(files: int, sites: int, libraries: int, shape: _Shape) -> None:
         raise ValueError(f"unique_share must be between 0 and 1, not {shape.unique_share}")
 
 
-def _add_people(tenant: Tenant) -> None:
-    for number in range(1, _USERS + 1):
+def _add_people(tenant: Tenant, people: Membership, draws: random.Random, *, early: bool) -> None:
+    """Users "User 01"..., then groups "Team A"... ("Team 001"... past 26): the first 8 and 3
+    when `early`, the others when not."""
+    users, groups = min(people.users, _EARLY_USERS), min(people.groups, _EARLY_GROUPS)
+    user_numbers = range(1, users + 1) if early else range(users + 1, people.users + 1)
+    group_numbers = range(1, groups + 1) if early else range(groups + 1, people.groups + 1)
+    for number in user_numbers:
         tenant.add_user(f"User {number:02d}", f"user{number:02d}@{tenant.domain}")
-    for number in range(1, _GROUPS + 1):
-        tenant.add_group(f"Team {chr(64 + number)}", f"team-{chr(96 + number)}@{tenant.domain}")
+    for number in group_numbers:
+        label = chr(64 + number) if people.groups <= 26 else f"{number:03d}"
+        kind = GroupKind.SECURITY
+        if draws.random() < people.microsoft365_share:
+            kind = GroupKind.MICROSOFT_365
+        email = f"team-{label.lower()}@{tenant.domain}"
+        tenant.add_group(f"Team {label}", email, kind=kind)
+
+
+def _add_memberships(tenant: Tenant, people: Membership, draws: random.Random) -> None:
+    """Guests, then each group's members and owners, connected sites, site-group members."""
+    for number in range(1, people.guests + 1):
+        tenant.add_guest(f"Guest {number:03d}", f"guest{number:03d}@{_GUEST_DOMAIN}")
+    person_ids = list(tenant.users)
+    member_ids = [user.id for user in tenant.users.values() if not user.is_guest]
+    security: list[Group] = []
+    for group in tenant.groups.values():
+        size = min(len(person_ids), draws.randint(people.group_size_min, people.group_size_max))
+        for user_id in draws.sample(person_ids, size):
+            tenant.add_group_member(group, f"user:{user_id}")
+        if group.is_microsoft_365:
+            for user_id in draws.sample(member_ids, min(len(member_ids), draws.randint(1, 2))):
+                tenant.add_group_owner(group, user_id)
+            continue
+        if security and draws.random() < people.nested_share:
+            for nested in draws.sample(security, min(len(security), draws.randint(1, 2))):
+                tenant.add_group_member(group, f"group:{nested.id}")
+        security.append(group)
+    _fill_site_groups(tenant, member_ids, security, draws)
+
+
+def _fill_site_groups(
+    tenant: Tenant, member_ids: list[str], security: list[Group], draws: random.Random
+) -> None:
+    """Connect /teams/ sites to Microsoft 365 groups; give the others an owner; put a
+    security group and two users in Members; Everyone except external users in Visitors of
+    every other site."""
+    unified = [group for group in tenant.groups.values() if group.is_microsoft_365]
+    for number, site in enumerate(tenant.sites.values()):
+        if site.path.startswith("/teams/") and unified:
+            tenant.connect_site(site, unified.pop(0))
+        else:
+            tenant.add_site_group_member(site, "Owners", f"user:{draws.choice(member_ids)}")
+        if security:
+            tenant.add_site_group_member(site, "Members", f"group:{draws.choice(security).id}")
+        for user_id in draws.sample(member_ids, min(2, len(member_ids))):
+            tenant.add_site_group_member(site, "Members", f"user:{user_id}")
+        if number % 2 == 0:
+            tenant.add_site_group_member(site, "Visitors", "everyone_except_external")
 
 
 def _add_libraries(tenant: Tenant, sites: int, libraries: int) -> list[Drive]:
@@ -159,7 +256,7 @@ def _size(shape: _Shape, rng: random.Random) -> int:
 def _share(tenant: Tenant, drive: Drive, path: list[str], rng: random.Random) -> None:
     """Give the file, or its folder, unique permissions of a kind real libraries often show."""
     target = path if rng.random() < 0.7 or len(path) == 1 else path[:-1]
-    email = f"user{rng.randint(1, _USERS):02d}@{tenant.domain}"
+    email = f"user{rng.randint(1, len(tenant.users)):02d}@{tenant.domain}"  # no guests yet
     kind = rng.randrange(5)
     if kind == 0:
         tenant.grant(drive, target, f"user:{email}", rng.choice((Role.READ, Role.WRITE)))
@@ -170,7 +267,10 @@ def _share(tenant: Tenant, drive: Drive, path: list[str], rng: random.Random) ->
     elif kind == 3:
         tenant.break_inheritance(drive, target, copy=False)
         tenant.grant(drive, target, "sitegroup:Owners", Role.OWNER)
-        tenant.grant(drive, target, f"group:Team {chr(65 + rng.randrange(_GROUPS))}", Role.WRITE)
+        groups = list(tenant.groups.values())
+        if groups:
+            chosen = groups[rng.randrange(len(groups))]
+            tenant.grant(drive, target, f"group:{chosen.id}", Role.WRITE)
     else:
         visitors = tenant.principal(drive.site, "sitegroup:Visitors")
         if visitors in (tenant.item(drive, target).permission_root().grants or {}):

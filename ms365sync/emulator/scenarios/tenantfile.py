@@ -17,18 +17,30 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     name = "ms365sync-demo"
     client_id = "GUID"                          # default: derived from the seed
     secret = "..."                              # default: derived from the seed
-    roles = ["Sites.FullControl.All"]           # the default
+    roles = ["Sites.FullControl.All"]           # the default; also GroupMember.Read.All ...
+    sharepoint_roles = ["Sites.Read.All"]       # on SharePoint REST; default: its Sites.* roles
     sites = ["/sites/marketing"]                # for Sites.Selected: the sites it may read
 
-    [[users]]                                   # [[groups]] take the same keys
+    [[users]]                                   # [[guests]] take the same keys
     name = "Amira Haddad"
-    email = "amira@contoso.onmicrosoft.com"
+    email = "amira@contoso.onmicrosoft.com"     # a guest's: its outside address
+
+    [[groups]]
+    name = "Marketing Team"
+    email = "marketing-team@contoso.onmicrosoft.com"
+    kind = "microsoft365"                       # or "security", the default
+    members = ["user:amira@contoso.onmicrosoft.com"]   # user:REF or group:REF
+    owners = ["amira@contoso.onmicrosoft.com"]
 
     [[sites]]
     hostname = "contoso.sharepoint.com"         # default: <tenant>.sharepoint.com
     path = "/sites/marketing"                   # or /teams/NAME
     title = "Marketing"
     description = "..."
+    group = "Marketing Team"                    # group-connected: its claims in Owners/Members
+    owners = ["user:amira@contoso.onmicrosoft.com"]    # more members of the site's groups:
+    members = ["group:Sales"]                   # user:, group:, groupowners:NAME,
+    visitors = ["everyone_except_external"]     # everyone, everyone_except_external
     [[sites.libraries]]
     title = "Documents"
     url = "Shared Documents"                    # URL segment; default: the title
@@ -47,8 +59,10 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     revoke = ["sitegroup:Visitors"]
     links = [{ type = "view", scope = "organization" }]
 
-Content keys are those of scenario files (text, base64, size/seed/text_like, pdf, docx,
-xlsx), with an optional `mime_type`. A permission entry applies in the order written
+Users and groups are created first, then sites and apps, then guests, group members and
+owners, group connections and site-group members (so adding them leaves every other id as
+it was). Content keys are those of scenario files (text, base64, size/seed/text_like, pdf,
+docx, xlsx), with an optional `mime_type`. A permission entry applies in the order written
 above: break inheritance, grant, revoke, add links; a grant or link on an inheriting item
 breaks inheritance itself, copying the inherited grants, as SharePoint does.
 Every problem is a one-line `InputError` naming the file and key, e.g.
@@ -69,6 +83,7 @@ from ms365sync.emulator.errors import InputError
 from ms365sync.emulator.scenarios import ops
 from ms365sync.emulator.scenarios.changespec import (
     FileSpec,
+    GroupKindName,
     ItemAddress,
     LinkScope,
     LinkType,
@@ -83,7 +98,7 @@ from ms365sync.emulator.scenarios.inputfile import (
     validate,
 )
 from ms365sync.emulator.scenarios.target import ChangeError, Context, Where, find_site
-from ms365sync.emulator.tenant.model import Drive, Site
+from ms365sync.emulator.tenant.model import Drive, GroupKind, Site
 from ms365sync.emulator.tenant.tenant import Tenant
 
 AppRole = Literal[
@@ -93,6 +108,15 @@ AppRole = Literal[
     "Sites.Selected",
     "Files.Read.All",
     "Files.ReadWrite.All",
+    "GroupMember.Read.All",
+    "GroupMember.ReadWrite.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
 ]
 
 
@@ -128,6 +152,7 @@ class _App(StrictModel):
     client_id: str | None = None
     secret: str | None = None
     roles: list[AppRole] = Field(default_factory=_default_roles)
+    sharepoint_roles: list[AppRole] | None = None
     sites: list[str] = Field(default_factory=list)
 
     check_client_id = field_validator("client_id")(_guid)
@@ -143,6 +168,12 @@ class _Person(StrictModel):
         if value.count("@") != 1 or not all(value.split("@")):
             raise ValueError(f"expected an email address like name@domain, got {value!r}")
         return value
+
+
+class _Group(_Person):
+    kind: GroupKindName = "security"
+    members: list[str] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=list)
 
 
 class _Folder(ItemAddress):
@@ -189,6 +220,10 @@ class _Site(StrictModel):
     path: str
     title: str
     description: str = ""
+    group: str | None = None
+    owners: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)
+    visitors: list[str] = Field(default_factory=list)
     libraries: list[_Library] = Field(default_factory=list)
 
 
@@ -200,7 +235,8 @@ class TenantSpec(StrictModel):
     settings: _Settings = Field(default_factory=_Settings)
     apps: list[_App] = Field(default_factory=list)
     users: list[_Person] = Field(default_factory=list)
-    groups: list[_Person] = Field(default_factory=list)
+    guests: list[_Person] = Field(default_factory=list)
+    groups: list[_Group] = Field(default_factory=list)
     sites: list[_Site] = Field(default_factory=list)
 
 
@@ -243,19 +279,55 @@ def build_tenant(spec: TenantSpec, *, clock: Callable[[], float] = time.time) ->
         _add_site(tenant, site, site.hostname or default_host, f"sites[{index}]")
     for index, app in enumerate(spec.apps):
         _add_app(tenant, app, Where(f"apps[{index}]"))
+    # Memberships last: guests and memberships draw no id any earlier object depends on.
+    for index, person in enumerate(spec.guests):
+        _add_person(tenant, "guests", person, Where(f"guests[{index}]"))
+    for index, group in enumerate(spec.groups):
+        _add_memberships(tenant, group, f"groups[{index}]")
+    for index, site in enumerate(spec.sites):
+        _add_site_members(tenant, site, f"sites[{index}]")
     return tenant
 
 
 def _add_person(tenant: Tenant, kind: str, person: _Person, where: Where) -> None:
-    lookup = tenant.user if kind == "users" else tenant.group
+    lookup = tenant.group if kind == "groups" else tenant.user
     ctx = Context(tenant, where)
     with ctx.at("email"):
         try:
             lookup(person.email)
         except InputError:
-            (tenant.add_user if kind == "users" else tenant.add_group)(person.name, person.email)
+            if isinstance(person, _Group):
+                tenant.add_group(person.name, person.email, kind=GroupKind(person.kind))
+            elif kind == "guests":
+                tenant.add_guest(person.name, person.email)
+            else:
+                tenant.add_user(person.name, person.email)
             return
         raise InputError(f"{person.email!r} is listed twice")
+
+
+def _add_memberships(tenant: Tenant, spec: _Group, label: str) -> None:
+    for index, member in enumerate(spec.members):
+        where = Where(label, {"group": "email", "member": f"members[{index}]"})
+        ops.add_group_member(Context(tenant, where), spec.email, member)
+    for index, owner in enumerate(spec.owners):
+        where = Where(label, {"group": "email", "user": f"owners[{index}]"})
+        ops.add_group_owner(Context(tenant, where), spec.email, owner)
+
+
+def _add_site_members(tenant: Tenant, spec: _Site, label: str) -> None:
+    site_ref = _file_site_ref(spec)
+    if spec.group is not None:
+        ops.connect_site(Context(tenant, Where(label)), site_ref, spec.group)
+    for key, site_group in (("owners", "Owners"), ("members", "Members"), ("visitors", "Visitors")):
+        for index, member in enumerate(getattr(spec, key)):
+            where = Where(label, {"member": f"{key}[{index}]"})
+            ops.add_site_group_member(Context(tenant, where), site_ref, site_group, member)
+
+
+def _file_site_ref(spec: _Site) -> str:
+    """How a site of the file is found again: its host and path (the host may be defaulted)."""
+    return spec.path if spec.hostname is None else spec.hostname + spec.path
 
 
 def _add_app(tenant: Tenant, spec: _App, where: Where) -> None:
@@ -269,6 +341,8 @@ def _add_app(tenant: Tenant, spec: _App, where: Where) -> None:
             selected.append(find_site(tenant, ref).id)
     app = tenant.add_app(spec.name, client_id=spec.client_id, secret=spec.secret, roles=spec.roles)
     app.selected_sites.update(selected)
+    if spec.sharepoint_roles is not None:
+        app.sharepoint_roles = list(spec.sharepoint_roles)
 
 
 def _add_site(tenant: Tenant, spec: _Site, hostname: str, label: str) -> None:

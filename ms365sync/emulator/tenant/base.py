@@ -16,6 +16,7 @@ from ms365sync.emulator.tenant.model import (
     Drive,
     GrantKey,
     Group,
+    GroupKind,
     Item,
     PrincipalKind,
     Role,
@@ -28,6 +29,12 @@ PathLike = str | Sequence[str]
 
 # SharePoint's default site groups and their usual principal ids.
 _SITE_GROUPS = ((Role.OWNER, "Owners", 3), (Role.READ, "Visitors", 4), (Role.WRITE, "Members", 5))
+_GROUP_DESCRIPTIONS = {
+    Role.OWNER: "Use this group to grant people full control permissions to the SharePoint "
+    "site: {}",
+    Role.READ: "Use this group to grant people read permissions to the SharePoint site: {}",
+    Role.WRITE: "Use this group to grant people contribute permissions to the SharePoint site: {}",
+}
 
 
 class MutationError(InputError):
@@ -90,8 +97,11 @@ class TenantBase:
         self.system_user = User(str(self.ids.guid()), "System Account", f"system@{domain}")
         self.author = self.system_user
         # Site principal ids (siteUser.id) of users and Entra groups, numbered in the order
-        # they join the tenant after the default site groups' 3, 4, 5 (unique per principal).
+        # they join the tenant after the default site groups' 3, 4, 5 (unique per principal);
+        # the claims a site group holds are numbered by login name when first added.
         self._principal_ids: dict[str, int] = {}
+        # Bumped by every change of a group's or a site group's members (caches key on it).
+        self.membership_version = 0
 
     @property
     def tenant_id(self) -> str:
@@ -134,9 +144,12 @@ class TenantBase:
             self._principal_ids[user.id] = 10 + len(self._principal_ids)
             return user
 
-    def add_group(self, display_name: str, email: str) -> Group:
+    def add_group(
+        self, display_name: str, email: str, *, kind: GroupKind = GroupKind.SECURITY
+    ) -> Group:
+        """An Entra group: a security group (the default) or a Microsoft 365 group."""
         with self.lock:
-            group = Group(str(self.ids.guid()), display_name, email)
+            group = Group(str(self.ids.guid()), display_name, email, kind, created=self.now())
             self.groups[group.id] = group
             self._principal_ids[group.id] = 10 + len(self._principal_ids)
             return group
@@ -145,17 +158,30 @@ class TenantBase:
         """The site principal id (siteUser.id) of a user or group; 6 for anyone unknown."""
         return self._principal_ids.get(principal_id, 6)
 
+    def _claim_principal_id(self, login_name: str) -> int:
+        """The site principal id of a claim (numbered when first used, like a new user)."""
+        if login_name not in self._principal_ids:
+            self._principal_ids[login_name] = 10 + len(self._principal_ids)
+        return self._principal_ids[login_name]
+
     def user(self, ref: str) -> User:
-        """A user by id, email or display name (case-insensitive)."""
+        """A user by id, email, user principal name or display name (case-insensitive)."""
         lowered = ref.lower()
+        if lowered in self.users:
+            return self.users[lowered]
         for user in self.users.values():
-            if lowered in (user.id, user.email.lower(), user.display_name.lower()):
+            upn = user.user_principal_name.lower()
+            names = (user.id, user.email.lower(), upn, user.display_name.lower())
+            if lowered in names:
                 return user
         known = _names(user.display_name for user in self.users.values())
         raise MutationError(f"unknown user {ref!r}; known: {known}")
 
     def group(self, ref: str) -> Group:
+        """A group by id, email or display name (case-insensitive)."""
         lowered = ref.lower()
+        if lowered in self.groups:
+            return self.groups[lowered]
         for group in self.groups.values():
             if lowered in (group.id, group.email.lower(), group.display_name.lower()):
                 return group
@@ -180,8 +206,11 @@ class TenantBase:
                 now=self.now(),
             )
             for role, suffix, principal_id in _SITE_GROUPS:
-                site.groups[role] = SiteGroup(principal_id, f"{display_name} {suffix}", role)
+                description = _GROUP_DESCRIPTIONS[role].format(display_name)
+                title = f"{display_name} {suffix}"
+                site.groups[role] = SiteGroup(principal_id, title, role, description=description)
             self.sites[site.id] = site
+            self.directory.sharepoint_hosts.add(site.hostname)
             return site
 
     def add_library(self, site: Site, title: str, url_segment: str | None = None) -> Drive:

@@ -72,3 +72,26 @@ def user_login(upn: str) -> str:
 
 def group_login(group_id: str) -> str:
     return f"c:0o.c|federateddirectoryclaimprovider|{group_id}"
+
+
+# The login names SharePoint gives the principals a site group can hold (graph-facts §16.3).
+EVERYONE_LOGIN = "c:0(.s|true"
+
+
+def group_owners_login(group_id: str) -> str:
+    """The claim of a Microsoft 365 group's owners."""
+    return f"{group_login(group_id)}_o"
+
+
+def security_group_login(group_id: str) -> str:
+    return f"c:0t.c|tenant|{group_id}"
+
+
+def everyone_except_external_login(tenant_id: str) -> str:
+    return f"c:0-.f|rolemanager|spo-grid-all-users/{tenant_id}"
+
+
+def guest_upn(mail: str, domain: str) -> str:
+    """A guest's user principal name: the outside address with "@" as "_", then "#EXT#@"
+    and the inviting tenant's domain (graph-facts §15.2)."""
+    return f"{mail.replace('@', '_')}#EXT#@{domain}"

@@ -44,11 +44,37 @@ class PrincipalKind(enum.Enum):
 GrantKey = tuple[PrincipalKind, str]
 
 
+class UserType(enum.Enum):
+    """Entra's `userType`: people of the organisation, or guests invited from outside it."""
+
+    MEMBER = "Member"
+    GUEST = "Guest"
+
+
 @dataclass
 class User:
     id: str  # Entra object id (lower-case GUID)
     display_name: str
-    email: str  # also the user principal name
+    email: str  # `mail`; for a member also the user principal name
+    user_type: UserType = UserType.MEMBER
+    # A guest's UPN is made from its outside address: "alice_fabrikam.com#EXT#@contoso...".
+    upn: str = ""
+
+    @property
+    def user_principal_name(self) -> str:
+        return self.upn or self.email
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_type is UserType.GUEST
+
+
+class GroupKind(enum.Enum):
+    """Security groups nest and hold users and security groups; Microsoft 365 groups hold
+    users only, have owners, and are never members of another group (graph-facts §15.1)."""
+
+    SECURITY = "security"
+    MICROSOFT_365 = "microsoft365"
 
 
 @dataclass
@@ -56,6 +82,29 @@ class Group:
     id: str
     display_name: str
     email: str
+    kind: GroupKind = GroupKind.SECURITY
+    # Direct members (user and group object ids) and owners (user ids), in the order added.
+    members: dict[str, None] = field(default_factory=dict)
+    owners: dict[str, None] = field(default_factory=dict)
+    created: float = 0.0
+
+    @property
+    def is_microsoft_365(self) -> bool:
+        return self.kind is GroupKind.MICROSOFT_365
+
+
+class MemberKind(enum.Enum):
+    """What a SharePoint group can hold: users, Entra groups (a Microsoft 365 group by its
+    members' claim), a Microsoft 365 group's owners' claim, and the two tenant-wide claims."""
+
+    USER = "user"
+    GROUP = "group"
+    GROUP_OWNERS = "groupowners"
+    EVERYONE = "everyone"
+    EVERYONE_EXCEPT_EXTERNAL = "everyone_except_external"
+
+
+SiteMember = tuple[MemberKind, str]  # (kind, object id; "" for the tenant-wide claims)
 
 
 @dataclass
@@ -63,6 +112,8 @@ class SiteGroup:
     id: int  # principal id, unique only within the site
     title: str  # e.g. "Marketing Owners"; also its login name
     role: Role
+    members: dict[SiteMember, None] = field(default_factory=dict)  # in the order added
+    description: str = ""
 
 
 @dataclass
@@ -347,6 +398,8 @@ class Site:
         self.created = self.modified = now
         self.groups: dict[Role, SiteGroup] = {}
         self.drives: dict[str, Drive] = {}
+        # The Microsoft 365 group of a group-connected site (a "team site"), or None.
+        self.group_id: str | None = None
 
     @property
     def name(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ms365sync.emulator.transport.http import Request
@@ -9,10 +10,13 @@ from ms365sync.emulator.transport.http import Request
 GRAPH = "graph"
 LOGIN = "login"
 DOWNLOAD = "download"
+SHAREPOINT = "sharepoint"
 CONTROL = "control"
 
 DOWNLOAD_PATH_SUFFIX = "/_layouts/15/download.aspx"
 CONTROL_PREFIX = "/_emulator"
+# SharePoint REST: `/sites/{name}/_api/...` (or `/teams/...`), any case (graph-facts §16.7).
+_SHAREPOINT_API = re.compile(r"/(?:sites|teams)/[^/]+/_api(?:/|$)", re.IGNORECASE)
 
 # The clouds' identity hosts (the aliases of samples/10-instance-discovery) and Graph hosts.
 LOGIN_HOSTS = frozenset(
@@ -37,7 +41,8 @@ GRAPH_HOSTS = frozenset(
         "microsoftgraph.chinacloudapi.cn",
     }
 )
-DOWNLOAD_SUFFIXES = (".sharepoint.com", ".sharepoint.us", ".sharepoint-mil.us", ".sharepoint.cn")
+SHAREPOINT_SUFFIXES = (".sharepoint.com", ".sharepoint.us", ".sharepoint-mil.us", ".sharepoint.cn")
+DOWNLOAD_SUFFIXES = SHAREPOINT_SUFFIXES
 
 
 def split_host(host: str) -> tuple[str, str]:
@@ -60,7 +65,7 @@ class HostMap:
     download_hosts: frozenset[str] = frozenset()
 
     def service_for(self, request: Request) -> str:
-        """GRAPH, LOGIN, DOWNLOAD or CONTROL."""
+        """GRAPH, LOGIN, DOWNLOAD, SHAREPOINT or CONTROL."""
         path = request.raw_path
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             return CONTROL
@@ -70,13 +75,15 @@ class HostMap:
         if name in self.graph_hosts:
             return GRAPH
         if name in self.download_hosts or name.endswith(self.download_suffixes):
-            return DOWNLOAD
+            return SHAREPOINT if _SHAREPOINT_API.match(path) else DOWNLOAD
         return self._service_by_path(path)
 
     @staticmethod
     def _service_by_path(path: str) -> str:
         if path.endswith(DOWNLOAD_PATH_SUFFIX):
             return DOWNLOAD
+        if _SHAREPOINT_API.match(path):
+            return SHAREPOINT
         first, _, rest = path.lstrip("/").partition("/")
         if first == "common" and rest.startswith("discovery/"):
             return LOGIN

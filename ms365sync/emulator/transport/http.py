@@ -142,15 +142,21 @@ Handler = Callable[..., Response]
 CostFn = Callable[[Request], int]
 
 
+SHAREPOINT_BUDGET = "sharepoint"
+DIRECTORY_BUDGET = "directory"
+
+
 @dataclass(frozen=True)
 class Route:
-    """A method + path pattern, its handler, and its resource-unit cost."""
+    """A method + path pattern, its handler, its resource-unit cost and the budget it is
+    charged to: SharePoint's (sites, drives, items) or the directory's (users, groups)."""
 
     method: str
     pattern: re.Pattern[str]
     handler: Handler
     cost: int | CostFn
     name: str
+    budget: str = SHAREPOINT_BUDGET
 
     def cost_for(self, request: Request) -> int:
         return self.cost(request) if callable(self.cost) else self.cost
@@ -163,10 +169,25 @@ class Router:
         self._routes: list[Route] = []
 
     def add(
-        self, method: str, pattern: str, handler: Handler, *, cost: int | CostFn = 1, name: str = ""
+        self,
+        method: str,
+        pattern: str,
+        handler: Handler,
+        *,
+        cost: int | CostFn = 1,
+        name: str = "",
+        budget: str = SHAREPOINT_BUDGET,
+        flags: int = 0,
     ) -> None:
         self._routes.append(
-            Route(method.upper(), re.compile(pattern), handler, cost, name or handler.__name__)
+            Route(
+                method.upper(),
+                re.compile(pattern, flags),
+                handler,
+                cost,
+                name or handler.__name__,
+                budget,
+            )
         )
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -31,15 +31,19 @@ from ms365sync.emulator.msgraph.download import (
 )
 from ms365sync.emulator.msgraph.envelope import add_standard_headers, error_response, throttled
 from ms365sync.emulator.msgraph.exceptions import (
+    METHOD_NOT_ALLOWED,
     BadRequest,
     GeneralException,
     GraphError,
-    MethodNotAllowed,
+    RequestBadRequest,
     RolesMissing,
+    TooManyRequests,
 )
+from ms365sync.emulator.sprest.gateway import SharePointGateway
+from ms365sync.emulator.sprest.responses import SharePointRestService
 from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, HostMap
-from ms365sync.emulator.transport.http import Request, Response, Route, Router
+from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, SHAREPOINT, HostMap
+from ms365sync.emulator.transport.http import DIRECTORY_BUDGET, Request, Response, Route, Router
 from ms365sync.emulator.transport.wsgi import WSGIStartResponse, call_wsgi
 
 logger = logging.getLogger("ms365sync.emulator")
@@ -54,14 +58,27 @@ def _app_key(claims: dict[str, Any]) -> str:
     return f"{claims['tid']}/{claims['appid']}"
 
 
+def _directory_throttled(retry_after: int, claims: dict[str, Any]) -> GraphError:
+    """Entra's 429: Retry-After and the scope and reason headers its docs list."""
+    scope = f"Tenant_Application/ReadWrite/{claims['appid']}/{claims['tid']}"
+    return TooManyRequests(
+        headers=[
+            ("Retry-After", str(retry_after)),
+            ("x-ms-throttle-scope", scope),
+            ("x-ms-throttle-information", "ResourceUnitLimitExceeded"),
+        ]
+    )
+
+
 class EmulatorApp:
-    """Routes each request to the Graph, login, download or control service and applies the
-    emulator's latency, authentication, faults and resource-unit throttling.
+    """Routes each request to the Graph, login, download, SharePoint REST or control service
+    and applies the emulator's latency, authentication, faults and resource-unit throttling.
 
     Graph handlers are registered on `graph_router` with patterns over the path *without*
     `/v1.0` (the form $batch URLs use); they are called as `handler(request, **groups)`
     with `request.context` holding "app" (AppRegistration), "claims" (token claims),
-    "emulator" (this object), "faults" (FaultInjector) and "graph_path".
+    "emulator" (this object), "faults" (FaultInjector) and "graph_path". SharePoint REST
+    (`{site}/_api/...`) goes to the `sharepoint` service's own gateway (sprest/gateway.py).
     """
 
     def __init__(
@@ -76,6 +93,7 @@ class EmulatorApp:
         signer: DownloadSigner | None = None,
         request_log: RequestLog | None = None,
         hosts: HostMap | None = None,
+        sharepoint: SharePointRestService | None = None,
     ) -> None:
         self.directory = directory
         self.graph_router = graph_router
@@ -93,6 +111,7 @@ class EmulatorApp:
         self.throttle = Throttle(config.throttle)
         self.request_log = request_log
         self.batch = BatchProcessor(self)
+        self.sharepoint = SharePointGateway(self, sharepoint)
         self.control = ControlService(self, control_router)
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
@@ -161,9 +180,11 @@ class EmulatorApp:
             return self.control.handle(request)
         self._delay(request)
         if service == LOGIN:
-            return self._plain(self.identity.handle(request), request)
+            return self.plain(self.identity.handle(request), request)
         if service == DOWNLOAD:
-            return self._plain(self._download(request), request)
+            return self.plain(self._download(request), request)
+        if service == SHAREPOINT:
+            return self.sharepoint.handle(request)
         return self._graph(request)
 
     def _delay(self, request: Request) -> None:
@@ -174,7 +195,7 @@ class EmulatorApp:
         delay_ms = latency.fixed_ms + latency.jitter_ms * (2 * uniform - 1)
         time.sleep(max(0.0, delay_ms) / 1000)
 
-    def _plain(self, response: Response, request: Request) -> Response:
+    def plain(self, response: Response, request: Request) -> Response:
         """Headers the login and SharePoint hosts send on every response."""
         headers = response.headers
         headers.set("request-id", request.request_id)
@@ -265,7 +286,9 @@ class EmulatorApp:
         allowed = self.graph_router.allowed_methods(path)
         if allowed:
             # The only 405 body on record (graph docs json-batching.md response sample).
-            raise MethodNotAllowed(
+            raise RequestBadRequest(
+                METHOD_NOT_ALLOWED,
+                status=405,
                 headers=[("Allow", ", ".join(sorted(set(allowed))))],
             )
         segment = path.rstrip("/").rsplit("/", 1)[-1] or path
@@ -292,14 +315,22 @@ class EmulatorApp:
         return None
 
     def _charge(self, request: Request, route: Route) -> None:
+        """Charge the route's cost to the app's SharePoint budget, or for users and groups to
+        its directory budget, which Entra keeps apart and throttles without RateLimit-*
+        headers (graph-facts §15.6)."""
         cost = route.cost_for(request)
         app_key = _app_key(request.context["claims"])
+        directory = route.budget == DIRECTORY_BUDGET
+        if directory:
+            app_key += "/directory"
         decision = self.throttle.charge(app_key, cost, self.clock.now())
         if not decision.admitted:
             request.context["fault"] = "throttled"
+            if directory:
+                raise _directory_throttled(decision.retry_after or 1, request.context["claims"])
             raise throttled(decision.status, decision.headers)
         request.context["ru"] = cost
-        request.context["ratelimit"] = decision.headers
+        request.context["ratelimit"] = () if directory else decision.headers
 
     def _charge_download(self, request: Request, grant: DownloadGrant) -> Response | None:
         """Charge the bytes of a download to the app its URL was issued to; the refusal when

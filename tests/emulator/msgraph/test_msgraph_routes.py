@@ -6,13 +6,13 @@ import pytest
 
 from ms365sync.emulator import Tenant
 from ms365sync.emulator.msgraph.responses import GraphService
-from ms365sync.emulator.msgraph.urls import ROUTES
+from ms365sync.emulator.msgraph.urls import DIRECTORY_ROUTES, ROUTES
 from ms365sync.emulator.transport.http import Headers, Request
 
 
 def test_every_route_names_a_handler_of_the_service() -> None:
     service = GraphService(Tenant())
-    for method, _pattern, handler, _cost in ROUTES:
+    for method, _pattern, handler, _cost in ROUTES + DIRECTORY_ROUTES:
         assert method == "GET"
         assert callable(getattr(service, handler))
     assert len(service.router.allowed_methods("/sites")) == 1
@@ -32,6 +32,19 @@ def test_every_route_names_a_handler_of_the_service() -> None:
         ("/drives/b!x/root:/a/b.txt:/content", "content", {"path": "a/b.txt"}),
         ("/drives/b!x/root/delta(token='t1')", "delta", {"fn_token": "t1"}),
         ("/drives/b!x/items/01A/permissions/p1", "permission", {"perm_id": "p1"}),
+        ("/groups/g1", "get_group", {"group_id": "g1"}),
+        ("/groups/g1/members", "group_members", {"cast": None, "count": None}),
+        (
+            "/groups/g1/transitivemembers/microsoft.graph.user",
+            "group_transitive_members",
+            {"cast": "user"},
+        ),
+        ("/groups/g1/owners/$count", "group_owners", {"count": "/$count"}),
+        (
+            "/users/amy@contoso.onmicrosoft.com",
+            "get_user",
+            {"user_ref": "amy@contoso.onmicrosoft.com"},
+        ),
     ],
 )
 def test_urls_reach_their_handler(path: str, handler: str, groups: dict[str, str]) -> None:

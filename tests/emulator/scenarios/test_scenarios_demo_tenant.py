@@ -19,7 +19,8 @@ from ms365sync.emulator.scenarios.demo import (
     load_demo_tenant,
 )
 from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
-from ms365sync.emulator.tenant.model import Drive, Item, PrincipalKind, Role
+from ms365sync.emulator.tenant.membership import site_group_user_ids
+from ms365sync.emulator.tenant.model import Drive, GroupKind, Item, PrincipalKind, Role
 from ms365sync.emulator.tenant.permissions import expected_labels
 from ms365sync.emulator.tenant.tenant import Tenant
 
@@ -67,7 +68,7 @@ def test_it_is_reproducible() -> None:
 def test_app_registration(demo: Tenant) -> None:
     app = demo.directory.apps[CLIENT_ID]
     assert app.display_name == DEMO_APP
-    assert app.roles == [SITES_FULLCONTROL_ALL]
+    assert app.roles == [SITES_FULLCONTROL_ALL, "GroupMember.Read.All", "User.Read.All"]
     assert len(app.secrets) == 1
     assert app.secrets == load_demo_tenant().directory.apps[CLIENT_ID].secrets
 
@@ -194,3 +195,20 @@ def test_the_second_round(demo: Tenant) -> None:
     grants = analytics.grants or {}
     assert grants.get((PrincipalKind.USER, tenant.user("Farid Rahimi").id)) is Role.READ
     assert sum(len(d.links) for d in tenant.drives()) == links_before + 1
+
+
+def test_who_belongs_to_what(demo: Tenant) -> None:
+    """A Microsoft 365 group owns the Marketing site and has a guest from the agency; the
+    other sites' groups hold people, a security group and Everyone except external users."""
+    team = demo.group("Marketing Team")
+    assert team.kind is GroupKind.MICROSOFT_365 and len(team.owners) == 1
+    jordan = demo.user("jordan.blake@brightline.example")
+    assert jordan.is_guest and jordan.id in team.members
+    marketing = demo.site_by_path("contoso.sharepoint.com", "/sites/marketing")
+    hr = demo.site_by_path("contoso.sharepoint.com", "/sites/hr")
+    assert marketing is not None and hr is not None
+    assert marketing.group_id == team.id
+    visitors = site_group_user_ids(demo, marketing.groups[Role.READ])
+    assert jordan.id not in visitors and len(visitors) == 6  # every member, no guest
+    hr_members = site_group_user_ids(demo, hr.groups[Role.WRITE])
+    assert {demo.users[i].display_name for i in hr_members} == {"Eva Lindqvist", "Farid Rahimi"}

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ms365sync.emulator.scenarios.synthetic import SizeDistribution, synthetic_tenant
+from ms365sync.emulator.scenarios.synthetic import Membership, SizeDistribution, synthetic_tenant
 from ms365sync.emulator.tenant.content import GeneratedContent
-from ms365sync.emulator.tenant.model import Item, PrincipalKind
+from ms365sync.emulator.tenant.model import GroupKind, Item, PrincipalKind, Role
 from ms365sync.emulator.tenant.tenant import Tenant
 
 NOW = 1_700_000_000.0
@@ -176,3 +176,89 @@ def test_a_hundred_thousand_files_stay_well_under_a_gigabyte() -> None:
     assert result["files"] == 100_000
     assert result["declared"] > 10 * 1024**3  # the bytes are promised, not held
     assert result["peak"] < 400 * 1024**2
+
+
+# ------------------------------------------------------------------ memberships
+
+
+def memberships(tenant: Tenant) -> list[tuple[str, list[str], list[str]]]:
+    return sorted((g.id, list(g.members), list(g.owners)) for g in tenant.groups.values())
+
+
+def test_the_default_directory() -> None:
+    tenant = synthetic_tenant(20, sites=2, clock=lambda: NOW, size_max=1024)
+    assert len(tenant.users) == 8 and len(tenant.groups) == 3
+    assert all(not g.members and g.kind is GroupKind.SECURITY for g in tenant.groups.values())
+    app = next(iter(tenant.directory.apps.values()))
+    assert {"GroupMember.Read.All", "User.Read.All"} <= set(app.roles)
+    for site in tenant.sites.values():
+        assert site.groups[Role.OWNER].members and site.groups[Role.WRITE].members
+
+
+@pytest.fixture(scope="module")
+def crowded() -> Tenant:
+    """200 groups of up to 2,000 members, a quarter Microsoft 365 groups, nesting, guests."""
+    shape = Membership(
+        users=2100,
+        guests=40,
+        groups=200,
+        group_size_min=10,
+        group_size_max=2000,
+        microsoft365_share=0.25,
+        nested_share=0.3,
+    )
+    return synthetic_tenant(200, sites=4, seed=9, clock=lambda: NOW, membership=shape)
+
+
+def test_two_hundred_groups_of_up_to_two_thousand_members(crowded: Tenant) -> None:
+    groups = list(crowded.groups.values())
+    assert len(groups) == 200 and len(crowded.users) == 2140
+    assert [g.display_name for g in groups[:2]] == ["Team 001", "Team 002"]
+    people = [sum(1 for m in g.members if m in crowded.users) for g in groups]
+    assert min(people) >= 10 and max(people) <= 2000 and max(people) > 1800
+    assert sum(people) > 150_000
+    unified = [g for g in groups if g.kind is GroupKind.MICROSOFT_365]
+    assert 20 < len(unified) < 80
+    for group in unified:
+        assert all(m in crowded.users for m in group.members)  # users only
+        assert 1 <= len(group.owners) <= 2
+    nesting = [g for g in groups if any(m in crowded.groups for m in g.members)]
+    assert nesting and all(g.kind is GroupKind.SECURITY for g in nesting)
+    assert any(user.is_guest for user in crowded.users.values())
+    connected = [s for s in crowded.sites.values() if s.group_id is not None]
+    assert sorted(s.path for s in connected) == ["/teams/synthetic-02", "/teams/synthetic-04"]
+
+
+def test_nested_groups_never_form_a_cycle(crowded: Tenant) -> None:
+    order = {group.id: index for index, group in enumerate(crowded.groups.values())}
+    for group in crowded.groups.values():
+        for member in group.members:
+            if member in crowded.groups:
+                assert order[member] < order[group.id]
+
+
+def test_memberships_are_deterministic_and_leave_files_alone() -> None:
+    shape = Membership(users=60, guests=5, groups=12, group_size_max=50, nested_share=0.5)
+    first = synthetic_tenant(300, seed=4, clock=lambda: NOW, size_max=2048, membership=shape)
+    second = synthetic_tenant(300, seed=4, clock=lambda: NOW, size_max=2048, membership=shape)
+    assert memberships(first) == memberships(second)
+    plain = synthetic_tenant(300, seed=4, clock=lambda: NOW, size_max=2048)
+    # Every site, library, file, folder and grant is the same with or without the knobs.
+    assert sorted(first.sites) == sorted(plain.sites)
+    assert fingerprint(first) == fingerprint(plain)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        Membership(users=0),
+        Membership(guests=-1),
+        Membership(groups=-1),
+        Membership(group_size_min=5, group_size_max=1),
+        Membership(microsoft365_share=2.0),
+        Membership(nested_share=-0.1),
+    ],
+)
+def test_impossible_memberships(shape: Membership) -> None:
+    with pytest.raises(ValueError):
+        synthetic_tenant(1, membership=shape)

@@ -309,7 +309,7 @@ CATALOGUE = [
     ("seed = 1.5\n", "seed: expected an integer, got 1.5"),
     (
         "colour = 1\n",
-        "colour: unknown key; allowed: seed, tenant, settings, apps, users, groups, sites",
+        "colour: unknown key; allowed: seed, tenant, settings, apps, users, guests, groups, sites",
     ),
     ('[tenant]\nid = "abc"\n', "tenant.id: expected a GUID (8-4-4-4-12 hex digits), got 'abc'"),
     ("[settings]\nstrict_names = 1\n", "settings.strict_names: expected true or false, got 1"),
@@ -321,7 +321,9 @@ CATALOGUE = [
         '[[apps]]\nname = "a"\nroles = ["Sites.Everything"]\n',
         "apps[0].roles[0]: expected one of Sites.Read.All, Sites.ReadWrite.All, "
         "Sites.FullControl.All, Sites.Selected, Files.Read.All, Files.ReadWrite.All, "
-        "got 'Sites.Everything'",
+        "GroupMember.Read.All, GroupMember.ReadWrite.All, Group.Read.All, Group.ReadWrite.All, "
+        "Directory.Read.All, Directory.ReadWrite.All, User.ReadBasic.All, User.Read.All, "
+        "User.ReadWrite.All, got 'Sites.Everything'",
     ),
     ('[[apps]]\nname = "a"\nclient_id = "nope"\n', "apps[0].client_id: expected a GUID"),
     (

@@ -9,7 +9,15 @@ import requests
 from urllib3 import HTTPResponse
 
 from ms365sync.emulator.control.settings import FaultConfig
-from ms365sync.emulator.transport.hosts import CONTROL, DOWNLOAD, GRAPH, LOGIN, HostMap, split_host
+from ms365sync.emulator.transport.hosts import (
+    CONTROL,
+    DOWNLOAD,
+    GRAPH,
+    LOGIN,
+    SHAREPOINT,
+    HostMap,
+    split_host,
+)
 from ms365sync.emulator.transport.http import Headers, Request
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from support.emulator_fakes import FILE_BYTES, ContentMap, issue_token
@@ -124,6 +132,11 @@ def routed(host: str, path: str) -> str:
         ("127.0.0.1:8443", "/_emulator/stats", CONTROL),
         ("graph.microsoft.com", "/_emulator/stats", CONTROL),
         ("127.0.0.1:8443", "/beta/sites", GRAPH),
+        ("contoso.sharepoint.com", "/sites/a/_api/web/sitegroups", SHAREPOINT),
+        ("contoso.sharepoint.com", "/teams/a/_API/Web", SHAREPOINT),
+        ("127.0.0.1:8443", "/sites/a/_api/web/siteusers", SHAREPOINT),
+        ("localhost:8443", "/teams/a/_api", SHAREPOINT),
+        ("127.0.0.1:8443", "/sites/a/_apis/web", GRAPH),
     ],
 )
 def test_service_by_host_then_path(host: str, path: str, service: str) -> None:
