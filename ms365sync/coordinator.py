@@ -9,6 +9,7 @@ runs never work on the same target at once.
 
 from __future__ import annotations
 
+import datetime
 import os
 import shlex
 import subprocess
@@ -21,10 +22,12 @@ from loguru import logger
 from ms365sync.config import Config, Target
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph.connect import SessionFactory, connect
+from ms365sync.principals.refresh import Refresh, refresh
 from ms365sync.sync.apply import Progress
 from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
+from ms365sync.target import GRANTS_FILE
 
 ON_CHANGE_TIMEOUT = 600.0
 
@@ -35,6 +38,8 @@ class RunReport:
 
     results: list[SyncResult] = field(default_factory=list)
     hook_failures: dict[str, str] = field(default_factory=dict)
+    principals: Refresh | None = None  # the principals snapshot's refresh, when configured
+    principals_error: MS365SyncError | None = None  # why it failed (the targets did not)
 
     @property
     def ok(self) -> bool:
@@ -77,6 +82,7 @@ class Coordinator:
             download_slots=config.max_connections,
         )
         self.progress = progress
+        self._session_factory = session_factory
 
     def close(self) -> None:
         self.client.close()
@@ -109,7 +115,30 @@ class Coordinator:
             failure = self._hook(target, result)
             if failure:
                 report.hook_failures[target.name] = failure
+        if not dry_run and self.config.settings.principals.expand:
+            self._refresh_principals(report)
         return report
+
+    def _refresh_principals(self, report: RunReport, *, force: bool = False) -> None:
+        """Refresh the tenant's principals snapshot if it is due, from the grants files of
+        every configured target; a failure is reported, never fails the targets."""
+        settings = self.config.settings
+        try:
+            report.principals = refresh(
+                self.client,
+                self.config.app,
+                self.config.cloud,
+                settings.defaults.data_root,
+                [t.spec.local_root / GRANTS_FILE for t in self.config.targets()],
+                every=settings.principals.refresh,
+                now=datetime.datetime.now(datetime.timezone.utc),
+                force=force,
+                lock_timeout=settings.run.lock_timeout,
+                session_factory=self._session_factory,
+            )
+        except MS365SyncError as exc:
+            logger.error("principals: {}", exc)
+            report.principals_error = exc
 
     def _one(self, target: Target, claims: LibraryClaims, dry_run: bool, force: bool) -> SyncResult:
         try:

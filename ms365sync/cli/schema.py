@@ -11,6 +11,8 @@ _WHAT = {
     "changelog": "sync_logs/sync_changes_<timestamp>.json",
     "permissions": ".permissions.json",
     "grants": ".permissions.grants.json",
+    "principals": "<data_root>/.principals.json",
+    "principal_changes": "<data_root>/sync_logs/principal_changes_<timestamp>.json",
 }
 
 
@@ -20,7 +22,9 @@ def schema(name: str | None) -> None:
     """Print the JSON Schema (draft 2020-12) of an output file.
 
     NAME is changelog (sync_logs/sync_changes_<timestamp>.json), permissions
-    (.permissions.json) or grants (.permissions.grants.json). An unknown NAME exits with 2.
+    (.permissions.json), grants (.permissions.grants.json), principals
+    (<data_root>/.principals.json) or principal_changes
+    (<data_root>/sync_logs/principal_changes_<timestamp>.json). An unknown NAME exits with 2.
     """
     if name not in schemas.NAMES:
         valid = ", ".join(f"{n} ({_WHAT[n]})" for n in schemas.NAMES)

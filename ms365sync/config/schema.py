@@ -113,6 +113,9 @@ class CloudTable(_Table):
     authority_url: HttpsUrl | None = Field(default=None, description="https://host[:port]")
     graph_url: HttpsUrl | None = Field(default=None, description="https://host[:port]")
     ca_bundle: ExistingFile | None = Field(default=None, description="a PEM file of CA certs")
+    # SharePoint REST (site groups' members) at this origin instead of each site's own host:
+    # the emulator on loopback. Tokens stay for the site's real host.
+    sharepoint_url: HttpsUrl | None = Field(default=None, description="https://host[:port]")
 
     @model_validator(mode="after")
     def _name_or_urls(self) -> CloudTable:
@@ -130,6 +133,7 @@ class CloudTable(_Table):
             authority_url=self.authority_url,
             graph_url=self.graph_url,
             ca_bundle=self.ca_bundle,
+            sharepoint_url=self.sharepoint_url,
         )
 
 
@@ -145,6 +149,14 @@ class RunTable(_Table):
     # is a pooled socket (a hundred million built their pool before the first request).
     max_connections: Int = Field(default=32, ge=1, le=256, description="an integer from 1 to 256")
     lock_timeout: Duration = Field(default=300.0, description=DURATION_TEXT)
+
+
+class PrincipalsTable(_Table):
+    """[principals]: the tenant's principals snapshot (who stands behind the grants' ids)."""
+
+    # Off unless asked: it needs GroupMember.Read.All, and a certificate for site groups.
+    expand: bool = Field(default=False, description="true or false")
+    refresh: Duration = Field(default=86_400.0, description=DURATION_TEXT)
 
 
 class TargetOptions(_Table):
@@ -223,6 +235,9 @@ class ConfigFile(_Table):
     auth: AuthTable = Field(description="an [auth] table")
     cloud: CloudTable = Field(default_factory=CloudTable, description="a [cloud] table")
     run: RunTable = Field(default_factory=RunTable, description="a [run] table")
+    principals: PrincipalsTable = Field(
+        default_factory=PrincipalsTable, description="a [principals] table"
+    )
     defaults: DefaultsTable = Field(description="a [defaults] table")
     sites: list[SiteTable] = Field(min_length=1, description="at least one [[sites]] table")
 

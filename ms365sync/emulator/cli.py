@@ -100,7 +100,8 @@ def sites_toml(
         }
     }
     if base_url is not None:
-        cloud = {"authority_url": base_url, "graph_url": base_url}
+        # SharePoint REST (site groups' members) is on the same origin (graph-facts §16.7).
+        cloud = {"authority_url": base_url, "graph_url": base_url, "sharepoint_url": base_url}
         document["cloud"] = cloud | ({"ca_bundle": ca_bundle} if ca_bundle else {})
     document["defaults"] = {"data_root": data_root}
     document["sites"] = sites

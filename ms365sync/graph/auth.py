@@ -142,8 +142,11 @@ class MsalTokenProvider:
         clock: Callable[[], float] = time.monotonic,
         renew_margin: float = 300.0,
         min_refresh_interval: float = 10.0,
+        scope: str | None = None,
     ) -> None:
-        """Describe the app; `renew_margin` is how long before expiry a token is renewed.
+        """Describe the app; `renew_margin` is how long before expiry a token is renewed;
+        `scope` is what the tokens are for (Graph's, unless another resource is named, such
+        as `https://contoso.sharepoint.com/.default` for SharePoint REST).
 
         `min_refresh_interval` coalesces forced refreshes: when many workers see the same
         401 at once, only the first evicts the token and the rest get the new one.
@@ -153,6 +156,7 @@ class MsalTokenProvider:
         self._credential = credential
         self._cloud = cloud
         self._authority = cloud.authority(tenant_id)
+        self._scope = scope or cloud.scope
         self._http_client = http_client or build_session(
             ca_bundle=cloud.ca_bundle, timeout=timeout, pool_size=2
         )
@@ -199,7 +203,7 @@ class MsalTokenProvider:
     def _acquire(self, now: float) -> str:
         app = self._application()
         try:
-            result = app.acquire_token_for_client(scopes=[self._cloud.scope])
+            result = app.acquire_token_for_client(scopes=[self._scope])
         except (MsalError, requests.RequestException, ValueError, KeyError, RuntimeError) as exc:
             raise self._exception_error(exc) from None
         if not isinstance(result, dict) or not result.get("access_token"):

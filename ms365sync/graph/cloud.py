@@ -38,6 +38,10 @@ class Cloud:
     graph_url: str
     scope: str
     ca_bundle: Path | None = None
+    # Where SharePoint's own REST API is reached: None at each site's webUrl (the real
+    # service); else this origin, keeping the site's path (the emulator on loopback). Tokens
+    # for it are always for the site's real host (graph-facts §16.1, §16.7).
+    sharepoint_url: str | None = None
 
     def authority(self, tenant: str) -> str:
         """The MSAL authority URL for `tenant` (a GUID or a domain)."""
@@ -122,8 +126,10 @@ def choose_cloud(
     authority_url: str | None = None,
     graph_url: str | None = None,
     ca_bundle: str | Path | None = None,
+    sharepoint_url: str | None = None,
 ) -> Cloud:
-    """A national cloud (by name, or as given), or explicit endpoints; trusting `ca_bundle`.
+    """A national cloud (by name, or as given), or explicit endpoints; trusting `ca_bundle`;
+    SharePoint REST at `sharepoint_url` instead of the sites' own hosts, if given.
 
     Raises:
         ConfigError: only one of the two URLs is given, a URL is not https, the name is not
@@ -132,11 +138,14 @@ def choose_cloud(
     if authority_url or graph_url:
         if not (authority_url and graph_url):
             raise ConfigError("authority_url and graph_url go together", key="graph_url")
-        return custom_cloud(authority_url=authority_url, graph_url=graph_url, ca_bundle=ca_bundle)
-    cloud = name if isinstance(name, Cloud) else get_cloud(name)
-    if ca_bundle is None:
-        return cloud
-    bundle = Path(ca_bundle)
-    if not bundle.is_file():
-        raise ConfigError(f"CA bundle {str(bundle)!r} does not exist", key="ca_bundle")
-    return dataclasses.replace(cloud, ca_bundle=bundle)
+        cloud = custom_cloud(authority_url=authority_url, graph_url=graph_url, ca_bundle=ca_bundle)
+    else:
+        cloud = name if isinstance(name, Cloud) else get_cloud(name)
+        if ca_bundle is not None:
+            bundle = Path(ca_bundle)
+            if not bundle.is_file():
+                raise ConfigError(f"CA bundle {str(bundle)!r} does not exist", key="ca_bundle")
+            cloud = dataclasses.replace(cloud, ca_bundle=bundle)
+    if sharepoint_url is not None:
+        cloud = dataclasses.replace(cloud, sharepoint_url=sharepoint_url.rstrip("/"))
+    return cloud

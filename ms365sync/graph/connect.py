@@ -20,9 +20,11 @@ from ms365sync.graph.cloud import Cloud
 from ms365sync.graph.credentials import AppCredentials
 from ms365sync.graph.download import DEFAULT_CHUNK_SIZE, DownloadInfo
 from ms365sync.graph.session import build_session
+from ms365sync.graph.throttle import ThrottleGate
+from ms365sync.graph.transport import Transport
 from ms365sync.target import DOWNLOAD_GIVE_UP_S
 
-__all__ = ["ConnectedClient", "SessionFactory", "Slots", "connect"]
+__all__ = ["ConnectedClient", "SessionFactory", "Slots", "connect", "connect_sharepoint"]
 
 SessionFactory = Callable[[], requests.Session]
 """Makes the session a client sends everything over (the emulator passes its own)."""
@@ -134,4 +136,40 @@ def connect(
         ca_bundle=cloud.ca_bundle,
         pool_size=pool_size,
         download_slots=download_slots,
+    )
+
+
+def connect_sharepoint(
+    app: AppCredentials,
+    cloud: Cloud,
+    host: str,
+    *,
+    session_factory: SessionFactory | None = None,
+    gate: ThrottleGate | None = None,
+    pool_size: int = 8,
+) -> Transport:
+    """A transport for SharePoint's own REST API of `host` (`contoso.sharepoint.com`), at
+    `cloud.sharepoint_url` if set, else at `https://{host}`; its tokens are for
+    `https://{host}/.default` (graph-facts §16.1). MSAL and the calls share one session."""
+    session = (
+        session_factory()
+        if session_factory is not None
+        else build_session(ca_bundle=cloud.ca_bundle, pool_size=pool_size)
+    )
+    provider = MsalTokenProvider(
+        tenant_id=app.tenant_id,
+        client_id=app.client_id,
+        credential=app.credential,
+        cloud=cloud,
+        http_client=session,
+        scope=f"https://{host}/.default",
+    )
+    base = cloud.sharepoint_url or f"https://{host}"
+    return Transport(
+        f"{base}/_api",  # an API root of its own: no Graph version is added
+        provider,
+        session=session,
+        gate=gate,
+        ca_bundle=cloud.ca_bundle,
+        pool_size=pool_size,
     )

@@ -210,7 +210,9 @@ class BatchProcessor:
         )
         sub.request_id = str(uuid.uuid4())
         sub.client_request_id = headers.get("client-request-id") or sub.request_id
-        sub.context.update(envelope.context, graph_path=path, batch=envelope.request_id)
+        # Routed by the decoded path, as a request outside a batch is (`users/a%40b` is a@b).
+        graph_path = sub.path.removeprefix("/v1.0")
+        sub.context.update(envelope.context, graph_path=graph_path, batch=envelope.request_id)
         for key in ("app", "claims", "route", "fault", "ru", "ratelimit", "batch_ru"):
             sub.context.pop(key, None)
         return sub
