@@ -19,6 +19,7 @@ from ms365sync.emulator.scenarios.changespec import (
     AddGroup,
     AddLink,
     AddLinkRecipient,
+    AddSiteUser,
     AddUser,
     BreakInheritance,
     Change,
@@ -44,7 +45,7 @@ from ms365sync.emulator.scenarios.changespec import (
 )
 from ms365sync.emulator.scenarios.target import Context
 from ms365sync.emulator.tenant.content import BytesContent, Content
-from ms365sync.emulator.tenant.model import Drive, Role
+from ms365sync.emulator.tenant.model import Drive, Role, Site
 
 
 def _line(drive: Drive, text: str) -> str:
@@ -109,6 +110,12 @@ def add_link(
         ctx.target.add_link(drive, address.target, link_type, scope, recipients)
     article = "an" if link_type == "edit" else "a"
     return _line(drive, f"added {article} {link_type}/{scope} sharing link to {address.shown!r}")
+
+
+def add_site_user(ctx: Context, site: Site, name: str, login: str, email: str | None = None) -> str:
+    with ctx.at("login"):
+        ctx.target.add_site_user(site, name, login, email)
+    return f"{site.name}: added site user {name} ({login})"
 
 
 # ----------------------------------------------------------------------------- scenario changes
@@ -262,8 +269,13 @@ def _rename_library(change: RenameLibrary, ctx: Context) -> str:
 def _add_user(change: AddUser, ctx: Context) -> str:
     with ctx.at("email"):
         _refuse_known(ctx.target.user, change.email, "user")
-        ctx.target.add_user(change.name, change.email)
-    return f"added user {change.name} <{change.email}>"
+        ctx.target.add_user(change.name, change.email, guest=change.guest)
+    return f"added {'guest' if change.guest else 'user'} {change.name} <{change.email}>"
+
+
+@_run.register
+def _add_site_user(change: AddSiteUser, ctx: Context) -> str:
+    return add_site_user(ctx, ctx.site(change.site), change.name, change.login, change.email)
 
 
 @_run.register

@@ -23,12 +23,17 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     [[users]]                                   # [[groups]] take the same keys
     name = "Amira Haddad"
     email = "amira@contoso.onmicrosoft.com"
+    guest = false                               # users only: true for an external user
 
     [[sites]]
     hostname = "contoso.sharepoint.com"         # default: <tenant>.sharepoint.com
     path = "/sites/marketing"                   # or /teams/NAME
     title = "Marketing"
     description = "..."
+    [[sites.users]]                             # accounts without an Entra object
+    name = "Former Employee"
+    login = "i:0#.f|membership|former@contoso.onmicrosoft.com"
+    email = "former@contoso.onmicrosoft.com"    # optional
     [[sites.libraries]]
     title = "Documents"
     url = "Shared Documents"                    # URL segment; default: the title
@@ -43,7 +48,7 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     path = "Reports"
     inherit = false                             # break inheritance ...
     copy = false                                # ... without the inherited grants
-    grants = [{ principal = "group:Sales", role = "read" }]
+    grants = [{ principal = "group:Sales", role = "read" }]   # principals as in scenarios
     revoke = ["sitegroup:Visitors"]
     links = [{ type = "view", scope = "organization" }]
 
@@ -145,6 +150,16 @@ class _Person(StrictModel):
         return value
 
 
+class _User(_Person):
+    guest: bool = False
+
+
+class _SiteUser(StrictModel):
+    name: str = Field(min_length=1)
+    login: str = Field(min_length=1)
+    email: str | None = None
+
+
 class _Folder(ItemAddress):
     pass
 
@@ -189,6 +204,7 @@ class _Site(StrictModel):
     path: str
     title: str
     description: str = ""
+    users: list[_SiteUser] = Field(default_factory=list)
     libraries: list[_Library] = Field(default_factory=list)
 
 
@@ -199,7 +215,7 @@ class TenantSpec(StrictModel):
     tenant: _TenantInfo = Field(default_factory=_TenantInfo)
     settings: _Settings = Field(default_factory=_Settings)
     apps: list[_App] = Field(default_factory=list)
-    users: list[_Person] = Field(default_factory=list)
+    users: list[_User] = Field(default_factory=list)
     groups: list[_Person] = Field(default_factory=list)
     sites: list[_Site] = Field(default_factory=list)
 
@@ -253,7 +269,10 @@ def _add_person(tenant: Tenant, kind: str, person: _Person, where: Where) -> Non
         try:
             lookup(person.email)
         except InputError:
-            (tenant.add_user if kind == "users" else tenant.add_group)(person.name, person.email)
+            if isinstance(person, _User):
+                tenant.add_user(person.name, person.email, guest=person.guest)
+            else:
+                tenant.add_group(person.name, person.email)
             return
         raise InputError(f"{person.email!r} is listed twice")
 
@@ -275,6 +294,9 @@ def _add_site(tenant: Tenant, spec: _Site, hostname: str, label: str) -> None:
     with Context(tenant, Where(label)).at("path"):
         site = tenant.add_site(hostname, spec.path, spec.title)
     site.description = spec.description
+    for index, account in enumerate(spec.users):
+        ctx = Context(tenant, Where(f"{label}.users[{index}]"))
+        ops.add_site_user(ctx, site, account.name, account.login, account.email)
     for index, library in enumerate(spec.libraries):
         _add_library(tenant, site, library, f"{label}.libraries[{index}]")
 

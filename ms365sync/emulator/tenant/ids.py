@@ -70,5 +70,25 @@ def user_login(upn: str) -> str:
     return f"i:0#.f|membership|{upn.lower()}"
 
 
+def guest_upn(email: str, domain: str) -> str:
+    """An Entra guest's user principal name: its address with "@" as "_", then
+    "#EXT#@" and the inviting tenant's domain (graph-facts §6.9)."""
+    return f"{email.replace('@', '_')}#EXT#@{domain}"
+
+
 def group_login(group_id: str) -> str:
+    """The claim of a Microsoft 365 group's members (graph-facts §6.7)."""
     return f"c:0o.c|federateddirectoryclaimprovider|{group_id}"
+
+
+def group_owners_login(group_id: str) -> str:
+    """The claim of a Microsoft 365 group's owners: the members' claim and "_o" (§6.10)."""
+    return group_login(group_id) + "_o"
+
+
+def all_members_login(tenant_id: str) -> str:
+    """ "Everyone except external users": a role claim ending in the tenant id (§6.8)."""
+    return f"c:0-.f|rolemanager|spo-grid-all-users/{tenant_id}"
+
+
+EVERYONE_LOGIN = "c:0(.s|true"  # "Everyone" (graph-facts §6.8)

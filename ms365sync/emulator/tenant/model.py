@@ -35,9 +35,17 @@ class Role(enum.Enum):
 
 
 class PrincipalKind(enum.Enum):
-    USER = "user"
-    GROUP = "group"  # an Entra (Microsoft 365 / security) group
+    """Who a grant is for (graph-facts §6.7). The grant key's second part is an Entra object
+    id (users, groups, a group's owners), a site group's number, a site user's login name,
+    a link id, or "" for the tenant-wide principals."""
+
+    USER = "user"  # an Entra user: a member, or a guest (its UPN holds #EXT#)
+    GROUP = "group"  # the members of an Entra (Microsoft 365 / security) group
+    GROUP_OWNERS = "groupowners"  # the owners of a Microsoft 365 group (claim ending "_o")
     SITE_GROUP = "sitegroup"
+    SITE_USER = "siteuser"  # an account the site knows without an Entra object
+    ALL_MEMBERS = "everyone_except_external"  # "Everyone except external users"
+    EVERYONE = "everyone"  # "Everyone" (c:0(.s|true)
     LINK = "link"
 
 
@@ -48,7 +56,17 @@ GrantKey = tuple[PrincipalKind, str]
 class User:
     id: str  # Entra object id (lower-case GUID)
     display_name: str
-    email: str  # also the user principal name
+    email: str  # the mail address; also the user principal name of a member
+    upn: str = ""  # the user principal name when it differs (a guest's "…#EXT#@<domain>")
+
+    @property
+    def principal_name(self) -> str:
+        return self.upn or self.email
+
+    @property
+    def guest(self) -> bool:
+        """An external user invited into the tenant (graph-facts §6.9)."""
+        return "#ext#" in self.principal_name.lower()
 
 
 @dataclass
@@ -63,6 +81,17 @@ class SiteGroup:
     id: int  # principal id, unique only within the site
     title: str  # e.g. "Marketing Owners"; also its login name
     role: Role
+
+
+@dataclass
+class SiteUser:
+    """An account a site knows without an Entra object (graph-facts §6.3): a former
+    employee's leftover entry, an app principal, an account of another provider."""
+
+    id: int  # site principal id
+    display_name: str
+    login_name: str  # an identity claim, e.g. "i:0#.f|membership|former@contoso.com"
+    email: str | None = None
 
 
 @dataclass
@@ -346,6 +375,7 @@ class Site:
         self.id = f"{hostname},{collection},{web}"
         self.created = self.modified = now
         self.groups: dict[Role, SiteGroup] = {}
+        self.users: dict[str, SiteUser] = {}  # accounts without an Entra object, by login
         self.drives: dict[str, Drive] = {}
 
     @property
