@@ -18,6 +18,7 @@ from ms365sync.emulator import BytesContent, Role, apply_scenario, demo_scenario
 from support.demo import BEN, CHLOE, EXAMPLE, FARID, MARKETING, PRODUCT, Demo, load_example
 
 CONTRACT = "Agency/contract-summary.txt"
+JORDAN = "jordan.blake@brightline.example"
 
 
 @pytest.fixture(scope="module")
@@ -136,10 +137,9 @@ def test_tenant_wide_grants_guests_and_group_owners_follow_the_documented_rules(
     own grant; group_owners lets in the group's owners, not its members (docs/rag.md)."""
     demo = Demo.create(tmp_path)
     tenant, drive = demo.emulator.tenant, demo.drive()
-    guest = tenant.add_user("Jordan Blake", "jordan@brightline.example", guest=True).id
+    guest = demo.user_id(JORDAN)  # the demo's guest, granted Agency/agency-contacts.json
     tenant.grant(drive, "Market Research", "everyone_except_external", Role.READ)
     tenant.grant(drive, "Reports/channel-mix.json", "everyone", Role.READ)
-    tenant.grant(drive, "Agency/agency-contacts.json", "user:jordan@brightline.example", Role.READ)
     tenant.grant(drive, CONTRACT, "groupowners:Marketing Team", Role.OWNER)
     demo.sync(MARKETING)
     db = tmp_path / "index.db"
