@@ -40,6 +40,7 @@ __all__ = [
 # did not would misread them: hence a new version (docs/rag.md, "Versions of the grants file").
 GRANTS_VERSION: Literal[2] = 2
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_LOGIN = re.compile(r"^[ic]:0", re.IGNORECASE)  # a SharePoint claim (graph-facts §6.7)
 _ENTRA_KINDS = (
     PrincipalKind.USER,
     PrincipalKind.GUEST,
@@ -156,15 +157,15 @@ def stable_id(grant: Grant, site_id: str | None) -> str:
 
     Site group ids are small numbers per site (graph-facts §6.4); a site user, or a user or
     group known only by its site principal id (no Entra object id), is qualified the same way.
-    A site user known by its login name alone keeps it (a login name is the tenant's).
+    A principal known by its login name alone keeps it (a login name is the tenant's).
     """
     principal_id, kind = grant.principal_id, grant.kind
-    if site_id is None:  # only before a run has resolved the site (never in an export)
+    if site_id is None or _LOGIN.match(principal_id):  # a login name is the tenant's
         return principal_id
     if kind is PrincipalKind.SITE_GROUP:
         return f"{site_id}/sitegroups/{principal_id.removeprefix('sitegroup:')}"
     site_local = kind in _ENTRA_KINDS and not _GUID.match(principal_id)
-    if site_local or (kind is PrincipalKind.SITE_USER and principal_id.isdigit()):
+    if site_local or kind is PrincipalKind.SITE_USER:
         return f"{site_id}/siteusers/{principal_id}"
     return principal_id
 

@@ -182,6 +182,9 @@ def test_a_guest_is_recognised_by_ext_in_its_login_name() -> None:
         | {"siteUser": {"loginName": "i:0#.f|membership|amy@contoso.com"}}
     }
     assert one(member).kind is PrincipalKind.USER
+    # Named only by the deprecated form: still a guest, keyed by its login name.
+    bare = {"id": b64(login), "roles": ["read"], "grantedTo": {"user": {"displayName": "G"}}}
+    assert (one(bare).kind, published(one(bare))["id"]) == (PrincipalKind.GUEST, login)
 
 
 def test_accounts_without_an_entra_object_are_site_users() -> None:
