@@ -113,9 +113,10 @@ def _holder(
         claim = read_claim(login)
         if claim is not None:
             return _claimed(entry, claim, login, identity, site_user)
+    given = identity.login_name or site_user.login_name  # no claim: as it came
     if identity.id:
-        return kind, identity.id, identity, identity.login_name
-    return PrincipalKind.UNKNOWN, entry.id, identity, identity.login_name  # a bare name
+        return kind, identity.id, identity, given
+    return PrincipalKind.UNKNOWN, entry.id, identity, given  # a bare name
 
 
 def _claimed(
