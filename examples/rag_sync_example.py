@@ -8,6 +8,7 @@ full-text index, and answers searches with only the documents the searching pers
     python rag_sync_example.py ingest --config sites.toml [--only SITE[/LIBRARY]]...
     python rag_sync_example.py ingest --log-dir ms365_data/marketing/Documents ...
     python rag_sync_example.py search "spring budget" --user ENTRA-USER-ID [--group ID]...
+        [--group-owner ID]... [--site-group SITE-ID/sitegroups/N]... [--guest]
     python rag_sync_example.py status
 
 How it stays correct (see docs/rag.md):
@@ -26,20 +27,27 @@ How it stays correct (see docs/rag.md):
   grants are brought in line with it (which also catches a permission change that did not
   change any display label). A file missing from it gets no grants: found by nobody.
 
-Who may see a document (`search`): anyone the grants name, i.e.
+Who may see a document (`search`): anyone the grants reach (their `kind`, docs/rag.md), i.e.
 
-* a user grant with the searcher's id (`--user`, the Entra object id);
-* an Entra group grant for one of `--group` (resolve the user's transitive groups yourself,
-  e.g. Graph `/users/{id}/transitiveMemberOf`);
+* a user or guest grant with the searcher's id (`--user`, the Entra object id);
+* a group grant for one of `--group` (resolve the user's transitive groups yourself, e.g.
+  Graph `/users/{id}/transitiveMemberOf`); a group_owners grant for one of `--group-owner`
+  (the Microsoft 365 groups the user owns: Graph `/users/{id}/ownedObjects`);
 * a SharePoint site group grant for one of `--site-group`, or of the groups that
   `--site-groups-file` maps the user to. Graph does not expose site group members: read them
   from SharePoint (`/_api/web/sitegroups/getbyid(N)/users`) and write the mapping file
   `{"<user id>": ["<site id>/sitegroups/<N>", ...]}` on a schedule;
-* a sharing link: "users" links for the people they list; with `--links all` (the default)
-  "organization" links for every member (not for `--guest`) and "anonymous" links for every
-  searcher, since anyone holding the URL may open them. `--links named` ignores both: only
-  people a grant names see the document (SharePoint's own search behaves like that: a link
-  grants access only to people who opened it).
+* an all_members grant ("Everyone except external users") for every member, never for a
+  `--guest`; an everyone grant ("Everyone") for every member too, and not for a guest either:
+  since 2018 guests get the Everyone claim only where an administrator allowed it, which the
+  grants cannot tell (fail closed);
+* a sharing link by its audience: "recipients" links for the people they list; with
+  `--links all` (the default) "organization" links for every member (not for `--guest`) and
+  "public" links for every searcher, since anyone holding the URL may open them. `--links
+  named` ignores both: only people a grant names see the document (SharePoint's own search
+  behaves like that: a link grants access only to people who opened it);
+* site_user, application and unknown grants let in nobody who searches (an unknown principal
+  is never taken for a wider one).
 
 Text-like files (txt, md, csv, json, html) are indexed in full; other types are kept as
 metadata (found by their path) until you plug an extractor into `extract_other`.
@@ -199,22 +207,34 @@ def extract(path: Path) -> tuple[str, str]:
 # ---------------------------------------------------------------------- permissions
 
 
-PRINCIPAL_TOKENS = {"user": "user", "group": "group", "site_group": "sitegroup"}
-LINK_TOKENS = {"organization": ["link:organization"], "anonymous": ["link:anonymous"]}
+# A guest is a person like a user: both are matched by their Entra object id.
+PRINCIPAL_TOKENS = {
+    "user": "user",
+    "guest": "user",
+    "group": "group",
+    "group_owners": "groupowners",
+    "site_group": "sitegroup",
+}
+TENANT_WIDE_TOKENS = {"all_members": "members", "everyone": "everyone"}
+LINK_TOKENS = {"organization": "link:organization", "public": "link:public"}
 
 
 def access_tokens(grant: GrantEntry) -> list[str]:
     """Who a grant lets in, as tokens a searcher's principals are matched against.
 
-    Applications and unknown principals let in nobody who searches; a link lets in the
-    people it lists, plus, by scope, members or anyone (existingAccess adds nobody new).
+    Site users, applications and unknown principals let in nobody who searches; a link lets
+    in the people it lists, plus, by audience, members or anyone (existing_access and
+    unknown add nobody).
     """
     if grant.kind in PRINCIPAL_TOKENS:
         return [f"{PRINCIPAL_TOKENS[grant.kind]}:{grant.id}"]
+    if grant.kind in TENANT_WIDE_TOKENS:
+        return [TENANT_WIDE_TOKENS[grant.kind]]
     if grant.kind != "link":
         return []
     people = [f"user:{r}" for r in grant.recipients or ()]
-    return people + LINK_TOKENS.get(grant.link_scope or "", [])
+    wider = LINK_TOKENS.get(grant.audience or "")
+    return people + ([wider] if wider else [])
 
 
 @dataclass
@@ -427,13 +447,17 @@ class Principal:
     site_groups: tuple[str, ...] = ()
     guest: bool = False
     links: str = "all"  # "all" or "named"
+    owned_groups: tuple[str, ...] = ()  # Microsoft 365 groups the user owns
 
     def tokens(self) -> list[str]:
         found = [f"user:{self.user}"]
         found += [f"group:{g}" for g in self.groups]
+        found += [f"groupowners:{g}" for g in self.owned_groups]
         found += [f"sitegroup:{s}" for s in self.site_groups]
+        if not self.guest:
+            found += ["members", "everyone"]
         if self.links == "all":
-            found.append("link:anonymous")
+            found.append("link:public")
             if not self.guest:
                 found.append("link:organization")
         return found
@@ -531,6 +555,9 @@ def parser() -> argparse.ArgumentParser:
     find.add_argument("query")
     find.add_argument("--user", required=True, help="the searcher's Entra object id")
     find.add_argument("--group", action="append", default=[], help="an Entra group id")
+    find.add_argument(
+        "--group-owner", action="append", default=[], help="a Microsoft 365 group the user owns"
+    )
     find.add_argument("--site-group", action="append", default=[], help="SITE-ID/sitegroups/N")
     find.add_argument("--site-groups-file", type=Path, help="JSON: user id -> site group ids")
     find.add_argument("--guest", action="store_true", help="an external user")
@@ -549,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"applied {count} change logs")
         elif args.command == "search":
             who = Principal(args.user, tuple(args.group), _site_groups(args), args.guest,
-                            args.links)  # fmt: skip
+                            args.links, tuple(args.group_owner))  # fmt: skip
             for hit in search(db, args.query, who, args.limit):
                 print(f"{hit.target}: {hit.path}  [{hit.content}]  {hit.snippet}")
         else:

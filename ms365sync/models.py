@@ -35,14 +35,44 @@ class RemoteItem:
 
 
 class PrincipalKind(enum.Enum):
-    """Who a permission grant is for."""
+    """Who a permission grant is for, in words that need no SharePoint knowledge
+    (graph-facts §6.7-6.12). What is not recognised is `UNKNOWN`, which reaches nobody:
+    a grant is never read as reaching more people than its entry certainly does."""
 
-    USER = "user"
-    GROUP = "group"  # Entra (Microsoft 365 or security) group
-    SITE_GROUP = "site_group"
-    LINK = "link"
+    USER = "user"  # one member of the tenant, by Entra object id
+    GUEST = "guest"  # one external user invited into the tenant, by Entra object id
+    GROUP = "group"  # the members of an Entra group (Microsoft 365 or security)
+    GROUP_OWNERS = "group_owners"  # the owners (not the members) of a Microsoft 365 group
+    SITE_GROUP = "site_group"  # a SharePoint group of one site
+    SITE_USER = "site_user"  # one account the site knows without an Entra object id
+    ALL_MEMBERS = "all_members"  # every member of the tenant, no guest (EEEU)
+    EVERYONE = "everyone"  # every account signed in to the tenant; guests if it allows
+    LINK = "link"  # a sharing link: who it reaches is its `LinkAudience`
     APPLICATION = "application"
-    UNKNOWN = "unknown"
+    UNKNOWN = "unknown"  # not recognised: reaches nobody
+
+
+class LinkAudience(enum.Enum):
+    """Who a sharing link reaches (graph-facts §6.11)."""
+
+    PUBLIC = "public"  # anyone who has the URL, without signing in (scope anonymous)
+    ORGANIZATION = "organization"  # members of the tenant who have the URL; no guest
+    RECIPIENTS = "recipients"  # only the people it lists (scope users)
+    EXISTING_ACCESS = "existing_access"  # nobody who has no access already
+    UNKNOWN = "unknown"  # no scope, or one not listed: nobody beyond its recipients
+
+    @classmethod
+    def of_scope(cls, scope: str | None) -> LinkAudience:
+        """The audience of a link with Graph's `link.scope` (compared without case)."""
+        return _AUDIENCES.get((scope or "").lower(), cls.UNKNOWN)
+
+
+_AUDIENCES = {
+    "anonymous": LinkAudience.PUBLIC,
+    "organization": LinkAudience.ORGANIZATION,
+    "users": LinkAudience.RECIPIENTS,
+    "existingaccess": LinkAudience.EXISTING_ACCESS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +80,7 @@ class Grant:
     """One grant of an item's permissions, keyed by stable ids (not display names)."""
 
     kind: PrincipalKind
-    principal_id: str  # Entra object id, site group id, link id ...
+    principal_id: str  # Entra object id, site group id, a claim, link id ...
     display_name: str
     role: str  # owner | write | read
     email: str | None = None
@@ -58,6 +88,13 @@ class Grant:
     link_type: str | None = None
     link_scope: str | None = None
     recipients: tuple[str, ...] = ()  # user ids a "users" link was granted to
+
+    @property
+    def audience(self) -> LinkAudience | None:
+        """A link's audience, from its scope (None for anything but a link)."""
+        if self.kind is not PrincipalKind.LINK:
+            return None
+        return LinkAudience.of_scope(self.link_scope)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Permissions become both the original tool's "Display Name:::Level" labels and id-keyed
 grants. Identity precedence follows graph-facts §6.3: grantedToV2 before the deprecated grantedTo,
-grantedToIdentitiesV2 before grantedToIdentities; inheritance is never inferred from
-`inheritedFrom` (§6.6).
+grantedToIdentitiesV2 before grantedToIdentities; a login name recognised as a claim
+(`claims`) says who an entry stands for before the identity set's shape does (§6.12);
+inheritance is never inferred from `inheritedFrom` (§6.6).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from ms365sync.graph.types import DriveItem, Identity, IdentitySet, Permission
+from ms365sync.graph.claims import Claim, claim_in_permission_id, read_claim
+from ms365sync.graph.types import DriveItem, Identity, IdentitySet, Permission, SharingLink
 from ms365sync.models import Grant, PermissionSet, PrincipalKind, RemoteItem
 
 LEVELS = {"owner": "Full Control", "write": "Edit", "read": "View"}
@@ -54,7 +56,7 @@ def level(role: str) -> str:
 
 
 def _principal(identities: IdentitySet | None) -> tuple[PrincipalKind, Identity] | None:
-    """The most specific principal of an identity set."""
+    """The most specific principal of an identity set, by its shape alone (§6.3)."""
     if identities is None:
         return None
     for kind, identity in (
@@ -63,48 +65,86 @@ def _principal(identities: IdentitySet | None) -> tuple[PrincipalKind, Identity]
         (PrincipalKind.GROUP, identities.group),
         (PrincipalKind.USER, identities.user),
         (PrincipalKind.APPLICATION, identities.application),
-        (PrincipalKind.USER, identities.site_user),
+        (PrincipalKind.SITE_USER, identities.site_user),
     ):
         if identity is not None and (identity.display_name or identity.id):
             return kind, identity
     return None
 
 
+def _link_grants(entry: Permission, link: SharingLink, roles: Iterable[str]) -> list[Grant]:
+    recipients = entry.granted_to_identities_v2 or entry.granted_to_identities
+    ids = tuple(
+        sorted(
+            p[1].id or p[1].email or p[1].display_name or ""
+            for p in (_principal(r) for r in recipients)
+            if p is not None
+        )
+    )
+    link_type = link.type or "unknown"
+    scope = link.scope or "unknown"
+    return [
+        Grant(
+            kind=PrincipalKind.LINK,
+            principal_id=entry.id,
+            display_name=f"Sharing Link ({link_type}, {scope})",
+            role=role,
+            link_type=link_type,
+            link_scope=scope,
+            recipients=ids,
+        )
+        for role in roles
+    ]
+
+
+def _holder(
+    entry: Permission, kind: PrincipalKind, identity: Identity
+) -> tuple[PrincipalKind, str, Identity, str | None]:
+    """Whom a principal entry grants to: (kind, principal id, the identity that names it,
+    its login name), in the order of graph-facts §6.12; `kind` and `identity` are what the
+    identity set's shape says."""
+    if kind is PrincipalKind.SITE_GROUP:  # its login name is its title, never a claim
+        group_id = f"sitegroup:{identity.id}" if identity.id else entry.id
+        return kind, group_id, identity, identity.login_name
+    v2 = entry.granted_to_v2 or IdentitySet()
+    site_user = v2.site_user or Identity()
+    logins = (site_user.login_name, identity.login_name, claim_in_permission_id(entry.id))
+    for login in (name for name in logins if name):
+        claim = read_claim(login)
+        if claim is not None:
+            return _claimed(entry, claim, login, identity, site_user)
+    given = identity.login_name or site_user.login_name  # no claim: as it came
+    if identity.id:
+        return kind, identity.id, identity, given
+    return PrincipalKind.UNKNOWN, entry.id, identity, given  # a bare name
+
+
+def _claimed(
+    entry: Permission, claim: Claim, login: str, identity: Identity, site_user: Identity
+) -> tuple[PrincipalKind, str, Identity, str | None]:
+    if claim.group_id is not None:
+        return claim.kind, claim.group_id, identity, login
+    if claim.kind in (PrincipalKind.USER, PrincipalKind.GUEST):
+        users = (s.user for s in (entry.granted_to_v2, entry.granted_to) if s is not None)
+        entra_id = next((user.id for user in users if user is not None and user.id), None)
+        if entra_id is not None:
+            return claim.kind, entra_id, identity, login
+        if claim.kind is PrincipalKind.USER:  # known to the site only
+            return PrincipalKind.SITE_USER, site_user.id or login, identity, login
+        return claim.kind, site_user.id or login, identity, login
+    if claim.kind is PrincipalKind.SITE_USER:
+        return claim.kind, site_user.id or login, identity, login
+    return claim.kind, login, identity, login  # everyone, all members, unknown: by claim
+
+
 def _grants_of(entry: Permission) -> list[Grant]:
     roles = entry.roles or ("read",)
     if entry.link is not None:
-        recipients = entry.granted_to_identities_v2 or entry.granted_to_identities
-        ids = tuple(
-            sorted(
-                p[1].id or p[1].email or p[1].display_name or ""
-                for p in (_principal(r) for r in recipients)
-                if p is not None
-            )
-        )
-        link_type = entry.link.type or "unknown"
-        scope = entry.link.scope or "unknown"
-        return [
-            Grant(
-                kind=PrincipalKind.LINK,
-                principal_id=entry.id,
-                display_name=f"Sharing Link ({link_type}, {scope})",
-                role=role,
-                link_type=link_type,
-                link_scope=scope,
-                recipients=ids,
-            )
-            for role in roles
-        ]
+        return _link_grants(entry, entry.link, roles)
     found = _principal(entry.granted_to_v2) or _principal(entry.granted_to)
     if found is None:
-        return []
-    kind, identity = found
-    login = identity.login_name
-    if entry.granted_to_v2 is not None and entry.granted_to_v2.site_user is not None:
-        login = login or entry.granted_to_v2.site_user.login_name
-    principal_id = identity.id or entry.id
-    if kind is PrincipalKind.SITE_GROUP and identity.id:
-        principal_id = f"sitegroup:{identity.id}"
+        return []  # names nobody
+    kind, principal_id, identity, login = _holder(entry, *found)
     return [
         Grant(
             kind=kind,

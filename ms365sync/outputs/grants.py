@@ -1,8 +1,11 @@
 """The id-keyed permissions file (`.permissions.grants.json`): its model and its text.
 
 `.permissions.grants.json` holds every mirrored file's item id and grants keyed by stable
-ids (Entra object ids, site-qualified site group ids, sharing link ids with their scope and
-recipients), each marked own or inherited from the committed tree's permission source. It
+ids (Entra object ids, site-qualified site group ids, sharing link ids with their scope,
+audience and recipients), each of a kind that says whom it reaches (a person, a group's
+members or owners, every member of the tenant, everyone, a link's audience, or nobody for
+what is not recognised) and marked own or inherited from the committed tree's permission
+source. It
 is rendered from the committed state only, after the commit and again after a crash
 (`sync.publish`), and written atomically: a reader sees the old file or the new.
 The models here (and `changelog.ChangeLog`) are the published formats (`ms365sync.outputs.schemas`).
@@ -32,29 +35,61 @@ __all__ = [
     "grant_entry",
 ]
 
-GRANTS_VERSION: Literal[1] = 1
+# Version 2: the kinds guest, group_owners, site_user, all_members and everyone, and a link's
+# audience. A version-1 reader validating strictly would refuse the new kinds, and one that
+# did not would misread them: hence a new version (docs/rag.md, "Versions of the grants file").
+GRANTS_VERSION: Literal[2] = 2
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SITE_LOCAL_KINDS = (PrincipalKind.USER, PrincipalKind.GROUP, PrincipalKind.APPLICATION)
+_LOGIN = re.compile(r"^[ic]:0", re.IGNORECASE)  # a SharePoint claim (graph-facts §6.7)
+_ENTRA_KINDS = (
+    PrincipalKind.USER,
+    PrincipalKind.GUEST,
+    PrincipalKind.GROUP,
+    PrincipalKind.GROUP_OWNERS,
+    PrincipalKind.APPLICATION,
+)
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-PrincipalKindName = Literal["user", "group", "site_group", "link", "application", "unknown"]
+PrincipalKindName = Literal[
+    "user",
+    "guest",
+    "group",
+    "group_owners",
+    "site_group",
+    "site_user",
+    "all_members",
+    "everyone",
+    "link",
+    "application",
+    "unknown",
+]
+LinkAudienceName = Literal["public", "organization", "recipients", "existing_access", "unknown"]
 
 
 class GrantEntry(_Model):
     """One grant of a file's permissions, keyed by a stable id (display names are not unique)."""
 
     kind: PrincipalKindName = Field(
-        description="user, group (Entra group), site_group (SharePoint group), link (sharing "
-        "link), application or unknown."
+        description="Whom the grant reaches. user: one member of the tenant (Entra object "
+        "id). guest: one external user invited into the tenant (Entra object id). group: the "
+        "members of an Entra group. group_owners: the owners, not the members, of a Microsoft "
+        "365 group (a group-connected site's owners). site_group: a SharePoint group of the "
+        "site. site_user: one account the site knows without an Entra object id. "
+        "all_members: every member of the tenant, no guest ('Everyone except external "
+        "users'). everyone: every account signed in to the tenant ('Everyone'; guests only "
+        "where the tenant allows it). link: a sharing link, reaching its audience. "
+        "application: an app. unknown: not recognised; reaches nobody."
     )
     id: str = Field(
-        description="Stable id: the Entra object id of a user, group or application; "
-        "'<site id>/sitegroups/<n>' for a site group; the permission id for a sharing link; "
-        "'<site id>/siteusers/<n>' for a principal known only by its site-local id."
+        description="Stable id: the Entra object id of a user, guest or application; the "
+        "Entra group id for group and group_owners; '<site id>/sitegroups/<n>' for a site "
+        "group; '<site id>/siteusers/<n>' (or its login name) for a site_user, and for "
+        "anything known only by its site-local id; the SharePoint claim for all_members, "
+        "everyone and a recognised but unknown claim; the permission id for a sharing link."
     )
     display_name: str = Field(description="For people to read; never filter on it.")
     role: str = Field(description="Graph role: owner, write or read.")
@@ -63,10 +98,20 @@ class GrantEntry(_Model):
         "permission source is another item); false when the file is its own permission root."
     )
     email: str | None = None
-    login_name: str | None = None
+    login_name: str | None = Field(default=None, description="SharePoint's login name (claim).")
     link_type: str | None = Field(default=None, description="Links: view, edit ...")
     link_scope: str | None = Field(
-        default=None, description="Links: anonymous, organization, users or existingAccess."
+        default=None,
+        description="Links: SharePoint's scope as sent: anonymous, organization, users or "
+        "existingAccess. Filter on audience instead.",
+    )
+    audience: LinkAudienceName | None = Field(
+        default=None,
+        description="Links: whom the link reaches. public: anyone who has the URL, without "
+        "signing in. organization: members of the tenant who have the URL, not guests, not "
+        "the public. recipients: only the people in recipients. existing_access: nobody "
+        "who has no access already. unknown: scope missing or not recognised; nobody beyond "
+        "recipients.",
     )
     recipients: list[str] | None = Field(
         default=None, description="Links: the user ids the link was granted to ('users' links)."
@@ -95,7 +140,11 @@ class GrantsFileEntry(_Model):
 class GrantsFile(_Model):
     """`.permissions.grants.json`: every mirrored file's grants by stable ids, by path."""
 
-    version: Literal[1] = Field(description="The format's version.")
+    version: Literal[2] = Field(
+        description="The format's version: 2 since the kinds guest, group_owners, site_user, "
+        "all_members and everyone and a link's audience (version 1 had user, group, "
+        "site_group, link, application and unknown)."
+    )
     target: TargetInfo
     files: dict[str, GrantsFileEntry] = Field(
         description="Library-relative path (as in .permissions.json and the change logs) -> "
@@ -106,21 +155,25 @@ class GrantsFile(_Model):
 def stable_id(grant: Grant, site_id: str | None) -> str:
     """A grant's principal id, qualified by the site where it is only unique within one.
 
-    Site group ids are small numbers per site (graph-facts §6.4); a user or group known only by
-    its site principal id (no Entra object id) is qualified the same way.
+    Site group ids are small numbers per site (graph-facts §6.4); a site user, or a user or
+    group known only by its site principal id (no Entra object id), is qualified the same way.
+    A principal known by its login name alone keeps it (a login name is the tenant's).
     """
-    if site_id is None:  # only before a run has resolved the site (never in an export)
-        return grant.principal_id
-    if grant.kind is PrincipalKind.SITE_GROUP:
-        return f"{site_id}/sitegroups/{grant.principal_id.removeprefix('sitegroup:')}"
-    if grant.kind in _SITE_LOCAL_KINDS and not _GUID.match(grant.principal_id):
-        return f"{site_id}/siteusers/{grant.principal_id}"
-    return grant.principal_id
+    principal_id, kind = grant.principal_id, grant.kind
+    if site_id is None or _LOGIN.match(principal_id):  # a login name is the tenant's
+        return principal_id
+    if kind is PrincipalKind.SITE_GROUP:
+        return f"{site_id}/sitegroups/{principal_id.removeprefix('sitegroup:')}"
+    site_local = kind in _ENTRA_KINDS and not _GUID.match(principal_id)
+    if site_local or kind is PrincipalKind.SITE_USER:
+        return f"{site_id}/siteusers/{principal_id}"
+    return principal_id
 
 
 def grant_entry(grant: Grant, *, site_id: str | None, inherited: bool) -> GrantEntry:
     """The exported form of one grant."""
     link = grant.kind is PrincipalKind.LINK
+    audience = grant.audience
     return GrantEntry(
         kind=grant.kind.value,
         id=stable_id(grant, site_id),
@@ -131,6 +184,7 @@ def grant_entry(grant: Grant, *, site_id: str | None, inherited: bool) -> GrantE
         login_name=grant.login_name,
         link_type=grant.link_type,
         link_scope=grant.link_scope,
+        audience=audience.value if audience is not None else None,
         recipients=list(grant.recipients) if link else None,
     )
 

@@ -14,7 +14,9 @@ from ms365sync.state.meta import MetaKey, read_value, write_value
 
 __all__ = ["ITEM_FIELDS", "MIRROR_COLUMNS", "MIRROR_FIELDS", "SCHEMA_VERSION", "create", "migrate"]
 
-SCHEMA_VERSION = 2  # 2: mirror.ino
+# 2: mirror.ino. 3: the principal kinds of graph-facts §6.12 (a store of version 2 holds
+# permission sets classified the old way: they are read again).
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -139,6 +141,12 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
             columns = {row[1] for row in db.execute("PRAGMA table_info(mirror)")}
             if "ino" not in columns:
                 db.execute("ALTER TABLE mirror ADD COLUMN ino INTEGER")
+            if int(version) < 3:
+                # Grants stored before the kinds of graph-facts §6.12 (Everyone except
+                # external users as a "user" ...): forgetting the permission sets makes the
+                # next run read every source again, and the mirror's records follow (a kind
+                # that changes no label is recorded without a change log).
+                db.execute("DELETE FROM perms")
             write_value(db, MetaKey.SCHEMA_VERSION, str(SCHEMA_VERSION))
         except BaseException:
             db.execute("ROLLBACK")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from ms365sync.emulator import BytesContent, EmulatorServer, GeneratedContent, Role
 from ms365sync.outputs.changelog import ChangeLog
+from ms365sync.target import GRANTS_FILE
 from support.certificates import make_certificate
 from support.harness import FIRST_FILES, World, add_many, make_world
 
@@ -53,6 +55,27 @@ def test_first_and_incremental_sync_over_https(served: tuple[World, EmulatorServ
     assert len(world.recorder.downloads()) == 1
     assert world.data() == world.remote_files()
     assert world.permissions_json()["Finance/q1.txt"] == world.expected_labels("Finance/q1.txt")
+
+
+def test_special_principals_and_link_audiences_over_https(
+    served: tuple[World, EmulatorServer, Path],
+) -> None:
+    """Everyone except external users, a guest and an organization link, served over HTTPS,
+    reach the grants file as their kinds and .permissions.json as their labels."""
+    world, server, ca = served
+    t, d = world.tenant, world.drive
+    guest = t.add_user("Jordan Blake", "jordan@brightline.example", guest=True)
+    t.grant(d, "Plans", "everyone_except_external", Role.READ)
+    t.grant(d, "readme.md", "user:jordan@brightline.example", Role.READ)
+    t.add_link(d, "readme.md", "view", "organization")
+    _sync(world, server, ca)
+    files = json.loads((world.root / GRANTS_FILE).read_text("utf-8"))["files"]
+    kinds = {(g["kind"], g.get("audience")) for g in files["readme.md"]["grants"]}
+    assert {("guest", None), ("link", "organization")} <= kinds
+    assert guest.id in {g["id"] for g in files["readme.md"]["grants"]}
+    assert "all_members" in {g["kind"] for g in files["Plans/budget.csv"]["grants"]}
+    for path in world.remote_files():
+        assert world.permissions_json()[path] == world.expected_labels(path)
 
 
 def test_faults_over_https(served: tuple[World, EmulatorServer, Path]) -> None:

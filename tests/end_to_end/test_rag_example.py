@@ -18,6 +18,7 @@ from ms365sync.emulator import BytesContent, Role, apply_scenario, demo_scenario
 from support.demo import BEN, CHLOE, EXAMPLE, FARID, MARKETING, PRODUCT, Demo, load_example
 
 CONTRACT = "Agency/contract-summary.txt"
+JORDAN = "jordan.blake@brightline.example"
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +128,31 @@ def test_groups_site_groups_and_sharing_links_follow_the_documented_rules(
     chloe, ben = demo.user_id(CHLOE), demo.user_id(BEN)
     assert found(rag, db, "requirements", chloe, links="named", guest=True) == {specs}
     assert found(rag, db, "requirements", ben) == set()
+
+
+def test_tenant_wide_grants_guests_and_group_owners_follow_the_documented_rules(
+    rag: ModuleType, tmp_path: Path
+) -> None:
+    """all_members and everyone let in every member, never a guest; a guest is found by its
+    own grant; group_owners lets in the group's owners, not its members (docs/rag.md)."""
+    demo = Demo.create(tmp_path)
+    tenant, drive = demo.emulator.tenant, demo.drive()
+    guest = demo.user_id(JORDAN)  # the demo's guest, granted Agency/agency-contacts.json
+    tenant.grant(drive, "Market Research", "everyone_except_external", Role.READ)
+    tenant.grant(drive, "Reports/channel-mix.json", "everyone", Role.READ)
+    tenant.grant(drive, CONTRACT, "groupowners:Marketing Team", Role.OWNER)
+    demo.sync(MARKETING)
+    db = tmp_path / "index.db"
+    ingest(rag, demo, db, "--only", MARKETING)
+    member, team = "00000000-0000-0000-0000-000000000000", demo.group_id("Marketing Team")
+    research = {"Market Research/competitor-overview.md"}
+    assert found(rag, db, "Plannr Series", member) == research
+    assert found(rag, db, "Plannr Series", guest, guest=True) == set()
+    assert found(rag, db, "LinkedIn pipeline", member) == {"Reports/channel-mix.json"}
+    assert found(rag, db, "LinkedIn pipeline", guest, guest=True) == set()
+    assert found(rag, db, "Jordan Blake", guest, guest=True) == {"Agency/agency-contacts.json"}
+    assert found(rag, db, "Brightline retainer", member, owned_groups=(team,)) == {CONTRACT}
+    assert found(rag, db, "Brightline retainer", member, groups=(team,)) == set()
 
 
 def test_display_names_are_never_used_to_grant_access(

@@ -6,18 +6,21 @@ from __future__ import annotations
 import dataclasses
 from typing import get_args
 
-from ms365sync.models import Grant, PermissionSet, PrincipalKind
-from ms365sync.outputs.grants import GrantEntry, PrincipalKindName, grant_entry
+from ms365sync.models import Grant, LinkAudience, PermissionSet, PrincipalKind
+from ms365sync.outputs.grants import GrantEntry, LinkAudienceName, PrincipalKindName, grant_entry
 from ms365sync.state.perms import decode_grants, decode_permissions, encode_grants, encode_labels
 
 
-def test_the_published_kinds_are_the_models_kinds() -> None:
+def test_the_published_kinds_and_audiences_are_the_models() -> None:
     assert set(get_args(PrincipalKindName)) == {kind.value for kind in PrincipalKind}
+    assert set(get_args(LinkAudienceName)) == {audience.value for audience in LinkAudience}
 
 
-def test_a_published_entry_names_the_models_fields_plus_its_stable_id_and_inheritance() -> None:
+def test_a_published_entry_names_the_models_fields_plus_id_inheritance_and_audience() -> None:
+    """`audience` is not stored: it is the model's `Grant.audience`, made from the scope."""
     model = {field.name for field in dataclasses.fields(Grant)}
-    assert set(GrantEntry.model_fields) == (model - {"principal_id"}) | {"id", "inherited"}
+    published = (model - {"principal_id"}) | {"id", "inherited", "audience"}
+    assert set(GrantEntry.model_fields) == published
 
 
 def test_the_stored_form_round_trips_every_field() -> None:
@@ -66,5 +69,6 @@ def test_a_published_entry_is_made_from_the_model_field_for_field() -> None:
         "inherited": True,
         "link_type": "view",
         "link_scope": "users",
+        "audience": "recipients",
         "recipients": ["u1"],
     }

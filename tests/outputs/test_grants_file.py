@@ -101,6 +101,25 @@ def test_a_users_link_lists_its_recipients_by_user_id(demo: Demo) -> None:
     assert link["recipients"] == sorted([demo.user_id(CHLOE), demo.user_id(DANIEL)])
 
 
+def test_the_demos_guest_organization_link_and_all_members_grant(demo: Demo) -> None:
+    demo.sync("marketing", "hr/Policies")
+    contacts = _grants(demo.grants_file(), "Agency/agency-contacts.json")
+    (guest,) = [g for g in contacts if g["kind"] == "guest"]
+    jordan = "jordan.blake@brightline.example"
+    assert (guest["id"], guest["email"]) == (demo.user_id(jordan), jordan)
+    assert "#ext#@contoso.onmicrosoft.com" in guest["login_name"]
+    report = _grants(demo.grants_file(), "Reports/Q4 2024 marketing report.pdf")
+    (link,) = [g for g in report if g["kind"] == "link"]
+    assert (link["link_scope"], link["audience"]) == ("organization", "organization")
+    policies = demo.grants_file("hr/Policies")
+    for path, entry in policies["files"].items():
+        (everyone,) = [g for g in entry["grants"] if g["kind"] == "all_members"]
+        assert everyone["display_name"] == "Everyone except external users", path
+        assert everyone["id"].startswith("c:0-.f|rolemanager|spo-grid-all-users/")
+    labels = json.loads((demo.root("hr/Policies") / ".permissions.json").read_text("utf-8"))
+    assert all("Everyone except external users:::View" in found for found in labels.values())
+
+
 def test_a_revoked_grant_leaves_the_grants_file_and_permissions_json_keeps_its_format(
     demo: Demo,
 ) -> None:

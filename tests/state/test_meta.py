@@ -114,8 +114,40 @@ def test_a_store_of_schema_1_gains_the_inode_column_and_keeps_its_records(
     for _ in range(2):
         state = StateStore(tmp_path / "state")
         try:
-            assert state.meta.schema_version == SCHEMA_VERSION == 2
+            assert state.meta.schema_version == SCHEMA_VERSION == 3
             [record] = state.mirror_files()
             assert record.path == "a.txt" and record.mtime_ns == 5 and record.ino is None
         finally:
             state.close()
+
+
+def test_a_store_of_schema_2_forgets_its_permission_sets_and_keeps_its_records(
+    tmp_path: Path,
+) -> None:
+    """Permission sets read before the principal kinds of graph-facts §6.12 are read again:
+    the perms table is emptied once (every source then counts as never read); the mirror's
+    records stay, to be compared with what the next read finds."""
+    state = StateStore(tmp_path / "state")
+    perms = PermissionSet(("Everyone except external users:::View",))
+    state.store_permissions("root", perms, 1.0)
+    state.put_mirror(MirrorFile("i1", "a.txt", "a.txt", 1, "c", "q", "e", "m", 5, perms, ino=7))
+    path = state.path
+    state.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    state = StateStore(tmp_path / "state")
+    try:
+        assert state.meta.schema_version == SCHEMA_VERSION
+        assert state.permissions() == {}
+        [record] = state.mirror_files()
+        assert record.permissions == perms and record.ino == 7
+        state.store_permissions("root", perms, 2.0)
+    finally:
+        state.close()
+    state = StateStore(tmp_path / "state")  # migrated once: what was read since stays
+    try:
+        assert state.permissions() == {"root": perms}
+    finally:
+        state.close()

@@ -90,7 +90,9 @@ class Mutator:
         return (
             [f"user:{u}" for u in users]
             + [f"group:{g}" for g in groups]
+            + [f"groupowners:{g}" for g in groups]
             + ["sitegroup:Visitors", "sitegroup:Members"]
+            + ["everyone_except_external", "everyone"]
         )
 
     # -- operations --------------------------------------------------------------------

@@ -248,6 +248,16 @@ class AddUser(StrictModel):
     op: Literal["add_user"]
     name: str
     email: str
+    guest: bool = False  # an external user: its principal name holds #EXT#
+
+
+class AddSiteUser(SiteChange):
+    """An account the site knows without an Entra object (graph-facts §6.3)."""
+
+    op: Literal["add_site_user"]
+    name: str
+    login: str
+    email: str | None = None
 
 
 class AddGroup(StrictModel):
@@ -346,6 +356,7 @@ Change = Annotated[
     | RestoreInheritance
     | RenameLibrary
     | AddUser
+    | AddSiteUser
     | AddGroup
     | AddGuest
     | AddGroupMember

@@ -23,6 +23,7 @@ from ms365sync.emulator.scenarios.changespec import (
     AddLink,
     AddLinkRecipient,
     AddSiteGroupMember,
+    AddSiteUser,
     AddUser,
     BreakInheritance,
     Change,
@@ -52,7 +53,7 @@ from ms365sync.emulator.scenarios.changespec import (
 )
 from ms365sync.emulator.scenarios.target import Context
 from ms365sync.emulator.tenant.content import BytesContent, Content
-from ms365sync.emulator.tenant.model import Drive, GroupKind, Role
+from ms365sync.emulator.tenant.model import Drive, GroupKind, Role, Site
 
 
 def _line(drive: Drive, text: str) -> str:
@@ -150,6 +151,12 @@ def connect_site(ctx: Context, site_ref: str | None, group_ref: str) -> str:
         group = ctx.target.group(group_ref)
         ctx.target.connect_site(site, group)
     return f"{site.name}: connected to the Microsoft 365 group {group.display_name}"
+
+
+def add_site_user(ctx: Context, site: Site, name: str, login: str, email: str | None = None) -> str:
+    with ctx.at("login"):
+        ctx.target.add_site_user(site, name, login, email)
+    return f"{site.name}: added site user {name} ({login})"
 
 
 # ----------------------------------------------------------------------------- scenario changes
@@ -303,8 +310,13 @@ def _rename_library(change: RenameLibrary, ctx: Context) -> str:
 def _add_user(change: AddUser, ctx: Context) -> str:
     with ctx.at("email"):
         _refuse_known(ctx.target.user, change.email, "user")
-        ctx.target.add_user(change.name, change.email)
-    return f"added user {change.name} <{change.email}>"
+        ctx.target.add_user(change.name, change.email, guest=change.guest)
+    return f"added {'guest' if change.guest else 'user'} {change.name} <{change.email}>"
+
+
+@_run.register
+def _add_site_user(change: AddSiteUser, ctx: Context) -> str:
+    return add_site_user(ctx, ctx.site(change.site), change.name, change.login, change.email)
 
 
 @_run.register

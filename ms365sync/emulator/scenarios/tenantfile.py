@@ -24,6 +24,7 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     [[users]]                                   # [[guests]] take the same keys
     name = "Amira Haddad"
     email = "amira@contoso.onmicrosoft.com"     # a guest's: its outside address
+    guest = false                               # users only: true for an external user
 
     [[groups]]
     name = "Marketing Team"
@@ -41,6 +42,11 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     owners = ["user:amira@contoso.onmicrosoft.com"]    # more members of the site's groups:
     members = ["group:Sales"]                   # user:, group:, groupowners:NAME,
     visitors = ["everyone_except_external"]     # everyone, everyone_except_external
+
+    [[sites.users]]                             # accounts without an Entra object
+    name = "Former Employee"
+    login = "i:0#.f|membership|former@contoso.onmicrosoft.com"
+    email = "former@contoso.onmicrosoft.com"    # optional
     [[sites.libraries]]
     title = "Documents"
     url = "Shared Documents"                    # URL segment; default: the title
@@ -55,7 +61,7 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     path = "Reports"
     inherit = false                             # break inheritance ...
     copy = false                                # ... without the inherited grants
-    grants = [{ principal = "group:Sales", role = "read" }]
+    grants = [{ principal = "group:Sales", role = "read" }]   # principals as in scenarios
     revoke = ["sitegroup:Visitors"]
     links = [{ type = "view", scope = "organization" }]
 
@@ -176,6 +182,16 @@ class _Group(_Person):
     owners: list[str] = Field(default_factory=list)
 
 
+class _User(_Person):
+    guest: bool = False
+
+
+class _SiteUser(StrictModel):
+    name: str = Field(min_length=1)
+    login: str = Field(min_length=1)
+    email: str | None = None
+
+
 class _Folder(ItemAddress):
     pass
 
@@ -224,6 +240,7 @@ class _Site(StrictModel):
     owners: list[str] = Field(default_factory=list)
     members: list[str] = Field(default_factory=list)
     visitors: list[str] = Field(default_factory=list)
+    users: list[_SiteUser] = Field(default_factory=list)
     libraries: list[_Library] = Field(default_factory=list)
 
 
@@ -234,7 +251,7 @@ class TenantSpec(StrictModel):
     tenant: _TenantInfo = Field(default_factory=_TenantInfo)
     settings: _Settings = Field(default_factory=_Settings)
     apps: list[_App] = Field(default_factory=list)
-    users: list[_Person] = Field(default_factory=list)
+    users: list[_User] = Field(default_factory=list)
     guests: list[_Person] = Field(default_factory=list)
     groups: list[_Group] = Field(default_factory=list)
     sites: list[_Site] = Field(default_factory=list)
@@ -298,10 +315,10 @@ def _add_person(tenant: Tenant, kind: str, person: _Person, where: Where) -> Non
         except InputError:
             if isinstance(person, _Group):
                 tenant.add_group(person.name, person.email, kind=GroupKind(person.kind))
-            elif kind == "guests":
-                tenant.add_guest(person.name, person.email)
+            elif isinstance(person, _User):
+                tenant.add_user(person.name, person.email, guest=person.guest)
             else:
-                tenant.add_user(person.name, person.email)
+                tenant.add_guest(person.name, person.email)
             return
         raise InputError(f"{person.email!r} is listed twice")
 
@@ -349,6 +366,9 @@ def _add_site(tenant: Tenant, spec: _Site, hostname: str, label: str) -> None:
     with Context(tenant, Where(label)).at("path"):
         site = tenant.add_site(hostname, spec.path, spec.title)
     site.description = spec.description
+    for index, account in enumerate(spec.users):
+        ctx = Context(tenant, Where(f"{label}.users[{index}]"))
+        ops.add_site_user(ctx, site, account.name, account.login, account.email)
     for index, library in enumerate(spec.libraries):
         _add_library(tenant, site, library, f"{label}.libraries[{index}]")
 

@@ -22,7 +22,9 @@ from ms365sync.emulator.tenant.model import (
     Role,
     Site,
     SiteGroup,
+    SiteUser,
     User,
+    UserType,
 )
 
 PathLike = str | Sequence[str]
@@ -137,9 +139,13 @@ class TenantBase:
             self.directory.apps[app.client_id] = app
             return app
 
-    def add_user(self, display_name: str, email: str) -> User:
+    def add_user(self, display_name: str, email: str, *, guest: bool = False) -> User:
+        """A member of the tenant, or with `guest` an external user invited into it (its user
+        principal name then is "<address with _ for @>#EXT#@<tenant domain>")."""
         with self.lock:
-            user = User(str(self.ids.guid()), display_name, email)
+            upn = ids.guest_upn(email, self.domain) if guest else ""
+            kind = UserType.GUEST if guest else UserType.MEMBER
+            user = User(str(self.ids.guid()), display_name, email, kind, upn)
             self.users[user.id] = user
             self._principal_ids[user.id] = 10 + len(self._principal_ids)
             return user
@@ -152,7 +158,24 @@ class TenantBase:
             group = Group(str(self.ids.guid()), display_name, email, kind, created=self.now())
             self.groups[group.id] = group
             self._principal_ids[group.id] = 10 + len(self._principal_ids)
+            # Its owners' claim is a principal of its own (graph-facts §6.10).
+            self._principal_ids[group.id + "_o"] = 10 + len(self._principal_ids)
             return group
+
+    def add_site_user(
+        self, site: Site, display_name: str, login_name: str, email: str | None = None
+    ) -> SiteUser:
+        """An account `site` knows without an Entra object (an identity claim login name,
+        e.g. "i:0#.f|membership|former@contoso.com")."""
+        if not login_name.lower().startswith("i:"):
+            raise MutationError(f"site user {login_name!r}: a login name starts with 'i:'")
+        with self.lock:
+            if login_name.lower() in site.users:
+                raise MutationError(f"site {site.path} already has a user {login_name!r}")
+            number = self._principal_ids[login_name.lower()] = 10 + len(self._principal_ids)
+            account = SiteUser(number, display_name, login_name, email)
+            site.users[login_name.lower()] = account
+            return account
 
     def site_principal_id(self, principal_id: str) -> int:
         """The site principal id (siteUser.id) of a user or group; 6 for anyone unknown."""
@@ -305,20 +328,30 @@ class TenantBase:
         return node
 
     def principal(self, site: Site, spec: str) -> GrantKey:
-        """A grant key from "user:REF", "group:REF" or "sitegroup:Owners|Members|Visitors|TITLE"."""
+        """A grant key from "user:REF" (members and guests), "group:REF" (a group's members),
+        "groupowners:REF" (a Microsoft 365 group's owners), "sitegroup:Owners|Members|
+        Visitors|TITLE", "siteuser:LOGIN|NAME", "everyone_except_external" or "everyone"."""
         kind, _, ref = spec.partition(":")
         if kind == "user":
             return (PrincipalKind.USER, self.user(ref).id)
-        if kind == "group":
-            return (PrincipalKind.GROUP, self.group(ref).id)
+        if kind in ("group", "groupowners"):
+            return (PrincipalKind(kind), self.group(ref).id)
         if kind == "sitegroup":
             for group in site.groups.values():
                 if ref.lower() in (group.title.lower(), group.title.lower().rsplit(" ", 1)[-1]):
                     return (PrincipalKind.SITE_GROUP, str(group.id))
             raise MutationError(f"site {site.path} has no group {ref!r}")
+        if kind == "siteuser":
+            for login, account in site.users.items():
+                if ref.lower() in (login, account.display_name.lower()):
+                    return (PrincipalKind.SITE_USER, login)
+            raise MutationError(f"site {site.path} has no site user {ref!r}")
+        if spec in (PrincipalKind.ALL_MEMBERS.value, PrincipalKind.EVERYONE.value):
+            return (PrincipalKind(spec), "")
         raise MutationError(
-            f"principal {spec!r}: expected user:EMAIL, group:NAME or "
-            "sitegroup:Owners|Members|Visitors"
+            f"principal {spec!r}: expected user:EMAIL, group:NAME, groupowners:NAME, "
+            "sitegroup:Owners|Members|Visitors, siteuser:LOGIN, everyone_except_external "
+            "or everyone"
         )
 
     def _non_root(self, drive: Drive, path: PathLike) -> Item:

@@ -71,6 +71,7 @@ def user_login(upn: str) -> str:
 
 
 def group_login(group_id: str) -> str:
+    """The claim of a Microsoft 365 group's members (graph-facts §6.7)."""
     return f"c:0o.c|federateddirectoryclaimprovider|{group_id}"
 
 
@@ -93,5 +94,5 @@ def everyone_except_external_login(tenant_id: str) -> str:
 
 def guest_upn(mail: str, domain: str) -> str:
     """A guest's user principal name: the outside address with "@" as "_", then "#EXT#@"
-    and the inviting tenant's domain (graph-facts §15.2)."""
+    and the inviting tenant's domain (graph-facts §6.9, §15.2)."""
     return f"{mail.replace('@', '_')}#EXT#@{domain}"

@@ -35,9 +35,17 @@ class Role(enum.Enum):
 
 
 class PrincipalKind(enum.Enum):
-    USER = "user"
-    GROUP = "group"  # an Entra (Microsoft 365 / security) group
+    """Who a grant is for (graph-facts §6.7). The grant key's second part is an Entra object
+    id (users, groups, a group's owners), a site group's number, a site user's login name,
+    a link id, or "" for the tenant-wide principals."""
+
+    USER = "user"  # an Entra user: a member, or a guest (its UPN holds #EXT#)
+    GROUP = "group"  # the members of an Entra (Microsoft 365 / security) group
+    GROUP_OWNERS = "groupowners"  # the owners of a Microsoft 365 group (claim ending "_o")
     SITE_GROUP = "sitegroup"
+    SITE_USER = "siteuser"  # an account the site knows without an Entra object
+    ALL_MEMBERS = "everyone_except_external"  # "Everyone except external users"
+    EVERYONE = "everyone"  # "Everyone" (c:0(.s|true)
     LINK = "link"
 
 
@@ -114,6 +122,17 @@ class SiteGroup:
     role: Role
     members: dict[SiteMember, None] = field(default_factory=dict)  # in the order added
     description: str = ""
+
+
+@dataclass
+class SiteUser:
+    """An account a site knows without an Entra object (graph-facts §6.3): a former
+    employee's leftover entry, an app principal, an account of another provider."""
+
+    id: int  # site principal id
+    display_name: str
+    login_name: str  # an identity claim, e.g. "i:0#.f|membership|former@contoso.com"
+    email: str | None = None
 
 
 @dataclass
@@ -397,6 +416,7 @@ class Site:
         self.id = f"{hostname},{collection},{web}"
         self.created = self.modified = now
         self.groups: dict[Role, SiteGroup] = {}
+        self.users: dict[str, SiteUser] = {}  # accounts without an Entra object, by login
         self.drives: dict[str, Drive] = {}
         # The Microsoft 365 group of a group-connected site (a "team site"), or None.
         self.group_id: str | None = None

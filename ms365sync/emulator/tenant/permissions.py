@@ -1,22 +1,26 @@
 """Permissions as SharePoint reports them through Graph, and as the export writes them.
 
 Rendering follows graph-facts §6: one entry per principal; grantedToV2 with the deprecated
-grantedTo beside it; site groups as grantedToV2.siteGroup; users with their siteUser;
-Entra groups keyed by their federated-directory claim; sharing links with
-grantedToIdentitiesV2; ids are the base64url of the principal's login name; roles are
-owner / write / read; `inheritedFrom` is an empty object on every entry, as in the 2021
-capture; links carry no `hasPassword` (OneDrive personal only). Children that inherit
-report exactly their permission root's entries.
+grantedTo beside it; site groups as grantedToV2.siteGroup; users (guests too, whose login
+name holds "#ext#") with their siteUser; a Microsoft 365 group's members and owners by
+grantedToV2.group and the federated-directory claim (the owners' ends in "_o"); accounts
+without an Entra object, "Everyone except external users" and "Everyone" by siteUser alone;
+sharing links with grantedToIdentitiesV2; ids are the base64url of the principal's login
+name; roles are owner / write / read; `inheritedFrom` is an empty object on every entry, as
+in the 2021 capture; links carry no `hasPassword` (OneDrive personal only). Children that
+inherit report exactly their permission root's entries.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ms365sync.emulator.tenant import ids
 from ms365sync.emulator.tenant.model import (
     Drive,
     GrantKey,
+    Group,
     Item,
     PrincipalKind,
     Role,
@@ -30,6 +34,8 @@ JSON = dict[str, Any]
 _NO_EXPIRY = "0001-01-01T00:00:00Z"
 _DEPRECATED_TO = "GrantedTo has been deprecated. Refer to GrantedToV2"
 _DEPRECATED_IDENTITIES = "GrantedToIdentities has been deprecated. Refer to GrantedToIdentitiesV2"
+ALL_MEMBERS_NAME = "Everyone except external users"
+EVERYONE_NAME = "Everyone"
 
 
 def effective_grants(item: Item) -> dict[GrantKey, Role]:
@@ -45,49 +51,89 @@ def _user_identity(tenant: Tenant, user: User) -> JSON:
             "id": str(tenant.site_principal_id(user.id)),
             "displayName": user.display_name,
             "email": user.email,
-            "loginName": ids.user_login(user.email),
+            "loginName": ids.user_login(user.user_principal_name),
         },
     }
+
+
+@dataclass(frozen=True)
+class _Principal:
+    """A grant's principal as permission entries show it: its login name (the entry id is
+    its base64url), its name, and its sharePointIdentitySet and deprecated identitySet."""
+
+    login: str
+    name: str
+    v2: JSON
+    v1: JSON
+
+
+def _site_user(number: int, name: str, login: str, email: str | None = None) -> JSON:
+    found: JSON = {"id": str(number), "displayName": name, "loginName": login}
+    if email is not None:
+        found["email"] = email
+    return found
+
+
+def _principal(tenant: Tenant, drive: Drive, key: GrantKey) -> _Principal:
+    """Graph-facts §6.3-6.10: site groups by siteGroup; users (members and guests) by user and
+    siteUser; a group's members and owners by group and a siteUser carrying their claim;
+    site users and the tenant-wide principals by siteUser alone."""
+    kind, ref = key
+    if kind is PrincipalKind.SITE_GROUP:
+        title = next(g.title for g in drive.site.groups.values() if str(g.id) == ref)
+        group = {"siteGroup": {"id": ref, "displayName": title, "loginName": title}}
+        return _Principal(title, title, group, {"user": {"displayName": title}})
+    if kind is PrincipalKind.USER:
+        user = tenant.users[ref]
+        v1 = {"user": {"id": user.id, "displayName": user.display_name, "email": user.email}}
+        login = ids.user_login(user.user_principal_name)
+        return _Principal(login, user.display_name, _user_identity(tenant, user), v1)
+    if kind in (PrincipalKind.GROUP, PrincipalKind.GROUP_OWNERS):
+        return _group(tenant, tenant.groups[ref], owners=kind is PrincipalKind.GROUP_OWNERS)
+    if kind is PrincipalKind.SITE_USER:
+        account = drive.site.users[ref]
+        name, login = account.display_name, account.login_name
+        v2 = {"siteUser": _site_user(account.id, name, login, account.email)}
+        v1 = {"user": {"displayName": name} | ({"email": account.email} if account.email else {})}
+        return _Principal(login, name, v2, v1)
+    if kind is PrincipalKind.ALL_MEMBERS:
+        login, name, number = (
+            ids.everyone_except_external_login(tenant.tenant_id),
+            ALL_MEMBERS_NAME,
+            8,
+        )
+    else:
+        login, name, number = ids.EVERYONE_LOGIN, EVERYONE_NAME, 7
+    # Site principal numbers of their own beside the default groups' 3, 4, 5 [INFER].
+    v2 = {"siteUser": _site_user(number, name, login)}
+    return _Principal(login, name, v2, {"user": {"displayName": name}})
+
+
+def _group(tenant: Tenant, group: Group, *, owners: bool) -> _Principal:
+    """A Microsoft 365 group's members, or its owners: "<group> Owners" with the group's own id
+    and mail, told apart from the members only by the "_o" claim (graph-facts §6.10)."""
+    login = ids.group_owners_login(group.id) if owners else ids.group_login(group.id)
+    name = f"{group.display_name} Owners" if owners else group.display_name
+    identity = {"id": group.id, "displayName": name, "email": group.email}
+    number = tenant.site_principal_id(group.id + ("_o" if owners else ""))
+    v2 = {"group": identity, "siteUser": _site_user(number, name, login)}
+    return _Principal(login, name, v2, {"user": dict(identity)})
 
 
 def render_permission(tenant: Tenant, drive: Drive, key: GrantKey, role: Role) -> JSON:
     """One permission entry in the SharePoint shape."""
     kind, ref = key
-    entry: JSON = {"id": "", "roles": [role.value]}
-    if kind is PrincipalKind.SITE_GROUP:
-        group = next(g for g in drive.site.groups.values() if str(g.id) == ref)
-        entry["id"] = ids.login_id(group.title)
-        entry["grantedToV2"] = {
-            "siteGroup": {"id": ref, "displayName": group.title, "loginName": group.title}
-        }
-        entry["grantedTo"] = {"user": {"displayName": group.title}}
-    elif kind is PrincipalKind.USER:
-        user = tenant.users[ref]
-        entry["id"] = ids.login_id(ids.user_login(user.email))
-        entry["grantedToV2"] = _user_identity(tenant, user)
-        entry["grantedTo"] = {
-            "user": {"id": user.id, "displayName": user.display_name, "email": user.email}
-        }
-    elif kind is PrincipalKind.GROUP:
-        group_ = tenant.groups[ref]
-        claim = ids.group_login(group_.id)
-        entry["id"] = ids.login_id(claim)
-        entry["grantedToV2"] = {
-            "group": {"id": group_.id, "displayName": group_.display_name, "email": group_.email},
-            "siteUser": {
-                "id": str(tenant.site_principal_id(group_.id)),
-                "displayName": group_.display_name,
-                "loginName": claim,
-            },
-        }
-        entry["grantedTo"] = {
-            "user": {"id": group_.id, "displayName": group_.display_name, "email": group_.email}
-        }
-    else:
+    if kind is PrincipalKind.LINK:
         return _render_link(tenant, drive.links[ref], role)
-    entry["@deprecated.GrantedTo"] = _DEPRECATED_TO
-    entry["inheritedFrom"] = {}
-    return entry
+    principal = _principal(tenant, drive, key)
+    return {
+        "id": ids.login_id(principal.login),
+        "roles": [role.value],
+        "grantedToV2": principal.v2,
+        "grantedTo": principal.v1,
+        "@deprecated.GrantedTo": _DEPRECATED_TO,
+        "inheritedFrom": {},
+    }
 
 
 def _render_link(tenant: Tenant, link: SharingLink, role: Role) -> JSON:
@@ -124,14 +170,11 @@ def render_permissions(tenant: Tenant, drive: Drive, item: Item) -> list[JSON]:
 def display_label(tenant: Tenant, drive: Drive, key: GrantKey, role: Role) -> str:
     """The original tool's "Display Name:::Level" form of one grant."""
     kind, ref = key
-    if kind is PrincipalKind.SITE_GROUP:
-        name = next(g.title for g in drive.site.groups.values() if str(g.id) == ref)
-    elif kind is PrincipalKind.USER:
-        name = tenant.users[ref].display_name
-    elif kind is PrincipalKind.GROUP:
-        name = tenant.groups[ref].display_name
-    else:
-        name = drive.links[ref].label
+    name = (
+        drive.links[ref].label
+        if kind is PrincipalKind.LINK
+        else _principal(tenant, drive, key).name
+    )
     return f"{name}:::{role.level}"
 
 
@@ -163,8 +206,8 @@ def _widest_scope(drive: Drive, grants: dict[GrantKey, Role]) -> str | None:
     for kind, ref in grants:
         if kind is PrincipalKind.LINK:
             scopes.add(drive.links[ref].scope)
-        elif kind in (PrincipalKind.USER, PrincipalKind.GROUP):
-            scopes.add("users")
+        elif kind is not PrincipalKind.SITE_GROUP:
+            scopes.add("users")  # a grant beyond the site groups [INFER for the special ones]
     for scope in ("anonymous", "organization", "users"):
         if scope in scopes:
             return scope

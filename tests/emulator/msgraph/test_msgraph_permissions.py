@@ -1,5 +1,8 @@
 """`/items/{id}/permissions` in SharePoint's shape (graph-facts §6): site groups, users, Entra
-groups, sharing links, base64url login-name ids, `inheritedFrom: {}` and inheritance."""
+groups, sharing links, base64url login-name ids, `inheritedFrom: {}` and inheritance; and the
+principals that are not one member or one group's members (§6.7-6.10): "Everyone except
+external users", "Everyone", a Microsoft 365 group's owners, guests and accounts the site
+knows without an Entra object, each with its label in the original form."""
 
 from __future__ import annotations
 
@@ -8,12 +11,15 @@ from typing import Any
 
 import pytest
 
+from ms365sync.emulator.tenant.base import MutationError
 from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator.tenant.permissions import expected_labels
 from support.emulator_fakes import sample
 from support.emulator_graph_world import World, make_world
 
 AMY = "amy@contoso.onmicrosoft.com"
 BEN = "ben@contoso.onmicrosoft.com"
+FORMER = "i:0#.f|membership|former@contoso.onmicrosoft.com"
 
 
 @pytest.fixture
@@ -190,3 +196,100 @@ def test_permissions_batched_like_elastic(world: World) -> None:
     assert f"i:0#.f|membership|{AMY}" in by_login(
         by_id[world.item("Notes/todo.md").id]["body"]["value"]
     )
+
+
+# ---------------------------------------------------------------------- special principals
+
+
+def _entry(world: World, path: str, login: str) -> dict[str, Any]:
+    return by_login(permissions(world, path))[login]
+
+
+def _labels(world: World, path: str) -> list[str]:
+    return expected_labels(world.tenant, world.drive, world.item(path))
+
+
+def test_everyone_except_external_users_is_a_site_user_with_the_role_claim(world: World) -> None:
+    world.tenant.grant(world.drive, "Reports", "everyone_except_external", Role.READ)
+    login = f"c:0-.f|rolemanager|spo-grid-all-users/{world.tenant.tenant_id}"
+    entry = _entry(world, "Reports/2025/plan.txt", login)
+    assert entry["roles"] == ["read"]
+    name = "Everyone except external users"
+    assert entry["grantedToV2"] == {
+        "siteUser": {"id": "8", "displayName": name, "loginName": login}
+    }
+    assert entry["grantedTo"] == {"user": {"displayName": name}}  # no Entra object behind it
+    assert entry["inheritedFrom"] == {}
+    assert f"{name}:::View" in _labels(world, "Reports/2025/plan.txt")
+
+
+def test_everyone_is_the_authenticated_users_claim(world: World) -> None:
+    world.tenant.grant(world.drive, "Notes/todo.md", "everyone", Role.WRITE)
+    entry = _entry(world, "Notes/todo.md", "c:0(.s|true")
+    assert entry["grantedToV2"]["siteUser"]["displayName"] == "Everyone"
+    assert set(entry["grantedToV2"]) == {"siteUser"}
+    assert "Everyone:::Edit" in _labels(world, "Notes/todo.md")
+
+
+def test_a_guest_is_a_user_whose_login_name_holds_ext(world: World) -> None:
+    guest = world.tenant.add_user("Jordan Blake", "jordan@brightline.example", guest=True)
+    assert guest.user_principal_name == "jordan_brightline.example#EXT#@contoso.onmicrosoft.com"
+    assert world.tenant.user(guest.user_principal_name) is guest
+    world.tenant.grant(world.drive, "Notes/todo.md", "user:jordan@brightline.example", Role.READ)
+    login = "i:0#.f|membership|jordan_brightline.example#ext#@contoso.onmicrosoft.com"
+    entry = _entry(world, "Notes/todo.md", login)
+    # The elba-security log (graph-facts §6.9): the guest's own mail, its Entra object id.
+    assert entry["grantedToV2"]["user"] == {
+        "id": guest.id,
+        "displayName": "Jordan Blake",
+        "email": "jordan@brightline.example",
+    }
+    assert entry["grantedToV2"]["siteUser"]["loginName"] == login
+    assert "Jordan Blake:::View" in _labels(world, "Notes/todo.md")
+
+
+def test_a_groups_owners_entry_carries_the_group_and_the_owners_claim(world: World) -> None:
+    sales = world.tenant.group("Sales Team")
+    world.tenant.grant(world.drive, "Reports", "groupowners:Sales Team", Role.OWNER)
+    world.tenant.grant(world.drive, "Reports", "group:Sales Team", Role.WRITE)
+    entries = by_login(permissions(world, "Reports"))
+    owners = entries[f"c:0o.c|federateddirectoryclaimprovider|{sales.id}_o"]
+    members = entries[f"c:0o.c|federateddirectoryclaimprovider|{sales.id}"]
+    # The group's own id in both: only the claim says owners or members (graph-facts §6.10).
+    assert owners["grantedToV2"]["group"]["id"] == members["grantedToV2"]["group"]["id"]
+    assert owners["grantedToV2"]["group"]["displayName"] == "Sales Team Owners"
+    assert owners["grantedToV2"]["siteUser"]["loginName"].endswith("_o")
+    assert owners["grantedToV2"]["siteUser"]["id"] != members["grantedToV2"]["siteUser"]["id"]
+    # ... and the deprecated form is the real capture's: the group's id, mail and
+    # "<group> Owners" as a "user".
+    captured = sample("05-permissions-sharepoint-sitegroups.real-2021-fragment.json")["value"][1]
+    assert decode(captured["id"]).endswith("_o")
+    assert set(owners["grantedTo"]["user"]) == set(captured["grantedTo"]["user"])
+    assert owners["grantedTo"]["user"]["id"] == sales.id
+    assert owners["roles"] == captured["roles"] == ["owner"]
+    assert "Sales Team Owners:::Full Control" in _labels(world, "Reports")
+
+
+def test_an_account_without_an_entra_object_is_a_site_user_alone(world: World) -> None:
+    world.tenant.add_site_user(world.site, "Former Employee", FORMER)
+    world.tenant.grant(world.drive, "empty.txt", f"siteuser:{FORMER}", Role.READ)
+    entry = _entry(world, "empty.txt", FORMER)
+    site_user = entry["grantedToV2"]["siteUser"]
+    assert set(entry["grantedToV2"]) == {"siteUser"}
+    assert (site_user["displayName"], site_user["loginName"]) == ("Former Employee", FORMER)
+    assert site_user["id"].isdigit()
+    assert entry["grantedTo"] == {"user": {"displayName": "Former Employee"}}
+    assert "Former Employee:::View" in _labels(world, "empty.txt")
+    world.tenant.revoke(world.drive, "empty.txt", "siteuser:Former Employee")
+    assert FORMER not in by_login(permissions(world, "empty.txt"))
+
+
+def test_special_grants_are_revocable_and_unknown_names_are_refused(world: World) -> None:
+    tenant = world.tenant
+    tenant.grant(world.drive, "Notes", "everyone", Role.READ)
+    tenant.revoke(world.drive, "Notes", "everyone")
+    assert "c:0(.s|true" not in by_login(permissions(world, "Notes"))
+    with pytest.raises(MutationError, match="no site user 'nobody'"):
+        tenant.principal(world.site, "siteuser:nobody")
+    with pytest.raises(MutationError, match="a login name starts with 'i:'"):
+        tenant.add_site_user(world.site, "Bad", "c:0(.s|true")

@@ -146,6 +146,18 @@ def test_unique_permissions(demo: Tenant) -> None:
     assert any(drops_visitors(drive, item) for drive, item in own)
 
 
+def test_a_guest_and_a_library_every_employee_may_read(demo: Tenant) -> None:
+    jordan = demo.user("jordan.blake@brightline.example")
+    assert jordan.is_guest
+    contacts = demo.item(demo.library("marketing", "Documents"), "Agency/agency-contacts.json")
+    assert (PrincipalKind.USER, jordan.id) in (contacts.grants or {})
+    policies = demo.library("hr", "Policies")
+    assert (PrincipalKind.ALL_MEMBERS, "") in (policies.root.grants or {})
+    for item in policies.files():
+        labels = expected_labels(demo, policies, item)
+        assert "Everyone except external users:::View" in labels
+
+
 def test_sharing_links(demo: Tenant) -> None:
     links = [link for drive in libraries(demo) for link in drive.links.values()]
     kinds = {(link.type, link.scope) for link in links}

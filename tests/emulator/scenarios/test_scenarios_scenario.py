@@ -349,6 +349,60 @@ role = "read"
     assert grants[(PrincipalKind.GROUP, tenant.group("Legal").id)] is Role.READ
 
 
+def test_guests_site_users_and_the_tenant_wide_principals(tenant: Tenant) -> None:
+    lines = run(
+        tenant,
+        """
+[[change]]
+op = "add_user"
+name = "Jordan"
+email = "jordan@brightline.example"
+guest = true
+[[change]]
+op = "add_site_user"
+name = "Old Account"
+login = "i:0#.f|membership|old@contoso.onmicrosoft.com"
+[[change]]
+op = "grant"
+path = "Archive"
+principal = "user:jordan@brightline.example"
+role = "read"
+[[change]]
+op = "grant"
+path = "Archive"
+principal = "siteuser:Old Account"
+role = "read"
+[[change]]
+op = "grant"
+path = "Archive"
+principal = "everyone_except_external"
+role = "read"
+[[change]]
+op = "grant"
+path = "Archive"
+principal = "groupowners:Sales"
+role = "owner"
+[[change]]
+op = "revoke"
+path = "Archive"
+principal = "sitegroup:Visitors"
+""",
+    )
+    assert lines[:2] == [
+        "added guest Jordan <jordan@brightline.example>",
+        "marketing: added site user Old Account (i:0#.f|membership|old@contoso.onmicrosoft.com)",
+    ]
+    assert tenant.user("Jordan").is_guest
+    assert labels(tenant, "Archive") == [
+        "Everyone except external users:::View",
+        "Jordan:::View",
+        "Marketing Members:::Edit",
+        "Marketing Owners:::Full Control",
+        "Old Account:::View",
+        "Sales Owners:::Full Control",
+    ]
+
+
 def test_library_ops(tenant: Tenant) -> None:
     drive = docs_of(tenant)
     epoch = drive.journal.epoch
@@ -692,8 +746,9 @@ SEMANTIC = [
     ),
     (
         change("grant", **GRANT, principal="bob"),
-        "change[0].principal: principal 'bob': expected user:EMAIL, group:NAME or "
-        "sitegroup:Owners|Members|Visitors" + NOTHING,
+        "change[0].principal: principal 'bob': expected user:EMAIL, group:NAME, "
+        "groupowners:NAME, sitegroup:Owners|Members|Visitors, siteuser:LOGIN, "
+        "everyone_except_external or everyone" + NOTHING,
     ),
     (
         change("grant", **GRANT, principal="sitegroup:Guests"),

@@ -242,6 +242,61 @@ def test_permissions(built: Tenant) -> None:
     assert (PrincipalKind.USER, built.user("Bob").id) in grants
 
 
+SPECIAL = """
+seed = 5
+[[users]]
+name = "Jordan Blake"
+email = "jordan@brightline.example"
+guest = true
+[[groups]]
+name = "Product Team"
+email = "product@contoso.onmicrosoft.com"
+[[sites]]
+path = "/teams/product"
+title = "Product"
+[[sites.users]]
+name = "Former Employee"
+login = "i:0#.f|membership|former@contoso.onmicrosoft.com"
+[[sites.libraries]]
+title = "Documents"
+[[sites.libraries.files]]
+path = "Specs/api.md"
+text = "# API"
+[[sites.libraries.permissions]]
+path = "Specs"
+grants = [
+    { principal = "everyone_except_external", role = "read" },
+    { principal = "everyone", role = "read" },
+    { principal = "groupowners:Product Team", role = "owner" },
+    { principal = "user:jordan@brightline.example", role = "read" },
+    { principal = "siteuser:Former Employee", role = "write" },
+]
+"""
+
+
+def test_guests_site_users_and_the_special_principals(tmp_path: Path) -> None:
+    built = parse_tenant(SPECIAL, name="special.toml", clock=lambda: NOW)
+    jordan = built.user("Jordan Blake")
+    assert jordan.is_guest and jordan.user_principal_name.endswith("#EXT#@contoso.onmicrosoft.com")
+    drive = built.library("product", "Documents")
+    assert expected_labels(built, drive, built.item(drive, "Specs/api.md")) == [
+        "Everyone except external users:::View",
+        "Everyone:::View",
+        "Former Employee:::Edit",
+        "Jordan Blake:::View",
+        "Product Members:::Edit",
+        "Product Owners:::Full Control",
+        "Product Team Owners:::Full Control",
+        "Product Visitors:::View",
+    ]
+    with pytest.raises(InputError) as error:
+        parse_tenant(SPECIAL.replace("siteuser:Former", "siteuser:Latter"), name="s.toml")
+    assert str(error.value) == (
+        "s.toml: sites[0].libraries[0].permissions[0].grants[4].principal: "
+        "site /teams/product has no site user 'Latter Employee'"
+    )
+
+
 def test_same_file_same_tenant() -> None:
     first = parse_tenant(TENANT, name="t.toml", clock=lambda: NOW)
     second = parse_tenant(TENANT, name="t.toml", clock=lambda: NOW)
