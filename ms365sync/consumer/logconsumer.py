@@ -3,8 +3,12 @@
 A named consumer lists the change logs of one or more targets that it has not acknowledged
 yet, in the order they were written (each target's logs by file name: stamp, then suffix;
 several targets merged by stamp, then suffix, then target key), applies each and
-acknowledges it. The checkpoint is, per consumer and target, the name of the last
-acknowledged log, kept in a `CheckpointStore`:
+acknowledges it. A tenant's principals change logs (`LogSource.for_principals`, membership
+changes beside `.principals.json`) can be one of the sources: they are merged into the same
+order under the same checkpoint, and `consume` hands them to their own function.
+
+The checkpoint is, per consumer and source, the name of the last acknowledged log, kept in
+a `CheckpointStore`:
 
 * `FileCheckpointStore`: one small JSON file per consumer, replaced atomically. Applying
   and acknowledging are two steps, so a consumer killed between them applies that log again
@@ -24,6 +28,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -33,7 +38,14 @@ from ms365sync.consumer.checkpoints import (
     FileCheckpointStore,
     SQLiteCheckpointStore,
 )
-from ms365sync.outputs.changelog import ChangeLog, LogPosition, parse_log_name
+from ms365sync.outputs.changelog import (
+    CHANGES_PREFIX,
+    PRINCIPALS_PREFIX,
+    ChangeLog,
+    LogPosition,
+    parse_log_name,
+)
+from ms365sync.outputs.principals import PrincipalChanges
 from ms365sync.target import LOG_DIR
 
 __all__ = [
@@ -46,6 +58,7 @@ __all__ = [
     "SQLiteCheckpointStore",
 ]
 
+_LogT = TypeVar("_LogT", ChangeLog, PrincipalChanges)
 _CONSUMER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -60,12 +73,29 @@ class LogSource:
     key: str
     log_dir: Path
     name: str | None = None  # for people: e.g. the target's "site/library"
+    prefix: str = CHANGES_PREFIX  # which logs: a target's changes, or principals changes
 
     @classmethod
     def for_target(cls, local_root: str | Path, name: str | None = None) -> LogSource:
         """The source of the target whose local root (holding `sync_logs/`) is `local_root`."""
         root = Path(local_root).expanduser().resolve()
         return cls(key=str(root), log_dir=root / LOG_DIR, name=name)
+
+    @classmethod
+    def for_principals(cls, data_root: str | Path) -> LogSource:
+        """The principals change logs of the tenant whose snapshot is in `data_root`."""
+        root = Path(data_root).expanduser().resolve()
+        return cls(
+            key=f"principals:{root}",
+            log_dir=root / LOG_DIR,
+            name="principals",
+            prefix=PRINCIPALS_PREFIX,
+        )
+
+    @property
+    def principals(self) -> bool:
+        """Whether these are a tenant's principals change logs."""
+        return self.prefix == PRINCIPALS_PREFIX
 
     @property
     def target_root(self) -> Path:
@@ -88,7 +118,7 @@ class LogSource:
             return []  # no run has written a log yet
         except OSError as exc:
             raise ConsumerError(f"{self.log_dir}: cannot list the change logs ({exc})") from exc
-        found = [(parse_log_name(n), self.log_dir / n) for n in names]
+        found = [(parse_log_name(n, self.prefix), self.log_dir / n) for n in names]
         return sorted((position, path) for position, path in found if position is not None)
 
 
@@ -112,14 +142,28 @@ class PendingLog:
         """The log, parsed.
 
         Raises:
-            ConsumerError: the file is gone, unreadable, or not a change log of this version.
+            ConsumerError: the file is gone, unreadable, or not a change log of this version
+                (a principals change log: `read_principals`).
         """
+        if self.source.principals:
+            raise ConsumerError(f"{self.path}: a principals change log (read_principals)")
+        return self._parse(ChangeLog)
+
+    def read_principals(self) -> PrincipalChanges:
+        """The principals change log, parsed.
+
+        Raises:
+            ConsumerError: the file is gone, unreadable, or not a principals change log.
+        """
+        return self._parse(PrincipalChanges)
+
+    def _parse(self, model: type[_LogT]) -> _LogT:
         try:
             data = self.path.read_bytes()
         except OSError as exc:
             raise ConsumerError(f"{self.path}: cannot read the change log ({exc})") from exc
         try:
-            return ChangeLog.model_validate_json(data)
+            return model.model_validate_json(data)
         except ValidationError as exc:
             problem = f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}"
             raise ConsumerError(
@@ -215,20 +259,34 @@ class LogConsumer:
         apply: Callable[[PendingLog, ChangeLog], None],
         *,
         on_acknowledged: Callable[[PendingLog], None] | None = None,
+        apply_principals: Callable[[PendingLog, PrincipalChanges], None] | None = None,
     ) -> int:
         """Apply every pending log in order, each in one `store.transaction()` with its
-        acknowledgement; returns how many. Stops at the first exception (that log stays
-        pending).
+        acknowledgement; returns how many. Principals change logs go to `apply_principals`.
+        Stops at the first exception (that log stays pending).
 
         Raises:
-            ConsumerError: as `pending`, `PendingLog.read` and `ack`; and whatever `apply` raises.
+            ConsumerError: as `pending`, `PendingLog.read` and `ack`; a principals change
+                log is pending and there is no `apply_principals`; and whatever `apply` or
+                `apply_principals` raises.
         """
         count = 0
         for log in self.pending():
-            changes = log.read()
-            with self.store.transaction():
-                apply(log, changes)
-                self.ack(log)
+            if log.source.principals:
+                if apply_principals is None:
+                    raise ConsumerError(
+                        f"consumer {self.name!r}: {log.path.name} is a principals change log",
+                        hint="pass apply_principals to consume()",
+                    )
+                principal_changes = log.read_principals()
+                with self.store.transaction():
+                    apply_principals(log, principal_changes)
+                    self.ack(log)
+            else:
+                changes = log.read()
+                with self.store.transaction():
+                    apply(log, changes)
+                    self.ack(log)
             count += 1
             if on_acknowledged is not None:
                 on_acknowledged(log)
@@ -247,7 +305,7 @@ class LogConsumer:
 def _position(name: str | None, source: LogSource) -> LogPosition | None:
     if name is None:
         return None
-    position = parse_log_name(name)
+    position = parse_log_name(name, source.prefix)
     if position is None:
         raise ConsumerError(f"checkpoint of {source.label}: {name!r} is not a change log name")
     return position

@@ -25,9 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TIMESTAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$"
-_LOG_NAME = re.compile(
-    r"^sync_changes_(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})(?:_([2-9]|[1-9]\d+))?\.json$"
-)
+_LOG_NAMES = {
+    prefix: re.compile(
+        rf"^{prefix}_(\d{{4}}-\d{{2}}-\d{{2}}_\d{{2}}-\d{{2}}-\d{{2}})(?:_([2-9]|[1-9]\d+))?\.json$"
+    )
+    for prefix in ("sync_changes", "principal_changes")
+}
 
 
 class _Model(BaseModel):
@@ -156,25 +159,32 @@ class ChangeLog(_Model):
         return self.__pydantic_serializer__.to_json(self, indent=2, exclude_none=True)
 
 
+CHANGES_PREFIX = "sync_changes"
+PRINCIPALS_PREFIX = "principal_changes"
+
+
 @dataclass(frozen=True, order=True)
 class LogPosition:
-    """Where a log file sorts among a target's logs: its name's stamp, then its suffix."""
+    """Where a log file sorts among its folder's logs of one kind: its name's stamp, then its
+    suffix. `prefix` names the kind: a target's change logs, or a tenant's principals change
+    logs (`principal_changes_<stamp>[_N].json`)."""
 
     stamp: str
     suffix: int = 1  # the first log of a second has no suffix in its name
+    prefix: str = CHANGES_PREFIX
 
     @property
     def name(self) -> str:
         extra = "" if self.suffix == 1 else f"_{self.suffix}"
-        return f"sync_changes_{self.stamp}{extra}.json"
+        return f"{self.prefix}_{self.stamp}{extra}.json"
 
 
-def parse_log_name(name: str) -> LogPosition | None:
-    """The position a change log's file name encodes; None for any other file name."""
-    found = _LOG_NAME.match(name)
+def parse_log_name(name: str, prefix: str = CHANGES_PREFIX) -> LogPosition | None:
+    """The position a log's file name of kind `prefix` encodes; None for any other name."""
+    found = _LOG_NAMES[prefix].match(name)
     if found is None:  # suffixes start at _2: "_1" would tie with the unsuffixed name
         return None
-    return LogPosition(found.group(1), int(found.group(2) or 1))
+    return LogPosition(found.group(1), int(found.group(2) or 1), prefix)
 
 
 def timestamp(now: datetime.datetime) -> str:
@@ -182,19 +192,21 @@ def timestamp(now: datetime.datetime) -> str:
     return now.astimezone(datetime.timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
-def log_name(stamp: str, taken: set[str], log_dir: Path) -> str:
-    """A file name for the log that neither exists nor is reserved and that sorts after every
-    earlier log of the target (in `taken` or in `log_dir`): a suffix when needed, and the
-    latest stamp again when the clock went back."""
+def log_name(
+    stamp: str, taken: set[str], log_dir: Path, prefix: str = CHANGES_PREFIX
+) -> str:
+    """A file name for a log of kind `prefix` that neither exists nor is reserved and that
+    sorts after every earlier one (in `taken` or in `log_dir`): a suffix when needed, and
+    the latest stamp again when the clock went back."""
     try:
         present = os.listdir(log_dir)
     except OSError:  # no folder yet (or unreadable: writing the log will report it)
         present = []
-    known = [p for p in map(parse_log_name, [*taken, *present]) if p is not None]
-    position = LogPosition(stamp)
+    known = [p for p in (parse_log_name(n, prefix) for n in [*taken, *present]) if p]
+    position = LogPosition(stamp, 1, prefix)
     latest = max(known, default=None)
     if latest is not None and position <= latest:
-        position = LogPosition(latest.stamp, latest.suffix + 1)
+        position = LogPosition(latest.stamp, latest.suffix + 1, prefix)
     while position.name in taken or (log_dir / position.name).exists():
-        position = LogPosition(position.stamp, position.suffix + 1)
+        position = LogPosition(position.stamp, position.suffix + 1, prefix)
     return position.name

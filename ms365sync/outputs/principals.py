@@ -12,14 +12,9 @@ per member and group, each published once.
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from ms365sync.outputs.changelog import TIMESTAMP_PATTERN
 
 __all__ = [
     "PRINCIPALS_VERSION",
@@ -31,8 +26,6 @@ __all__ = [
     "PrincipalsFile",
     "SiteGroupEntry",
     "UserEntry",
-    "change_log_name",
-    "parse_change_log_name",
 ]
 
 PRINCIPALS_VERSION: Literal[1] = 1
@@ -134,26 +127,3 @@ class PrincipalChanges(_Model):
     tenant_id: str
     events: list[MembershipEvent]
 
-
-_NAME = re.compile(rf"^principal_changes_({TIMESTAMP_PATTERN[1:-1]})(?:_([2-9]|[1-9]\d+))?\.json$")
-
-
-def parse_change_log_name(name: str) -> tuple[str, int] | None:
-    """(stamp, suffix) of a principals change log's file name; None for any other name."""
-    found = _NAME.match(name)
-    return None if found is None else (found.group(1), int(found.group(2) or 1))
-
-
-def change_log_name(stamp: str, log_dir: Path) -> str:
-    """A new name for a principals change log that sorts after every earlier one in
-    `log_dir` (`principal_changes_<stamp>[_N].json`, as change logs are named)."""
-    try:
-        present = os.listdir(log_dir)
-    except OSError:  # no folder yet
-        present = []
-    latest = max(filter(None, map(parse_change_log_name, present)), default=None)
-    position = (stamp, 1)
-    if latest is not None and position <= latest:
-        position = (latest[0], latest[1] + 1)
-    extra = "" if position[1] == 1 else f"_{position[1]}"
-    return f"principal_changes_{position[0]}{extra}.json"

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ms365sync.errors import StateError
 from ms365sync.localfs.atomic import write_atomic
-from ms365sync.outputs.changelog import timestamp
-from ms365sync.outputs.principals import PrincipalChanges, PrincipalsFile, change_log_name
+from ms365sync.outputs.changelog import PRINCIPALS_PREFIX, log_name, parse_log_name, timestamp
+from ms365sync.outputs.principals import PrincipalChanges, PrincipalsFile
 from ms365sync.principals.diff import membership_events
 from ms365sync.target import LOG_DIR, STATE_DIR
 
@@ -76,9 +76,10 @@ def publish(data_root: Path, new: PrincipalsFile, now: datetime.datetime) -> Pub
     events = membership_events(old, new) if old is not None else []
     name = log = None
     if events:
-        name = change_log_name(timestamp(now), data_root / LOG_DIR)
-        stamp = name.removeprefix("principal_changes_").removesuffix(".json")
-        log = PrincipalChanges(timestamp=stamp, tenant_id=new.tenant_id, events=events)
+        name = log_name(timestamp(now), set(), data_root / LOG_DIR, PRINCIPALS_PREFIX)
+        position = parse_log_name(name, PRINCIPALS_PREFIX)
+        assert position is not None
+        log = PrincipalChanges(timestamp=position.stamp, tenant_id=new.tenant_id, events=events)
     pending = _Pending(log_name=name, log=log, snapshot=new)
     write_atomic(_pending_path(data_root), pending.model_dump_json(indent=2).encode())
     return _complete(data_root, pending)

@@ -19,49 +19,10 @@ from ms365sync import (
     LogConsumer,
     SQLiteCheckpointStore,
 )
-from ms365sync.outputs.changelog import (
-    AddedEntry,
-    Changes,
-    LogPosition,
-    Summary,
-    TargetInfo,
-    log_name,
-    parse_log_name,
-)
+from ms365sync.outputs.changelog import LogPosition, log_name, parse_log_name
+from support.consumer_logs import write_log
 
 STAMP = "2026-01-20_14-30-45"
-
-
-def write_log(root: Path, name: str, added: dict[str, str] | None = None) -> Path:
-    """A valid change log `name` in root/sync_logs adding `added` (path -> item id)."""
-    entries = {
-        path: AddedEntry(
-            permissions=["Owners:::Full Control"],
-            file_path=str(root / "data" / path),
-            item_id=item,
-            size=1,
-        )
-        for path, item in (added or {}).items()
-    }
-    position = parse_log_name(name)
-    assert position is not None
-    log = ChangeLog(
-        timestamp=position.stamp,
-        summary=Summary(
-            total_files=len(entries),
-            added_count=len(entries),
-            modified_count=0,
-            deleted_count=0,
-            permission_only_changes_count=0,
-        ),
-        changes=Changes(added=entries),
-        run_id=name,
-        target=TargetInfo(name=root.name),
-    )
-    path = root / "sync_logs" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(log.to_json(), encoding="utf-8")
-    return path
 
 
 def names(consumer: LogConsumer) -> list[str]:
