@@ -192,9 +192,7 @@ def timestamp(now: datetime.datetime) -> str:
     return now.astimezone(datetime.timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
-def log_name(
-    stamp: str, taken: set[str], log_dir: Path, prefix: str = CHANGES_PREFIX
-) -> str:
+def log_name(stamp: str, taken: set[str], log_dir: Path, prefix: str = CHANGES_PREFIX) -> str:
     """A file name for a log of kind `prefix` that neither exists nor is reserved and that
     sorts after every earlier one (in `taken` or in `log_dir`): a suffix when needed, and
     the latest stamp again when the clock went back."""

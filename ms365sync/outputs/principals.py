@@ -126,4 +126,3 @@ class PrincipalChanges(_Model):
     timestamp: str
     tenant_id: str
     events: list[MembershipEvent]
-

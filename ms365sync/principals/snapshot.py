@@ -154,9 +154,16 @@ def _read_site_groups(
         unexpanded.update({f"site_group:{key}": refused for key in wanted_keys})
         return {}
 
+    sites = sorted({key.rpartition("/sitegroups/")[0] for key in wanted_keys})
+    urls = _each(sites, site_url)  # one lookup per site, before its groups are read
+
     def read(key: str) -> SiteGroupMembers:
         site_id, _, number = key.rpartition("/sitegroups/")
-        return reader.members(site_url(site_id), int(number))
+        url = urls[site_id]
+        if isinstance(url, DirectoryError):
+            raise url
+        assert isinstance(url, str)
+        return reader.members(url, int(number))
 
     found: dict[str, SiteGroupMembers] = {}
     for key, result in _each(wanted_keys, read).items():
