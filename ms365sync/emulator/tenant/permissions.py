@@ -110,9 +110,15 @@ def _principal(tenant: Tenant, drive: Drive, key: GrantKey) -> _Principal:
 
 
 def _group(tenant: Tenant, group: Group, *, owners: bool) -> _Principal:
-    """A Microsoft 365 group's members, or its owners: "<group> Owners" with the group's own id
-    and mail, told apart from the members only by the "_o" claim (graph-facts §6.10)."""
-    login = ids.group_owners_login(group.id) if owners else ids.group_login(group.id)
+    """An Entra group's members (a security group's claim, or a Microsoft 365 group's), or a
+    Microsoft 365 group's owners: "<group> Owners" with the group's own id and mail, told
+    apart from the members only by the "_o" claim (graph-facts §6.10, §16.3)."""
+    if owners:
+        login = ids.group_owners_login(group.id)
+    elif group.is_microsoft_365:
+        login = ids.group_login(group.id)
+    else:
+        login = ids.security_group_login(group.id)
     name = f"{group.display_name} Owners" if owners else group.display_name
     identity = {"id": group.id, "displayName": name, "email": group.email}
     number = tenant.site_principal_id(group.id + ("_o" if owners else ""))

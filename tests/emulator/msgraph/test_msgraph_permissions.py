@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ms365sync.emulator.tenant.base import MutationError
-from ms365sync.emulator.tenant.model import Role
+from ms365sync.emulator.tenant.model import GroupKind, Role
 from ms365sync.emulator.tenant.permissions import expected_labels
 from support.emulator_fakes import sample
 from support.emulator_graph_world import World, make_world
@@ -90,15 +90,22 @@ def test_a_user_grant(world: World) -> None:
     assert len(entries) == 4  # the copied site groups stay
 
 
-def test_entra_groups_are_keyed_by_the_federated_claim(world: World) -> None:
-    second = world.tenant.add_group("Legal", "legal@contoso.onmicrosoft.com")
+def test_entra_groups_are_keyed_by_their_claims(world: World) -> None:
+    """A security group by the tenant claim, a Microsoft 365 group by the federated one
+    (graph-facts §6.7, §16.3), each with the group's id."""
+    second = world.tenant.add_group(
+        "Legal", "legal@contoso.onmicrosoft.com", kind=GroupKind.MICROSOFT_365
+    )
     world.tenant.grant(world.drive, "Notes", "group:Sales Team", Role.READ)
     world.tenant.grant(world.drive, "Notes", "group:Legal", Role.WRITE)
     sales = world.tenant.group("Sales Team")
+    assert not sales.is_microsoft_365
     entries = by_login(permissions(world, "Notes"))
     site_user_ids = set()
-    for group in (sales, second):
-        claim = f"c:0o.c|federateddirectoryclaimprovider|{group.id}"
+    for group, claim in (
+        (sales, f"c:0t.c|tenant|{sales.id}"),
+        (second, f"c:0o.c|federateddirectoryclaimprovider|{second.id}"),
+    ):
         entry = entries[claim]
         assert entry["grantedToV2"]["group"]["id"] == group.id
         assert entry["grantedToV2"]["siteUser"]["loginName"] == claim
@@ -249,15 +256,17 @@ def test_a_guest_is_a_user_whose_login_name_holds_ext(world: World) -> None:
 
 
 def test_a_groups_owners_entry_carries_the_group_and_the_owners_claim(world: World) -> None:
-    sales = world.tenant.group("Sales Team")
-    world.tenant.grant(world.drive, "Reports", "groupowners:Sales Team", Role.OWNER)
-    world.tenant.grant(world.drive, "Reports", "group:Sales Team", Role.WRITE)
+    sales = world.tenant.add_group(
+        "Sales 365", "sales365@contoso.onmicrosoft.com", kind=GroupKind.MICROSOFT_365
+    )
+    world.tenant.grant(world.drive, "Reports", "groupowners:Sales 365", Role.OWNER)
+    world.tenant.grant(world.drive, "Reports", "group:Sales 365", Role.WRITE)
     entries = by_login(permissions(world, "Reports"))
     owners = entries[f"c:0o.c|federateddirectoryclaimprovider|{sales.id}_o"]
     members = entries[f"c:0o.c|federateddirectoryclaimprovider|{sales.id}"]
     # The group's own id in both: only the claim says owners or members (graph-facts §6.10).
     assert owners["grantedToV2"]["group"]["id"] == members["grantedToV2"]["group"]["id"]
-    assert owners["grantedToV2"]["group"]["displayName"] == "Sales Team Owners"
+    assert owners["grantedToV2"]["group"]["displayName"] == "Sales 365 Owners"
     assert owners["grantedToV2"]["siteUser"]["loginName"].endswith("_o")
     assert owners["grantedToV2"]["siteUser"]["id"] != members["grantedToV2"]["siteUser"]["id"]
     # ... and the deprecated form is the real capture's: the group's id, mail and
@@ -267,7 +276,7 @@ def test_a_groups_owners_entry_carries_the_group_and_the_owners_claim(world: Wor
     assert set(owners["grantedTo"]["user"]) == set(captured["grantedTo"]["user"])
     assert owners["grantedTo"]["user"]["id"] == sales.id
     assert owners["roles"] == captured["roles"] == ["owner"]
-    assert "Sales Team Owners:::Full Control" in _labels(world, "Reports")
+    assert "Sales 365 Owners:::Full Control" in _labels(world, "Reports")
 
 
 def test_an_account_without_an_entra_object_is_a_site_user_alone(world: World) -> None:
