@@ -28,11 +28,10 @@ def rag() -> ModuleType:
     return load_example()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def restricted(tmp_path: Path, *, certificate: bool) -> Iterator[Served]:
     """The demo tenant with three files granted to one principal each (set before the first
     sync) and a member, Nia, whom a grant names (so the snapshot knows her) but no group holds."""
-    for session in serve(tmp_path, certificate=True):
+    for session in serve(tmp_path, certificate=certificate):
         tenant = session.emulator.tenant
         drive = tenant.library("marketing", "Shared Documents")
         tenant.add_user("Nia Okafor", NIA)
@@ -48,6 +47,17 @@ def served(tmp_path: Path) -> Iterator[Served]:
         tenant.add_link(drive, ORGANIZATION, "view", "organization")
         tenant.add_link(drive, PUBLIC, "view", "anonymous")
         yield session
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    yield from restricted(tmp_path, certificate=True)
+
+
+@pytest.fixture
+def served_with_a_secret(tmp_path: Path) -> Iterator[Served]:
+    """Site groups cannot be read with a client secret: the snapshot leaves them unexpanded."""
+    yield from restricted(tmp_path, certificate=False)
 
 
 def refresh(rag: ModuleType, served: Served, db: Path) -> None:
@@ -71,7 +81,7 @@ def test_site_group_membership_reaches_the_index_after_the_next_sync(
     db = tmp_path / "index.db"
     refresh(rag, served, db)
     tenant = served.emulator.tenant
-    site = tenant.sites[tenant.library("marketing", "Shared Documents").site.id]
+    site = tenant.library("marketing", "Shared Documents").site
     nia = tenant.user(NIA).id
     assert found(rag, db, "quasar ledger", NIA, capsys) == set()
     tenant.add_site_group_member(site, "Members", f"user:{NIA}")
@@ -81,6 +91,27 @@ def test_site_group_membership_reaches_the_index_after_the_next_sync(
     tenant.remove_site_group_member(site, "Members", f"user:{NIA}")
     refresh(rag, served, db)
     assert found(rag, db, "quasar ledger", NIA, capsys) == set()
+
+
+def test_a_site_group_left_unexpanded_reaches_nobody(
+    rag: ModuleType,
+    served_with_a_secret: Served,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    served, db = served_with_a_secret, tmp_path / "index.db"
+    tenant = served.emulator.tenant
+    site = tenant.library("marketing", "Shared Documents").site
+    tenant.add_site_group_member(site, "Members", f"user:{NIA}")
+    refresh(rag, served, db)
+    assert found(rag, db, "quasar ledger", NIA, capsys) == set()
+    assert rag.main(["--db", str(db), "search", "quasar", "--user", NIA]) == 0
+    assert "could not be read: nobody is taken to be in them" in capsys.readouterr().err
+    # The manual fallback still answers for whoever the options say is in the site group.
+    members = f"{site.id}/sitegroups/5"
+    manual = ["--user", tenant.user(NIA).id, "--site-group", members]
+    assert rag.main(["--db", str(db), "search", "quasar", *manual]) == 0
+    assert ONLY_MEMBERS in capsys.readouterr().out
 
 
 def test_links_reach_whom_their_audience_says(
