@@ -606,12 +606,14 @@ def _searcher(db: sqlite3.Connection, args: argparse.Namespace) -> Principal | R
               or args.guest or args.links != "all")  # fmt: skip
     path = None if manual else _principals_path(db, args)
     snapshot = None if path is None else load_principals(path)
+    if snapshot is None and args.principals is not None and not manual:
+        raise ConsumerError(f"{args.principals}: no principals snapshot")
     if snapshot is None:
         return Principal(args.user, tuple(args.group), _site_groups(args), args.guest,
                          args.links, tuple(args.group_owner))  # fmt: skip
     if snapshot.unexpanded:
-        print(f"note: {len(snapshot.unexpanded)} groups or site groups in {path} could not be "
-              "read: nobody is taken to be in them", file=sys.stderr)  # fmt: skip
+        print(f"note: {len(snapshot.unexpanded)} entries of {path} could not be read "
+              "(unexpanded): nobody is taken to be in them", file=sys.stderr)  # fmt: skip
     if find_user(snapshot, args.user) is None:
         print(f"note: {args.user} is not in {path}: public links only", file=sys.stderr)
     return reach(snapshot, args.user)

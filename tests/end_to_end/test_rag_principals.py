@@ -106,7 +106,9 @@ def test_a_site_group_left_unexpanded_reaches_nobody(
     refresh(rag, served, db)
     assert found(rag, db, "quasar ledger", NIA, capsys) == set()
     assert rag.main(["--db", str(db), "search", "quasar", "--user", NIA]) == 0
-    assert "could not be read: nobody is taken to be in them" in capsys.readouterr().err
+    assert "(unexpanded): nobody is taken to be in them" in capsys.readouterr().err
+    missing = ["--principals", str(tmp_path / "none.json"), "--user", NIA]
+    assert rag.main(["--db", str(db), "search", "quasar", *missing]) == 1  # never a guess
     # The manual fallback still answers for whoever the options say is in the site group.
     members = f"{site.id}/sitegroups/5"
     manual = ["--user", tenant.user(NIA).id, "--site-group", members]
