@@ -7,6 +7,8 @@ full-text index, and answers searches with only the documents the searching pers
 
     python rag_sync_example.py ingest --config sites.toml [--only SITE[/LIBRARY]]...
     python rag_sync_example.py ingest --log-dir ms365_data/marketing/Documents ...
+    python rag_sync_example.py search "spring budget" --user ENTRA-USER-ID-OR-EMAIL
+        [--principals DATA_ROOT/.principals.json] [--config sites.toml]
     python rag_sync_example.py search "spring budget" --user ENTRA-USER-ID [--group ID]...
         [--group-owner ID]... [--site-group SITE-ID/sitegroups/N]... [--guest]
     python rag_sync_example.py status
@@ -27,7 +29,11 @@ How it stays correct (see docs/rag.md):
   grants are brought in line with it (which also catches a permission change that did not
   change any display label). A file missing from it gets no grants: found by nobody.
 
-Who may see a document (`search`): anyone the grants reach (their `kind`, docs/rag.md), i.e.
+Who may see a document (`search`): anyone the grants reach (their `kind`, docs/rag.md).
+With `[principals] expand = true`, ms365sync keeps `<data_root>/.principals.json`, and
+`search --user ID-or-EMAIL` needs nothing else: the person is expanded into the tokens that
+reach them from that snapshot (`reach`; the documents keep the grants' compact ids). The
+options below are the fallback without a snapshot (and win when given):
 
 * a user or guest grant with the searcher's id (`--user`, the Entra object id);
 * a group grant for one of `--group` (resolve the user's transitive groups yourself, e.g.
@@ -79,11 +85,13 @@ from ms365sync import (
 )
 from ms365sync.config import load_config
 from ms365sync.outputs.changelog import AddedEntry, ModifiedEntry, PermissionOnlyEntry
+from ms365sync.outputs.principals import PrincipalsFile
 
 Entry = AddedEntry | ModifiedEntry | PermissionOnlyEntry
 DEFAULT_DB = Path("rag_index.db")
 CONSUMER = "rag-example"
 GRANTS_FILE = ".permissions.grants.json"
+PRINCIPALS_FILE = ".principals.json"
 MAX_TEXT_BYTES = 20 * 1024 * 1024  # larger files are kept as metadata only
 TEXT_SUFFIXES = {".txt", ".md", ".csv", ".json"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -464,6 +472,72 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """A searcher already expanded into the tokens that reach them (see `reach`)."""
+
+    values: tuple[str, ...]
+
+    def tokens(self) -> list[str]:
+        return list(self.values)
+
+
+def find_user(snapshot: PrincipalsFile, ref: str) -> str | None:
+    """The Entra object id `ref` names: an id, an email or a user principal name (any case)."""
+    if ref in snapshot.users:
+        return ref
+    lowered = ref.lower()
+    for user_id, entry in snapshot.users.items():
+        if lowered in ((entry.email or "").lower(), (entry.user_principal_name or "").lower()):
+            return user_id
+    return None
+
+
+def reach(snapshot: PrincipalsFile, ref: str) -> Reach:
+    """The tokens that reach the person `ref` names, from the principals snapshot.
+
+    Fail closed: an entry listed under `unexpanded` gives no membership, a person the
+    snapshot does not know gets public links only, and a guest gets neither the tenant-wide
+    claims nor organization links (whether the tenant lets guests have "Everyone" is not
+    visible to the grants nor the snapshot)."""
+    user = find_user(snapshot, ref)
+    if user is None:
+        return Reach(("link:public",))
+    blocked = set(snapshot.unexpanded)
+    groups = {
+        g for g, e in snapshot.groups.items()
+        if f"group:{g}" not in blocked and user in (e.members or ())
+    }  # fmt: skip
+    owned = {
+        g for g, e in snapshot.groups.items()
+        if f"group_owners:{g}" not in blocked and user in (e.owners or ())
+    }  # fmt: skip
+    guest = snapshot.users[user].guest
+    claims = set() if guest else {"all_members", "everyone"}
+    site_groups = {
+        s for s, e in snapshot.site_groups.items()
+        if f"site_group:{s}" not in blocked
+        and (user in e.users or groups & set(e.groups) or owned & set(e.group_owners)
+             or claims & set(e.claims))
+    }  # fmt: skip
+    who = Principal(user, tuple(sorted(groups)), tuple(sorted(site_groups)), guest,
+                    owned_groups=tuple(sorted(owned)))  # fmt: skip
+    return Reach(tuple(who.tokens()))
+
+
+def load_principals(path: Path) -> PrincipalsFile | None:
+    """The principals snapshot at `path`; None when there is none. A damaged one stops the
+    search (never guess who is in a group)."""
+    try:
+        return PrincipalsFile.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except ValidationError as exc:
+        raise ConsumerError(
+            f"{path}: not a principals snapshot ({exc.error_count()} problems)"
+        ) from exc
+
+
+@dataclass(frozen=True)
 class Hit:
     target: str
     path: str
@@ -476,7 +550,7 @@ def fts_query(text: str) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
 
 
-def search(db: sqlite3.Connection, text: str, who: Principal, limit: int = 10) -> list[Hit]:
+def search(db: sqlite3.Connection, text: str, who: Principal | Reach, limit: int = 10) -> list[Hit]:
     """The documents matching `text` that `who` may see, best first."""
     if not text.split():
         return []
@@ -509,6 +583,40 @@ def _sources(args: argparse.Namespace) -> list[LogSource]:
         root = folder.parent if folder.name == "sync_logs" else folder
         found.append(LogSource.for_target(root, name=str(folder)))
     return found
+
+
+def _principals_path(db: sqlite3.Connection, args: argparse.Namespace) -> Path | None:
+    """--principals; else the data root of --config; else the nearest snapshot above an
+    ingested target (targets are mirrored under the data root by default)."""
+    if args.principals is not None:
+        return Path(args.principals)
+    if args.config is not None:
+        return load_config(args.config).settings.defaults.data_root / PRINCIPALS_FILE
+    for (log_dir,) in db.execute("SELECT log_dir FROM sources ORDER BY key"):
+        for folder in Path(log_dir).parents:
+            if (folder / PRINCIPALS_FILE).is_file():
+                return folder / PRINCIPALS_FILE
+    return None
+
+
+def _searcher(db: sqlite3.Connection, args: argparse.Namespace) -> Principal | Reach:
+    """The snapshot's answer for --user, unless options say who the user is (or no
+    snapshot is found)."""
+    manual = (args.group or args.group_owner or args.site_group or args.site_groups_file
+              or args.guest or args.links != "all")  # fmt: skip
+    path = None if manual else _principals_path(db, args)
+    snapshot = None if path is None else load_principals(path)
+    if snapshot is None and args.principals is not None and not manual:
+        raise ConsumerError(f"{args.principals}: no principals snapshot")
+    if snapshot is None:
+        return Principal(args.user, tuple(args.group), _site_groups(args), args.guest,
+                         args.links, tuple(args.group_owner))  # fmt: skip
+    if snapshot.unexpanded:
+        print(f"note: {len(snapshot.unexpanded)} entries of {path} could not be read "
+              "(unexpanded): nobody is taken to be in them", file=sys.stderr)  # fmt: skip
+    if find_user(snapshot, args.user) is None:
+        print(f"note: {args.user} is not in {path}: public links only", file=sys.stderr)
+    return reach(snapshot, args.user)
 
 
 def _site_groups(args: argparse.Namespace) -> tuple[str, ...]:
@@ -553,7 +661,11 @@ def parser() -> argparse.ArgumentParser:
     ingest_cmd.add_argument("--only", action="append", default=[], help="SITE or SITE/LIBRARY")
     find = commands.add_parser("search", help="full-text search as one person")
     find.add_argument("query")
-    find.add_argument("--user", required=True, help="the searcher's Entra object id")
+    find.add_argument(
+        "--user", required=True, help="the searcher's Entra object id (or email, with a snapshot)"
+    )
+    find.add_argument("--principals", type=Path, help="the principals snapshot to expand --user")
+    find.add_argument("--config", type=Path, help="sites.toml: the snapshot in its data_root")
     find.add_argument("--group", action="append", default=[], help="an Entra group id")
     find.add_argument(
         "--group-owner", action="append", default=[], help="a Microsoft 365 group the user owns"
@@ -575,9 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             count = ingest(db, _sources(args), consumer=args.consumer)
             print(f"applied {count} change logs")
         elif args.command == "search":
-            who = Principal(args.user, tuple(args.group), _site_groups(args), args.guest,
-                            args.links, tuple(args.group_owner))  # fmt: skip
-            for hit in search(db, args.query, who, args.limit):
+            for hit in search(db, args.query, _searcher(db, args), args.limit):
                 print(f"{hit.target}: {hit.path}  [{hit.content}]  {hit.snippet}")
         else:
             _status(db, args.consumer)
