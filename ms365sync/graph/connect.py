@@ -117,18 +117,7 @@ def connect(
     connections per host that trusts `cloud.ca_bundle`; MSAL and the Graph calls share it.
     `download_slots` caps concurrent downloads across everything that uses the client.
     """
-    session = (
-        session_factory()
-        if session_factory is not None
-        else build_session(ca_bundle=cloud.ca_bundle, pool_size=pool_size)
-    )
-    provider = MsalTokenProvider(
-        tenant_id=app.tenant_id,
-        client_id=app.client_id,
-        credential=app.credential,
-        cloud=cloud,
-        http_client=session,
-    )
+    session, provider = _signed_in(app, cloud, session_factory, pool_size)
     return ConnectedClient(
         cloud.graph_url,
         provider,
@@ -151,6 +140,29 @@ def connect_sharepoint(
     """A transport for SharePoint's own REST API of `host` (`contoso.sharepoint.com`), at
     `cloud.sharepoint_url` if set, else at `https://{host}`; its tokens are for
     `https://{host}/.default` (graph-facts §16.1). MSAL and the calls share one session."""
+    session, provider = _signed_in(
+        app, cloud, session_factory, pool_size, scope=f"https://{host}/.default"
+    )
+    base = cloud.sharepoint_url or f"https://{host}"
+    return Transport(
+        f"{base}/_api",  # an API root of its own: no Graph version is added
+        provider,
+        session=session,
+        gate=gate,
+        ca_bundle=cloud.ca_bundle,
+        pool_size=pool_size,
+    )
+
+
+def _signed_in(
+    app: AppCredentials,
+    cloud: Cloud,
+    session_factory: SessionFactory | None,
+    pool_size: int,
+    *,
+    scope: str | None = None,
+) -> tuple[requests.Session, MsalTokenProvider]:
+    """One session for MSAL and the calls, and tokens for `scope` (Graph's by default)."""
     session = (
         session_factory()
         if session_factory is not None
@@ -162,14 +174,6 @@ def connect_sharepoint(
         credential=app.credential,
         cloud=cloud,
         http_client=session,
-        scope=f"https://{host}/.default",
+        scope=scope,
     )
-    base = cloud.sharepoint_url or f"https://{host}"
-    return Transport(
-        f"{base}/_api",  # an API root of its own: no Graph version is added
-        provider,
-        session=session,
-        gate=gate,
-        ca_bundle=cloud.ca_bundle,
-        pool_size=pool_size,
-    )
+    return session, provider
