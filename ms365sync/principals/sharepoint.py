@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ms365sync.errors import GraphError, MS365SyncError
+from ms365sync.errors import GraphError
 from ms365sync.graph.cloud import Cloud
 from ms365sync.graph.connect import connect_sharepoint
 from ms365sync.graph.credentials import AppCredentials, ClientSecret
@@ -149,7 +149,3 @@ class SiteGroupReader:
                 self._transports[host] = transport
             return transport
 
-
-def refused(exc: MS365SyncError) -> str:
-    """One line for a site group whose members SharePoint would not give."""
-    return f"SharePoint REST: {exc}"
