@@ -148,4 +148,3 @@ class SiteGroupReader:
                 )
                 self._transports[host] = transport
             return transport
-
