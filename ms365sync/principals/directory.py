@@ -17,10 +17,12 @@ from ms365sync.errors import AccessDeniedError, GraphError, TransportError
 from ms365sync.graph.client import GraphClient
 from ms365sync.outputs.principals import UserEntry
 
-__all__ = ["MEMBER_ROLES", "Directory", "DirectoryError", "Person"]
+__all__ = ["MEMBER_ROLES", "USER_ROLES", "Directory", "DirectoryError", "Person"]
 
 # The Graph application permissions that let an app read a group's members.
 MEMBER_ROLES = "GroupMember.Read.All (or Group.Read.All, Directory.Read.All)"
+# ... and that let it read a user by id or principal name.
+USER_ROLES = "User.Read.All (or User.ReadBasic.All, Directory.Read.All)"
 _USER_FIELDS = "id,displayName,mail,userPrincipalName,userType"
 _PAGE = "999"  # the most Graph gives a page of directory objects
 
@@ -70,7 +72,7 @@ class Directory:
         found: dict[str, Person | DirectoryError] = {}
         for key, result in self._client.batch(urls, cost=1).items():
             if result.error is not None:
-                found[key] = _refused(result.error, f"user {key}")
+                found[key] = _refused(result.error, f"user {key}", USER_ROLES)
             elif isinstance(result.body, Mapping):
                 found[key] = _person(result.body)
             else:
@@ -82,7 +84,9 @@ class Directory:
         try:
             return [_person(row) for row in self._client.iter_collection(path, params, cost=1)]
         except (GraphError, TransportError) as exc:
-            raise _refused(exc, path.split("/microsoft.graph", maxsplit=1)[0]) from exc
+            raise _refused(
+                exc, path.split("/microsoft.graph", maxsplit=1)[0], MEMBER_ROLES
+            ) from exc
 
 
 def _person(row: Mapping[str, object]) -> Person:
@@ -103,7 +107,7 @@ def _person(row: Mapping[str, object]) -> Person:
     return Person(id=str(row.get("id")), entry=entry)
 
 
-def _refused(exc: GraphError | TransportError, what: str) -> DirectoryError:
+def _refused(exc: GraphError | TransportError, what: str, roles: str) -> DirectoryError:
     if isinstance(exc, AccessDeniedError):
-        return DirectoryError(f"{what}: the app may not read group members; grant {MEMBER_ROLES}")
+        return DirectoryError(f"{what}: the app may not read it; grant {roles}")
     return DirectoryError(f"{what}: {exc}")
