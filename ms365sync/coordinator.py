@@ -13,6 +13,7 @@ import datetime
 import os
 import shlex
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -23,7 +24,10 @@ from ms365sync.config import Config, Target
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph.connect import SessionFactory, connect
 from ms365sync.principals.refresh import Refresh, refresh
+from ms365sync.state.meta import SweepRecord
+from ms365sync.state.store import StateStore
 from ms365sync.sync.apply import Progress
+from ms365sync.sync.budget import Due, SweepBudget
 from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
@@ -107,9 +111,12 @@ class Coordinator:
         report = RunReport()
         workers = max(1, min(self.config.parallel_targets, len(targets)))
         claims = LibraryClaims([target.spec for target in targets])
+        budget = None if dry_run else self.sweep_budget(targets, time.time())
         # Submitted in order, started in order: what LibraryClaims relies on.
         with futures.ThreadPoolExecutor(workers, "ms365sync-target") as pool:
-            jobs = [pool.submit(self._one, target, claims, dry_run, force) for target in targets]
+            jobs = [
+                pool.submit(self._one, target, claims, budget, dry_run, force) for target in targets
+            ]
             report.results = [job.result() for job in jobs]
         for target, result in zip(targets, report.results, strict=True):
             failure = self._hook(target, result)
@@ -140,10 +147,42 @@ class Coordinator:
             logger.error("principals: {}", exc)
             report.principals_error = exc
 
-    def _one(self, target: Target, claims: LibraryClaims, dry_run: bool, force: bool) -> SyncResult:
+    def sweep_budget(self, targets: Sequence[Target], now: float) -> SweepBudget:
+        """The sweeps' share of the tenant's daily budget, less what every configured
+        target's sweeps spent in the last 24 hours, reserved for the due sweeps of `targets`
+        (from what each target's state recorded; a target never synced has none due)."""
+        spent: list[SweepRecord] = []
+        due: list[Due] = []
+        selected = {target.name for target in targets}
+        for target in self.config.targets():
+            meta = StateStore.read_meta(target.spec.state_dir)
+            if meta is None:
+                continue
+            spent.extend(meta.sweeps)
+            policy = target.spec.permissions
+            kind = policy.kind_due(meta.last_sweep, meta.last_full_sweep, now)
+            if target.name not in selected or kind is None:
+                continue
+            if kind == "structure" and meta.hierarchical is False:
+                kind = "full"  # what the syncer will make of it
+            estimate = meta.sweep_estimates.get(kind)
+            if estimate is not None:
+                due.append(Due(target.name, kind, estimate, meta.last_sweep))
+        return SweepBudget.plan(self.config.settings.run.budget(), spent, due, now)
+
+    def _one(
+        self,
+        target: Target,
+        claims: LibraryClaims,
+        budget: SweepBudget | None,
+        dry_run: bool,
+        force: bool,
+    ) -> SyncResult:
         try:
             progress = self.progress(target) if self.progress is not None else None
-            syncer = Syncer(target.spec, self.client, progress=progress, claims=claims)
+            syncer = Syncer(
+                target.spec, self.client, progress=progress, claims=claims, budget=budget
+            )
             return syncer.sync(dry_run=dry_run, force=force)
         except MS365SyncError as exc:  # a failure outside the syncer's own handling
             logger.error("{}: {}", target.name, exc)

@@ -90,12 +90,25 @@ class Filters:
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
+SweepKind = Literal["structure", "full"]
+"""How a permission sweep finds what changed: "structure" reads the permission roots a fresh
+hierarchical-sharing enumeration marks (2 RU per page, 5 per root); "full" reads every file
+(5 RU each) and compares it with its folder."""
+
+
 @dataclass(frozen=True)
 class PermissionPolicy:
-    """When to re-read every file's permissions (delta's sharing hints miss some changes)."""
+    """When to verify the stored permissions beyond what delta's sharing hints reported (the
+    hints miss some changes, graph-facts §5.8), and how.
+
+    `mode`/`interval_s` say when a sweep is due; `sweep` what kind it is; in structure mode a
+    full sweep is also due every `full_interval_s` (None: never).
+    """
 
     mode: Literal["always", "interval", "never"] = "interval"
     interval_s: float = 24 * 3600.0
+    sweep: SweepKind = "structure"
+    full_interval_s: float | None = None
 
     def due(self, last_sweep: float | None, now: float) -> bool:
         if self.mode == "always":
@@ -103,6 +116,56 @@ class PermissionPolicy:
         if self.mode == "never" or last_sweep is None:
             return False
         return now - last_sweep >= self.interval_s
+
+    def full_due(self, last_full: float | None, now: float) -> bool:
+        """Whether structure mode's occasional full sweep is due (never before a first run)."""
+        if self.full_interval_s is None or last_full is None:
+            return False
+        return now - last_full >= self.full_interval_s
+
+    def kind_due(
+        self, last_sweep: float | None, last_full: float | None, now: float
+    ) -> SweepKind | None:
+        """The sweep this run owes, if any: a full one when its own cadence (or full mode)
+        says so, else a structure one when the sweep policy says so."""
+        if self.sweep == "structure" and self.full_due(last_full, now):
+            return "full"
+        if not self.due(last_sweep, now):
+            return None
+        return self.sweep
+
+    def next_due(self, last_sweep: float | None, last_full: float | None) -> float | None:
+        """When the next sweep falls due (None: never, or not before the first run)."""
+        times: list[float] = []
+        if self.mode == "interval" and last_sweep is not None:
+            times.append(last_sweep + self.interval_s)
+        if self.sweep == "structure" and self.full_interval_s is not None and last_full:
+            times.append(last_full + self.full_interval_s)
+        if self.mode == "always" and last_sweep is not None:
+            times.append(last_sweep)
+        return min(times) if times else None
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """The tenant's licence band and the share of its daily budget sweeps may take."""
+
+    ru_per_minute: int = 1_250
+    ru_per_day: int = 1_200_000
+    share: float = 0.25
+
+    @property
+    def allowance(self) -> float:
+        """Resource units all sweeps together may spend in any 24 hours."""
+        return self.ru_per_day * self.share
+
+    def minutes(self, units: float) -> float:
+        """How long `units` take at the sweeps' share of the one-minute budget."""
+        return units / (self.ru_per_minute * self.share)
+
+
+SMALLEST_BAND = BudgetSettings()
+"""SharePoint's smallest licence band (0-1,000 licences): 1,250 RU a minute, 1.2 M a day."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from ms365sync.cli.main import (
     run_sync,
 )
 from ms365sync.cli.params import Duration
-from ms365sync.config import StarterSite, write_starter_config
+from ms365sync.config import StarterSite, Target, write_starter_config
+from ms365sync.config.durations import format_duration
 from ms365sync.config.source import environment
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
@@ -35,9 +36,10 @@ from ms365sync.graph.cloud import Cloud, choose_cloud
 from ms365sync.graph.connect import connect
 from ms365sync.graph.credentials import AppCredentials, ClientSecret
 from ms365sync.graph.lookup import resolve, sites_and_libraries
+from ms365sync.state.meta import SWEEP_WINDOW_S, Meta
 from ms365sync.state.store import StateStore
 from ms365sync.sync.claims import same_library
-from ms365sync.target import DB_NAME
+from ms365sync.target import DB_NAME, PermissionPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -213,23 +215,73 @@ def status(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
     """Per target: the last run, its result, file counts and pending errors (from the state)."""
     options = merged(ctx, sub_config, sub_only)
     _, targets = load(options)
-    rows = [_status_row(target.name, target.spec.state_dir) for target in targets]
+    rows = [_status_row(target) for target in targets]
     if options.json:
         click.echo(json.dumps({"targets": rows}, indent=2))
     else:
         table = Table(title="ms365sync status")
-        for column in ("target", "last run", "result", "files", "pending errors"):
+        columns = ("target", "last run", "result", "files", "pending errors",
+                   "permissions verified", "next verification")  # fmt: skip
+        for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
+            sweep = row["permissions"]
             table.add_row(row["target"], row["last_run"] or "never", row["result"],
-                          str(row["files"]), str(row["pending_errors"]))  # fmt: skip
+                          str(row["files"]), str(row["pending_errors"]),
+                          sweep["verified"] or "never", _next_text(sweep))  # fmt: skip
         options.console.print(table)
     ctx.exit(EXIT_OK)
 
 
-def _status_row(name: str, state_dir: Path) -> dict[str, Any]:
+def _when(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.datetime.fromtimestamp(moment).isoformat(" ", "seconds")
+
+
+def _next_text(sweep: dict[str, Any]) -> str:
+    """The table's "next verification": a time, "deferred ...", "every run" or "never"."""
+    deferred = sweep["deferred"]
+    if deferred is not None:
+        until = deferred["until"]
+        when = f"not before {until}" if until else "not as configured"
+        return f"{when} (deferred: {deferred['reason']})"
+    return str(sweep["next"] or sweep["policy"])
+
+
+def _sweep_status(policy: PermissionPolicy, meta: Meta | None) -> dict[str, Any]:
+    """When the target's permissions were last verified by a sweep and when they will be."""
+    every = "every run" if policy.mode == "always" else "never"
+    status: dict[str, Any] = {
+        "mode": policy.sweep,
+        "policy": every
+        if policy.mode != "interval"
+        else f"every {format_duration(policy.interval_s)}",
+        "verified": None,
+        "full_verified": None,
+        "next": None,
+        "deferred": None,
+        "spent_24h": 0.0,
+    }
+    if meta is None:
+        return status
+    status["verified"] = _when(meta.last_sweep)
+    status["full_verified"] = _when(meta.last_full_sweep)
+    status["spent_24h"] = sum(r.ru for r in meta.sweeps if time.time() - r.at < SWEEP_WINDOW_S)
+    upcoming = policy.next_due(meta.last_sweep, meta.last_full_sweep)
+    status["next"] = _when(upcoming) or every
+    deferral = meta.sweep_deferred
+    if deferral is not None:
+        until = _when(deferral.at) if deferral.at >= 0 else None
+        status["deferred"] = {"kind": deferral.kind, "reason": deferral.reason, "until": until}
+    return status
+
+
+def _status_row(target: Target) -> dict[str, Any]:
+    name, state_dir = target.name, target.spec.state_dir
     row: dict[str, Any] = {"target": name, "last_run": None, "result": "never synced",
-                           "files": 0, "pending_errors": 0, "summary": None}  # fmt: skip
+                           "files": 0, "pending_errors": 0, "summary": None,
+                           "permissions": _sweep_status(target.spec.permissions, None)}  # fmt: skip
     if not (state_dir / DB_NAME).exists():
         return row
     try:
@@ -246,6 +298,7 @@ def _status_row(name: str, state_dir: Path) -> dict[str, Any]:
             row["summary"] = json.loads(last.summary) if last.summary else None
         row["files"] = state.mirror_count()
         row["pending_errors"] = len(state.errors())
+        row["permissions"] = _sweep_status(target.spec.permissions, state.meta)
     finally:
         state.close()
     return row

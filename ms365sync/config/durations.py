@@ -11,6 +11,7 @@ __all__ = [
     "POSITIVE_DURATION_TEXT",
     "SWEEP_TEXT",
     "DurationError",
+    "format_duration",
     "parse_duration",
     "parse_sweep",
 ]
@@ -48,6 +49,17 @@ def parse_duration(text: str) -> float:
     if not compact or "".join(number + unit for number, unit in parts) != compact:
         raise DurationError(text, "not a duration", DURATION_TEXT)
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def format_duration(seconds: float) -> str:
+    """`seconds` in the grammar `parse_duration` reads, largest units first ("1d", "1h30m")."""
+    rest = round(seconds)
+    parts = []
+    for unit, size in sorted(_UNIT_SECONDS.items(), key=lambda pair: -pair[1]):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
 
 
 def parse_sweep(text: str) -> PermissionPolicy:

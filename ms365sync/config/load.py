@@ -56,7 +56,11 @@ def _target(
         concurrency=options.concurrency,
         max_delete_count=options.max_delete,
         max_delete_percent=options.max_delete_percent,
-        permissions=options.permission_sweep,
+        permissions=dataclasses.replace(
+            options.permission_sweep,
+            sweep=options.permission_sweep_mode,
+            full_interval_s=options.full_sweep,
+        ),
         write_empty_logs=options.write_empty_logs,
         lock_timeout=lock_timeout,
         download_give_up=options.download_give_up,

@@ -13,12 +13,15 @@ from ms365sync.config.durations import DURATION_TEXT, POSITIVE_DURATION_TEXT, SW
 from ms365sync.config.messages import invalid, secret_values, translate
 from ms365sync.config.values import (
     CLOUD_CHOICES,
+    FULL_SWEEP_TEXT,
+    SWEEP_MODE_TEXT,
     AbsolutePath,
     Bool,
     CloudName,
     Command,
     Duration,
     ExistingFile,
+    FullSweep,
     Host,
     HttpsUrl,
     Identifier,
@@ -31,6 +34,7 @@ from ms365sync.config.values import (
     SiteName,
     SitePath,
     Sweep,
+    SweepMode,
     Text,
     Thumbprint,
 )
@@ -42,7 +46,7 @@ from ms365sync.graph.credentials import (
     Credential,
     load_certificate,
 )
-from ms365sync.target import DOWNLOAD_GIVE_UP_S, PermissionPolicy
+from ms365sync.target import DOWNLOAD_GIVE_UP_S, SMALLEST_BAND, BudgetSettings, PermissionPolicy
 
 __all__ = [
     "AuthTable",
@@ -149,6 +153,22 @@ class RunTable(_Table):
     # is a pooled socket (a hundred million built their pool before the first request).
     max_connections: Int = Field(default=32, ge=1, le=256, description="an integer from 1 to 256")
     lock_timeout: Duration = Field(default=300.0, description=DURATION_TEXT)
+    # The tenant's licence band (graph-facts §9.3); the default is the smallest band, so an
+    # unconfigured tenant is never over-spent. Sweeps are scheduled against the daily one.
+    ru_per_minute: Int = Field(
+        default=SMALLEST_BAND.ru_per_minute, ge=1, description="a positive integer"
+    )
+    ru_per_day: Int = Field(
+        default=SMALLEST_BAND.ru_per_day, ge=1, description="a positive integer"
+    )
+    # A quarter: sweeps are the one large spender that can wait; downloads cannot.
+    sweep_budget_share: Number = Field(
+        default=SMALLEST_BAND.share, gt=0, le=1, description="a number above 0, at most 1"
+    )
+
+    def budget(self) -> BudgetSettings:
+        """The sweeps' budget these settings describe."""
+        return BudgetSettings(self.ru_per_minute, self.ru_per_day, self.sweep_budget_share)
 
 
 class PrincipalsTable(_Table):
@@ -170,6 +190,12 @@ class TargetOptions(_Table):
         default=50.0, ge=0, le=100, description="a number from 0 to 100"
     )
     permission_sweep: Sweep = Field(default=PermissionPolicy(), description=SWEEP_TEXT)
+    permission_sweep_mode: SweepMode = Field(default="structure", description=SWEEP_MODE_TEXT)
+    # Never by default: a structure sweep reads every root a file inherits from, and no kind
+    # of change the emulator or the sources know escapes it (docs/rag.md); a full sweep of a
+    # 100,000-file library is about 500,000 RU, more than the smallest band's daily sweep
+    # allowance. Set it (e.g. "30d") to check the service's root marks themselves.
+    full_sweep: FullSweep = Field(default=None, description=FULL_SWEEP_TEXT)
     write_empty_logs: Bool = Field(default=False, description="true or false")
     on_change: Command = Field(default="", description='a command, or "" for none')
     # How long one download may fail without getting further before the file is left for

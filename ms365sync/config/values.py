@@ -27,17 +27,20 @@ from ms365sync.config.durations import (
     parse_sweep,
 )
 from ms365sync.config.messages import invalid
-from ms365sync.target import FilterError, Filters, PermissionPolicy
+from ms365sync.target import FilterError, Filters, PermissionPolicy, SweepKind
 
 __all__ = [
     "CLOUD_CHOICES",
     "CLOUD_NAMES",
+    "FULL_SWEEP_TEXT",
+    "SWEEP_MODE_TEXT",
     "AbsolutePath",
     "Bool",
     "CloudName",
     "Command",
     "Duration",
     "ExistingFile",
+    "FullSweep",
     "Host",
     "HttpsUrl",
     "Identifier",
@@ -50,6 +53,7 @@ __all__ = [
     "SiteName",
     "SitePath",
     "Sweep",
+    "SweepMode",
     "Text",
     "Thumbprint",
 ]
@@ -115,6 +119,37 @@ def _sweep(value: object) -> PermissionPolicy:
         return parse_sweep(value)
     except DurationError as exc:
         raise invalid(exc.problem, exc.expected) from None
+
+
+SWEEP_MODE_TEXT = '"structure" (read the permission roots) or "full" (read every file)'
+FULL_SWEEP_TEXT = f'"never" or {POSITIVE_DURATION_TEXT}'
+
+
+def _sweep_mode(value: object) -> SweepKind:
+    if not isinstance(value, str):
+        raise invalid("wrong type", SWEEP_MODE_TEXT)
+    word = value.strip().lower()
+    if word == "structure":
+        return "structure"
+    if word == "full":
+        return "full"
+    raise invalid("unknown sweep mode", SWEEP_MODE_TEXT)
+
+
+def _full_sweep(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "never":
+        return None
+    if not isinstance(value, str):
+        raise invalid("wrong type", FULL_SWEEP_TEXT)
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise invalid(exc.problem, FULL_SWEEP_TEXT) from None
+    if seconds <= 0:
+        raise invalid("a zero interval", FULL_SWEEP_TEXT)
+    return seconds
 
 
 def _pattern(value: str) -> str:
@@ -212,6 +247,8 @@ Bool = Annotated[bool, BeforeValidator(_scalar)]
 Duration = Annotated[float, PlainValidator(_duration)]
 PositiveDuration = Annotated[float, PlainValidator(_positive_duration)]
 Sweep = Annotated[PermissionPolicy, PlainValidator(_sweep)]
+SweepMode = Annotated[SweepKind, PlainValidator(_sweep_mode)]
+FullSweep = Annotated[float | None, PlainValidator(_full_sweep)]
 Patterns = Annotated[tuple[Annotated[str, AfterValidator(_pattern)], ...], Field(strict=False)]
 AbsolutePath = Annotated[Path, PlainValidator(_absolute)]
 ExistingFile = Annotated[Path, PlainValidator(_absolute), AfterValidator(_is_file)]

@@ -11,9 +11,9 @@ import enum
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Meta", "MetaKey", "MetaTables"]
+__all__ = ["SWEEP_WINDOW_S", "Deferral", "Meta", "MetaKey", "MetaTables", "SweepRecord"]
 
 
 class MetaKey(enum.Enum):
@@ -27,10 +27,35 @@ class MetaKey(enum.Enum):
     PREFER_SHARING = "prefer_sharing"  # "1"/"0": the Prefer headers the delta link was taken with
     HIERARCHICAL = "hierarchical"  # "1"/"0": the service honours hierarchical sharing hints
     LAST_SWEEP = "last_sweep"  # str(time) of the last complete permission sweep
+    LAST_FULL_SWEEP = "last_full_sweep"  # str(time) of the last complete full sweep
+    SWEEPS = "sweeps"  # JSON [[time, kind, RU], ...]: the sweeps of the last 24 hours
+    SWEEP_DEFERRED = "sweep_deferred"  # JSON [time, kind, reason]: a due sweep put off
+    SWEEP_ESTIMATES = "sweep_estimates"  # JSON {"structure": RU, "full": RU} of the tree
     PERMISSION_RETRY = "permission_retry"  # JSON list of the ids whose permission read failed
     CONVERGED = "converged"  # set when a run left the mirror equal to the tree (sync.shortcut)
     GRANTS_FILE = "grants_file"  # what identifies the grants file as last written
     PERMISSIONS_FILE_STAMP = "permissions_file_stamp"  # "size:mtime_ns" of .permissions.json
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRecord:
+    """One completed permission sweep: when it ended, its kind and the RU it spent."""
+
+    at: float
+    kind: str
+    ru: float
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    """A due sweep a run put off: when, which kind, and why (one line)."""
+
+    at: float
+    kind: str
+    reason: str
+
+
+SWEEP_WINDOW_S = 24 * 3600.0  # how long sweep records are kept: the daily budget's window
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +70,10 @@ class Meta:
     prefer_sharing: bool | None = None
     hierarchical: bool | None = None
     last_sweep: float | None = None
+    last_full_sweep: float | None = None
+    sweeps: tuple[SweepRecord, ...] = ()
+    sweep_deferred: Deferral | None = None
+    sweep_estimates: dict[str, float] = field(default_factory=dict)
     permission_retry: tuple[str, ...] = ()
     converged: str | None = None
     grants_file: str | None = None
@@ -59,6 +88,8 @@ class Meta:
 
         version = text(MetaKey.SCHEMA_VERSION)
         sweep = text(MetaKey.LAST_SWEEP)
+        full = text(MetaKey.LAST_FULL_SWEEP)
+        deferred = json.loads(text(MetaKey.SWEEP_DEFERRED) or "null")
         return cls(
             schema_version=None if version is None else int(version),
             site_id=text(MetaKey.SITE_ID),
@@ -68,6 +99,13 @@ class Meta:
             prefer_sharing=_flag(text(MetaKey.PREFER_SHARING)),
             hierarchical=_flag(text(MetaKey.HIERARCHICAL)),
             last_sweep=float(sweep) if sweep else None,
+            last_full_sweep=float(full) if full else None,
+            sweeps=tuple(
+                SweepRecord(float(at), str(kind), float(ru))
+                for at, kind, ru in json.loads(text(MetaKey.SWEEPS) or "[]")
+            ),
+            sweep_deferred=None if deferred is None else Deferral(*deferred),
+            sweep_estimates=json.loads(text(MetaKey.SWEEP_ESTIMATES) or "{}"),
             permission_retry=tuple(json.loads(text(MetaKey.PERMISSION_RETRY) or "[]")),
             converged=text(MetaKey.CONVERGED),
             grants_file=text(MetaKey.GRANTS_FILE),
@@ -131,6 +169,27 @@ class MetaTables:
 
     def set_last_sweep(self, when: float) -> None:
         write_value(self._db, MetaKey.LAST_SWEEP, str(when))
+
+    def set_last_full_sweep(self, when: float) -> None:
+        write_value(self._db, MetaKey.LAST_FULL_SWEEP, str(when))
+
+    def record_sweep(self, when: float, kind: str, ru: float) -> None:
+        """Add a completed sweep to those of the last 24 hours (older ones are dropped)."""
+        kept = [[r.at, r.kind, r.ru] for r in self.meta.sweeps if when - r.at < SWEEP_WINDOW_S]
+        kept.append([when, kind, ru])
+        write_value(self._db, MetaKey.SWEEPS, json.dumps(kept))
+
+    def set_sweep_estimates(self, structure: float, full: float) -> None:
+        """What a sweep of either kind would cost now, for the coordinator's next plan."""
+        value = json.dumps({"structure": structure, "full": full})
+        write_value(self._db, MetaKey.SWEEP_ESTIMATES, value)
+
+    def set_sweep_deferred(self, deferral: Deferral | None) -> None:
+        """Record (or, with None, clear) that a due sweep was put off."""
+        value = (
+            None if deferral is None else json.dumps([deferral.at, deferral.kind, deferral.reason])
+        )
+        write_value(self._db, MetaKey.SWEEP_DEFERRED, value)
 
     def set_hierarchical(self, honoured: bool) -> None:
         write_value(self._db, MetaKey.HIERARCHICAL, _flag_text(honoured))

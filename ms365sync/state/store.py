@@ -26,7 +26,7 @@ from ms365sync.state.meta import Meta, MetaTables
 from ms365sync.state.mirror import FileError, GrantRow, MirrorTables, PathLabels
 from ms365sync.state.outbox import OutboxTables, PendingExport, RunRecord
 from ms365sync.state.perms import PermTables
-from ms365sync.state.tree import StageSummary, TreeRow, TreeTables
+from ms365sync.state.tree import StageSummary, StructureChange, TreeRow, TreeTables
 from ms365sync.target import DB_NAME
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "RunRecord",
     "StageSummary",
     "StateStore",
+    "StructureChange",
     "TreeRow",
 ]
 
@@ -105,6 +106,26 @@ class StateStore(TreeTables, PermTables, MirrorTables, MetaTables, OutboxTables)
             memory.close()
             raise StateError(f"unreadable ({exc})", path=path) from exc
         return cls(state_dir, connection=memory)
+
+    @staticmethod
+    def read_meta(state_dir: Path) -> Meta | None:
+        """The store's meta entries, read without opening the store for writing (None: no
+        store, or one that cannot be read; its own run will say why). For planning across
+        targets at the start of a run; a target's syncer may be writing it meanwhile."""
+        path = state_dir / DB_NAME
+        if not path.is_file():
+            return None
+        try:
+            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return None
+        try:
+            rows = db.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.Error:
+            return None
+        finally:
+            db.close()
+        return Meta.decode({str(key): str(value) for key, value in rows})
 
     @staticmethod
     def set_aside(state_dir: Path) -> Path:

@@ -100,6 +100,15 @@ class StageSummary:
     shared_changed: int  # items carrying sharedChanged
 
 
+@dataclass(frozen=True)
+class StructureChange:
+    """What a structure sweep's enumeration changed in the tree's permission roots."""
+
+    roots: int  # items the enumeration marked as roots of permission hierarchies
+    became: int  # items that became roots
+    ceased: int  # items that stopped being roots (their inheritance was restored)
+
+
 class TreeTables:
     """The stage and items tables of a `StateStore` (a mixin over its connection)."""
 
@@ -146,6 +155,42 @@ class TreeTables:
             "SELECT shared FROM stage WHERE is_root = 1 ORDER BY ord DESC LIMIT 1"
         ).fetchone()
         return None if row is None else bool(row[0])
+
+    # ------------------------------------------------------------------ structure sweep
+
+    def clear_structure(self) -> None:
+        """Start staging a structure sweep's enumeration (a temporary table: a crash loses
+        it, and the sweep is simply not recorded as done)."""
+        self._db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS structure("
+            "item_id TEXT PRIMARY KEY, shared INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        self._db.execute("DELETE FROM temp.structure")
+
+    def stage_structure(self, marks: Iterable[tuple[str, bool]]) -> int:
+        """Record, per item id of one enumeration page, whether it is a permission root."""
+        rows = [(item_id, int(shared)) for item_id, shared in marks]
+        self._db.executemany("INSERT OR REPLACE INTO temp.structure VALUES (?, ?)", rows)
+        return len(rows)
+
+    def apply_structure(self) -> StructureChange:
+        """Take the staged enumeration's roots as the tree's (inside `run()`): items it marks
+        become roots, items it lists unmarked stop being roots; items it did not list (new
+        or deleted since the run's own listing) keep what the listing said."""
+        db = self._db
+        became = db.execute(
+            "UPDATE items SET shared = 1 WHERE shared = 0 AND item_id IN "
+            "(SELECT item_id FROM temp.structure WHERE shared = 1)"
+        ).rowcount
+        ceased = db.execute(
+            "UPDATE items SET shared = 0 WHERE shared = 1 AND item_id IN "
+            "(SELECT item_id FROM temp.structure WHERE shared = 0)"
+        ).rowcount
+        roots = db.execute("SELECT COUNT(*) FROM temp.structure WHERE shared = 1").fetchone()[0]
+        db.execute("DELETE FROM temp.structure")
+        if became or ceased:
+            self._resolve()
+        return StructureChange(int(roots), became, ceased)
 
     def apply_stage(self, *, full: bool) -> StageSummary:
         """Fold the staged round into the tree (inside `run()`); a full round replaces it.
@@ -294,6 +339,32 @@ class TreeTables:
                 "WHERE f.is_folder = 0 AND f.package = 0 AND p.perm_src IS NOT NULL ORDER BY 1"
             )
         ]
+
+    def file_sources(self) -> list[str]:
+        """Every file's permission source, sorted: what a structure sweep reads."""
+        return [
+            row[0]
+            for row in self._db.execute(
+                f"SELECT DISTINCT perm_src FROM items WHERE {_FILE} AND perm_src IS NOT NULL "
+                "ORDER BY perm_src"
+            )
+        ]
+
+    def sweep_reads(self) -> tuple[int, int]:
+        """How many permission reads a structure sweep and a full sweep of the tree make
+        (the sizes of `file_sources` and of `sources_to_sweep` plus `files_to_sweep`)."""
+        structure, files, own = self._db.execute(
+            f"SELECT COUNT(DISTINCT perm_src), COUNT(*), TOTAL(perm_src = item_id) FROM items "
+            f"WHERE {_FILE} AND perm_src IS NOT NULL"
+        ).fetchone()
+        parents = self._db.execute(
+            "SELECT COUNT(DISTINCT p.perm_src) FROM items f "
+            "JOIN items p ON p.item_id = f.parent_id "
+            "WHERE f.is_folder = 0 AND f.package = 0 AND p.perm_src IS NOT NULL "
+            f"AND p.perm_src NOT IN (SELECT perm_src FROM items WHERE {_FILE} "
+            "AND perm_src IS NOT NULL)"
+        ).fetchone()[0]
+        return int(structure), int(structure) + int(parents) + int(files) - int(own)
 
     def files_to_sweep(self) -> list[str]:
         """The files that are no file's permission source, sorted: what a sweep reads next."""

@@ -1,10 +1,12 @@
 """Keeping the stored permission sets current, with as few 5-RU permission reads as possible.
 
 Every file takes its permissions from its nearest permission root (an item with a `shared`
-facet under `Prefer: hierarchicalsharing`, or one a sweep found to differ). A run re-reads
+facet under `Prefer: hierarchicalsharing`, or one a full sweep found to differ). A run re-reads
 the roots that delta reported (sharing hints included), roots never read, and roots whose
-read failed before; a full sweep, on the configured policy, reads every file and root
-because the hints are known to miss changes (graph-facts §5.8). Reads go through `$batch`.
+read failed before. Because the hints are known to miss changes (graph-facts §5.8), a sweep,
+on the configured policy, verifies everything: a structure sweep takes the current roots
+from a fresh enumeration (sync.structure) and reads every root a file inherits from; a full
+sweep reads every file and compares it with its folder. Reads go through `$batch`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from loguru import logger
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import permission_set
 from ms365sync.models import PermissionSet
-from ms365sync.state.store import StageSummary, StateStore
+from ms365sync.state.store import StageSummary, StateStore, StructureChange
+from ms365sync.target import SweepKind
 
 CHUNK = 400  # item ids per permissions_batch call (20 per $batch inside)
+RU_PER_READ = 5.0  # a permission read, also inside $batch (graph-facts §9.2, §7.3)
 
 
 @dataclass
@@ -28,7 +32,8 @@ class PermissionOutcome:
 
     read: int = 0
     failed: dict[str, str] = field(default_factory=dict)
-    swept: bool = False
+    swept: SweepKind | None = None
+    structure: StructureChange | None = None  # what a structure sweep changed in the roots
 
 
 def refresh(
@@ -38,11 +43,16 @@ def refresh(
     summary: StageSummary,
     *,
     hierarchical: bool,
-    sweep: bool,
+    sweep: SweepKind | None,
+    enumerated: bool,
     now: float,
     progress: Callable[[int], None] | None = None,
 ) -> PermissionOutcome:
     """Read the permission sets this run needs and store them (inside the run transaction).
+
+    `sweep` is the sweep this run makes, if any; for a structure sweep `enumerated` says a
+    structure enumeration is staged (without one, the run's own listing was a full
+    enumeration and already marked every root).
 
     Raises:
         AuthError: no token could be obtained (per-item Graph failures are returned instead).
@@ -55,11 +65,23 @@ def refresh(
     )
     retry = state.meta.permission_retry
     reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
-    if sweep:
+    if sweep == "full":
         # The folders' sources too: a file is compared with where it would inherit from.
         read = reader.read(state.sources_to_sweep())
         read += reader.read(state.files_to_sweep())
         _classify(state, read)
+    elif sweep == "structure":
+        if enumerated:
+            reader.outcome.structure = change = state.apply_structure()
+            logger.debug(
+                "structure: {} roots marked, {} new, {} no longer roots",
+                change.roots,
+                change.became,
+                change.ceased,
+            )
+        # Every root a file inherits from; files a full sweep set apart are among them and
+        # follow their folder again once they no longer differ from it.
+        _classify(state, reader.read(state.file_sources()))
     else:
         read = reader.read(state.sources_to_read(retry))
         if hierarchical and read:

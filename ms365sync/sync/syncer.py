@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
@@ -28,9 +29,11 @@ from ms365sync.localfs.syscalls import refuse_symlinks
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
 from ms365sync.outputs.changelog import TargetInfo, timestamp
 from ms365sync.outputs.logstream import LogDocument
+from ms365sync.state.meta import Deferral
 from ms365sync.state.store import StageSummary, StateStore
-from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut
+from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut, structure
 from ms365sync.sync.apply import Applier, Progress
+from ms365sync.sync.budget import SweepBudget
 from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.listing import Round, list_changes
@@ -38,7 +41,7 @@ from ms365sync.sync.plan import DeleteLimit
 from ms365sync.sync.preview import Previewer
 from ms365sync.sync.report import LogBuilder
 from ms365sync.sync.result import SyncResult
-from ms365sync.target import DB_NAME, PERMISSIONS_FILE, TargetSpec
+from ms365sync.target import DB_NAME, PERMISSIONS_FILE, SweepKind, TargetSpec
 
 __all__ = ["Syncer"]
 
@@ -54,11 +57,14 @@ class Syncer:
         clock: Callable[[], float] = time.time,
         progress: Progress | None = None,
         claims: LibraryClaims | None = None,
+        budget: SweepBudget | None = None,
     ) -> None:
-        """`claims`: the libraries the other targets of this run hold (the coordinator's)."""
+        """`claims`: the libraries the other targets of this run hold (the coordinator's);
+        `budget`: the tenant's sweep allowance (None: sweeps are never deferred)."""
         self.spec = spec
         self.client = client
         self.claims = claims
+        self.budget = budget
         self.clock = clock
         self.progress = progress or Progress()
         self.mirror = Mirror(spec.local_root)
@@ -119,9 +125,11 @@ class Syncer:
         try:
             target = self._resolve(state)
             listing = self._list(state, target, keep_urls=False)
+            now = self.clock()
+            sweep = self._sweep(state, target, listing, now, dry=True)
             with state.run():
                 summary = state.apply_stage(full=listing.full)
-                failed = self._refresh_permissions(state, target, listing, summary, self.clock())
+                failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
                 lookup = permissions.effective(state, failed)
                 found = inputs.remote_files(state, self.spec.filters, self.spec.data_dir, lookup)
             return found.files
@@ -172,8 +180,11 @@ class Syncer:
         started = self.clock()
         target = self._resolve(state)
         listing = self._list(state, target, keep_urls=not dry)
+        sweep = self._sweep(state, target, listing, self.clock(), dry=dry)
         with state.run():
-            log, outcome = self._reconcile(state, target, listing, run_id, dry=dry, force=force)
+            log, outcome = self._reconcile(
+                state, target, listing, sweep, run_id, dry=dry, force=force
+            )
             state.set_listing(
                 delta_link=listing.delta_link,
                 site_id=target.site_id,
@@ -235,6 +246,7 @@ class Syncer:
         state: StateStore,
         target: Resolved,
         listing: Round,
+        sweep: _Sweep,
         run_id: str,
         *,
         dry: bool,
@@ -245,7 +257,7 @@ class Syncer:
         if self._baseline is not None:
             rebuilt = recovery.rebuild_mirror(state, self.mirror, self._baseline)
             logger.info("{}: recovered {} mirrored files", self.spec.name, rebuilt)
-        failed = self._refresh_permissions(state, target, listing, summary, now)
+        failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
         local = inputs.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
         builder = LogBuilder(self.spec.data_dir)
@@ -321,45 +333,108 @@ class Syncer:
         applier = self._applier(target, local.foreign, urls, dry=dry)
         return batches.carry_out(state, streams, found, applier, builder), found.notes
 
+    def _sweep(
+        self, state: StateStore, target: Resolved, listing: Round, now: float, *, dry: bool
+    ) -> _Sweep:
+        """The permission sweep this run makes, if one is due and the budget allows it; a
+        structure sweep's enumeration is made here, before the run's transaction (a full
+        listing needs none: it marked every root already)."""
+        meta = state.meta
+        kind = self.spec.permissions.kind_due(meta.last_sweep, meta.last_full_sweep, now)
+        if kind is None:
+            return _Sweep(None)
+        if kind == "structure" and not self._honours_hierarchy(state, listing):
+            self.counters.notes.append(
+                "the service marks no permission roots (hierarchical sharing): a full sweep "
+                "instead of a structure sweep"
+            )
+            kind = "full"
+        if self.budget is not None and not dry:
+            estimate = self._estimate(state, kind)
+            grant = self.budget.request(self.spec.name, kind, estimate, now)
+            if not grant.ok:
+                logger.warning("{}: permission sweep deferred: {}", self.spec.name, grant.reason)
+                self.counters.notes.append(f"permission sweep deferred: {grant.reason}")
+                when = grant.retry_at if grant.retry_at is not None else -1.0
+                return _Sweep(None, deferral=Deferral(when, kind, grant.reason))
+        enumeration = None
+        if kind == "structure" and not listing.full:
+            enumeration = structure.enumerate_roots(
+                self.client, state, target.drive_id, page_size=self.spec.page_size
+            )
+        return _Sweep(kind, enumeration)
+
+    def _estimate(self, state: StateStore, kind: SweepKind) -> float:
+        """The resource units a `kind` sweep of the committed tree costs, about."""
+        structure_reads, full_reads = state.sweep_reads()
+        if kind == "full":
+            return full_reads * permissions.RU_PER_READ
+        pages = -(-state.item_count() // self.spec.page_size)
+        return pages * structure.RU_PER_PAGE + structure_reads * permissions.RU_PER_READ
+
     def _refresh_permissions(
         self,
         state: StateStore,
         target: Resolved,
         listing: Round,
         summary: StageSummary,
+        sweep: _Sweep,
+        *,
         now: float,
     ) -> dict[str, str]:
-        """Read what the permission policy and the hints ask for; the ids that failed."""
+        """Read what the sweep and the hints ask for; the ids that failed."""
         hierarchical = self._hierarchical(state, listing)
-        last_sweep = state.meta.last_sweep
-        sweep = self.spec.permissions.due(last_sweep, now)
-        if last_sweep is None:
-            state.set_last_sweep(now)  # the first full listing counts as one
+        meta = state.meta
+        if meta.last_sweep is None:
+            # The first full listing counts as a sweep of either kind: every root is read.
+            state.set_last_sweep(now)
+            state.set_last_full_sweep(now)
+        state.set_sweep_deferred(sweep.deferral)
         outcome = permissions.refresh(
             self.client,
             state,
             target.drive_id,
             summary,
             hierarchical=hierarchical,
-            sweep=sweep,
+            sweep=sweep.kind,
+            enumerated=sweep.enumeration is not None,
             now=now,
         )
         self.counters.permission_reads = outcome.read
-        if sweep and not outcome.failed:
+        if sweep.kind is not None and not outcome.failed:
+            spent = outcome.read * permissions.RU_PER_READ
+            if sweep.enumeration is not None:
+                spent += sweep.enumeration.resource_units
             state.set_last_sweep(now)
+            if sweep.kind == "full":
+                state.set_last_full_sweep(now)
+            state.record_sweep(now, sweep.kind, spent)
+            self.counters.notes.append(_swept(sweep.kind, outcome, spent))
+        if sweep.kind or summary.reported or summary.removed or not meta.sweep_estimates:
+            structure_ru, full_ru = (
+                self._estimate(state, "structure"),
+                self._estimate(state, "full"),
+            )
+            state.set_sweep_estimates(structure_ru, full_ru)
         return outcome.failed
+
+    def _honours_hierarchy(self, state: StateStore, listing: Round) -> bool:
+        """Whether the service honours `Prefer: hierarchicalsharing`, as `_hierarchical`
+        will record it (read only: this is asked before the run's transaction)."""
+        if listing.full:
+            return bool(self.spec.prefer_sharing and state.stage_root_shared())
+        return state.meta.hierarchical is True
 
     def _hierarchical(self, state: StateStore, listing: Round) -> bool:
         """Whether the service honours `Prefer: hierarchicalsharing` (root has `shared`)."""
+        honoured = self._honours_hierarchy(state, listing)
         if listing.full:
-            honoured = bool(self.spec.prefer_sharing and state.stage_root_shared())
             if honoured and state.meta.hierarchical is False:
                 # Without the hints every file was made its own permission root; with them,
                 # files follow their folders again (the next sweep re-finds real exceptions).
                 state.set_own_permissions_of_files(False)
             state.set_hierarchical(honoured)
-            return honoured
-        return state.meta.hierarchical is True
+        return honoured
 
     def _delete_limit(self, force: bool) -> DeleteLimit:
         if force:
@@ -381,3 +456,24 @@ class Syncer:
             urls=urls,
             give_up=self.spec.download_give_up,
         )
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """The sweep a run makes (`kind`; None: none), its staged structure enumeration, and a
+    due sweep the budget deferred."""
+
+    kind: SweepKind | None
+    enumeration: structure.Enumeration | None = None
+    deferral: Deferral | None = None
+
+
+def _swept(kind: SweepKind, outcome: permissions.PermissionOutcome, spent: float) -> str:
+    """The run's note on its sweep: what it read and what it cost."""
+    change = outcome.structure
+    roots = (
+        f", {change.roots} roots marked ({change.became} new, {change.ceased} no longer roots)"
+        if change is not None
+        else ""
+    )
+    return f"{kind} permission sweep: {outcome.read} permission reads{roots}, about {spent:,.0f} RU"

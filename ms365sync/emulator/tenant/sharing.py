@@ -27,7 +27,8 @@ class SharingMutations(TenantBase):
         """Record a permission change of `item` (and, without gaps, of its inheriting children).
 
         With realistic gaps, a removal carries no sharedChanged marker and children that
-        inherit the change get no entry at all (graph-facts §5.8, onedrive-api-docs #1248/#1250).
+        inherit the change get no entry at all (graph-facts §5.8, onedrive-api-docs #1248/#1250);
+        `remove_link` and `add_link_recipient` make no entry at all.
         """
         now = self.now()
         item.sharing_seq = drive.journal.append(item.id, ChangeKind.SHARING, now)
@@ -133,11 +134,15 @@ class SharingMutations(TenantBase):
         raise MutationError(f"{item.path or '/'!r} has no sharing link {selector!r}")
 
     def remove_link(self, drive: Drive, path: PathLike, selector: str) -> Item:
+        """Remove a sharing link; with realistic gaps delta shows nothing of it (#937),
+        unless taking it off an inheriting item gave that item its own permissions."""
         with self.lock:
             item = self.item(drive, path)
             link = self.find_link(drive, item, selector)
+            inherited = item.grants is None
             self._own_grants(drive, item).pop((PrincipalKind.LINK, link.id), None)
-            self._stamp_sharing(drive, item, removal=True)
+            if inherited or not self.realistic_gaps:
+                self._stamp_sharing(drive, item, removal=True)
             return item
 
     def add_link_recipient(self, drive: Drive, path: PathLike, selector: str, user: str) -> None:
