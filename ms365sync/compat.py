@@ -10,6 +10,7 @@ new is a keyword-only option. New code can call `sync_target` with a `TargetSpec
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,19 @@ def _policy(value: PermissionPolicy | str | float) -> PermissionPolicy:
         ) from None
 
 
+def _with_mode(policy: PermissionPolicy, mode: str | None) -> PermissionPolicy:
+    """`policy` with its sweeps made the `mode` way ("structure" or "full"; None: as it is)."""
+    if mode is None:
+        return policy
+    if mode not in ("structure", "full"):
+        raise ConfigError(
+            f"unknown permission sweep mode {mode!r}",
+            key="permission_sweep_mode",
+            expected="structure | full",
+        )
+    return dataclasses.replace(policy, sweep="structure" if mode == "structure" else "full")
+
+
 def _give_up(value: float | str) -> float:
     """Seconds, or a duration as the file writes it ("90s", "2m"): finite and above zero."""
     seconds: float | None = None
@@ -150,6 +164,7 @@ class SharePointSync:
         max_delete: int | None = 1000,
         max_delete_percent: float | None = 50.0,
         permission_sweep: PermissionPolicy | str | float = "interval",
+        permission_sweep_mode: str | None = None,
         write_empty_logs: bool = False,
         download_give_up: float | str = DOWNLOAD_GIVE_UP_S,
         env_file: str | Path | None = ".env",
@@ -179,7 +194,7 @@ class SharePointSync:
             concurrency=concurrency,
             max_delete_count=max_delete,
             max_delete_percent=max_delete_percent,
-            permissions=_policy(permission_sweep),
+            permissions=_with_mode(_policy(permission_sweep), permission_sweep_mode),
             write_empty_logs=write_empty_logs,
             download_give_up=_give_up(download_give_up),
         )

@@ -135,14 +135,13 @@ class PermissionPolicy:
         return self.sweep
 
     def next_due(self, last_sweep: float | None, last_full: float | None) -> float | None:
-        """When the next sweep falls due (None: never, or not before the first run)."""
+        """When the next sweep falls due by the clock (None: no interval says when: the
+        policy is "never" or "always", or the target has not run yet)."""
         times: list[float] = []
         if self.mode == "interval" and last_sweep is not None:
             times.append(last_sweep + self.interval_s)
-        if self.sweep == "structure" and self.full_interval_s is not None and last_full:
+        if self.sweep == "structure" and self.full_interval_s is not None and last_full is not None:
             times.append(last_full + self.full_interval_s)
-        if self.mode == "always" and last_sweep is not None:
-            times.append(last_sweep)
         return min(times) if times else None
 
 

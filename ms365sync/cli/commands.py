@@ -262,14 +262,16 @@ def _sweep_status(policy: PermissionPolicy, meta: Meta | None) -> dict[str, Any]
         "next": None,
         "deferred": None,
         "spent_24h": 0.0,
+        "estimate": {},
     }
     if meta is None:
         return status
     status["verified"] = _when(meta.last_sweep)
     status["full_verified"] = _when(meta.last_full_sweep)
+    status["estimate"] = dict(meta.sweep_estimates)
     status["spent_24h"] = sum(r.ru for r in meta.sweeps if time.time() - r.at < SWEEP_WINDOW_S)
     upcoming = policy.next_due(meta.last_sweep, meta.last_full_sweep)
-    status["next"] = _when(upcoming) or every
+    status["next"] = every if policy.mode == "always" else _when(upcoming) or every
     deferral = meta.sweep_deferred
     if deferral is not None:
         until = _when(deferral.at) if deferral.at >= 0 else None

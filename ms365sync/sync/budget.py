@@ -84,13 +84,13 @@ class SweepBudget:
             if reserved is not None or estimate <= left:
                 self.spent.append(SweepRecord(now, kind, estimate))
                 return Grant(True)
-            return self._deferral(kind, estimate, left)
+            return self._deferral(kind, estimate, left, now)
 
-    def _deferral(self, kind: SweepKind, estimate: float, left: float) -> Grant:
+    def _deferral(self, kind: SweepKind, estimate: float, left: float, now: float) -> Grant:
         allowance = self.settings.allowance
         band = (
-            f"{self.settings.share:.0%} of {self.settings.ru_per_day:,} RU a day "
-            "(sweep_budget_share of ru_per_day)"
+            f"sweep_budget_share {self.settings.share:.0%} of ru_per_day "
+            f"{self.settings.ru_per_day:,}"
         )
         if estimate > allowance:
             reason = (
@@ -102,14 +102,16 @@ class SweepBudget:
             f"a {kind} sweep needs about {estimate:,.0f} RU and {max(left, 0):,.0f} of the "
             f"{allowance:,.0f} RU sweep allowance ({band}) are left in the last 24 hours"
         )
-        return Grant(False, reason, self._fits_at(estimate))
+        return Grant(False, reason, self._fits_at(estimate, now))
 
-    def _fits_at(self, estimate: float) -> float | None:
-        """When enough of the recorded spending has left the 24-hour window for `estimate`."""
+    def _fits_at(self, estimate: float, now: float) -> float:
+        """When enough spending has left the 24-hour window for `estimate` (the sweeps
+        reserved for this run counted as spent now)."""
+        pending = [SweepRecord(now, "reserved", ru) for ru in self.reserved.values()]
         need = self.total_spent + sum(self.reserved.values()) + estimate - self.settings.allowance
         freed = 0.0
-        for record in self.spent:  # oldest first
+        for record in [*self.spent, *pending]:  # oldest first
             freed += record.ru
             if freed >= need:
                 return record.at + SWEEP_WINDOW_S
-        return None
+        return now + SWEEP_WINDOW_S  # not reached: estimate <= allowance

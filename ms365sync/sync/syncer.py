@@ -20,7 +20,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync.errors import CorruptStateError, MS365SyncError
+from ms365sync.errors import CorruptStateError, GraphError, MS365SyncError, TransportError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.lookup import Resolved, confirm, resolve
 from ms365sync.localfs.lock import target_lock
@@ -359,9 +359,16 @@ class Syncer:
                 return _Sweep(None, deferral=Deferral(when, kind, grant.reason))
         enumeration = None
         if kind == "structure" and not listing.full:
-            enumeration = structure.enumerate_roots(
-                self.client, state, target.drive_id, page_size=self.spec.page_size
-            )
+            try:
+                enumeration = structure.enumerate_roots(
+                    self.client, state, target.drive_id, page_size=self.spec.page_size
+                )
+            except (GraphError, TransportError) as exc:
+                # The run's own work does not depend on the sweep: it goes on, and the
+                # sweep, not recorded as done, is due again next run.
+                logger.warning("{}: structure sweep failed: {}", self.spec.name, exc)
+                self.counters.notes.append(f"structure sweep left for the next run: {exc}")
+                return _Sweep(None)
         return _Sweep(kind, enumeration)
 
     def _estimate(self, state: StateStore, kind: SweepKind) -> float:
@@ -470,10 +477,12 @@ class _Sweep:
 
 def _swept(kind: SweepKind, outcome: permissions.PermissionOutcome, spent: float) -> str:
     """The run's note on its sweep: what it read and what it cost."""
+    reads = f"{outcome.read} {'item' if outcome.read == 1 else 'items'}"
     change = outcome.structure
     roots = (
-        f", {change.roots} roots marked ({change.became} new, {change.ceased} no longer roots)"
+        f"; {change.roots} marked as permission roots, {change.became} new, "
+        f"{change.ceased} no longer roots"
         if change is not None
         else ""
     )
-    return f"{kind} permission sweep: {outcome.read} permission reads{roots}, about {spent:,.0f} RU"
+    return f"{kind} permission sweep: read the permissions of {reads}{roots}; about {spent:,.0f} RU"

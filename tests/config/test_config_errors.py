@@ -380,6 +380,36 @@ CATALOGUE = [
         ("a zero interval",),
     ),
     Bad(
+        "bad-sweep-mode",
+        AUTH + SITE + '  permission_sweep_mode = "roots"\n',
+        "sites[0].libraries[0].permission_sweep_mode",
+        ("unknown sweep mode", '"structure"', '"full"'),
+    ),
+    Bad(
+        "bad-full-sweep",
+        AUTH + '[defaults]\nfull_sweep = "monthly"\n' + SITE,
+        "defaults.full_sweep",
+        ("not a duration", '"never" or a duration above zero'),
+    ),
+    Bad(
+        "zero-full-sweep",
+        AUTH + '[defaults]\nfull_sweep = "0d"\n' + SITE,
+        "defaults.full_sweep",
+        ("a zero interval",),
+    ),
+    Bad(
+        "sweep-share-above-one",
+        AUTH + "[run]\nsweep_budget_share = 1.5\n" + SITE,
+        "run.sweep_budget_share",
+        ("a number above 0, at most 1",),
+    ),
+    Bad(
+        "zero-ru-per-day",
+        AUTH + "[run]\nru_per_day = 0\n" + SITE,
+        "run.ru_per_day",
+        ("a positive integer",),
+    ),
+    Bad(
         "zero-download-give-up",
         AUTH + '[defaults]\ndownload_give_up = "0s"\n' + SITE,
         "defaults.download_give_up",

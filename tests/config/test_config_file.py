@@ -20,7 +20,7 @@ from ms365sync.config import (
 from ms365sync.errors import ConfigError
 from ms365sync.graph.auth import ClientCertificate, ClientSecret
 from ms365sync.graph.cloud import GLOBAL, US_GOV
-from ms365sync.target import Filters, PermissionPolicy, SiteRef
+from ms365sync.target import BudgetSettings, Filters, PermissionPolicy, SiteRef
 from support.certificates import make_certificate
 
 SECRET = "Zq8~n0t-a-real.client_secret_value"
@@ -80,6 +80,9 @@ ca_bundle = "certs/ca.pem"
 parallel_targets = 3
 max_connections = 24
 lock_timeout = "1h30m"
+ru_per_minute = 2500
+ru_per_day = 2400000
+sweep_budget_share = 0.1
 
 [defaults]
 data_root = "data"
@@ -89,6 +92,8 @@ concurrency = 6
 max_delete = 10
 max_delete_percent = 12.5
 permission_sweep = "12h"
+permission_sweep_mode = "structure"
+full_sweep = "30d"
 write_empty_logs = true
 on_change = "notify --all"
 download_give_up = "2m"
@@ -106,6 +111,8 @@ path = "/sites/marketing/"
   max_delete = 0
   max_delete_percent = 100
   permission_sweep = "always"
+  permission_sweep_mode = "full"
+  full_sweep = "never"
   write_empty_logs = false
   on_change = "reindex marketing"
   download_give_up = "90s"
@@ -141,7 +148,7 @@ def test_every_key_reaches_the_config_and_the_target_specs(tmp_path: Path) -> No
     assert spec.local_root == Path("/srv/mirror/marketing-docs")
     assert spec.filters == Filters(include=("*.pdf", "*.docx"), exclude=())
     assert (spec.concurrency, spec.max_delete_count, spec.max_delete_percent) == (64, 0, 100.0)
-    assert spec.permissions == PermissionPolicy("always")
+    assert spec.permissions == PermissionPolicy("always", sweep="full", full_interval_s=None)
     assert spec.write_empty_logs is False
     assert spec.lock_timeout == 5400.0
     assert spec.download_give_up == 90.0
@@ -152,7 +159,8 @@ def test_every_key_reaches_the_config_and_the_target_specs(tmp_path: Path) -> No
     assert hr.spec.filters == Filters(include=("Reports/**",), exclude=("*.bak",))
     assert (hr.spec.concurrency, hr.spec.max_delete_count) == (6, 10)
     assert hr.spec.max_delete_percent == 12.5
-    assert hr.spec.permissions == PermissionPolicy("never")
+    assert hr.spec.permissions == PermissionPolicy("never", full_interval_s=30 * 86400.0)
+    assert config.settings.run.budget() == BudgetSettings(2_500, 2_400_000, 0.1)
     assert hr.spec.write_empty_logs is True
 
 

@@ -188,3 +188,16 @@ def test_watch_every_refuses_what_the_file_refuses_or_zero(tmp_path: Path, text:
     result = CliRunner().invoke(cli, ["watch", "--every", text, "--config", str(missing)])
     assert result.exit_code == 2 and "--every" in result.output and repr(text) in result.output
     assert "configuration file not found" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind"), [("structure", "structure"), ("full", "full"), (None, "structure")]
+)
+def test_the_library_api_takes_the_sweep_mode(tmp_path: Path, mode: str | None, kind: str) -> None:
+    api = _api(tmp_path, permission_sweep="12h", permission_sweep_mode=mode)
+    assert api is not None
+    assert api.spec.permissions == PermissionPolicy("interval", 43_200.0, sweep=kind)  # type: ignore[arg-type]
+
+
+def test_the_library_api_refuses_an_unknown_sweep_mode(tmp_path: Path) -> None:
+    assert _api(tmp_path, permission_sweep_mode="roots") is None
