@@ -1,19 +1,25 @@
 """The tenant's resource-unit budget for permission sweeps, shared by every target of a run.
 
-SharePoint gives an app a daily budget of resource units per tenant by licence band
-(graph-facts §9.3) and does not announce it (the RateLimit headers tell only the one-minute
-budget, and only near its end). Sweeps are the one large, postponable spender, so they get
-at most `share` of the configured daily budget, counted over the trailing 24 hours from what
-each target recorded of its own sweeps. The coordinator reserves the allowance for the due
-sweeps in order of the oldest verification first; a sweep that does not fit is deferred,
-with the time it should fit and a one-line reason.
+SharePoint gives an app a one-minute and a daily budget of resource units per tenant by
+licence band (graph-facts §9.3) and announces neither in advance (the RateLimit headers come
+only near the end of a minute's budget). Sweeps are the one large, postponable spender, so
+they get at most `share` of each:
+
+- of the daily budget, counted over the trailing 24 hours from what each target recorded
+  of its own sweeps: the coordinator reserves the allowance for the due sweeps, oldest
+  verification first; a sweep that does not fit is deferred, with the time it should fit
+  and a one-line reason;
+- of the one-minute budget, by pacing: the sweeps of all targets together draw their
+  requests' units from one bucket that holds a minute's share and refills at that rate,
+  so the rest of the run (listings, downloads) keeps the other part of every minute.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ms365sync.state.meta import SWEEP_WINDOW_S, SweepRecord
@@ -49,7 +55,11 @@ class SweepBudget:
     settings: BudgetSettings
     spent: list[SweepRecord] = field(default_factory=list)
     reserved: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _bucket: float | None = field(default=None, repr=False)  # units left (None: full)
+    _filled: float = field(default=0.0, repr=False)  # the clock when it was last topped up
 
     @classmethod
     def plan(
@@ -58,12 +68,15 @@ class SweepBudget:
         spent: Iterable[SweepRecord],
         due: Sequence[Due],
         now: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> SweepBudget:
         """Reserve the allowance left for the due sweeps, the longest unverified first
         (never verified before any); a sweep that does not fit reserves nothing, and the
         ones after it may still fit."""
         recent = [r for r in spent if now - r.at < SWEEP_WINDOW_S]
-        budget = cls(settings, sorted(recent, key=lambda r: r.at))
+        budget = cls(settings, sorted(recent, key=lambda r: r.at), clock=clock, sleep=sleep)
         left = settings.allowance - budget.total_spent
         for item in sorted(due, key=lambda d: (d.verified or -math.inf, d.target)):
             if item.estimate <= left:
@@ -85,6 +98,25 @@ class SweepBudget:
                 self.spent.append(SweepRecord(now, kind, estimate))
                 return Grant(True)
             return self._deferral(kind, estimate, left, now)
+
+    def pace(self, units: float) -> float:
+        """Take `units` from the sweeps' share of the one-minute budget, first waiting for
+        them if the share is spent (callers take at most a `$batch` worth at a time).
+        Returns the seconds waited. Thread-safe: waiting callers are served in turn."""
+        per_minute = self.settings.ru_per_minute * self.settings.share
+        rate = per_minute / 60.0
+        with self._lock:
+            now = self.clock()
+            if self._bucket is None:
+                self._bucket = per_minute
+            else:
+                self._bucket = min(per_minute, self._bucket + (now - self._filled) * rate)
+            self._filled = now
+            self._bucket -= units  # below zero: a debt this caller waits out
+            wait = -self._bucket / rate if self._bucket < 0 else 0.0
+        if wait > 0:
+            self.sleep(wait)
+        return wait
 
     def _deferral(self, kind: SweepKind, estimate: float, left: float, now: float) -> Grant:
         allowance = self.settings.allowance

@@ -24,6 +24,7 @@ from ms365sync.target import SweepKind
 
 CHUNK = 400  # item ids per permissions_batch call (20 per $batch inside)
 RU_PER_READ = 5.0  # a permission read, also inside $batch (graph-facts §9.2, §7.3)
+BATCH = 20  # requests per $batch (graph-facts §7.1)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class PermissionOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     swept: SweepKind | None = None
     structure: StructureChange | None = None  # what a structure sweep changed in the roots
+    paced: float = 0.0  # seconds a sweep waited for its share of the minute budget
 
 
 def refresh(
@@ -47,6 +49,7 @@ def refresh(
     enumerated: bool,
     now: float,
     progress: Callable[[int], None] | None = None,
+    pace: Callable[[float], float] | None = None,
 ) -> PermissionOutcome:
     """Read the permission sets this run needs and store them (inside the run transaction).
 
@@ -65,6 +68,8 @@ def refresh(
     )
     retry = state.meta.permission_retry
     reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
+    if sweep is not None:
+        reader.pace = pace
     if sweep == "full":
         # The folders' sources too: a file is compared with where it would inherit from.
         read = reader.read(state.sources_to_sweep())
@@ -101,6 +106,7 @@ class _Reader:
     now: float
     outcome: PermissionOutcome
     progress: Callable[[int], None] | None
+    pace: Callable[[float], float] | None = None
 
     def read(self, item_ids: list[str]) -> list[str]:
         """Read and store the permission sets of `item_ids`; returns the ids read (failures
@@ -108,8 +114,12 @@ class _Reader:
         found: list[str] = []
         if item_ids:
             logger.debug("reading the permissions of {} items", len(item_ids))
-        for start in range(0, len(item_ids), CHUNK):
-            chunk = item_ids[start : start + CHUNK]
+        # Paced reads go one $batch at a time, so that no wait is longer than one needs.
+        step = CHUNK if self.pace is None else BATCH
+        for start in range(0, len(item_ids), step):
+            chunk = item_ids[start : start + step]
+            if self.pace is not None:
+                self.outcome.paced += self.pace(len(chunk) * RU_PER_READ)
             for item_id, result in self.client.permissions_batch(self.drive_id, chunk).items():
                 if isinstance(result, Exception):
                     self.outcome.failed[item_id] = str(result)

@@ -9,6 +9,7 @@ Only each entry's id and whether it is marked are kept (in a temporary table of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -30,6 +31,7 @@ class Enumeration:
 
     pages: int
     items: int
+    paced: float = 0.0  # seconds spent waiting for the sweeps' share of the minute budget
 
     @property
     def resource_units(self) -> float:
@@ -37,25 +39,37 @@ class Enumeration:
 
 
 def enumerate_roots(
-    client: GraphClient, state: StateStore, drive_id: str, *, page_size: int
+    client: GraphClient,
+    state: StateStore,
+    drive_id: str,
+    *,
+    page_size: int,
+    pace: Callable[[float], float] | None = None,
 ) -> Enumeration:
     """List the whole drive afresh with the sharing hints; stage each entry's root mark.
 
-    A 410 during the enumeration starts it again (at most `MAX_RESTARTS` times).
+    A 410 during the enumeration starts it again (at most `MAX_RESTARTS` times). `pace`, if
+    given, is called with each page's units before the page is asked for, and may wait.
 
     Raises:
         DeltaExpiredError: the service kept answering 410.
         GraphError, TransportError, AuthError: the enumeration could not be completed; the
             sweep must not be applied.
     """
-    pages_spent = 0
+    pages_spent, paced = 0, 0.0
     for _ in range(MAX_RESTARTS + 1):
         state.clear_structure()
         items = pages = 0
+        listing = client.delta(
+            drive_id, None, prefer_sharing=True, select=STRUCTURE_SELECT, page_size=page_size
+        )
         try:
-            for page in client.delta(
-                drive_id, None, prefer_sharing=True, select=STRUCTURE_SELECT, page_size=page_size
-            ):
+            while True:
+                if pace is not None:
+                    paced += pace(RU_PER_PAGE)
+                page = next(listing, None)
+                if page is None:
+                    break
                 pages += 1
                 items += state.stage_structure(
                     (entry.id, entry.shared is not None)
@@ -67,5 +81,5 @@ def enumerate_roots(
             logger.info("the structure enumeration answered 410: enumerating again")
             continue
         logger.debug("structure enumeration: {} pages, {} items", pages, items)
-        return Enumeration(pages_spent + pages, items)
+        return Enumeration(pages_spent + pages, items, paced)
     raise DeltaExpiredError(f"delta kept answering 410 after {MAX_RESTARTS} full restarts")

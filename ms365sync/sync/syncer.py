@@ -361,7 +361,11 @@ class Syncer:
         if kind == "structure" and not listing.full:
             try:
                 enumeration = structure.enumerate_roots(
-                    self.client, state, target.drive_id, page_size=self.spec.page_size
+                    self.client,
+                    state,
+                    target.drive_id,
+                    page_size=self.spec.page_size,
+                    pace=self._pace(dry),
                 )
             except (GraphError, TransportError) as exc:
                 # The run's own work does not depend on the sweep: it goes on, and the
@@ -369,7 +373,12 @@ class Syncer:
                 logger.warning("{}: structure sweep failed: {}", self.spec.name, exc)
                 self.counters.notes.append(f"structure sweep left for the next run: {exc}")
                 return _Sweep(None)
-        return _Sweep(kind, enumeration)
+        return _Sweep(kind, enumeration, pace=self._pace(dry))
+
+    def _pace(self, dry: bool) -> Callable[[float], float] | None:
+        """What paces this run's sweep to its share of the one-minute budget (None: nothing,
+        without a budget or in a dry run)."""
+        return None if self.budget is None or dry else self.budget.pace
 
     def _estimate(self, state: StateStore, kind: SweepKind) -> float:
         """The resource units a `kind` sweep of the committed tree costs, about."""
@@ -406,6 +415,7 @@ class Syncer:
             sweep=sweep.kind,
             enumerated=sweep.enumeration is not None,
             now=now,
+            pace=sweep.pace,
         )
         self.counters.permission_reads = outcome.read
         if sweep.kind is not None and not outcome.failed:
@@ -416,7 +426,8 @@ class Syncer:
             if sweep.kind == "full":
                 state.set_last_full_sweep(now)
             state.record_sweep(now, sweep.kind, spent)
-            self.counters.notes.append(_swept(sweep.kind, outcome, spent))
+            paced = outcome.paced + (sweep.enumeration.paced if sweep.enumeration else 0.0)
+            self.counters.notes.append(_swept(sweep.kind, outcome, spent, paced))
         if sweep.kind or summary.reported or summary.removed or not meta.sweep_estimates:
             structure_ru, full_ru = (
                 self._estimate(state, "structure"),
@@ -467,16 +478,19 @@ class Syncer:
 
 @dataclass(frozen=True)
 class _Sweep:
-    """The sweep a run makes (`kind`; None: none), its staged structure enumeration, and a
-    due sweep the budget deferred."""
+    """The sweep a run makes (`kind`; None: none), its staged structure enumeration, a due
+    sweep the budget deferred, and what paces the sweep's requests."""
 
     kind: SweepKind | None
     enumeration: structure.Enumeration | None = None
     deferral: Deferral | None = None
+    pace: Callable[[float], float] | None = None  # the budget's pacing, for a real run
 
 
-def _swept(kind: SweepKind, outcome: permissions.PermissionOutcome, spent: float) -> str:
-    """The run's note on its sweep: what it read and what it cost."""
+def _swept(
+    kind: SweepKind, outcome: permissions.PermissionOutcome, spent: float, paced: float
+) -> str:
+    """The run's note on its sweep: what it read, what it cost, how long it waited."""
     reads = f"{outcome.read} {'item' if outcome.read == 1 else 'items'}"
     change = outcome.structure
     roots = (
@@ -485,4 +499,8 @@ def _swept(kind: SweepKind, outcome: permissions.PermissionOutcome, spent: float
         if change is not None
         else ""
     )
-    return f"{kind} permission sweep: read the permissions of {reads}{roots}; about {spent:,.0f} RU"
+    waited = f", paced for {paced:,.0f} s to its share of the minute budget" if paced else ""
+    return (
+        f"{kind} permission sweep: read the permissions of {reads}{roots}; "
+        f"about {spent:,.0f} RU{waited}"
+    )

@@ -20,7 +20,9 @@ from ms365sync.emulator.cli import sites_toml
 from ms365sync.state.meta import SWEEP_WINDOW_S, SweepRecord
 from ms365sync.state.store import StateStore
 from ms365sync.sync.budget import Due, SweepBudget
+from ms365sync.sync.syncer import Syncer
 from ms365sync.target import BudgetSettings, PermissionPolicy
+from support.harness import add_many, make_world
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -219,3 +221,51 @@ def test_a_dry_run_is_not_held_to_the_budget_and_records_nothing(tmp_path: Path,
         meta = _meta(target.spec.state_dir)
         assert not meta.sweeps
         assert (meta.sweep_deferred is None) == dry
+
+
+# ---------------------------------------------------------------------- the minute's share
+
+
+class _FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_sweeps_draw_on_a_minutes_share_and_wait_when_it_is_spent() -> None:
+    fake = _FakeTime()
+    settings = BudgetSettings(ru_per_minute=1_200, ru_per_day=10**6, share=0.25)  # 5 RU/s
+    budget = SweepBudget.plan(settings, [], [], now=0.0, clock=fake.clock, sleep=fake.sleep)
+    assert sum(budget.pace(100) for _ in range(3)) == 0  # a minute's share is 300 RU
+    assert budget.pace(100) == 20.0  # 100 RU more: 20 s at 5 RU/s
+    fake.now += 60.0  # a quiet minute refills the share, never beyond it
+    assert budget.pace(300) == 0 and budget.pace(5) == 1.0
+    assert fake.slept == [20.0, 1.0]
+
+
+def test_a_paced_sweep_spends_no_faster_than_its_share(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    add_many(world, 60)
+    fake = _FakeTime()
+    settings = BudgetSettings(ru_per_minute=120, ru_per_day=10**6, share=0.5)  # 1 RU/s
+    budget = SweepBudget.plan(settings, [], [], now=0.0, clock=fake.clock, sleep=fake.sleep)
+    never, full = PermissionPolicy("never"), PermissionPolicy("always", sweep="full")
+    with world.client() as client:
+        assert Syncer(world.spec(permissions=never), client).sync().ok
+        result = Syncer(world.spec(permissions=full), client, budget=budget).sync()
+    assert result.ok, result.error
+    meta = StateStore.read_meta(world.root / ".ms365sync")
+    assert meta is not None
+    (record,) = meta.sweeps
+    # 60 RU of burst, then 1 RU a second: the sweep's units took at least that long.
+    assert sum(fake.slept) >= record.ru - 60 - 1e-6
+    assert max(fake.slept) <= 20 * 5  # never more than one $batch's worth at once
+    (note,) = [n for n in result.counters.notes if "permission sweep:" in n]
+    assert f"paced for {sum(fake.slept):,.0f} s" in note
