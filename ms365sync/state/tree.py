@@ -192,11 +192,13 @@ class TreeTables:
             self._resolve()
         return StructureChange(int(roots), became, ceased)
 
-    def apply_stage(self, *, full: bool) -> StageSummary:
+    def apply_stage(self, *, full: bool, keep_marks: bool = False) -> StageSummary:
         """Fold the staged round into the tree (inside `run()`); a full round replaces it.
 
         Deleted folders take their descendants with them whether or not the service reported
-        each one (graph-facts §5.5 leaves it unconfirmed).
+        each one (graph-facts §5.5 leaves it unconfirmed). With `keep_marks`, the round's
+        `shared` facets are not taken: known items keep their permission-root marks (the
+        round came without marks it should have had).
         """
         db = self._db
         db.execute("DROP TABLE IF EXISTS temp.latest")
@@ -205,6 +207,11 @@ class TreeTables:
             "(SELECT MAX(ord) FROM stage GROUP BY item_id)"
         )
         db.execute("CREATE INDEX temp.latest_id ON latest(item_id)")
+        if keep_marks:
+            db.execute(
+                "UPDATE latest SET shared = COALESCE("
+                "(SELECT i.shared FROM items i WHERE i.item_id = latest.item_id), shared)"
+            )
         reshaped = full or self._reshapes_tree()
         removed = 0
         if full:

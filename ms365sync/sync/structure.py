@@ -32,6 +32,9 @@ class Enumeration:
     pages: int
     items: int
     paced: float = 0.0  # seconds spent waiting for the sweeps' share of the minute budget
+    # Whether the drive's root came marked: it always is when the service honours
+    # hierarchical sharing (graph-facts §5.7); unmarked, no item's mark can be trusted.
+    root_marked: bool = False
 
     @property
     def resource_units(self) -> float:
@@ -60,6 +63,7 @@ def enumerate_roots(
     for _ in range(MAX_RESTARTS + 1):
         state.clear_structure()
         items = pages = 0
+        root_marked = False
         listing = client.delta(
             drive_id, None, prefer_sharing=True, select=STRUCTURE_SELECT, page_size=page_size
         )
@@ -71,6 +75,7 @@ def enumerate_roots(
                 if page is None:
                     break
                 pages += 1
+                root_marked |= any(e.is_root and e.shared is not None for e in page.value)
                 items += state.stage_structure(
                     (entry.id, entry.shared is not None)
                     for entry in page.value
@@ -81,5 +86,5 @@ def enumerate_roots(
             logger.info("the structure enumeration answered 410: enumerating again")
             continue
         logger.debug("structure enumeration: {} pages, {} items", pages, items)
-        return Enumeration(pages_spent + pages, items, paced)
+        return Enumeration(pages_spent + pages, items, paced, root_marked)
     raise DeltaExpiredError(f"delta kept answering 410 after {MAX_RESTARTS} full restarts")

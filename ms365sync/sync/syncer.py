@@ -128,7 +128,8 @@ class Syncer:
             now = self.clock()
             sweep = self._sweep(state, target, listing, now, dry=True)
             with state.run():
-                summary = state.apply_stage(full=listing.full)
+                keep = self._marks_dropped(state, listing)
+                summary = state.apply_stage(full=listing.full, keep_marks=keep)
                 failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
                 lookup = permissions.effective(state, failed)
                 found = inputs.remote_files(state, self.spec.filters, self.spec.data_dir, lookup)
@@ -253,7 +254,9 @@ class Syncer:
         force: bool,
     ) -> tuple[LogDocument, publish.Outcome]:
         now = self.clock()
-        summary = state.apply_stage(full=listing.full)
+        summary = state.apply_stage(
+            full=listing.full, keep_marks=self._marks_dropped(state, listing)
+        )
         if self._baseline is not None:
             rebuilt = recovery.rebuild_mirror(state, self.mirror, self._baseline)
             logger.info("{}: recovered {} mirrored files", self.spec.name, rebuilt)
@@ -349,14 +352,9 @@ class Syncer:
                 "instead of a structure sweep"
             )
             kind = "full"
-        if self.budget is not None and not dry:
-            estimate = self._estimate(state, kind)
-            grant = self.budget.request(self.spec.name, kind, estimate, now)
-            if not grant.ok:
-                logger.warning("{}: permission sweep deferred: {}", self.spec.name, grant.reason)
-                self.counters.notes.append(f"permission sweep deferred: {grant.reason}")
-                when = grant.retry_at if grant.retry_at is not None else -1.0
-                return _Sweep(None, deferral=Deferral(when, kind, grant.reason))
+        deferral = self._granted(state, kind, now, dry)
+        if deferral is not None:
+            return _Sweep(None, deferral=deferral)
         enumeration = None
         if kind == "structure" and not listing.full:
             try:
@@ -373,7 +371,33 @@ class Syncer:
                 logger.warning("{}: structure sweep failed: {}", self.spec.name, exc)
                 self.counters.notes.append(f"structure sweep left for the next run: {exc}")
                 return _Sweep(None)
+            if not enumeration.root_marked:
+                # Without the root's mark the service sent no marks this time (it has
+                # dropped them before, graph-facts §5.10): taking them would make every
+                # file inherit from the library's root. Every file is read instead.
+                logger.warning("{}: the structure listing marked no roots", self.spec.name)
+                self.counters.notes.append(
+                    "the structure listing came without permission-root marks: a full sweep instead"
+                )
+                deferral = self._granted(state, "full", now, dry)
+                if deferral is not None:
+                    return _Sweep(None, deferral=deferral)
+                return _Sweep("full", pace=self._pace(dry))
         return _Sweep(kind, enumeration, pace=self._pace(dry))
+
+    def _granted(
+        self, state: StateStore, kind: SweepKind, now: float, dry: bool
+    ) -> Deferral | None:
+        """Ask the budget for a `kind` sweep; the deferral if it refused (None: go ahead)."""
+        if self.budget is None or dry:
+            return None
+        grant = self.budget.request(self.spec.name, kind, self._estimate(state, kind), now)
+        if grant.ok:
+            return None
+        logger.warning("{}: permission sweep deferred: {}", self.spec.name, grant.reason)
+        self.counters.notes.append(f"permission sweep deferred: {grant.reason}")
+        when = grant.retry_at if grant.retry_at is not None else -1.0
+        return Deferral(when, kind, grant.reason)
 
     def _pace(self, dry: bool) -> Callable[[float], float] | None:
         """What paces this run's sweep to its share of the one-minute budget (None: nothing,
@@ -435,6 +459,19 @@ class Syncer:
             )
             state.set_sweep_estimates(structure_ru, full_ru)
         return outcome.failed
+
+    def _marks_dropped(self, state: StateStore, listing: Round) -> bool:
+        """Whether an incremental round that carries the drive's root came without the
+        root's mark although the service honours hierarchical sharing: then the round's
+        marks are missing, not removed (graph-facts §5.10), and the tree keeps its own."""
+        if listing.full or state.meta.hierarchical is not True:
+            return False
+        if state.stage_root_shared() is not False:
+            return False
+        self.counters.notes.append(
+            "delta sent no permission-root marks this time: the known roots are kept"
+        )
+        return True
 
     def _honours_hierarchy(self, state: StateStore, listing: Round) -> bool:
         """Whether the service honours `Prefer: hierarchicalsharing`, as `_hierarchical`

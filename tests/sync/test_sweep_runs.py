@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ms365sync.emulator import Role
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.state.store import StateStore
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.syncer import Syncer
@@ -99,3 +99,57 @@ def test_a_failed_structure_enumeration_leaves_the_sweep_for_the_next_run(
     retried = _run(world, policy, HOUR + 60)
     assert _sweep_note(retried).startswith("structure permission sweep")
     assert _sweeps(world) == [(HOUR + 60, "structure")]
+
+
+# ---------------------------------------------------------------------- missing marks
+
+
+def test_a_round_without_the_roots_marks_keeps_the_known_roots(world: World) -> None:
+    """SharePoint has sent delta without any `shared` facet (onedrive-api-docs #714, #1101):
+    a file edited under a folder with its own permissions must keep that folder's."""
+    never = PermissionPolicy("never")
+    _run(world, never, 0.0)
+    world.tenant.drop_shared_facets(world.drive)
+    world.tenant.edit_file(world.drive, "Finance/q1.txt", BytesContent(b"q1 numbers, revised"))
+    result = _run(world, never, HOUR)
+    assert any("no permission-root marks" in note for note in result.counters.notes)
+    assert result.log is not None
+    assert set(result.log.changes.modified) == {"Finance/q1.txt"}
+    assert not result.log.changes.permission_only_changes
+    for path in world.remote_files():
+        assert world.permissions_json()[path] == world.expected_labels(path)
+
+
+def test_a_structure_listing_without_marks_becomes_a_full_sweep(world: World) -> None:
+    _run(world, PermissionPolicy("never"), 0.0)
+    world.tenant.drop_shared_facets(world.drive)
+    world.tenant.grant(world.drive, "Finance", ALICE, Role.READ)
+    result = _run(world, PermissionPolicy("always"), HOUR)
+    notes = result.counters.notes
+    assert any("came without permission-root marks: a full sweep instead" in n for n in notes)
+    assert _sweep_note(result).startswith("full permission sweep")
+    assert result.log is not None
+    assert set(result.log.changes.permission_only_changes) == {"Finance/q1.txt"}
+    for path in world.remote_files():
+        assert world.permissions_json()[path] == world.expected_labels(path)
+
+
+def test_an_unmarked_root_is_seen_by_a_full_sweep_only(world: World) -> None:
+    """The kind of change a structure sweep cannot see (docs/rag.md): an item with
+    permissions of its own that the service does not mark."""
+    _run(world, PermissionPolicy("never"), 0.0)
+    world.tenant.drop_shared_facets(world.drive, ["Plans/budget.csv"])
+    world.tenant.grant(world.drive, "Plans/budget.csv", ALICE, Role.READ)
+    for policy, now in ((PermissionPolicy("never"), HOUR), (PermissionPolicy("always"), 2 * HOUR)):
+        missed = _run(world, policy, now)  # the next run, then a structure sweep
+        assert missed.log is not None and not missed.log.has_changes
+    caught = _run(world, PermissionPolicy("always", sweep="full"), 3 * HOUR)
+    assert caught.log is not None
+    entry = caught.log.changes.permission_only_changes["Plans/budget.csv"].permission_changes
+    assert entry.added == ["Alice Jones:::View"]
+    assert world.permissions_json()["Plans/budget.csv"] == world.expected_labels("Plans/budget.csv")
+    # Once a full sweep found it, the file stays a root of its own for every later run.
+    world.tenant.revoke(world.drive, "Plans/budget.csv", ALICE)
+    later = _run(world, PermissionPolicy("always", sweep="structure"), 4 * HOUR)
+    assert later.log is not None
+    assert later.log.changes.permission_only_changes["Plans/budget.csv"].permission_changes.removed

@@ -173,7 +173,9 @@ def item_json(tenant: Tenant, drive: Drive, item: Item, view: ItemView) -> JSON:
         }
     if item.is_root:
         data["root"] = {}
-    shared = shared_facet(tenant, drive, item, hierarchical=view.hierarchical)
+    shared = shared_facet(
+        tenant, drive, item, hierarchical=view.hierarchical, in_delta=view.in_delta
+    )
     if shared is not None:
         data["shared"] = shared
     if view.sharepoint_ids:

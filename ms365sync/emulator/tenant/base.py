@@ -96,6 +96,10 @@ class TenantBase:
         # the boolean true (graph-facts §5.8, graph-docs #15242); this switch sends the documented
         # form, so clients can be run against both.
         self.shared_changed_as_string = shared_changed_as_string
+        # Items whose `shared` facet delta leaves out although their permissions are their own
+        # (None: every item's): SharePoint's delta has dropped the facet before
+        # (onedrive-api-docs #714, 2017; #1101, 2019). Empty: the marks are complete.
+        self.unmarked: set[str] | None = set()
         self.system_user = User(str(self.ids.guid()), "System Account", f"system@{domain}")
         self.author = self.system_user
         # Site principal ids (siteUser.id) of users and Entra groups, numbered in the order

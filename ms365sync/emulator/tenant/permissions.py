@@ -191,14 +191,19 @@ def expected_labels(tenant: Tenant, drive: Drive, item: Item) -> list[str]:
     )
 
 
-def shared_facet(tenant: Tenant, drive: Drive, item: Item, *, hierarchical: bool) -> JSON | None:
+def shared_facet(
+    tenant: Tenant, drive: Drive, item: Item, *, hierarchical: bool, in_delta: bool = False
+) -> JSON | None:
     """The `shared` facet, or None where Graph would omit it.
 
     With `Prefer: hierarchicalsharing` only roots of permission hierarchies carry it (an
     empty object when nothing beyond the site groups is granted); without it, every item
-    whose effective grants reach beyond the site groups carries its widest scope.
+    whose effective grants reach beyond the site groups carries its widest scope. In delta,
+    the items the tenant leaves unmarked (`Tenant.unmarked`) carry none.
     """
     if hierarchical and item.grants is None:
+        return None
+    if in_delta and (tenant.unmarked is None or item.id in tenant.unmarked):
         return None
     grants = effective_grants(item)
     scope = _widest_scope(drive, grants)

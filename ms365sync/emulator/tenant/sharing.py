@@ -154,6 +154,21 @@ class SharingMutations(TenantBase):
             if not self.realistic_gaps:
                 self._stamp_sharing(drive, item.permission_root(), removal=False)
 
+    # ----------------------------------------------------------------- the marks
+
+    def drop_shared_facets(self, drive: Drive, paths: Sequence[PathLike] | None = None) -> None:
+        """Make delta leave out the `shared` facet of the items at `paths` (None: of every
+        item, the root included), as SharePoint has done (onedrive-api-docs #714, #1101)."""
+        with self.lock:
+            if paths is None:
+                self.unmarked = None
+            elif self.unmarked is not None:
+                self.unmarked.update(self.item(drive, path).id for path in paths)
+
+    def restore_shared_facets(self) -> None:
+        with self.lock:
+            self.unmarked = set()
+
 
 def _inheriting_descendants(item: Item) -> list[Item]:
     """Descendants whose nearest permission root is `item`."""
