@@ -1,0 +1,411 @@
+"""Which run reports each kind of permission change, with and without a sweep due.
+
+Every kind of change the emulator can make is made after a first sync, on a tenant whose
+change feed has the real service's gaps (`realistic_gaps`, the default). Then three runs
+follow: run A has no sweep due, run B makes a sweep (structure or full), run C makes
+another. `EXPECTED` says which run must report the change: "incremental" (run A, from delta's
+sharing hints alone), "sweep" (run A misses it, run B finds it) or "nothing" (no file's
+permissions change, so no run reports anything). The run that reports it reports exactly the
+files whose permissions changed (every file inheriting a changed folder included, no other),
+the others report nothing, and afterwards every file's stored permissions are the tenant's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ms365sync.emulator import Drive, Role, Tenant
+from ms365sync.models import PrincipalKind, RemoteItem
+from ms365sync.state.store import StateStore
+from ms365sync.sync.result import SyncResult
+from ms365sync.sync.syncer import Syncer
+from ms365sync.target import PermissionPolicy, SweepKind
+from support.harness import World, add_many, make_world
+
+ALICE = "user:alice@contoso.onmicrosoft.com"
+BOB = "user:bob@contoso.onmicrosoft.com"
+LIBRARY = ""  # the path that names the library's root folder
+
+Change = Callable[[Tenant, Drive], object]
+
+
+def _nothing(t: Tenant, d: Drive) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Case:
+    """A change (`change`), made after the first sync of a tree `setup` prepared."""
+
+    change: Change
+    setup: Change = _nothing
+
+
+def _break_and_grant(t: Tenant, d: Drive) -> None:
+    t.break_inheritance(d, "Plans/budget.csv", copy=True)
+    t.grant(d, "Plans/budget.csv", BOB, Role.READ)
+
+
+CASES: dict[str, Case] = {
+    "grant_file": Case(lambda t, d: t.grant(d, "readme.md", ALICE, Role.READ)),
+    "grant_changed_role_file": Case(
+        lambda t, d: t.grant(d, "readme.md", ALICE, Role.WRITE),
+        setup=lambda t, d: t.grant(d, "readme.md", ALICE, Role.READ),
+    ),
+    "revoke_file": Case(
+        lambda t, d: t.revoke(d, "Plans/budget.csv", ALICE),
+        setup=lambda t, d: t.grant(d, "Plans/budget.csv", ALICE, Role.READ),
+    ),
+    "revoke_inheriting_file": Case(
+        lambda t, d: t.revoke(d, "Plans/budget.csv", "sitegroup:Visitors")
+    ),
+    "grant_folder": Case(lambda t, d: t.grant(d, "Plans", ALICE, Role.WRITE)),
+    "grant_inheriting_subfolder": Case(lambda t, d: t.grant(d, "Plans/2026", ALICE, Role.READ)),
+    "revoke_folder": Case(lambda t, d: t.revoke(d, "Finance", "group:Finance Team")),
+    "revoke_inheriting_folder": Case(lambda t, d: t.revoke(d, "Plans", "sitegroup:Visitors")),
+    "link_added_file": Case(lambda t, d: t.add_link(d, "readme.md", "view", "anonymous")),
+    "link_added_folder": Case(lambda t, d: t.add_link(d, "Plans", "edit", "organization")),
+    "link_removed_file": Case(
+        lambda t, d: t.remove_link(d, "Plans/budget.csv", "view/anonymous"),
+        setup=lambda t, d: t.add_link(d, "Plans/budget.csv", "view", "anonymous"),
+    ),
+    "link_removed_folder": Case(
+        lambda t, d: t.remove_link(d, "Plans", "edit/organization"),
+        setup=lambda t, d: t.add_link(d, "Plans", "edit", "organization"),
+    ),
+    "link_removed_library": Case(
+        lambda t, d: t.remove_link(d, LIBRARY, "view/organization"),
+        setup=lambda t, d: t.add_link(d, LIBRARY, "view", "organization"),
+    ),
+    # Taking a folder's link off one inheriting file gives that file permissions of its own.
+    "link_removed_inheriting_file": Case(
+        lambda t, d: t.remove_link(d, "Plans/budget.csv", "edit/organization"),
+        setup=lambda t, d: t.add_link(d, "Plans", "edit", "organization"),
+    ),
+    "link_removed_inheriting_folder": Case(
+        lambda t, d: t.remove_link(d, "Plans/2026", "edit/organization"),
+        setup=lambda t, d: t.add_link(d, "Plans", "edit", "organization"),
+    ),
+    # Recipients are no part of the labels: only the grants (.permissions.grants.json) change.
+    "recipient_added_file": Case(
+        lambda t, d: t.add_link_recipient(d, "readme.md", "view/users", "Bob Smith"),
+        setup=lambda t, d: t.add_link(d, "readme.md", "view", "users", ["Alice Jones"]),
+    ),
+    "recipient_added_folder": Case(
+        lambda t, d: t.add_link_recipient(d, "Plans", "view/users", "Bob Smith"),
+        setup=lambda t, d: t.add_link(d, "Plans", "view", "users", ["Alice Jones"]),
+    ),
+    # A copy of the inherited grants is the same permissions: nothing to report.
+    "break_copy": Case(lambda t, d: t.break_inheritance(d, "Plans/budget.csv", copy=True)),
+    "break_copy_folder": Case(lambda t, d: t.break_inheritance(d, "Plans", copy=True)),
+    "break_copy_then_grant": Case(_break_and_grant),
+    "break_no_copy_file": Case(lambda t, d: t.break_inheritance(d, "readme.md", copy=False)),
+    "break_no_copy_folder": Case(lambda t, d: t.break_inheritance(d, "Plans", copy=False)),
+    "restore_file": Case(
+        lambda t, d: t.restore_inheritance(d, "Plans/budget.csv"),
+        setup=lambda t, d: t.grant(d, "Plans/budget.csv", BOB, Role.READ),
+    ),
+    "restore_folder": Case(lambda t, d: t.restore_inheritance(d, "Finance")),
+    "sitegroup_added_folder": Case(
+        lambda t, d: t.grant(d, "Finance", "sitegroup:Visitors", Role.READ)
+    ),
+    "sitegroup_removed_folder": Case(lambda t, d: t.revoke(d, "Finance", "sitegroup:Members")),
+    "library_grant": Case(lambda t, d: t.grant(d, LIBRARY, BOB, Role.READ)),
+    "library_revoke": Case(lambda t, d: t.revoke(d, LIBRARY, "sitegroup:Visitors")),
+}
+
+# The run that reports each kind: "incremental" (run A, no sweep due), "sweep" (the first
+# sweep, run B) or "nothing" (the change leaves every file's permissions as they were).
+EXPECTED: dict[str, str] = {
+    "grant_file": "incremental",
+    "grant_changed_role_file": "incremental",
+    "revoke_file": "incremental",
+    "revoke_inheriting_file": "incremental",
+    "grant_folder": "incremental",
+    "grant_inheriting_subfolder": "incremental",
+    "revoke_folder": "incremental",
+    "revoke_inheriting_folder": "incremental",
+    "link_added_file": "incremental",
+    "link_added_folder": "incremental",
+    "link_removed_file": "sweep",
+    "link_removed_folder": "sweep",
+    "link_removed_library": "sweep",
+    "link_removed_inheriting_file": "incremental",
+    "link_removed_inheriting_folder": "incremental",
+    "recipient_added_file": "sweep",
+    "recipient_added_folder": "sweep",
+    "break_copy": "nothing",
+    "break_copy_folder": "nothing",
+    "break_copy_then_grant": "incremental",
+    "break_no_copy_file": "incremental",
+    "break_no_copy_folder": "incremental",
+    "restore_file": "incremental",
+    "restore_folder": "incremental",
+    "sitegroup_added_folder": "incremental",
+    "sitegroup_removed_folder": "incremental",
+    "library_grant": "incremental",
+    "library_revoke": "incremental",
+}
+
+# (kind, sweep) pairs where ms365sync gets it wrong; each xfails strictly with its reason.
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
+
+RUNS = ("incremental", "sweep", "after")
+SWEEPS: tuple[SweepKind, ...] = ("structure", "full")
+
+Signature = tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]
+
+
+def test_every_kind_has_an_expected_run() -> None:
+    assert set(EXPECTED) == set(CASES)
+    assert set(EXPECTED.values()) <= {"incremental", "sweep", "nothing"}
+
+
+def _run(world: World, policy: PermissionPolicy, now: float) -> SyncResult:
+    with world.client() as client:
+        result = Syncer(world.spec(permissions=policy), client, clock=lambda: now).sync()
+    assert result.ok, result.error
+    assert result.log is not None
+    return result
+
+
+def _truth(world: World) -> dict[str, Signature]:
+    """Each file's labels and its links' recipients, as the tenant has them."""
+    found: dict[str, Signature] = {}
+    for path in world.remote_files():
+        grants = world.tenant.item(world.drive, path).permission_root().grants or {}
+        links = tuple(
+            sorted(
+                (ref, tuple(sorted(world.drive.links[ref].recipients)))
+                for kind, ref in grants
+                if kind.value == PrincipalKind.LINK.value
+            )
+        )
+        found[path] = (tuple(world.expected_labels(path)), links)
+    return found
+
+
+def _stored(world: World) -> dict[str, Signature]:
+    """Each file's labels and its links' recipients, as the state store records them."""
+    store = StateStore(world.root / ".ms365sync")
+    try:
+        return {
+            file.path: (
+                tuple(file.permissions.labels),
+                tuple(
+                    sorted(
+                        (g.principal_id, tuple(sorted(g.recipients)))
+                        for g in file.permissions.grants
+                        if g.kind is PrincipalKind.LINK
+                    )
+                ),
+            )
+            for file in store.mirror_files()
+        }
+    finally:
+        store.close()
+
+
+def _changed(before: dict[str, Signature], after: dict[str, Signature]) -> set[str]:
+    return {path for path in after if before.get(path) != after[path]}
+
+
+def _reported(world: World, result: SyncResult, before: dict[str, Signature]) -> set[str]:
+    """The files a run reported: in the change log when their labels changed, in the stored
+    grants when only a link's recipients did. Checks each entry against the tenant."""
+    log = result.log
+    assert log is not None
+    assert not log.changes.added and not log.changes.modified and not log.changes.deleted
+    after = _stored(world)
+    changed = _changed(before, after)
+    logged = log.changes.permission_only_changes
+    assert set(logged) == {p for p in changed if before[p][0] != after[p][0]}
+    for path, entry in logged.items():
+        assert entry.permission_changes.current == world.expected_labels(path)
+        old, new = set(before[path][0]), set(after[path][0])
+        assert entry.permission_changes.added == sorted(new - old)
+        assert entry.permission_changes.removed == sorted(old - new)
+    return changed
+
+
+def _scenario(world: World, kind: str, sweep: SweepKind) -> tuple[set[str], dict[str, set[str]]]:
+    """Make `kind`'s change after a first sync; the files it affects and those each
+    following run reported."""
+    case = CASES[kind]
+    t, d = world.tenant, world.drive
+    case.setup(t, d)
+    quiet = PermissionPolicy(mode="interval", interval_s=3600.0, sweep=sweep)
+    always = PermissionPolicy(mode="always", sweep=sweep)
+    _run(world, quiet, 1000.0)  # the first run counts as a sweep: the next is due at 4600
+    assert _stored(world) == _truth(world)
+    truth_before = _truth(world)
+    case.change(t, d)
+    affected = _changed(truth_before, _truth(world))
+    if EXPECTED[kind] == "nothing":
+        assert not affected
+    else:
+        assert affected
+    reported: dict[str, set[str]] = {}
+    for run, policy, now in zip(
+        RUNS, (quiet, always, always), (2000.0, 3000.0, 4000.0), strict=True
+    ):
+        before = _stored(world)
+        result = _run(world, policy, now)
+        swept = [n for n in result.counters.notes if "permission sweep" in n]
+        if run == "incremental":
+            assert not swept
+        else:  # the sweep asked for, not a fallback
+            assert len(swept) == 1 and swept[0].startswith(f"{sweep} permission sweep:")
+        reported[run] = _reported(world, result, before)
+        assert reported[run] <= affected
+    assert _stored(world) == _truth(world)
+    assert world.permissions_json() == {p: list(s[0]) for p, s in _truth(world).items()}
+    return affected, reported
+
+
+def _matrix() -> Iterator[object]:
+    for kind in CASES:
+        for sweep in SWEEPS:
+            reason = KNOWN_BUGS.get((kind, sweep))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            yield pytest.param(kind, sweep, marks=marks, id=f"{kind}-{sweep}")
+
+
+@pytest.mark.parametrize(("kind", "sweep"), list(_matrix()))
+def test_each_change_is_reported_once_by_the_expected_run(
+    world: World, kind: str, sweep: SweepKind
+) -> None:
+    affected, reported = _scenario(world, kind, sweep)
+    expected = EXPECTED[kind]
+    assert reported == {run: (affected if run == expected else set()) for run in RUNS}
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_structure_and_full_sweeps_find_the_same_files(tmp_path: Path, kind: str) -> None:
+    found = {sweep: _scenario(make_world(tmp_path / sweep), kind, sweep) for sweep in SWEEPS}
+    assert found["structure"] == found["full"]
+
+
+def test_a_structure_sweep_reads_fewer_permissions_than_a_full_sweep(world: World) -> None:
+    add_many(world, 12, folder="bulk")
+    add_many(world, 8, folder="Plans/more")
+    world.tenant.grant(world.drive, "bulk", ALICE, Role.READ)
+    world.tenant.grant(world.drive, "bulk/file-003.txt", BOB, Role.READ)
+    quiet = PermissionPolicy(mode="never")
+    _run(world, quiet, 1000.0)
+    reads: dict[SweepKind, list[str]] = {}
+    for now, sweep in ((2000.0, "structure"), (3000.0, "full")):
+        world.recorder.reset()
+        result = _run(world, PermissionPolicy(mode="always", sweep=sweep), now)
+        assert result.log is not None and not result.log.has_changes
+        reads[sweep] = world.recorder.permission_reads()
+    t, d = world.tenant, world.drive
+    roots = {t.item(d, path).permission_root().id for path in world.remote_files()}
+    files = {t.item(d, path).id for path in world.remote_files()}
+    read = {url.split("/items/")[1].split("/")[0] for url in reads["structure"]}
+    assert read == roots  # root, Finance, bulk and the file with its own grants
+    assert len(reads["structure"]) == len(roots) < len(files) <= len(reads["full"])
+    assert world.permissions_json() == {p: world.expected_labels(p) for p in world.remote_files()}
+
+
+def _delta_link(world: World) -> str | None:
+    store = StateStore(world.root / ".ms365sync")
+    try:
+        return store.meta.delta_link
+    finally:
+        store.close()
+
+
+def test_a_structure_sweep_leaves_the_stored_delta_link_as_it_was(world: World) -> None:
+    quiet = PermissionPolicy(mode="never")
+    _run(world, quiet, 1000.0)
+    before = _delta_link(world)
+    assert before is not None
+    world.recorder.reset()
+    swept = _run(world, PermissionPolicy(mode="always", sweep="structure"), 2000.0)
+    assert any(n.startswith("structure permission sweep:") for n in swept.counters.notes)
+    pages = world.recorder.delta_pages()
+    assert any("token=" not in c.url for c in pages)  # the enumeration, from the start
+    assert swept.log is not None and not swept.log.has_changes
+    assert _delta_link(world) == before
+    world.tenant.grant(world.drive, "readme.md", ALICE, Role.READ)
+    after = _run(world, quiet, 3000.0)
+    assert after.log is not None and not after.log.full_resync
+    assert set(after.log.changes.permission_only_changes) == {"readme.md"}
+    assert world.permissions_json()["readme.md"] == world.expected_labels("readme.md")
+
+
+# ---------------------------------------------------------------------- the state level
+
+
+@pytest.fixture
+def db() -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    yield connection
+    connection.close()
+
+
+def _node(item_id: str, parent: str | None, *, folder: bool, **flags: bool) -> RemoteItem:
+    return RemoteItem(item_id, parent, item_id, folder, **flags)
+
+
+TREE = [
+    _node("root", None, folder=True, is_root=True, shared=True),
+    _node("a", "root", folder=True),  # becomes a root
+    _node("a1", "a", folder=False),
+    _node("s", "root", folder=True, shared=True),  # stops being one
+    _node("s1", "s", folder=False),
+    _node("k", "root", folder=True, shared=True),  # not enumerated: stays a root
+    _node("k1", "k", folder=False),
+    _node("m", "root", folder=True),  # not enumerated: stays a non-root
+    _node("m1", "m", folder=False),
+    _node("f", "root", folder=False, shared=True),  # a file enumerated as a root: unchanged
+]
+
+
+def _tree(db: sqlite3.Connection) -> dict[str, tuple[int, str]]:
+    rows = db.execute("SELECT item_id, shared, perm_src FROM items")
+    return {item_id: (shared, perm_src) for item_id, shared, perm_src in rows}
+
+
+def test_apply_structure_takes_the_enumerated_roots(db: sqlite3.Connection) -> None:
+    state = StateStore(Path("unused"), connection=db)
+    state.clear_stage()
+    state.stage_page(TREE)
+    with state.run():
+        state.apply_stage(full=True)
+    before = _tree(db)
+    assert before["a1"] == (0, "root") and before["s1"] == (0, "s")
+    state.clear_structure()
+    state.stage_structure(
+        [("root", True), ("a", True), ("a1", False), ("s", False), ("s1", False), ("f", True)]
+    )
+    state.stage_structure([("unknown", True)])  # an item the tree does not hold
+    with state.run():
+        change = state.apply_structure()
+    assert (change.roots, change.became, change.ceased) == (4, 1, 1)
+    assert _tree(db) == {
+        "root": (1, "root"),
+        "a": (1, "a"),
+        "a1": (0, "a"),
+        "s": (0, "root"),
+        "s1": (0, "root"),
+        "k": (1, "k"),
+        "k1": (0, "k"),
+        "m": (0, "root"),
+        "m1": (0, "root"),
+        "f": (1, "f"),
+    }
+    assert db.execute("SELECT COUNT(*) FROM temp.structure").fetchone()[0] == 0
+    # The same enumeration again changes nothing.
+    state.clear_structure()
+    state.stage_structure([("root", True), ("a", True), ("s", False), ("f", True)])
+    with state.run():
+        again = state.apply_structure()
+    assert (again.roots, again.became, again.ceased) == (3, 0, 0)
+    assert _tree(db)["a1"] == (0, "a") and _tree(db)["s1"] == (0, "root")
