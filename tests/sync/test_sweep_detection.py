@@ -7,7 +7,11 @@ another. `EXPECTED` says which run must report the change: "incremental" (run A,
 sharing hints alone), "sweep" (run A misses it, run B finds it) or "nothing" (no file's
 permissions change, so no run reports anything). The run that reports it reports exactly the
 files whose permissions changed (every file inheriting a changed folder included, no other),
-the others report nothing, and afterwards every file's stored permissions are the tenant's.
+the others report nothing, and afterwards every file's published permissions are the
+tenant's. A file's permissions are what the outputs show: its labels (.permissions.json and
+the change log) and, in .permissions.grants.json, the item it inherits from and its links'
+recipients (a recipient added to a link, or inheritance broken with a copy of the same
+grants, changes no label).
 """
 
 from __future__ import annotations
@@ -118,6 +122,10 @@ CASES: dict[str, Case] = {
         lambda t, d: t.grant(d, "Finance", "sitegroup:Visitors", Role.READ)
     ),
     "sitegroup_removed_folder": Case(lambda t, d: t.revoke(d, "Finance", "sitegroup:Members")),
+    # Granting a role the principal already holds: delta reports the folder, nothing changed.
+    "regrant_same_role_folder": Case(
+        lambda t, d: t.grant(d, "Finance", "group:Finance Team", Role.WRITE)
+    ),
     "library_grant": Case(lambda t, d: t.grant(d, LIBRARY, BOB, Role.READ)),
     "library_revoke": Case(lambda t, d: t.revoke(d, LIBRARY, "sitegroup:Visitors")),
 }
@@ -151,6 +159,7 @@ EXPECTED: dict[str, str] = {
     "restore_folder": "incremental",
     "sitegroup_added_folder": "incremental",
     "sitegroup_removed_folder": "incremental",
+    "regrant_same_role_folder": "nothing",
     "library_grant": "incremental",
     "library_revoke": "incremental",
 }
@@ -271,11 +280,11 @@ def _scenario(
     ):
         before = _published(world)
         result = _run(world, policy, now)
-        swept = [n for n in result.counters.notes if "permission sweep" in n]
+        notes = [n for n in result.counters.notes if "permission sweep" in n]
         if run == "incremental":
-            assert not swept
+            assert not notes
         else:  # the sweep asked for, not a fallback
-            assert len(swept) == 1 and swept[0].startswith(f"{sweep} permission sweep:")
+            assert len(notes) == 1 and notes[0].startswith(f"{sweep} permission sweep:")
         reported[run] = _reported(world, result, before)
         assert reported[run] <= affected
     assert _published(world) == _truth(world)
@@ -306,16 +315,41 @@ def test_structure_and_full_sweeps_find_the_same_files(tmp_path: Path, kind: str
     assert found["structure"] == found["full"]
 
 
-def _restored_under_an_unread_folder(world: World) -> str:
-    """A file with grants of its own (set apart from its folder when first read) whose
-    folder then gets its own permissions (read by no run: no file inherits them) and whose
-    inheritance is then restored; each step synced. Returns the file's path."""
+# Files set apart from their folder, whose folder's permissions then change while no run
+# reads them (no file inherits them), and whose inheritance is then restored: "unread", a
+# folder that becomes a permission root of its own and was never read; "stale", a folder
+# read before whose new grants were not.
+RESTORED: dict[str, tuple[str, Change, Change]] = {
+    "unread": (
+        "Plans/2026/plan.txt",
+        lambda t, d: t.grant(d, "Plans/2026/plan.txt", ALICE, Role.READ),
+        lambda t, d: t.grant(d, "Plans/2026", BOB, Role.READ),
+    ),
+    "stale": (
+        "Finance/q1.txt",
+        lambda t, d: t.break_inheritance(d, "Finance/q1.txt", copy=False),
+        lambda t, d: t.grant(d, "Finance", BOB, Role.READ),
+    ),
+}
+
+UNREAD_FOLDER = (
+    "a file set apart from its folder (own_perms) keeps its own permission source after its "
+    "inheritance is restored when its folder's source was never read, or read before its "
+    "last change: classify_own_permissions compares the file with a missing or stale set, and "
+    "neither a plain run nor a structure sweep reads the folder's source (no file uses it)"
+)
+
+
+def _restored(world: World, variant: str) -> str:
+    """After a first sync, set a file apart, change its folder, restore the file's
+    inheritance; each step synced without a sweep. Returns the file's path."""
+    path, set_apart, change_folder = RESTORED[variant]
     t, d = world.tenant, world.drive
-    path = "Plans/2026/plan.txt"
     never = PermissionPolicy(mode="never")
-    t.grant(d, path, ALICE, Role.READ)
+    _run(world, never, 500.0)
+    set_apart(t, d)
     _run(world, never, 1000.0)
-    t.grant(d, "Plans/2026", BOB, Role.READ)
+    change_folder(t, d)
     _run(world, never, 2000.0)
     t.restore_inheritance(d, path)
     restored = _run(world, never, 3000.0)
@@ -325,28 +359,32 @@ def _restored_under_an_unread_folder(world: World) -> str:
     return path
 
 
-UNREAD_FOLDER = (
-    "a file set apart from its folder (own_perms) keeps its own permission source after its "
-    "inheritance is restored when its folder's source was never read: classify_own_permissions "
-    "finds no stored set to compare with, and neither a plain run nor a structure sweep reads it"
-)
+def _folder(path: str) -> str:
+    return path.rsplit("/", 1)[0]
 
 
 @pytest.mark.xfail(strict=True, reason=UNREAD_FOLDER)
-def test_a_restored_file_inherits_from_its_folder_in_the_grants_file(world: World) -> None:
-    path = _restored_under_an_unread_folder(world)
+@pytest.mark.parametrize("variant", list(RESTORED))
+def test_a_restored_file_inherits_from_its_folder_in_the_grants_file(
+    world: World, variant: str
+) -> None:
+    path = _restored(world, variant)
     assert _published(world)[path] == _truth(world)[path]
 
 
 @pytest.mark.xfail(strict=True, reason=UNREAD_FOLDER)
-def test_a_folder_change_reaches_a_file_whose_inheritance_was_restored(world: World) -> None:
-    path = _restored_under_an_unread_folder(world)
-    world.tenant.grant(world.drive, "Plans/2026", ALICE, Role.WRITE)
+@pytest.mark.parametrize("variant", list(RESTORED))
+def test_a_folder_change_reaches_a_file_whose_inheritance_was_restored(
+    world: World, variant: str
+) -> None:
+    path = _restored(world, variant)
+    world.tenant.grant(world.drive, _folder(path), ALICE, Role.WRITE)
     result = _run(world, PermissionPolicy(mode="never"), 4000.0)
     assert result.log is not None
     assert set(result.log.changes.permission_only_changes) == {path}
 
 
+@pytest.mark.parametrize("variant", list(RESTORED))
 @pytest.mark.parametrize(
     "sweep",
     [
@@ -354,15 +392,18 @@ def test_a_folder_change_reaches_a_file_whose_inheritance_was_restored(world: Wo
         "full",
     ],
 )
-def test_a_sweep_gives_a_restored_file_back_to_its_folder(world: World, sweep: SweepKind) -> None:
-    path = _restored_under_an_unread_folder(world)
-    world.tenant.grant(world.drive, "Plans/2026", ALICE, Role.WRITE)
+def test_a_sweep_gives_a_restored_file_back_to_its_folder(
+    world: World, sweep: SweepKind, variant: str
+) -> None:
+    path = _restored(world, variant)
+    folder = _folder(path)
+    world.tenant.grant(world.drive, folder, ALICE, Role.WRITE)
     _run(world, PermissionPolicy(mode="never"), 4000.0)
     swept = _run(world, PermissionPolicy(mode="always", sweep=sweep), 5000.0)
     assert swept.log is not None
     assert set(swept.log.changes.permission_only_changes) <= {path}  # if run A missed it
     assert _published(world) == _truth(world)
-    world.tenant.grant(world.drive, "Plans/2026", BOB, Role.WRITE)
+    world.tenant.revoke(world.drive, folder, ALICE)
     after = _run(world, PermissionPolicy(mode="never"), 6000.0)
     assert after.log is not None
     assert set(after.log.changes.permission_only_changes) == {path}
@@ -377,7 +418,7 @@ def test_a_structure_sweep_reads_fewer_permissions_than_a_full_sweep(world: Worl
     quiet = PermissionPolicy(mode="never")
     _run(world, quiet, 1000.0)
     reads: dict[SweepKind, list[str]] = {}
-    for now, sweep in ((2000.0, "structure"), (3000.0, "full")):
+    for now, sweep in zip((2000.0, 3000.0), SWEEPS, strict=True):
         world.recorder.reset()
         result = _run(world, PermissionPolicy(mode="always", sweep=sweep), now)
         assert result.log is not None and not result.log.has_changes
@@ -428,8 +469,10 @@ def db() -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
-def _node(item_id: str, parent: str | None, *, folder: bool, **flags: bool) -> RemoteItem:
-    return RemoteItem(item_id, parent, item_id, folder, **flags)
+def _node(
+    item_id: str, parent: str | None, *, folder: bool, is_root: bool = False, shared: bool = False
+) -> RemoteItem:
+    return RemoteItem(item_id, parent, item_id, folder, is_root=is_root, shared=shared)
 
 
 TREE = [
