@@ -17,6 +17,7 @@ grants, changes no label).
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -408,6 +409,71 @@ def test_a_sweep_gives_a_restored_file_back_to_its_folder(
     assert after.log is not None
     assert set(after.log.changes.permission_only_changes) == {path}
     assert _published(world) == _truth(world)
+
+
+PRINCIPALS = (ALICE, BOB, "group:Finance Team", "sitegroup:Visitors", "sitegroup:Members")
+
+
+def _random_change(world: World, rng: random.Random) -> None:
+    """One permission change of a random kind on a random item (or none, if it cannot be
+    made there)."""
+    t, d = world.tenant, world.drive
+    item = rng.choice(sorted(world.drive.items.values(), key=lambda i: i.path))
+    path, root = item.path, item.permission_root()
+    grants = root.grants or {}
+    links = [d.links[ref] for kind, ref in grants if kind.value == PrincipalKind.LINK.value]
+    kind = rng.choice(("grant", "revoke", "break", "restore", "link", "unlink", "recipient"))
+    if kind == "grant":
+        t.grant(d, path, rng.choice(PRINCIPALS), rng.choice((Role.READ, Role.WRITE)))
+    elif kind == "revoke":
+        held = [p for p in PRINCIPALS if t.principal(d.site, p) in grants]
+        if held:
+            t.revoke(d, path, rng.choice(held))
+    elif kind == "break":
+        t.break_inheritance(d, path, copy=rng.random() < 0.5)
+    elif kind == "restore" and not item.is_root:
+        t.restore_inheritance(d, path)
+    elif kind == "link":
+        scope = rng.choice(("anonymous", "organization", "users"))
+        t.add_link(d, path, rng.choice(("view", "edit")), scope, ["Alice Jones"])
+    elif kind == "unlink" and links:
+        t.remove_link(d, path, rng.choice(links).id)
+    elif kind == "recipient" and any(link.scope == "users" for link in links):
+        selector = next(link.id for link in links if link.scope == "users")
+        t.add_link_recipient(d, path, selector, "Bob Smith")
+
+
+def _labels_and_recipients(found: dict[str, Signature]) -> dict[str, object]:
+    return {path: (labels, links) for path, (labels, _, links) in found.items()}
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+@pytest.mark.parametrize("seed", range(6))
+def test_random_histories_are_right_after_every_sweep(
+    world: World, seed: int, sweep: SweepKind
+) -> None:
+    """Random changes, synced by runs with and without a sweep: every change log entry
+    holds the tenant's labels, after each sweep every file's labels and recipients are the
+    tenant's, and a second sweep straight after reports nothing. (Where a restored file
+    inherits from is left out: see UNREAD_FOLDER.)"""
+    rng = random.Random(seed)
+    quiet = PermissionPolicy(mode="never")
+    always = PermissionPolicy(mode="always", sweep=sweep)
+    _run(world, quiet, 1000.0)
+    for step in range(8):
+        for _ in range(rng.randint(1, 3)):
+            _random_change(world, rng)
+        sweeping = rng.random() < 0.4
+        now = 2000.0 + 100 * step
+        result = _run(world, always if sweeping else quiet, now)
+        assert result.log is not None
+        for path, entry in result.log.changes.permission_only_changes.items():
+            assert entry.permission_changes.current == world.expected_labels(path)
+        if sweeping:
+            truth = _labels_and_recipients(_truth(world))
+            assert _labels_and_recipients(_published(world)) == truth
+            again = _run(world, always, now + 50)
+            assert again.log is not None and not again.log.has_changes
 
 
 def test_a_structure_sweep_reads_fewer_permissions_than_a_full_sweep(world: World) -> None:
