@@ -98,16 +98,21 @@ def _duration(value: object) -> float:
         raise invalid(exc.problem, exc.expected) from None
 
 
-def _positive_duration(value: object) -> float:
+def _above_zero(value: object, expected: str, zero: str) -> float:
+    """The seconds of a duration that must be above zero; `zero` names a zero one."""
     if not isinstance(value, str):
-        raise invalid("wrong type", POSITIVE_DURATION_TEXT)
+        raise invalid("wrong type", expected)
     try:
         seconds = parse_duration(value)
     except DurationError as exc:
-        raise invalid(exc.problem, POSITIVE_DURATION_TEXT) from None
+        raise invalid(exc.problem, expected) from None
     if seconds <= 0:
-        raise invalid("a zero duration", POSITIVE_DURATION_TEXT)
+        raise invalid(zero, expected)
     return seconds
+
+
+def _positive_duration(value: object) -> float:
+    return _above_zero(value, POSITIVE_DURATION_TEXT, "a zero duration")
 
 
 def _sweep(value: object) -> PermissionPolicy:
@@ -137,19 +142,9 @@ def _sweep_mode(value: object) -> SweepKind:
 
 
 def _full_sweep(value: object) -> float | None:
-    if value is None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "never"):
         return None
-    if isinstance(value, str) and value.strip().lower() == "never":
-        return None
-    if not isinstance(value, str):
-        raise invalid("wrong type", FULL_SWEEP_TEXT)
-    try:
-        seconds = parse_duration(value)
-    except DurationError as exc:
-        raise invalid(exc.problem, FULL_SWEEP_TEXT) from None
-    if seconds <= 0:
-        raise invalid("a zero interval", FULL_SWEEP_TEXT)
-    return seconds
+    return _above_zero(value, FULL_SWEEP_TEXT, "a zero interval")
 
 
 def _pattern(value: str) -> str:

@@ -50,9 +50,11 @@ _FILE = "is_folder = 0 AND package = 0"  # a remote file (not a folder or a pack
 _CHUNK = 500  # item ids per statement (SQLite before 3.32 allows 999 parameters)
 
 # Files among the ids in {marks} with their permission set and that of the root they would
-# inherit from (their parent's source) stored: a root of their own exactly when the labels
-# differ (both stored by the same json.dumps, so equal labels are equal text). Those whose
-# flag (0 or 1) says otherwise flip. (No UPDATE ... FROM: that needs SQLite 3.33.)
+# inherit from (their parent's source) stored: set apart as a root of their own exactly when
+# the service does not mark them (a marked file is a root already, and stops being one when
+# its mark goes) and the labels differ (both stored by the same json.dumps, so equal labels
+# are equal text). Those whose flag (0 or 1) says otherwise flip. (No UPDATE ... FROM: that
+# needs SQLite 3.33.)
 _CLASSIFY = """
 UPDATE items SET own_perms = 1 - own_perms WHERE item_id IN (
     SELECT f.item_id
@@ -60,7 +62,7 @@ UPDATE items SET own_perms = 1 - own_perms WHERE item_id IN (
     JOIN perms mine ON mine.item_id = f.item_id
     JOIN perms theirs ON theirs.item_id = p.perm_src
     WHERE f.item_id IN ({marks}) AND f.is_folder = 0 AND f.package = 0
-    AND f.own_perms != (mine.labels != theirs.labels)
+    AND f.own_perms != (f.shared = 0 AND mine.labels != theirs.labels)
 )
 """
 
@@ -356,6 +358,32 @@ class TreeTables:
                 "ORDER BY perm_src"
             )
         ]
+
+    def sources_to_compare(self, item_ids: Sequence[str], *, every: bool) -> list[str]:
+        """The sources the files set apart among `item_ids` would inherit from (their
+        parents' sources) that classifying them needs read first (sorted): with `every`, all
+        of them (a sweep); else those never read and those the applied round reported. A
+        file is compared with its folder's current set, never a missing or stale one."""
+        found: set[str] = set()
+        for start in range(0, len(item_ids), _CHUNK):
+            chunk = item_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            wanted = (
+                ""
+                if every
+                else "AND (p.perm_src NOT IN (SELECT item_id FROM perms) OR p.perm_src IN "
+                "(SELECT item_id FROM latest WHERE deleted = 0))"
+            )
+            found.update(
+                row[0]
+                for row in self._db.execute(
+                    "SELECT DISTINCT p.perm_src FROM items f JOIN items p ON p.item_id = "
+                    f"f.parent_id WHERE f.item_id IN ({marks}) AND f.own_perms = 1 "
+                    f"AND f.is_folder = 0 AND f.package = 0 AND p.perm_src IS NOT NULL {wanted}",
+                    chunk,
+                )
+            )
+        return sorted(found - set(item_ids))
 
     def sweep_reads(self) -> tuple[int, int]:
         """How many permission reads a structure sweep and a full sweep of the tree make

@@ -85,13 +85,17 @@ def refresh(
                 change.ceased,
             )
         # Every root a file inherits from; files a full sweep set apart are among them and
-        # follow their folder again once they no longer differ from it.
-        _classify(state, reader.read(state.file_sources()))
+        # follow their folder again once they no longer differ from its current set.
+        read = reader.read(state.file_sources())
+        reader.read(state.sources_to_compare(read, every=True))
+        _classify(state, read)
     else:
         read = reader.read(state.sources_to_read(retry))
         if hierarchical and read:
-            # A file a sweep made its own permission root stays one only while it differs
-            # from its folder: once its inheritance is restored it follows the folder again.
+            # A file a sweep set apart stays a root of its own only while it differs from
+            # its folder (read first if never read or just reported): once its inheritance
+            # is restored it follows the folder again.
+            reader.read(state.sources_to_compare(read, every=False))
             _classify(state, read)
     state.set_permission_retry(reader.outcome.failed)
     state.prune_permissions()

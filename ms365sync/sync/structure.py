@@ -21,7 +21,17 @@ from ms365sync.state.store import StateStore
 # What the enumeration needs of each entry: its id, and whether it is the drive's root or a
 # permission root. `deleted` is selected so that a tombstone is never taken for an item.
 STRUCTURE_SELECT = ("id", "root", "shared", "deleted")
-RU_PER_PAGE = 2.0  # a delta request without a token (graph-facts §9.2)
+# A delta request without a token costs 2 RU (graph-facts §9.2); the pages after the first
+# follow a nextLink that carries a token, charged as delta with a token (1 RU) by the
+# transport's pacing and by the emulator alike.
+RU_FIRST_PAGE, RU_NEXT_PAGE = 2.0, 1.0
+
+
+def enumeration_units(pages: int) -> float:
+    """The resource units of an enumeration of `pages` pages."""
+    return 0.0 if pages <= 0 else RU_FIRST_PAGE + (pages - 1) * RU_NEXT_PAGE
+
+
 MAX_RESTARTS = 3
 
 
@@ -38,7 +48,7 @@ class Enumeration:
 
     @property
     def resource_units(self) -> float:
-        return self.pages * RU_PER_PAGE
+        return enumeration_units(self.pages)
 
 
 def enumerate_roots(
@@ -70,7 +80,7 @@ def enumerate_roots(
         try:
             while True:
                 if pace is not None:
-                    paced += pace(RU_PER_PAGE)
+                    paced += pace(RU_NEXT_PAGE if pages else RU_FIRST_PAGE)
                 page = next(listing, None)
                 if page is None:
                     break

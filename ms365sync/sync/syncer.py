@@ -410,7 +410,7 @@ class Syncer:
         if kind == "full":
             return full_reads * permissions.RU_PER_READ
         pages = -(-state.item_count() // self.spec.page_size)
-        return pages * structure.RU_PER_PAGE + structure_reads * permissions.RU_PER_READ
+        return structure.enumeration_units(pages) + structure_reads * permissions.RU_PER_READ
 
     def _refresh_permissions(
         self,
@@ -442,7 +442,10 @@ class Syncer:
             pace=sweep.pace,
         )
         self.counters.permission_reads = outcome.read
-        if sweep.kind is not None and not outcome.failed:
+        if sweep.kind is not None:
+            # Done also when some reads failed: those are retried by the next run like any
+            # failed read (and their files reported as errors until then), which is what
+            # sweeping again would do for them, without reading every other root again.
             spent = outcome.read * permissions.RU_PER_READ
             if sweep.enumeration is not None:
                 spent += sweep.enumeration.resource_units
@@ -536,8 +539,10 @@ def _swept(
         if change is not None
         else ""
     )
+    failed = len(outcome.failed)
+    retried = f"; {failed} of the reads failed and are retried next run" if failed else ""
     waited = f", paced for {paced:,.0f} s to its share of the minute budget" if paced else ""
     return (
-        f"{kind} permission sweep: read the permissions of {reads}{roots}; "
+        f"{kind} permission sweep: read the permissions of {reads}{roots}{retried}; "
         f"about {spent:,.0f} RU{waited}"
     )

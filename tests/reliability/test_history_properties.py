@@ -2,7 +2,8 @@
 
 A history is a sequence of remote changes (files and folders added, edited, touched,
 renamed, moved, swapped and deleted; grants, revocations, sharing links, inheritance broken
-and restored) with sync runs in between, some of them with a full permission sweep. After
+and restored) with sync runs in between, some of them with a permission sweep (always the
+one after a change the feed shows nothing of, such as a removed link). After
 every run the mirror and .permissions.json equal the tenant's truth, and the run's change
 log holds exactly the net effect of the history since the previous run: each change once,
 nothing spurious (a touch, or a change undone before the run, reports nothing).
@@ -47,7 +48,9 @@ def run_history(history: list[tuple[str, int, int, int]]) -> None:
             if op != "sync":
                 mutator.apply(op, a, b, c)
                 continue
-            sweep = PermissionPolicy("always" if a else "interval")
+            # A change delta shows nothing of is reported by the next sweep: that run sweeps.
+            sweep = PermissionPolicy("always" if a or mutator.unreported else "interval")
+            mutator.unreported = False
             result = world.sync(force=True, permissions=sweep)
             assert result.ok and result.log is not None, result.error
             assert not result.log.errors, (mutator.applied, result.log.errors)

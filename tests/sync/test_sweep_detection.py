@@ -333,13 +333,6 @@ RESTORED: dict[str, tuple[str, Change, Change]] = {
     ),
 }
 
-UNREAD_FOLDER = (
-    "a file set apart from its folder (own_perms) keeps its own permission source after its "
-    "inheritance is restored when its folder's source was never read, or read before its "
-    "last change: classify_own_permissions compares the file with a missing or stale set, and "
-    "neither a plain run nor a structure sweep reads the folder's source (no file uses it)"
-)
-
 
 def _restored(world: World, variant: str) -> str:
     """After a first sync, set a file apart, change its folder, restore the file's
@@ -364,7 +357,6 @@ def _folder(path: str) -> str:
     return path.rsplit("/", 1)[0]
 
 
-@pytest.mark.xfail(strict=True, reason=UNREAD_FOLDER)
 @pytest.mark.parametrize("variant", list(RESTORED))
 def test_a_restored_file_inherits_from_its_folder_in_the_grants_file(
     world: World, variant: str
@@ -373,7 +365,6 @@ def test_a_restored_file_inherits_from_its_folder_in_the_grants_file(
     assert _published(world)[path] == _truth(world)[path]
 
 
-@pytest.mark.xfail(strict=True, reason=UNREAD_FOLDER)
 @pytest.mark.parametrize("variant", list(RESTORED))
 def test_a_folder_change_reaches_a_file_whose_inheritance_was_restored(
     world: World, variant: str
@@ -386,13 +377,7 @@ def test_a_folder_change_reaches_a_file_whose_inheritance_was_restored(
 
 
 @pytest.mark.parametrize("variant", list(RESTORED))
-@pytest.mark.parametrize(
-    "sweep",
-    [
-        pytest.param("structure", marks=pytest.mark.xfail(strict=True, reason=UNREAD_FOLDER)),
-        "full",
-    ],
-)
+@pytest.mark.parametrize("sweep", SWEEPS)
 def test_a_sweep_gives_a_restored_file_back_to_its_folder(
     world: World, sweep: SweepKind, variant: str
 ) -> None:
@@ -454,8 +439,7 @@ def test_random_histories_are_right_after_every_sweep(
 ) -> None:
     """Random changes, synced by runs with and without a sweep: every change log entry
     holds the tenant's labels, after each sweep every file's labels and recipients are the
-    tenant's, and a second sweep straight after reports nothing. (Where a restored file
-    inherits from is left out: see UNREAD_FOLDER.)"""
+    tenant's, and a second sweep straight after reports nothing."""
     rng = random.Random(seed)
     quiet = PermissionPolicy(mode="never")
     always = PermissionPolicy(mode="always", sweep=sweep)
@@ -499,11 +483,8 @@ def test_a_structure_sweep_reads_fewer_permissions_than_a_full_sweep(world: Worl
 
 
 def _delta_link(world: World) -> str | None:
-    store = StateStore(world.root / ".ms365sync")
-    try:
-        return store.meta.delta_link
-    finally:
-        store.close()
+    meta = StateStore.read_meta(world.root / ".ms365sync")
+    return None if meta is None else meta.delta_link
 
 
 def test_a_structure_sweep_leaves_the_stored_delta_link_as_it_was(world: World) -> None:

@@ -59,7 +59,7 @@ def test_a_sweep_records_what_it_cost(world: World) -> None:
     meta = StateStore.read_meta(world.root / ".ms365sync")
     assert meta is not None
     (record,) = meta.sweeps
-    assert record.ru == 2 * pages + 5 * reads  # graph-facts §9.2
+    assert record.ru == 2 + (pages - 1) + 5 * reads  # graph-facts §9.2; later pages: a token
     assert f"about {record.ru:,.0f} RU" in _sweep_note(swept)
     # The estimate the coordinator plans with is the same arithmetic on the tree.
     assert meta.sweep_estimates["structure"] == record.ru
@@ -153,3 +153,25 @@ def test_an_unmarked_root_is_seen_by_a_full_sweep_only(world: World) -> None:
     later = _run(world, PermissionPolicy("always", sweep="structure"), 4 * HOUR)
     assert later.log is not None
     assert later.log.changes.permission_only_changes["Plans/budget.csv"].permission_changes.removed
+
+
+def test_a_sweep_whose_reads_failed_is_done_and_the_next_run_retries_them(
+    tmp_path: Path,
+) -> None:
+    world = make_world(tmp_path)
+    policy = PermissionPolicy("interval", HOUR)
+    _run(world, policy, 0.0)
+    world.faults("500=1.0,scope=permissions")
+    swept = _run(world, policy, HOUR)  # every read fails past its retries
+    world.faults("")
+    assert "of the reads failed and are retried next run" in _sweep_note(swept)
+    assert swept.log is not None and swept.log.errors  # its files: "permissions unread"
+    meta = StateStore.read_meta(world.root / ".ms365sync")
+    assert meta is not None and meta.last_sweep == HOUR and meta.permission_retry
+    world.recorder.reset()
+    retried = _run(world, policy, HOUR + 60)  # no sweep due: the failed reads again
+    assert not any(" permission sweep: " in note for note in retried.counters.notes)
+    read = {url.split("/items/")[1].split("/")[0] for url in world.recorder.permission_reads()}
+    assert read == set(meta.permission_retry)
+    assert retried.log is not None and not retried.log.errors
+    assert world.permissions_json() == {p: world.expected_labels(p) for p in world.remote_files()}
