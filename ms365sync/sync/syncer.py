@@ -100,6 +100,8 @@ class Syncer:
         finally:
             if self.claims is not None:
                 self.claims.settle(self.spec.name)
+        if self.progress.on_finish is not None:
+            self.progress.on_finish(result.ok)
         result.counters, result.finished = self.counters, self.clock()
         result.refused = self.refused
         return result
@@ -349,6 +351,8 @@ class Syncer:
             logger.warning("{}: a real run would stop: {}", spec.name, exc)
             self.refused = exc
         builder.excluded, builder.mapped = frozenset(found.notes.excluded), found.notes.mapped
+        if not dry and self.progress.on_total is not None:
+            self.progress.on_total(found.fetch_files, found.fetch_bytes)
         applier = self._applier(target, local.foreign, urls, dry=dry)
         return batches.carry_out(state, streams, found, applier, builder), found.notes
 
