@@ -126,6 +126,8 @@ def test_log_file_lines_have_level_zone_target_and_run_lines(tmp_path: Path) -> 
         assert result.exit_code == 0, result.output
     text = log.read_text(encoding="utf-8")
     assert secret not in text
+    signed = [line for line in text.splitlines() if "tempauth=" in line]
+    assert signed and all("tempauth=<redacted>" in line for line in signed)
     lines = [TEXT_LINE.match(line) for line in text.splitlines() if line]
     assert all(lines), text
     levels = {m.group(2) for m in lines if m}
