@@ -129,7 +129,8 @@ def run_sync(
         with display.running():
             report = coordinator.run(targets, dry_run=options.dry_run, force=options.force)
     except AuthError as exc:
-        logger.error("run failed: {}", exc)
+        # The error line on stderr says it already; the log file gets it as the run's end.
+        logger.bind(_file_only=True).error("run end: exit code {}: {}", exc.exit_code, exc)
         exit_for(exc, options)
     finally:
         coordinator.close()

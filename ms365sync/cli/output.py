@@ -63,6 +63,11 @@ def _json_line(record: Record) -> str:
     return "{extra[_line]}\n"
 
 
+def _for_console(record: Record) -> bool:
+    """Records bound with `_file_only` (what the error line says already) skip stderr."""
+    return not record["extra"].get("_file_only")
+
+
 def setup_logging(
     *,
     verbose: bool,
@@ -79,7 +84,7 @@ def setup_logging(
     line = _json_line if log_format == "json" else _text_line
     level = "DEBUG" if verbose else "ERROR" if quiet else "INFO"
     if console:
-        logger.add(sys.stderr, level=level, format=line, colorize=False)
+        logger.add(sys.stderr, level=level, format=line, colorize=False, filter=_for_console)
     if log_file is not None:
         logger.add(log_file, level="DEBUG", format=line, encoding="utf-8")
 

@@ -223,3 +223,15 @@ def test_watch_prints_each_cycle_and_the_next(
     first = datetime.datetime.fromisoformat(started.group(1))
     then = datetime.datetime.fromisoformat(upcoming.group(1))
     assert 800 < (then - first).total_seconds() <= 900
+
+
+def test_a_refused_sign_in_ends_the_log_file_once_on_stderr(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    with served(tmp_path) as world:
+        _wrong_secret(world)
+        result = _invoke("--config", str(world.config), "--log-file", str(log))
+    assert result.exit_code == 3
+    assert result.stderr.count("AADSTS7000215: Invalid client secret") == 1
+    last = log.read_text(encoding="utf-8").splitlines()[-1]
+    assert " ERROR " in last and "run end: exit code 3: authentication failed" in last
+    assert "wrong-secret-value" not in log.read_text(encoding="utf-8")
