@@ -178,6 +178,17 @@ class Coordinator:
         dry_run: bool,
         force: bool,
     ) -> SyncResult:
+        with logger.contextualize(target=target.name):  # every line of this target names it
+            return self._sync_one(target, claims, budget, dry_run, force)
+
+    def _sync_one(
+        self,
+        target: Target,
+        claims: LibraryClaims,
+        budget: SweepBudget | None,
+        dry_run: bool,
+        force: bool,
+    ) -> SyncResult:
         try:
             progress = self.progress(target) if self.progress is not None else None
             syncer = Syncer(

@@ -392,21 +392,59 @@ class CorruptStateError(StateError):
 
 
 class SafetyError(MS365SyncError):
-    """The max-delete guard stopped the run: it would delete more files than allowed."""
+    """The max-delete guard stopped the run: it would delete more files than allowed.
+
+    `setting` names the configuration key that set the limit (`max_delete`,
+    `max_delete_percent`), with its `value`; None when the plan would empty the mirror,
+    which always needs --force.
+    """
 
     def __init__(
-        self, *, target: str, would_delete: int, limit: int, total: int | None = None
+        self,
+        *,
+        target: str,
+        would_delete: int,
+        limit: int,
+        total: int | None = None,
+        setting: str | None = None,
+        value: float | None = None,
     ) -> None:
         self.target = target
         self.would_delete = would_delete
         self.limit = limit
         self.total = total
-        of_total = f" of {total}" if total is not None else ""
-        text = (
-            f"target {target!r}: refusing to delete {would_delete}{of_total} local files "
-            f"(limit {limit})"
+        self.setting = setting
+        self.value = value
+        super().__init__(
+            f"target {target!r}: refusing to delete {self.counted}: {self.reason}",
+            hint="rerun with --force if these deletions are intended",
         )
-        super().__init__(text, hint="rerun with --force if these deletions are intended")
+
+    @property
+    def share(self) -> float | None:
+        """The deletions as a percentage of the mirrored files (None: total unknown)."""
+        if not self.total:
+            return None
+        return 100.0 * self.would_delete / self.total
+
+    @property
+    def counted(self) -> str:
+        """ "3 of 18 local files (17%)": the count and the share."""
+        if self.total is None:
+            return f"{self.would_delete} local files"
+        share = self.share
+        percent = f" ({share:.0f}%)" if share is not None else ""
+        return f"{self.would_delete} of {self.total} local files{percent}"
+
+    @property
+    def reason(self) -> str:
+        """Which setting refuses, with its value and what it allows."""
+        if self.setting is None:
+            return "that empties the mirror, which always needs --force"
+        value = f"{self.value:g}" if self.value is not None else "?"
+        if self.setting.endswith("percent"):
+            return f"more than {self.setting} = {value}% allows (at most {self.limit} files)"
+        return f"more than {self.setting} = {value} allows"
 
 
 class LockError(MS365SyncError):

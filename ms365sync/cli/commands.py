@@ -26,6 +26,7 @@ from ms365sync.cli.main import (
     load,
     run_sync,
 )
+from ms365sync.cli.output import print_records
 from ms365sync.cli.params import Duration
 from ms365sync.config import StarterSite, Target, write_starter_config
 from ms365sync.config.durations import format_duration
@@ -219,17 +220,19 @@ def status(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
     if options.json:
         click.echo(json.dumps({"targets": rows}, indent=2))
     else:
-        table = Table(title="ms365sync status")
-        columns = ("target", "last run", "result", "files", "pending errors",
-                   "permissions verified", "next verification")  # fmt: skip
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            sweep = row["permissions"]
-            table.add_row(row["target"], row["last_run"] or "never", row["result"],
-                          str(row["files"]), str(row["pending_errors"]),
-                          sweep["verified"] or "never", _next_text(sweep))  # fmt: skip
-        options.console.print(table)
+        shown = [
+            {
+                "target": row["target"],
+                "last run": row["last_run"] or "never",
+                "result": row["result"],
+                "files": str(row["files"]),
+                "pending errors": str(row["pending_errors"]),
+                "permissions verified": row["permissions"]["verified"] or "never",
+                "next verification": _next_text(row["permissions"]),
+            }
+            for row in rows
+        ]
+        print_records(options.console, "ms365sync status", shown)
     ctx.exit(EXIT_OK)
 
 
@@ -348,11 +351,25 @@ def _watch_loop(options: Options, interval: float, stop: threading.Event) -> int
     code = EXIT_OK
     while not stop.is_set():
         started = time.monotonic()
+        _say(options, f"cycle started at {_now()}")
         config, targets = load(options)  # re-read, so edits apply to the next run
         report = run_sync(options, config, targets)
         code = report.exit_code
-        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        pause = max(0.0, interval - (time.monotonic() - started))
+        upcoming = datetime.datetime.now().astimezone() + datetime.timedelta(seconds=pause)
+        _say(options, f"cycle done at {_now()}; next at {upcoming.isoformat(' ', 'seconds')}")
+        stop.wait(pause)
     return code
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(" ", "seconds")
+
+
+def _say(options: Options, line: str) -> None:
+    """A watch line: on stderr, so --json keeps one document per run on stdout; not with -q."""
+    if not options.quiet:
+        click.echo(f"ms365sync watch: {line}", err=True)
 
 
 __all__ = ["check", "init", "status", "watch"]

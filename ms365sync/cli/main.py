@@ -11,16 +11,25 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 import click
+from loguru import logger
 from rich.console import Console
 
 from ms365sync._version import __version__
-from ms365sync.cli.output import RunDisplay, print_json, print_summary, setup_logging
+from ms365sync.cli.output import (
+    RunDisplay,
+    log_run_end,
+    log_run_start,
+    print_json,
+    print_summary,
+    setup_logging,
+)
 from ms365sync.config import Config, Target, load_config
 from ms365sync.coordinator import Coordinator, RunReport
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
@@ -28,6 +37,7 @@ from ms365sync.graph.connect import SessionFactory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 F = TypeVar("F", bound=Callable[..., Any])
+UNWRAPPED_WIDTH = 100_000  # characters: what a console that is not a terminal is given
 
 
 @dataclass
@@ -42,10 +52,17 @@ class Options:
     quiet: bool
     json: bool
     log_file: Path | None
+    max_lines: int = 50
+    log_format: str = "text"
 
     @property
     def console(self) -> Console:
-        return Console(stderr=self.json, highlight=False)
+        """Where the human-readable output goes; when that is not a terminal, lines are
+        never wrapped (a table's identifiers stay whole for grep and cut)."""
+        console = Console(stderr=self.json, highlight=False)
+        if not console.is_terminal:
+            console.width = UNWRAPPED_WIDTH
+        return console
 
     def fancy(self) -> bool:
         return sys.stderr.isatty() and not self.json and not self.quiet
@@ -60,19 +77,29 @@ def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
 
 
 def exit_for(exc: MS365SyncError, options: Options | None = None) -> NoReturn:
-    """Exit with the error's code and one line (and its hint); with --json, stdout still
-    gets its one document, saying what failed."""
+    """Exit with the error's code and one line (and its hint); with --json (here or in the
+    command line's options), stdout still gets its one document, saying what failed."""
+    if options is None:
+        ctx = click.get_current_context(silent=True)
+        options = None if ctx is None else ctx.find_object(Options)
     if options is not None and options.json:
-        document = {
-            "ok": False,
-            "exit_code": exc.exit_code,
-            "dry_run": options.dry_run,
-            "error": str(exc),
-            "hint": exc.hint,
-            "targets": [],
-        }
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        print_error_document(str(exc), exc.exit_code, exc.hint, dry_run=options.dry_run)
     fail(str(exc), exc.exit_code, exc.hint)
+
+
+def print_error_document(
+    message: str, code: int, hint: str | None = None, *, dry_run: bool = False
+) -> None:
+    """--json's one document for a run that failed before any target ran."""
+    document = {
+        "ok": False,
+        "exit_code": code,
+        "dry_run": dry_run,
+        "error": message,
+        "hint": hint,
+        "targets": [],
+    }
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 def load(options: Options) -> tuple[Config, list[Target]]:
@@ -96,42 +123,124 @@ def run_sync(
     console = options.console
     display = RunDisplay(console, options.fancy())
     coordinator = Coordinator(config, session_factory=session_factory, progress=display.for_target)
+    started = time.monotonic()
+    log_run_start(options.config, targets, dry_run=options.dry_run)
     try:
         with display.running():
             report = coordinator.run(targets, dry_run=options.dry_run, force=options.force)
     except AuthError as exc:
+        # The error line on stderr says it already; the log file gets it as the run's end.
+        logger.bind(_file_only=True).error("run end: exit code {}: {}", exc.exit_code, exc)
         exit_for(exc, options)
     finally:
         coordinator.close()
+    log_run_end(report, time.monotonic() - started)
     if options.json:
         print_json(report, dry_run=options.dry_run)
     else:
-        print_summary(console, report, fancy=options.fancy())
+        print_summary(
+            console,
+            report,
+            fancy=options.fancy(),
+            quiet=options.quiet,
+            max_lines=options.max_lines,
+        )
     return report
+
+
+def _global_decorators(late: bool) -> list[Callable[[F], F]]:
+    """The global options' declarations; `late`: as a subcommand accepts them after its
+    name, applied to the group's `Options` (an option the subcommand has itself wins)."""
+
+    def option(*names: str, **attrs: Any) -> Callable[[F], F]:
+        if not late:
+            return click.option(*names, **attrs)
+        field = names[-1] if not names[-1].startswith("-") else names[-1].lstrip("-")
+        field = field.replace("-", "_").removesuffix("_output")
+        flags = [n for n in names if n.startswith("-")]
+        attrs.pop("show_default", None)
+        attrs["default"] = None if not attrs.get("multiple") else ()
+        return click.option(*flags, f"late_{field}", expose_value=False,
+                            callback=_late(field), **attrs)  # fmt: skip
+
+    return [
+        option("--config", "config", type=click.Path(path_type=Path),
+               default=Path("sites.toml"), show_default=True,
+               help="The configuration file (TOML)."),
+        option("--only", multiple=True, metavar="NAME",
+               help="Only this site, or SITE/LIBRARY (repeatable)."),
+        option("--dry-run", is_flag=True,
+               help="Show what would change, path by path; change nothing on disk."),
+        option("--force", is_flag=True,
+               help="Go ahead even when the max-delete guard trips."),
+        option("--max-lines", type=click.IntRange(min=0), default=50, show_default=True,
+               metavar="N",
+               help="A dry run lists at most N paths per kind of change (0: all)."),
+        option("-v", "--verbose", is_flag=True, help="Debug logging."),
+        option("-q", "--quiet", is_flag=True,
+               help="Print nothing on success; only errors otherwise."),
+        option("--json", "json_output", is_flag=True,
+               help="Print exactly one JSON document on stdout, also on errors."),
+        option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+               help="Also write the log (debug level) to this file."),
+        option("--log-format", type=click.Choice(["text", "json"]), default="text",
+               show_default=True,
+               help="The log's lines: text, or JSON lines for log shippers."),
+    ]  # fmt: skip
 
 
 def global_options(function: F) -> F:
     """Options accepted both before and after a subcommand's name."""
-    decorators = [
-        click.option("--config", "config", type=click.Path(path_type=Path),
-                     default=Path("sites.toml"), show_default=True,
-                     help="The configuration file (TOML)."),
-        click.option("--only", multiple=True, metavar="NAME",
-                     help="Only this site, or SITE/LIBRARY (repeatable)."),
-        click.option("--dry-run", is_flag=True,
-                     help="Show what would change; change nothing on disk."),
-        click.option("--force", is_flag=True,
-                     help="Go ahead even when the max-delete guard trips."),
-        click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
-        click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors."),
-        click.option("--json", "json_output", is_flag=True,
-                     help="Print a machine-readable summary on stdout."),
-        click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Also write the log (debug level) to this file."),
-    ]  # fmt: skip
-    for decorator in reversed(decorators):
+    for decorator in reversed(_global_decorators(late=False)):
         function = decorator(function)
     return function
+
+
+def _late(field: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Apply a global option given after a subcommand's name to the run's `Options`."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        given = ctx.get_parameter_source(param.name or "")
+        options = ctx.find_object(Options)
+        if options is None or given is not click.core.ParameterSource.COMMANDLINE:
+            return value
+        setattr(options, field, value)
+        configure(options)
+        return value
+
+    return callback
+
+
+def configure(options: Options) -> None:
+    """Check the options that exclude each other and set up logging as they ask.
+
+    Raises:
+        click.UsageError: --verbose and --quiet together.
+    """
+    if options.verbose and options.quiet:
+        raise click.UsageError("--verbose and --quiet exclude each other")
+    setup_logging(
+        verbose=options.verbose,
+        quiet=options.quiet,
+        log_file=options.log_file,
+        console=not options.json,
+        log_format=options.log_format,
+    )
+
+
+def accept_global_options(command: click.Command) -> None:
+    """Let `command` take the global options after its name too (not a group's: its own
+    subcommands have options of their own); an option it declares itself is left to it."""
+    if isinstance(command, click.Group) or getattr(command, "_takes_global_options", False):
+        return
+    taken = {name for param in command.params for name in getattr(param, "opts", [])}
+    holder = click.Command("holder")  # click's option decorators append to a command's params
+    for decorator in _global_decorators(late=True):
+        decorator(holder)
+    for param in holder.params:
+        if not taken & set(getattr(param, "opts", [])):
+            command.params.append(param)
+    command._takes_global_options = True  # type: ignore[attr-defined]
 
 
 class LazyGroup(click.Group):
@@ -153,7 +262,35 @@ class LazyGroup(click.Group):
             if not isinstance(command, click.Command):
                 raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
             self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            accept_global_options(found)
+        return found
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """click's `main`; with --json a usage error also prints its one JSON document."""
+        arguments = list(args) if args is not None else sys.argv[1:]
+        call = {"prog_name": prog_name, "complete_var": complete_var, **extra}
+        if "--json" not in arguments:
+            return super().main(arguments, standalone_mode=standalone_mode, **call)
+        try:
+            done = super().main(arguments, standalone_mode=False, **call)
+        except click.ClickException as error:
+            print_error_document(error.format_message(), error.exit_code)
+            if not standalone_mode:
+                raise
+            error.show()
+            sys.exit(error.exit_code)
+        if standalone_mode:
+            sys.exit(done if isinstance(done, int) else EXIT_OK)
+        return done
 
 
 @click.group(
@@ -171,20 +308,21 @@ def cli(
     only: tuple[str, ...],
     dry_run: bool,
     force: bool,
+    max_lines: int,
     verbose: bool,
     quiet: bool,
     json_output: bool,
     log_file: Path | None,
+    log_format: str,
 ) -> None:
     """Mirror SharePoint document libraries to disk, with permissions and change logs.
 
     Without a command, syncs every target of the configuration (or those --only names).
     """
-    if verbose and quiet:
-        raise click.UsageError("--verbose and --quiet exclude each other")
-    options = Options(config, only, dry_run, force, verbose, quiet, json_output, log_file)
+    options = Options(config, only, dry_run, force, verbose, quiet, json_output, log_file,
+                      max_lines, log_format)  # fmt: skip
     ctx.obj = options
-    setup_logging(verbose=verbose, quiet=quiet, log_file=log_file, console=not json_output)
+    configure(options)
     if ctx.invoked_subcommand is None:
         configuration, targets = load(options)
         report = run_sync(options, configuration, targets)

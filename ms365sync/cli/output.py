@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from rich.console import Console
@@ -21,32 +21,107 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     SpinnerColumn,
+    TaskProgressColumn,
     TextColumn,
+    TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
 
+from ms365sync._version import __version__
+from ms365sync.cli.changes import changed_paths, print_listing, refusal
 from ms365sync.config import Target
 from ms365sync.coordinator import RunReport
 from ms365sync.sync.apply import Progress as SyncProgress
 from ms365sync.sync.result import SyncResult
 
-LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss} {level: <7} {message}"
+if TYPE_CHECKING:
+    from loguru import Record
+
+TIME_FORMAT = "YYYY-MM-DDTHH:mm:ss.SSSZZ"  # ISO 8601 with the zone's offset
 
 
-def setup_logging(*, verbose: bool, quiet: bool, log_file: Path | None, console: bool) -> None:
-    """Send ms365sync's log records to stderr (and a file); secrets are never logged."""
+def _text_line(record: Record) -> str:
+    """A text log line: time with zone, level, the target it concerns (if one), message."""
+    target = " [{extra[target]}]" if record["extra"].get("target") else ""
+    return "{time:" + TIME_FORMAT + "} {level: <7}" + target + " {message}\n{exception}"
+
+
+def _json_line(record: Record) -> str:
+    """A JSON line for log shippers: time, level, message, target, and any exception."""
+    fields: dict[str, Any] = {
+        "time": record["time"].isoformat(timespec="milliseconds"),
+        "level": record["level"].name,
+        "message": record["message"],
+        "logger": record["name"],
+    }
+    fields.update({k: str(v) for k, v in record["extra"].items() if not k.startswith("_")})
+    if record["exception"] is not None:
+        kind, error, _ = record["exception"]
+        fields["exception"] = f"{kind.__name__ if kind else 'Exception'}: {error}"
+    record["extra"]["_line"] = json.dumps(fields, ensure_ascii=False)
+    return "{extra[_line]}\n"
+
+
+def _for_console(record: Record) -> bool:
+    """Records bound with `_file_only` (what the error line says already) skip stderr."""
+    return not record["extra"].get("_file_only")
+
+
+def setup_logging(
+    *,
+    verbose: bool,
+    quiet: bool,
+    log_file: Path | None,
+    console: bool,
+    log_format: str = "text",
+) -> None:
+    """Send ms365sync's log records to stderr (and a file, at debug level), each line with
+    its level, an ISO 8601 time with zone and the target it concerns; `log_format` "json"
+    writes JSON lines. Secrets are never logged."""
     logger.remove()
     logger.enable("ms365sync")
-    level = "DEBUG" if verbose else "WARNING" if quiet else "INFO"
+    line = _json_line if log_format == "json" else _text_line
+    level = "DEBUG" if verbose else "ERROR" if quiet else "INFO"
     if console:
-        logger.add(sys.stderr, level=level, format=LOG_FORMAT, colorize=False)
+        logger.add(sys.stderr, level=level, format=line, colorize=False, filter=_for_console)
     if log_file is not None:
-        logger.add(log_file, level="DEBUG", format=LOG_FORMAT, encoding="utf-8")
+        logger.add(log_file, level="DEBUG", format=line, encoding="utf-8")
+
+
+def log_run_start(config: Path, targets: Sequence[Target], *, dry_run: bool) -> None:
+    """The run's first log line: version, configuration, targets."""
+    names = ", ".join(target.name for target in targets)
+    kind = "dry run" if dry_run else "run"
+    logger.info(
+        "{} start: ms365sync {}, config {}, {} targets: {}",
+        kind, __version__, config, len(targets), names,
+    )  # fmt: skip
+
+
+def log_run_end(report: RunReport, seconds: float) -> None:
+    """A line per target (result, counts, seconds), then one for the run."""
+    for result in report.results:
+        row = result_row(result)
+        outcome = "ok" if result.ok else f"failed: {row['error']}"
+        logger.bind(target=result.target).info(
+            "target end: {}; added {}, modified {}, deleted {}, permission-only {}, "
+            "errors {}, downloaded {} files ({} bytes) in {:.3f}s",
+            outcome, row["added"], row["modified"], row["deleted"],
+            row["permission_only_changes"], row["errors"], row["downloaded_files"],
+            row["downloaded_bytes"], row["seconds"],
+        )  # fmt: skip
+    failed = sum(not result.ok for result in report.results)
+    logger.info(
+        "run end: exit code {}, {} targets ok, {} failed, in {:.3f}s",
+        report.exit_code, len(report.results) - failed, failed, seconds,
+    )  # fmt: skip
 
 
 class RunDisplay:
-    """Progress per target while a run goes on (only on a terminal)."""
+    """Progress per target while a run goes on (only on a terminal): a spinner while the
+    library is listed, then files and bytes done of the total, percentage, rate and time
+    left; a target's bar is cleared when it fails."""
 
     def __init__(self, console: Console, enabled: bool) -> None:
         self.console = console
@@ -55,9 +130,11 @@ class RunDisplay:
             SpinnerColumn(),
             TextColumn("{task.fields[target]}"),
             BarColumn(bar_width=None),
-            TextColumn("{task.fields[files]} files"),
+            TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
             DownloadColumn(),
+            TaskProgressColumn(),
             TransferSpeedColumn(),
+            TimeRemainingColumn(),
             console=console,
             transient=True,
         )
@@ -73,16 +150,31 @@ class RunDisplay:
     def for_target(self, target: Target) -> SyncProgress:
         if not self.enabled:
             return SyncProgress()
-        task = self._progress.add_task("", total=None, target=target.name, files=0)
+        return self.track(target.name)
+
+    def track(self, name: str) -> SyncProgress:
+        """The callbacks that move `name`'s bar."""
+        progress = self._progress
+        task = progress.add_task("", total=None, target=name, files=0, total_files="?")
         counting = threading.Lock()  # files finish on the target's download threads
 
         def on_file(count: int) -> None:
             with counting:
-                files = self._progress.tasks[task].fields["files"] + count
-                self._progress.update(task, files=files)
+                files = progress.tasks[task].fields["files"] + count
+                progress.update(task, files=files)
+
+        def on_total(files: int, size: int) -> None:
+            progress.update(task, total=size, total_files=files)
+
+        def on_finish(ok: bool) -> None:
+            if not ok:
+                progress.remove_task(task)
 
         return SyncProgress(
-            on_file=on_file, on_bytes=lambda count: self._progress.advance(task, count)
+            on_file=on_file,
+            on_bytes=lambda count: progress.advance(task, count),
+            on_total=on_total,
+            on_finish=on_finish,
         )
 
 
@@ -112,19 +204,39 @@ def result_row(result: SyncResult) -> dict[str, Any]:
     }
 
 
+def dry_run_row(result: SyncResult) -> dict[str, Any]:
+    """`result_row` with, for a dry run, every path it would change and whether the
+    max-delete guard would refuse the real run."""
+    row = result_row(result)
+    if result.dry_run:
+        log = result.log
+        row["changes"] = None if log is None else changed_paths(log)
+        row["would_be_refused"] = None if result.refused is None else refusal(result.refused)
+    return row
+
+
 def print_json(report: RunReport, *, dry_run: bool) -> None:
     payload = {
         "ok": report.ok,
         "exit_code": report.exit_code,
         "dry_run": dry_run,
-        "targets": [result_row(r) for r in report.results],
+        "targets": [dry_run_row(r) for r in report.results],
         "on_change_failures": report.hook_failures,
     }
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
-def print_summary(console: Console, report: RunReport, *, fancy: bool) -> None:
-    """A table on a terminal, one line per target otherwise."""
+def print_summary(
+    console: Console, report: RunReport, *, fancy: bool, quiet: bool = False, max_lines: int = 50
+) -> None:
+    """A table on a terminal, one line per target otherwise; a dry run first lists the paths
+    it would change, at most `max_lines` per kind. Quiet: only the failed targets."""
+    if quiet:
+        for result in report.results:
+            if not result.ok:
+                _print_failure(console, result_row(result))
+        return
+    _print_listings(console, report, max_lines)
     rows = [result_row(r) for r in report.results]
     if fancy:
         table = Table(title="ms365sync run")
@@ -139,7 +251,47 @@ def print_summary(console: Console, report: RunReport, *, fancy: bool) -> None:
                 console.print(f"[bold]{row['target']}[/]: {row['hint']}")
         return
     for row in rows:
-        console.print(" ".join(_plain(row)), highlight=False, soft_wrap=True)
+        if row["ok"]:
+            console.print(" ".join(_plain(row)), highlight=False, soft_wrap=True)
+        else:
+            _print_failure(console, row)
+
+
+def print_records(console: Console, title: str, rows: Sequence[dict[str, str]]) -> None:
+    """Rows as a table on a terminal; otherwise each row as `key: value` lines, full
+    values unwrapped, rows separated by a blank line."""
+    if console.is_terminal:
+        table = Table(title=title)
+        for column in rows[0] if rows else ():
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row.values())
+        console.print(table)
+        return
+    for number, row in enumerate(rows):
+        if number:
+            console.print()
+        for key, value in row.items():
+            console.print(f"{key}: {value}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_listings(console: Console, report: RunReport, max_lines: int) -> None:
+    """A dry run's listing of the paths each target would change."""
+    for result in report.results:
+        if result.dry_run and result.ok and result.log is not None:
+            paths = changed_paths(result.log)
+            print_listing(
+                console, result.target, paths, max_lines=max_lines, refused=result.refused
+            )
+
+
+def _print_failure(console: Console, row: dict[str, Any]) -> None:
+    """A failed target's line, and its hint on the next (in every output mode)."""
+    console.print(" ".join(_plain(row)), highlight=False, markup=False, soft_wrap=True)
+    if row["hint"]:
+        console.print(
+            f"{row['target']}: hint: {row['hint']}", highlight=False, markup=False, soft_wrap=True
+        )
 
 
 def _cells(row: dict[str, Any]) -> list[str]:

@@ -63,10 +63,13 @@ class _Fetched:
 
 @dataclass
 class Progress:
-    """Callbacks for progress display (files done, bytes done)."""
+    """Callbacks for progress display: files and bytes done, the totals to fetch once the
+    listing is planned (files, bytes), and the end of the target's run (ok or not)."""
 
     on_file: Callable[[int], None] | None = None
     on_bytes: Callable[[int], None] | None = None
+    on_total: Callable[[int, int], None] | None = None
+    on_finish: Callable[[bool], None] | None = None
 
 
 @dataclass
@@ -173,6 +176,8 @@ class Applier:
         assert remote is not None
         url = self.urls.take(remote.item_id)  # used once, whatever happens below
         if self._already_there(action, remote):
+            if self.progress.on_bytes is not None:
+                self.progress.on_bytes(remote.size)  # counted in the total as well
             return _Fetched(remote, None)
         if remote.local_path in self.foreign:
             raise _RefusedError(in_the_way(remote))

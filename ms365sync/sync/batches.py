@@ -32,6 +32,7 @@ BATCH = 2000  # independent actions applied and recorded together
 # does them only when every download succeeded: a run that fails (a full disk) leaves the
 # previous mirror's files as they were, however many batches it applied.
 _LAST = {ActionKind.DELETE, ActionKind.MOVE, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
+_CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
 _FETCHED = {
     ActionKind.DOWNLOAD_NEW,
     ActionKind.DOWNLOAD_CHANGED,
@@ -62,6 +63,8 @@ class Survey:
     deletions: int = 0
     mirrored: int = 0  # mirror records the plan covers
     places: set[str] = field(default_factory=set)  # local paths actions depend on each other for
+    fetch_files: int = 0  # files whose content the run downloads (or finds in place)
+    fetch_bytes: int = 0  # ... and their listed sizes
 
 
 @dataclass
@@ -86,6 +89,10 @@ def survey(state: StateStore, streams: Streams, urls: DownloadUrls) -> Survey:
             found.deletions += 1
         if action.kind in _FETCHED:
             fetched.add(action.item_key)
+        if action.kind in _CONTENT or (action.kind is ActionKind.MOVE and action.content_changed):
+            assert action.remote is not None
+            found.fetch_files += 1
+            found.fetch_bytes += action.remote.size
         if action.kind is ActionKind.MOVE:
             assert action.remote is not None
             found.places.add(action.remote.local_path)

@@ -135,11 +135,23 @@ def check_deletions(target: str, deletions: int, mirrored: int, limit: DeleteLim
         return
     if limit.max_count is not None and deletions > limit.max_count:
         raise SafetyError(
-            target=target, would_delete=deletions, limit=limit.max_count, total=mirrored
+            target=target,
+            would_delete=deletions,
+            limit=limit.max_count,
+            total=mirrored,
+            setting="max_delete",
+            value=limit.max_count,
         )
     if limit.max_percent is not None and mirrored >= PERCENT_GUARD_MIN_FILES:
         allowed = int(mirrored * limit.max_percent / 100)
         if deletions > allowed:
-            raise SafetyError(target=target, would_delete=deletions, limit=allowed, total=mirrored)
+            raise SafetyError(
+                target=target,
+                would_delete=deletions,
+                limit=allowed,
+                total=mirrored,
+                setting="max_delete_percent",
+                value=limit.max_percent,
+            )
     if limit.protect_empty and deletions >= mirrored > 1:
         raise SafetyError(target=target, would_delete=deletions, limit=mirrored - 1, total=mirrored)

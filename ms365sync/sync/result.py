@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ms365sync.errors import MS365SyncError
+from ms365sync.errors import MS365SyncError, SafetyError
 from ms365sync.models import RunCounters
 from ms365sync.outputs.changelog import ChangeLog, Summary
 from ms365sync.outputs.logstream import LogDocument
@@ -21,6 +21,7 @@ class SyncResult:
     document: LogDocument | None = field(default=None, repr=False)  # the run's change log
     log_path: Path | None = None
     error: MS365SyncError | None = None
+    refused: SafetyError | None = None  # a dry run: why the real run would be refused
     counters: RunCounters = field(default_factory=RunCounters)
     started: float = 0.0
     finished: float = 0.0

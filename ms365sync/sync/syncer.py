@@ -20,7 +20,13 @@ from pathlib import Path
 
 from loguru import logger
 
-from ms365sync.errors import CorruptStateError, GraphError, MS365SyncError, TransportError
+from ms365sync.errors import (
+    CorruptStateError,
+    GraphError,
+    MS365SyncError,
+    SafetyError,
+    TransportError,
+)
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.lookup import Resolved, confirm, resolve
 from ms365sync.localfs.lock import target_lock
@@ -70,12 +76,14 @@ class Syncer:
         self.mirror = Mirror(spec.local_root)
         self.counters = RunCounters()
         self._baseline: recovery.Baseline | None = None  # set when the state was rebuilt
+        self.refused: SafetyError | None = None  # the guard a dry run went past
 
     def sync(self, *, dry_run: bool = False, force: bool = False) -> SyncResult:
         """Run once. Failures of this target are returned, not raised.
 
         A dry run computes exactly the change log a real run would write and touches
-        nothing on disk.
+        nothing on disk; where the max-delete guard would stop the real run, the dry run
+        goes on and says so in `SyncResult.refused`.
         """
         result = SyncResult(self.spec.name, ok=False, dry_run=dry_run, started=self.clock())
         try:
@@ -92,7 +100,10 @@ class Syncer:
         finally:
             if self.claims is not None:
                 self.claims.settle(self.spec.name)
+        if self.progress.on_finish is not None:
+            self.progress.on_finish(result.ok)
         result.counters, result.finished = self.counters, self.clock()
+        result.refused = self.refused
         return result
 
     # ------------------------------------------------------------------ run
@@ -331,8 +342,17 @@ class Syncer:
 
         streams = batches.Streams(remote_files, mirror_files, local.files)
         found = batches.survey(state, streams, urls)
-        batches.guard(spec.name, found, self._delete_limit(force))
+        try:
+            batches.guard(spec.name, found, self._delete_limit(force))
+        except SafetyError as exc:
+            if not dry:
+                raise
+            # A dry run goes on, so it can show the deletions the real run would refuse.
+            logger.warning("{}: a real run would stop: {}", spec.name, exc)
+            self.refused = exc
         builder.excluded, builder.mapped = frozenset(found.notes.excluded), found.notes.mapped
+        if not dry and self.progress.on_total is not None:
+            self.progress.on_total(found.fetch_files, found.fetch_bytes)
         applier = self._applier(target, local.foreign, urls, dry=dry)
         return batches.carry_out(state, streams, found, applier, builder), found.notes
 

@@ -8,6 +8,7 @@ holding the GIL, was a quarter of a sync's time holding it.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -40,8 +41,14 @@ def run_each(items: Sequence[T], work: Callable[[T], None], threads: int, *, nam
                 failure.append(exc)
                 return
 
+    # Each thread runs in a copy of the caller's context: log lines keep the caller's target.
     pool = [
-        threading.Thread(target=loop, name=f"{name}-{number}", daemon=True)
+        threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(loop,),
+            name=f"{name}-{number}",
+            daemon=True,
+        )
         for number in range(max(1, min(threads, len(items))))
     ]
     for thread in pool:

@@ -89,7 +89,8 @@ def test_max_delete_guard_names_the_numbers_and_force_goes_on(tmp_path: Path) ->
         for item in sorted(library.drive.files(), key=lambda i: i.path)[:3]:
             world.emulator.tenant.delete(library.drive, item.path)
         world.emulator.tenant.add_file(library.drive, "new.txt", BytesContent(b"new"))
-        target = _refused(world, library, "refusing to delete 3 of 18 local files (limit 2)")
+        words = "refusing to delete 3 of 18 local files (17%): more than max_delete = 2 allows"
+        target = _refused(world, library, words)
         assert "rerun with --force" in target["hint"]
         dry, report = _run(world, "--only", MARKETING, "--dry-run", "--force")
         assert dry.exit_code == 0 and report["targets"][0]["deleted"] == 3

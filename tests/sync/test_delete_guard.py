@@ -36,6 +36,28 @@ def test_guard(deleting: int, mirrored: int, limit: DeleteLimit, stops: bool) ->
         check_deletions("t", deleting, mirrored, limit)
 
 
+@pytest.mark.parametrize(
+    ("deleting", "mirrored", "limit", "words"),
+    [
+        (3, 18, DeleteLimit(max_count=2), "3 of 18 local files (17%): more than max_delete = 2 "),
+        (
+            9,
+            20,
+            DeleteLimit(max_count=None, max_percent=40.0),
+            "9 of 20 local files (45%): more than max_delete_percent = 40% allows (at most 8 ",
+        ),
+        (4, 4, DeleteLimit(), "4 of 4 local files (100%): that empties the mirror"),
+    ],
+)
+def test_guard_names_the_setting_its_value_the_count_and_the_share(
+    deleting: int, mirrored: int, limit: DeleteLimit, words: str
+) -> None:
+    with pytest.raises(SafetyError) as caught:
+        check_deletions("t", deleting, mirrored, limit)
+    assert words in str(caught.value)
+    assert "--force" in (caught.value.hint or "")
+
+
 def test_max_delete_count(world: World) -> None:
     world.ok()
     for path in ("readme.md", "Plans/budget.csv", "Finance/q1.txt"):

@@ -81,14 +81,17 @@ def test_dry_run_of_a_filter_change(world: World) -> None:
     assert real.log is not None and set(real.log.changes.deleted) == {"readme.md"}
 
 
-def test_dry_run_stops_at_the_guard_like_a_real_run(world: World) -> None:
+def test_dry_run_goes_past_the_guard_and_says_the_real_run_would_stop(world: World) -> None:
     world.ok()
     for path in ("readme.md", "Plans", "Finance"):
         world.tenant.delete(world.drive, path)
     before = tree_snapshot(world.root)
-    dry = world.sync(dry_run=True)
-    assert isinstance(dry.error, SafetyError)
+    dry = world.ok(dry_run=True)
+    assert isinstance(dry.refused, SafetyError) and dry.error is None
+    assert dry.log is not None and len(dry.log.changes.deleted) == len(FIRST_FILES)
     assert tree_snapshot(world.root) == before
+    assert isinstance(world.sync().error, SafetyError)
+    assert world.data() == FIRST_FILES
     forced = world.ok(dry_run=True, force=True)
     assert forced.log is not None and len(forced.log.changes.deleted) == len(FIRST_FILES)
-    assert tree_snapshot(world.root) == before
+    assert forced.refused is None and world.data() == FIRST_FILES
