@@ -19,6 +19,7 @@ from ms365sync.cli.main import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     Options,
     cli,
     exit_for,
@@ -27,7 +28,13 @@ from ms365sync.cli.main import (
     run_sync,
 )
 from ms365sync.cli.params import Duration
-from ms365sync.config import StarterSite, Target, write_starter_config
+from ms365sync.config import (
+    StarterCloud,
+    StarterSite,
+    Target,
+    write_example_config,
+    write_starter_config,
+)
 from ms365sync.config.durations import format_duration
 from ms365sync.config.source import environment
 from ms365sync.coordinator import Coordinator
@@ -52,7 +59,8 @@ def target_options(function: F) -> F:
     )(function)  # fmt: skip
     return click.option(
         "--config", "sub_config", type=click.Path(path_type=Path), default=None,
-        help="The configuration file (default: sites.toml, or the global --config).",
+        help="The configuration file (default: the global --config, else "
+        "$MS365SYNC_CONFIG, else sites.toml).",
     )(function)  # fmt: skip
 
 
@@ -131,6 +139,11 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
     help="Where to write the file.",
 )
 @click.option(
+    "--example",
+    is_flag=True,
+    help="Write the commented example that explains every key instead of a starter file.",
+)
+@click.option(
     "--discover",
     is_flag=True,
     help="Sign in (TENANT_ID, CLIENT_ID, CLIENT_SECRET from the environment or .env) "
@@ -141,19 +154,20 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
     "cloud_name",
     default="global",
     show_default=True,
-    help="With --discover: global, usgov, usgov-dod or china.",
+    help="The cloud for [cloud] (and --discover): global, usgov, usgov-dod or china.",
 )
-@click.option("--authority-url", help="With --discover: explicit authority (e.g. the emulator).")
-@click.option("--graph-url", help="With --discover: explicit Graph URL (e.g. the emulator).")
+@click.option("--authority-url", help="Explicit authority for [cloud] (e.g. the emulator).")
+@click.option("--graph-url", help="Explicit Graph URL for [cloud] (e.g. the emulator).")
 @click.option(
     "--ca-bundle",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="With --discover: CA bundle to trust (e.g. the emulator's ca.pem).",
+    help="CA bundle for [cloud] to trust (e.g. the emulator's ca.pem).",
 )
 @click.pass_context
 def init(  # noqa: PLR0917 - one parameter per option, as click passes them
     ctx: click.Context,
     output: Path,
+    example: bool,
     discover: bool,
     cloud_name: str,
     authority_url: str | None,
@@ -162,16 +176,27 @@ def init(  # noqa: PLR0917 - one parameter per option, as click passes them
 ) -> None:
     """Write a starter sites.toml to fill in (refuses to overwrite an existing file).
 
-    With --discover it signs in and lists every site and library the app can see.
+    With --discover it signs in and lists every site and library the app can see, and the
+    file keeps the cloud, endpoints and CA bundle it signed in with. With --example it
+    writes the commented example of every key.
     """
+    if example and discover:
+        fail("give --example or --discover, not both", EXIT_USAGE)
     sites: list[StarterSite] = []
+    starter = StarterCloud(cloud_name, authority_url, graph_url, ca_bundle)
     try:
-        if discover:
-            cloud = _cloud(cloud_name, authority_url, graph_url, ca_bundle)
-            sites = discover_sites(cloud)
-        write_starter_config(output, sites=sites)
+        if example:
+            write_example_config(output)
+        else:
+            if discover:
+                sites = discover_sites(_cloud(cloud_name, authority_url, graph_url, ca_bundle))
+            write_starter_config(output, sites=sites, cloud=starter)
     except MS365SyncError as exc:
         exit_for(exc)
+    if example:
+        click.echo(f"wrote {output}: the example of every key; edit it, then run "
+                   f"`ms365sync check --config {output}`")  # fmt: skip
+        ctx.exit(EXIT_OK)
     found = f" with {len(sites)} discovered sites" if discover else ""
     click.echo(f"wrote {output}{found}: fill in [auth] (or set TENANT_ID, CLIENT_ID, "
                "CLIENT_SECRET) and the [[sites]], then run `ms365sync check`")  # fmt: skip

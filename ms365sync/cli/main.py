@@ -115,6 +115,7 @@ def global_options(function: F) -> F:
     decorators = [
         click.option("--config", "config", type=click.Path(path_type=Path),
                      default=Path("sites.toml"), show_default=True,
+                     envvar="MS365SYNC_CONFIG", show_envvar=True,
                      help="The configuration file (TOML)."),
         click.option("--only", multiple=True, metavar="NAME",
                      help="Only this site, or SITE/LIBRARY (repeatable)."),

@@ -255,6 +255,11 @@ def test_init_discover_lists_sites_and_libraries(
         assert result.exit_code == 0, result.output
         assert "with 3 discovered sites" in result.output
         config = load_config(target)
+        # The file keeps the endpoints and the CA it was discovered with: `check` passes on it.
+        checked = CliRunner().invoke(cli, ["--json", "check", "--config", str(target)])
+    assert checked.exit_code == 0, checked.output
+    assert config.cloud.graph_url == base.rstrip("/")
+    assert config.cloud.ca_bundle == (tmp_path / "ca.pem").absolute()
     names = {t.name for t in config.targets()}
     assert "marketing/Shared Documents" in names and "hr/Policies" in names
 
