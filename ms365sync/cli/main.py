@@ -59,19 +59,32 @@ def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
     sys.exit(code)
 
 
+MAX_PROBLEMS_SHOWN = 20
+
+
 def exit_for(exc: MS365SyncError, options: Options | None = None) -> NoReturn:
-    """Exit with the error's code and one line (and its hint); with --json, stdout still
-    gets its one document, saying what failed."""
+    """Exit with the error's code and one line (and its hint), or for a configuration with
+    several problems a line for each (at most MAX_PROBLEMS_SHOWN, then how many more); with
+    --json, stdout still gets its one document, saying what failed."""
+    problems = exc.problems if isinstance(exc, ConfigError) else (str(exc),)
     if options is not None and options.json:
         document = {
             "ok": False,
             "exit_code": exc.exit_code,
             "dry_run": options.dry_run,
             "error": str(exc),
+            "problems": list(problems),
             "hint": exc.hint,
             "targets": [],
         }
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    if len(problems) > 1:
+        shown = list(problems[:MAX_PROBLEMS_SHOWN])
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
+        for line in shown[:-1]:
+            click.echo(f"ms365sync: error: {line}", err=True)
+        fail(shown[-1], exc.exit_code, exc.hint)
     fail(str(exc), exc.exit_code, exc.hint)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -115,3 +116,55 @@ def test_status_reads_the_configuration_ms365sync_config_names(
     result = CliRunner().invoke(cli, ["--json", "status"])
     assert result.exit_code == 0, result.output
     assert '"example/Documents"' in result.stdout
+
+
+SITE = '[[sites]]\nname = "marketing"\nhost = "contoso.sharepoint.com"\npath = "/sites/marketing"\n'
+
+
+def _with_bad_libraries(path: Path, count: int) -> Path:
+    libraries = "".join(
+        f'  [[sites.libraries]]\n  name = "Library {i:02}"\n  concurrency = 0\n'
+        for i in range(count)
+    )
+    path.write_text(SITE + libraries, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("verbose", [(), ("-v",)], ids=["plain", "verbose"])
+def test_every_problem_of_a_configuration_is_listed(
+    tmp_path: Path, verbose: tuple[str, ...]
+) -> None:
+    config = tmp_path / "sites.toml"
+    config.write_text(
+        "[defaults]\nconcurrency = 0\nmax_delete = -1\nmax_delete_percent = 101\n" + SITE
+        + '  [[sites.libraries]]\n  name = "Documents"\n',
+        encoding="utf-8",
+    )  # fmt: skip
+    result = CliRunner().invoke(cli, [*verbose, "--config", str(config), "check"])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ms365sync: error:")]
+    keys = ("defaults.concurrency", "defaults.max_delete:", "defaults.max_delete_percent")
+    assert len(lines) == 3
+    for line, key in zip(lines, keys, strict=True):
+        assert line.startswith(f"ms365sync: error: {config}: {key}") and "out of range" in line
+    assert "more problem" not in result.stderr
+
+
+def test_a_long_list_of_problems_stops_at_twenty(tmp_path: Path) -> None:
+    config = _with_bad_libraries(tmp_path / "sites.toml", 25)
+    result = CliRunner().invoke(cli, ["--config", str(config)])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 21
+    assert "sites[0].libraries[0].concurrency" in lines[0]
+    assert "sites[0].libraries[19].concurrency" in lines[19]
+    assert lines[20] == "ms365sync: error: and 5 more problems"
+
+
+def test_json_lists_every_problem(tmp_path: Path) -> None:
+    config = _with_bad_libraries(tmp_path / "sites.toml", 25)
+    result = CliRunner().invoke(cli, ["--json", "--config", str(config)])
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert len(document["problems"]) == 25
+    assert "(and 24 more problems)" in document["error"]
