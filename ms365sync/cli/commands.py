@@ -36,6 +36,7 @@ from ms365sync.config import (
     write_starter_config,
 )
 from ms365sync.config.durations import format_duration
+from ms365sync.config.preflight import local_problems
 from ms365sync.config.source import environment
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
@@ -80,7 +81,11 @@ def merged(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
 @target_options
 @click.pass_context
 def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> None:
-    """Validate the configuration, sign in, and find every target's site and library."""
+    """Validate the configuration, sign in, and find every target's site and library.
+
+    It also checks, per target, that the local root is writable (or can be created) and
+    that the on_change command is found (on PATH, or at the path given).
+    """
     options = merged(ctx, sub_config, sub_only)
     config, targets = load(options)
     coordinator = Coordinator(config)
@@ -104,6 +109,7 @@ def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]
 
 
 def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dict[str, Any]], int]:
+    """A row per target: its site and library found, its local root and hook usable."""
     rows: list[dict[str, Any]] = []
     failed = 0
     holders: dict[str, str] = {}  # drive id -> the target listed first for it
@@ -111,6 +117,7 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
         row: dict[str, Any] = {"target": target.name, "site": None, "library": None,
                                "drive_id": None, "local_root": str(target.spec.local_root),
                                "result": "ok"}  # fmt: skip
+        problems = local_problems(target)
         try:
             found = resolve(coordinator.client, target.spec.site, target.spec.library)
             row.update(site=found.site_name, library=found.library_title, drive_id=found.drive_id)
@@ -120,7 +127,9 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
         except MS365SyncError as exc:
             if isinstance(exc, AuthError):
                 raise
-            row["result"] = f"FAILED: {exc}"
+            problems.insert(0, str(exc))
+        if problems:
+            row["result"] = "FAILED: " + "; ".join(problems)
             failed += 1
         rows.append(row)
     return rows, failed

@@ -320,3 +320,50 @@ def test_interrupted_sync_exits_130_and_stays_consistent(tmp_path: Path) -> None
 
 def _read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def test_check_reports_unusable_local_roots_and_hooks_per_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local root that cannot be created and an on_change program that is nowhere (or not
+    executable) fail their own targets; the other targets pass."""
+    monkeypatch.chdir(tmp_path)  # where the hook would run, so ./hook.py is found
+    (tmp_path / "blocked").write_text("a file where a folder should be", encoding="utf-8")
+    hook = tmp_path / "hook.py"
+    hook.write_text("", encoding="utf-8")
+    libraries = {
+        '{ name = "Policies" }': '{ name = "Policies", on_change = "no-such-ms365sync-hook -q" }',
+        '{ name = "Brand Assets" }': '{ name = "Brand Assets", local_root = "blocked/brand" }',
+        '{ name = "Release Notes" }': '{ name = "Release Notes", on_change = "./hook.py" }',
+        '{ name = "Shared Documents" }': f'{{ name = "Shared Documents", '
+        f'on_change = "{sys.executable} {hook}" }}',
+    }
+    with served(tmp_path) as world:
+        text = world.config.read_text()
+        for old, new in libraries.items():
+            text = text.replace(old, new)
+        world.config.write_text(text)
+        result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
+    assert result.exit_code == 1, result.output
+    rows = {r["target"]: r["result"] for r in json.loads(result.stdout)["targets"]}
+    assert "no-such-ms365sync-hook" in rows["hr/Policies"] and "PATH" in rows["hr/Policies"]
+    brand = rows["marketing/Brand Assets"]
+    assert brand.startswith("FAILED") and "blocked is not a folder" in brand
+    # ./hook.py is there but is not executable.
+    assert "hook.py is not an executable file" in rows["product/Release Notes"]
+    assert [t for t, r in rows.items() if r == "ok"] == [
+        "hr/Shared Documents", "marketing/Shared Documents", "product/Shared Documents",
+    ]  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any folder")
+def test_check_reports_a_local_root_that_is_not_writable(tmp_path: Path) -> None:
+    with served(tmp_path) as world:
+        (tmp_path / "mirror").mkdir(mode=0o500)
+        try:
+            result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
+        finally:
+            (tmp_path / "mirror").chmod(0o700)
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)["targets"]
+    assert all("mirror is not writable" in r["result"] for r in rows)
