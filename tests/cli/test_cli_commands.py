@@ -181,7 +181,8 @@ def test_emulator_serve_apply_export(tmp_path: Path) -> None:
         bad.write_text('[[change]]\nop = "explode"\n')
         refused = CliRunner().invoke(cli, ["emulator", "apply", str(bad),
                                            "--state-dir", str(state)])  # fmt: skip
-        assert refused.exit_code == 1 and "bad.toml" in refused.output
+        assert refused.exit_code == 2 and "bad.toml" in refused.stderr  # bad input
+        assert refused.stderr.startswith("ms365sync: error: ")
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
@@ -235,7 +236,8 @@ def _check_membership_through_sharepoint_rest(state: Path, tmp_path: Path) -> No
 def test_emulator_commands_without_a_server_fail_clearly(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["emulator", "export", str(tmp_path / "o"),
                                       "--state-dir", str(tmp_path)])  # fmt: skip
-    assert result.exit_code == 1 and "emulator serve" in result.output
+    assert result.exit_code == 1 and "emulator serve" in result.stderr
+    assert result.stderr.startswith("ms365sync: error: ") and "Error:" not in result.stderr
 
 
 def test_init_discover_lists_sites_and_libraries(
@@ -284,7 +286,9 @@ def test_serve_rejects_bad_fault_spec(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["emulator", "serve", "--faults", "429=lots", "--state-dir", str(tmp_path)]
     )
-    assert result.exit_code == 2 and "--faults" in result.output
+    assert result.exit_code == 2 and "--faults" in result.stderr
+    assert "ms365sync: error: Invalid value for --faults" in result.stderr
+    assert "\nError:" not in result.stderr
     assert not (tmp_path / "emulator.json").exists()
 
 
