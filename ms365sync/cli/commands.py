@@ -145,7 +145,9 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("sites.toml"),
     show_default=True,
-    help="Where to write the file.",
+    envvar="MS365SYNC_CONFIG",
+    show_envvar=True,
+    help="Where to write the file (where the other commands look for it).",
 )
 @click.option(
     "--example",
@@ -202,13 +204,14 @@ def init(  # noqa: PLR0917 - one parameter per option, as click passes them
             write_starter_config(output, sites=sites, cloud=starter)
     except MS365SyncError as exc:
         exit_for(exc)
+    given = ctx.get_parameter_source("output") == click.core.ParameterSource.COMMANDLINE
+    check = f"ms365sync check --config {output}" if given else "ms365sync check"
     if example:
-        click.echo(f"wrote {output}: the example of every key; edit it, then run "
-                   f"`ms365sync check --config {output}`")  # fmt: skip
+        click.echo(f"wrote {output}: the example of every key; edit it, then run `{check}`")
         ctx.exit(EXIT_OK)
     found = f" with {len(sites)} discovered sites" if discover else ""
     click.echo(f"wrote {output}{found}: fill in [auth] (or set TENANT_ID, CLIENT_ID, "
-               "CLIENT_SECRET) and the [[sites]], then run `ms365sync check`")  # fmt: skip
+               f"CLIENT_SECRET) and the [[sites]], then run `{check}`")  # fmt: skip
     ctx.exit(EXIT_OK)
 
 

@@ -36,6 +36,7 @@ def test_init_example_writes_the_commented_example(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["init", "--example", "--output", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_bytes() == (ROOT / EXAMPLE_NAME).read_bytes()
+    assert f"`ms365sync check --config {target}`" in result.stdout
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert len(load_config(target).targets()) >= 2
     again = CliRunner().invoke(cli, ["init", "--example", "--output", str(target)])
@@ -106,13 +107,15 @@ def test_ms365sync_config_names_the_default_configuration(
         assert given.exit_code == 2 and "given.toml: configuration file not found" in given.stderr
 
 
-def test_status_reads_the_configuration_ms365sync_config_names(
+def test_init_and_status_use_the_configuration_ms365sync_config_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "elsewhere" / "sites.toml"
     config.parent.mkdir()
-    assert CliRunner().invoke(cli, ["init", "--output", str(config)]).exit_code == 0
     monkeypatch.setenv("MS365SYNC_CONFIG", str(config))
+    written = CliRunner().invoke(cli, ["init"])  # init writes where status reads
+    assert written.exit_code == 0 and "then run `ms365sync check`" in written.stdout
+    assert config.is_file() and not (tmp_path / "sites.toml").exists()
     result = CliRunner().invoke(cli, ["--json", "status"])
     assert result.exit_code == 0, result.output
     assert '"example/Documents"' in result.stdout
