@@ -125,7 +125,12 @@ class MS365SyncError(Exception):
 
 
 class ConfigError(MS365SyncError):
-    """The configuration file or a value in it is missing or invalid."""
+    """The configuration file or a value in it is missing or invalid.
+
+    The message is one line: the first problem (and how many more there were). `problems`
+    holds every problem found, one line each, in file order; just the message when there
+    was one.
+    """
 
     exit_code: ClassVar[int] = 2
 
@@ -137,6 +142,7 @@ class ConfigError(MS365SyncError):
         key: str | None = None,
         expected: str | None = None,
         hint: str | None = None,
+        problems: Sequence[str] = (),
     ) -> None:
         self.file = None if file is None else Path(file)
         self.key = key
@@ -146,6 +152,7 @@ class ConfigError(MS365SyncError):
         if expected:
             text = f"{text} (expected {expected})"
         super().__init__(text, hint=hint)
+        self.problems = tuple(_one_line(redact(line)) for line in problems) or (self.message,)
 
 
 class AuthError(MS365SyncError):

@@ -19,6 +19,7 @@ from ms365sync.cli.main import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     Options,
     cli,
     exit_for,
@@ -28,8 +29,15 @@ from ms365sync.cli.main import (
 )
 from ms365sync.cli.output import print_records
 from ms365sync.cli.params import Duration
-from ms365sync.config import StarterSite, Target, write_starter_config
+from ms365sync.config import (
+    StarterCloud,
+    StarterSite,
+    Target,
+    write_example_config,
+    write_starter_config,
+)
 from ms365sync.config.durations import format_duration
+from ms365sync.config.preflight import local_problems
 from ms365sync.config.source import environment
 from ms365sync.coordinator import Coordinator
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
@@ -53,7 +61,8 @@ def target_options(function: F) -> F:
     )(function)  # fmt: skip
     return click.option(
         "--config", "sub_config", type=click.Path(path_type=Path), default=None,
-        help="The configuration file (default: sites.toml, or the global --config).",
+        help="The configuration file (default: the global --config, else "
+        "$MS365SYNC_CONFIG, else sites.toml).",
     )(function)  # fmt: skip
 
 
@@ -73,7 +82,11 @@ def merged(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
 @target_options
 @click.pass_context
 def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> None:
-    """Validate the configuration, sign in, and find every target's site and library."""
+    """Validate the configuration, sign in, and find every target's site and library.
+
+    It also checks, per target, that the local root is writable (or can be created) and
+    that the on_change command is found (on PATH, or at the path given).
+    """
     options = merged(ctx, sub_config, sub_only)
     config, targets = load(options)
     coordinator = Coordinator(config)
@@ -97,6 +110,7 @@ def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]
 
 
 def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dict[str, Any]], int]:
+    """A row per target: its site and library found, its local root and hook usable."""
     rows: list[dict[str, Any]] = []
     failed = 0
     holders: dict[str, str] = {}  # drive id -> the target listed first for it
@@ -104,6 +118,7 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
         row: dict[str, Any] = {"target": target.name, "site": None, "library": None,
                                "drive_id": None, "local_root": str(target.spec.local_root),
                                "result": "ok"}  # fmt: skip
+        problems = local_problems(target)
         try:
             found = resolve(coordinator.client, target.spec.site, target.spec.library)
             row.update(site=found.site_name, library=found.library_title, drive_id=found.drive_id)
@@ -113,7 +128,9 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
         except MS365SyncError as exc:
             if isinstance(exc, AuthError):
                 raise
-            row["result"] = f"FAILED: {exc}"
+            problems.insert(0, str(exc))
+        if problems:
+            row["result"] = "FAILED: " + "; ".join(problems)
             failed += 1
         rows.append(row)
     return rows, failed
@@ -129,7 +146,14 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("sites.toml"),
     show_default=True,
-    help="Where to write the file.",
+    envvar="MS365SYNC_CONFIG",
+    show_envvar=True,
+    help="Where to write the file (where the other commands look for it).",
+)
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write the commented example that explains every key instead of a starter file.",
 )
 @click.option(
     "--discover",
@@ -142,19 +166,20 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
     "cloud_name",
     default="global",
     show_default=True,
-    help="With --discover: global, usgov, usgov-dod or china.",
+    help="The cloud for [cloud] (and --discover): global, usgov, usgov-dod or china.",
 )
-@click.option("--authority-url", help="With --discover: explicit authority (e.g. the emulator).")
-@click.option("--graph-url", help="With --discover: explicit Graph URL (e.g. the emulator).")
+@click.option("--authority-url", help="Explicit authority for [cloud] (e.g. the emulator).")
+@click.option("--graph-url", help="Explicit Graph URL for [cloud] (e.g. the emulator).")
 @click.option(
     "--ca-bundle",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="With --discover: CA bundle to trust (e.g. the emulator's ca.pem).",
+    help="CA bundle for [cloud] to trust (e.g. the emulator's ca.pem).",
 )
 @click.pass_context
 def init(  # noqa: PLR0917 - one parameter per option, as click passes them
     ctx: click.Context,
     output: Path,
+    example: bool,
     discover: bool,
     cloud_name: str,
     authority_url: str | None,
@@ -163,19 +188,31 @@ def init(  # noqa: PLR0917 - one parameter per option, as click passes them
 ) -> None:
     """Write a starter sites.toml to fill in (refuses to overwrite an existing file).
 
-    With --discover it signs in and lists every site and library the app can see.
+    With --discover it signs in and lists every site and library the app can see, and the
+    file keeps the cloud, endpoints and CA bundle it signed in with. With --example it
+    writes the commented example of every key.
     """
+    if example and discover:
+        fail("give --example or --discover, not both", EXIT_USAGE)
     sites: list[StarterSite] = []
+    starter = StarterCloud(cloud_name, authority_url, graph_url, ca_bundle)
     try:
-        if discover:
-            cloud = _cloud(cloud_name, authority_url, graph_url, ca_bundle)
-            sites = discover_sites(cloud)
-        write_starter_config(output, sites=sites)
+        if example:
+            write_example_config(output)
+        else:
+            if discover:
+                sites = discover_sites(_cloud(cloud_name, authority_url, graph_url, ca_bundle))
+            write_starter_config(output, sites=sites, cloud=starter)
     except MS365SyncError as exc:
         exit_for(exc)
+    given = ctx.get_parameter_source("output") == click.core.ParameterSource.COMMANDLINE
+    check = f"ms365sync check --config {output}" if given else "ms365sync check"
+    if example:
+        click.echo(f"wrote {output}: the example of every key; edit it, then run `{check}`")
+        ctx.exit(EXIT_OK)
     found = f" with {len(sites)} discovered sites" if discover else ""
     click.echo(f"wrote {output}{found}: fill in [auth] (or set TENANT_ID, CLIENT_ID, "
-               "CLIENT_SECRET) and the [[sites]], then run `ms365sync check`")  # fmt: skip
+               f"CLIENT_SECRET) and the [[sites]], then run `{check}`")  # fmt: skip
     ctx.exit(EXIT_OK)
 
 

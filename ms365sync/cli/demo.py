@@ -2,7 +2,8 @@
 
 The emulator runs in-process (no network, no ports): the demo syncs every library, shows
 the result, applies a scripted set of remote changes (new file, edit, rename, move, delete,
-permission grant and removal, sharing link) and syncs again to show the change log.
+permission grant and removal, sharing link), syncs again to show the change log, and shows
+one file's permissions as the two permission files give them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.tree import Tree
 
 from ms365sync.cli.main import EXIT_OK, Options, exit_for, load, run_sync
+from ms365sync.config import Target
 from ms365sync.coordinator import RunReport
 from ms365sync.emulator import (
     Emulator,
@@ -26,10 +28,11 @@ from ms365sync.emulator import (
 )
 from ms365sync.emulator.cli import sites_toml
 from ms365sync.errors import ConfigError
-from ms365sync.target import DATA_DIR
+from ms365sync.target import DATA_DIR, GRANTS_FILE, PERMISSIONS_FILE
 
 MARKER = ".ms365sync-demo"
-TREE_LIMIT = 40
+FILES_SHOWN = 5
+"""The files the mirror's tree lists per library; it says how many more each one holds."""
 
 
 def _prepare(directory: Path) -> None:
@@ -47,16 +50,18 @@ def _prepare(directory: Path) -> None:
 
 def _tree(console: Console, mirror: Path) -> None:
     tree = Tree(f"[bold]{mirror}[/]")
-    shown = 0
     for library in sorted(p for p in mirror.glob("*/*") if p.is_dir()):
-        branch = tree.add(f"{library.relative_to(mirror)}")
         files = sorted(p for p in (library / DATA_DIR).rglob("*") if p.is_file())
-        for path in files[: max(0, TREE_LIMIT - shown)]:
+        branch = tree.add(f"{library.relative_to(mirror)} ({_count(len(files))})")
+        for path in files[:FILES_SHOWN]:
             branch.add(str(path.relative_to(library / DATA_DIR)))
-        shown += len(files)
-        if len(files) > TREE_LIMIT:
-            branch.add(f"... {len(files) - TREE_LIMIT} more")
+        if len(files) > FILES_SHOWN:
+            branch.add(f"[dim]... and {_count(len(files) - FILES_SHOWN, 'more file')}[/]")
     console.print(tree)
+
+
+def _count(number: int, noun: str = "file") -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _changes(console: Console, report: RunReport) -> None:
@@ -68,6 +73,44 @@ def _changes(console: Console, report: RunReport) -> None:
         for section, entries in changes.items():
             for path in entries:
                 console.print(f"  {section:<24} {path}")
+
+
+def _permissions(console: Console, report: RunReport, targets: list[Target]) -> None:
+    """One file's entry in its target's .permissions.json and in its grants file: a file
+    whose permissions the second sync found changed, else the first file synced."""
+    roots = {target.name: target.spec.local_root for target in targets}
+    chosen = _changed_permissions(report) or _any_file(roots)
+    if chosen is None:
+        return
+    name, path = chosen
+    root = roots[name]
+    labels = json.loads((root / PERMISSIONS_FILE).read_text(encoding="utf-8"))
+    grants = json.loads((root / GRANTS_FILE).read_text(encoding="utf-8"))["files"]
+    console.print(f"\n[bold]4. Permissions[/] of {path} ({name}), as an indexer reads them")
+    console.print(f'  {root / PERMISSIONS_FILE}: who, as "Display Name:::Level"')
+    console.print_json(data={path: labels.get(path)})
+    console.print(f"  {root / GRANTS_FILE}: each grant by id, for a search index's filters")
+    console.print_json(data={path: grants.get(path)})
+
+
+def _changed_permissions(report: RunReport) -> tuple[str, str] | None:
+    for result in report.results:
+        if result.log_path is None:
+            continue
+        changes = json.loads(result.log_path.read_text(encoding="utf-8"))["changes"]
+        for path in changes.get("permission_only_changes", {}):
+            return result.target, str(path)
+    return None
+
+
+def _any_file(roots: dict[str, Path]) -> tuple[str, str] | None:
+    for name, root in roots.items():
+        permissions = root / PERMISSIONS_FILE
+        if permissions.is_file():
+            labels = json.loads(permissions.read_text(encoding="utf-8"))
+            if labels:
+                return name, next(iter(labels))
+    return None
 
 
 @click.command()
@@ -104,5 +147,6 @@ def demo(ctx: click.Context, directory: Path) -> None:
     console.print("\n[bold]3. Second sync[/]: only what changed")
     second = run_sync(options, config, targets, session_factory=emulator.session)
     _changes(console, second)
+    _permissions(console, second, targets)
     console.print(f"\nDemo folder: {directory.resolve()} (configuration: {config_path})")
     ctx.exit(max(first.exit_code, second.exit_code) or EXIT_OK)

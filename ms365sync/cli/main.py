@@ -76,19 +76,39 @@ def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
     sys.exit(code)
 
 
+MAX_PROBLEMS_SHOWN = 20
+
+
 def exit_for(exc: MS365SyncError, options: Options | None = None) -> NoReturn:
-    """Exit with the error's code and one line (and its hint); with --json (here or in the
-    command line's options), stdout still gets its one document, saying what failed."""
+    """Exit with the error's code and one line (and its hint), or for a configuration with
+    several problems a line for each (at most MAX_PROBLEMS_SHOWN, then how many more); with
+    --json (here or in the command line's options), stdout still gets its one document,
+    saying what failed."""
+    problems = exc.problems if isinstance(exc, ConfigError) else (str(exc),)
     if options is None:
         ctx = click.get_current_context(silent=True)
         options = None if ctx is None else ctx.find_object(Options)
     if options is not None and options.json:
-        print_error_document(str(exc), exc.exit_code, exc.hint, dry_run=options.dry_run)
+        print_error_document(
+            str(exc), exc.exit_code, exc.hint, dry_run=options.dry_run, problems=problems
+        )
+    if len(problems) > 1:
+        shown = list(problems[:MAX_PROBLEMS_SHOWN])
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
+        for line in shown[:-1]:
+            click.echo(f"ms365sync: error: {line}", err=True)
+        fail(shown[-1], exc.exit_code, exc.hint)
     fail(str(exc), exc.exit_code, exc.hint)
 
 
 def print_error_document(
-    message: str, code: int, hint: str | None = None, *, dry_run: bool = False
+    message: str,
+    code: int,
+    hint: str | None = None,
+    *,
+    dry_run: bool = False,
+    problems: Sequence[str] = (),
 ) -> None:
     """--json's one document for a run that failed before any target ran."""
     document = {
@@ -96,6 +116,7 @@ def print_error_document(
         "exit_code": code,
         "dry_run": dry_run,
         "error": message,
+        "problems": list(problems) or [message],
         "hint": hint,
         "targets": [],
     }
@@ -166,6 +187,7 @@ def _global_decorators(late: bool) -> list[Callable[[F], F]]:
     return [
         option("--config", "config", type=click.Path(path_type=Path),
                default=Path("sites.toml"), show_default=True,
+               envvar="MS365SYNC_CONFIG", show_envvar=True,
                help="The configuration file (TOML)."),
         option("--only", multiple=True, metavar="NAME",
                help="Only this site, or SITE/LIBRARY (repeatable)."),

@@ -8,7 +8,12 @@ from __future__ import annotations
 from ms365sync.config.durations import DurationError, parse_duration, parse_sweep
 from ms365sync.config.load import Config, Target, load_config
 from ms365sync.config.schema import ConfigFile
-from ms365sync.config.starter import StarterSite, write_starter_config
+from ms365sync.config.starter import (
+    StarterCloud,
+    StarterSite,
+    write_example_config,
+    write_starter_config,
+)
 from ms365sync.errors import ConfigError
 
 __all__ = [
@@ -16,10 +21,12 @@ __all__ = [
     "ConfigError",
     "ConfigFile",
     "DurationError",
+    "StarterCloud",
     "StarterSite",
     "Target",
     "load_config",
     "parse_duration",
     "parse_sweep",
+    "write_example_config",
     "write_starter_config",
 ]

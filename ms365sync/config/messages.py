@@ -87,15 +87,20 @@ def key_path(loc: Iterable[str | int]) -> str:
 def translate(
     exc: ValidationError, *, file: Path, root: type[BaseModel], secrets: Sequence[str] = ()
 ) -> ConfigError:
-    """One ConfigError for pydantic's errors: the first one, plus how many more there were.
+    """One ConfigError for pydantic's errors: its message the first one, plus how many more
+    there were; its `problems` every one, a line each.
 
     Raise it `from None`: pydantic's own message shows input values, which may be secret.
     """
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    key, problem, expected = _describe(first, root)
-    if len(errors) > 1:
-        more = len(errors) - 1
+    described = [_describe(error, root) for error in exc.errors(include_url=False)]
+    problems = [
+        str(ConfigError(_scrub(problem, secrets), file=file, key=key or None,
+                        expected=_scrub(expected, secrets) or None))
+        for key, problem, expected in described
+    ]  # fmt: skip
+    key, problem, expected = described[0]
+    if len(described) > 1:
+        more = len(described) - 1
         problem = f"{problem} (expected {expected}) (and {more} more problem{'s' * (more > 1)})"
         expected = ""
     return ConfigError(
@@ -103,6 +108,7 @@ def translate(
         file=file,
         key=key or None,
         expected=_scrub(expected, secrets) or None,
+        problems=problems,
     )
 
 

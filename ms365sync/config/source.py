@@ -54,7 +54,8 @@ def read_toml(path: Path) -> Raw:
         raise ConfigError(
             "configuration file not found",
             file=path,
-            hint="create one with `ms365sync init` or copy sites.example.toml",
+            hint="write a starter file with `ms365sync init`, or the commented example of "
+            "every key with `ms365sync init --example`",
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=path) from exc
@@ -127,7 +128,7 @@ def config_environment(
     config_dir: Path, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """What `${VAR}` in a configuration file reads: `environ` over the .env next to the file,
-    over the .env in the working directory (as sites.example.toml documents).
+    over the .env in the working directory (as `ms365sync init --example` documents).
 
     Raises:
         ConfigError: a .env file exists but cannot be read.

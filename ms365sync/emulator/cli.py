@@ -5,6 +5,11 @@ it), `emulator.json` (URLs, tenant and app credentials, the control key; mode 06
 `app-certificate.pem` (the app's key and certificate, for SharePoint REST, which takes only
 certificate-based tokens; mode 0600) and a ready `sites.toml` that syncs every library of the
 tenant into `<state dir>/mirror`.
+
+Errors are printed as the rest of the `ms365sync` command prints them, `ms365sync: error:
+...` on stderr, with its exit codes: 2 for a usage error or bad input (an option's value, a
+tenant or scenario file the emulator refuses), 1 when the work itself fails (no running
+emulator to talk to, a port in use, an export that cannot be written).
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import json
 import os
 import signal
 import ssl
+import tarfile
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 import click
@@ -45,6 +51,46 @@ CA_FILE = "ca.pem"
 CONFIG_FILE = "sites.toml"
 CERTIFICATE_FILE = "app-certificate.pem"
 
+ERROR_PREFIX = "ms365sync: error: "
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+class CommandFailed(click.ClickException):
+    """An emulator command could not do its work: one `ms365sync: error:` line, exit 1."""
+
+    exit_code = EXIT_FAILED
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(ERROR_PREFIX + self.format_message(), err=True)
+
+
+class BadInput(CommandFailed):
+    """What the command was given is unusable (a tenant or scenario file, a spec): exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageFailure(click.UsageError):
+    """A usage error (an unknown option, a bad value): the usage line, then one
+    `ms365sync: error:` line, exit 2, where click would print `Error:`."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if self.ctx is not None:
+            click.echo(self.ctx.get_usage(), err=True)
+        click.echo(ERROR_PREFIX + self.format_message(), err=True)
+
+
+class EmulatorGroup(click.Group):
+    """The `emulator` group: its own and its commands' usage errors print as `UsageFailure`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageFailure:
+            raise
+        except click.UsageError as exc:
+            raise UsageFailure(exc.format_message(), ctx=exc.ctx) from None
+
 
 def _parsed(kind: type[Any], value: str | None, option: str) -> Any:
     if value is None:
@@ -57,7 +103,7 @@ def _parsed(kind: type[Any], value: str | None, option: str) -> Any:
 
 def _tenant(tenant_file: Path | None, synthetic: int | None, seed: int) -> Tenant:
     if tenant_file is not None and synthetic is not None:
-        raise click.UsageError("give --tenant or --synthetic, not both")
+        raise UsageFailure("give --tenant or --synthetic, not both")
     try:
         if tenant_file is not None:
             return load_tenant(tenant_file)
@@ -67,7 +113,7 @@ def _tenant(tenant_file: Path | None, synthetic: int | None, seed: int) -> Tenan
             return tenant
         return load_demo_tenant()
     except EmulatorError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
 
 
 def sites_toml(
@@ -118,7 +164,7 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-@click.group("emulator")
+@click.group("emulator", cls=EmulatorGroup)
 def emulator_group() -> None:
     """The local Microsoft Graph + identity emulator (an offline SharePoint tenant)."""
 
@@ -199,7 +245,7 @@ def serve(
     try:
         server = emulator.server(port=port, ca_bundle_path=ca_path).start()
     except EmulatorError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CommandFailed(str(exc)) from None
     try:
         base = server.base_url
         _write_state(state_dir, emulator, base, ca_path, certificate)
@@ -257,12 +303,17 @@ def _wait_for_signal() -> None:
 
 
 def _control(state_dir: Path, method: str, path: str, body: bytes | None = None) -> Any:
-    """Call the control API of the emulator serving from `state_dir`; returns the response."""
+    """Call the control API of the emulator serving from `state_dir`; returns the response.
+
+    Raises:
+        BadInput: the emulator refused the request (400: a scenario or spec it cannot use).
+        CommandFailed: no emulator's state in `state_dir`, or it cannot be reached.
+    """
     state_file = state_dir / STATE_FILE
     try:
         state = json.loads(state_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise click.ClickException(
+        raise CommandFailed(
             f"{state_file}: no running emulator's state here ({exc}); start `ms365sync "
             "emulator serve --state-dir DIR` first"
         ) from None
@@ -279,11 +330,9 @@ def _control(state_dir: Path, method: str, path: str, body: bytes | None = None)
         detail = exc.read().decode("utf-8", "replace")
         with contextlib.suppress(ValueError, KeyError, TypeError):
             detail = json.loads(detail)["error"]["message"]
-        raise click.ClickException(detail) from None
+        raise (BadInput if exc.code == 400 else CommandFailed)(detail) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise click.ClickException(
-            f"cannot reach the emulator at {state['control_url']}: {exc}"
-        ) from None
+        raise CommandFailed(f"cannot reach the emulator at {state['control_url']}: {exc}") from None
 
 
 @emulator_group.command("apply")
@@ -321,8 +370,8 @@ def export(out: Path, state_dir: Path) -> None:
         skipped = int(response.headers.get("X-Emulator-Skipped", "0"))
         try:
             written = extract_export(response, out)
-        except EmulatorError as exc:
-            raise click.ClickException(str(exc)) from None
+        except (EmulatorError, OSError, tarfile.TarError) as exc:
+            raise CommandFailed(f"{out}: the export cannot be written: {exc}") from None
     click.echo(f"exported {len(written)} files to {out}")
     if skipped:
         click.echo(f"{skipped} items could not be represented on disk and were left out")

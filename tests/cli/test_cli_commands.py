@@ -181,7 +181,8 @@ def test_emulator_serve_apply_export(tmp_path: Path) -> None:
         bad.write_text('[[change]]\nop = "explode"\n')
         refused = CliRunner().invoke(cli, ["emulator", "apply", str(bad),
                                            "--state-dir", str(state)])  # fmt: skip
-        assert refused.exit_code == 1 and "bad.toml" in refused.output
+        assert refused.exit_code == 2 and "bad.toml" in refused.stderr  # bad input
+        assert refused.stderr.startswith("ms365sync: error: ")
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
@@ -235,7 +236,8 @@ def _check_membership_through_sharepoint_rest(state: Path, tmp_path: Path) -> No
 def test_emulator_commands_without_a_server_fail_clearly(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["emulator", "export", str(tmp_path / "o"),
                                       "--state-dir", str(tmp_path)])  # fmt: skip
-    assert result.exit_code == 1 and "emulator serve" in result.output
+    assert result.exit_code == 1 and "emulator serve" in result.stderr
+    assert result.stderr.startswith("ms365sync: error: ") and "Error:" not in result.stderr
 
 
 def test_init_discover_lists_sites_and_libraries(
@@ -255,6 +257,11 @@ def test_init_discover_lists_sites_and_libraries(
         assert result.exit_code == 0, result.output
         assert "with 3 discovered sites" in result.output
         config = load_config(target)
+        # The file keeps the endpoints and the CA it was discovered with: `check` passes on it.
+        checked = CliRunner().invoke(cli, ["--json", "check", "--config", str(target)])
+    assert checked.exit_code == 0, checked.output
+    assert config.cloud.graph_url == base.rstrip("/")
+    assert config.cloud.ca_bundle == (tmp_path / "ca.pem").absolute()
     names = {t.name for t in config.targets()}
     assert "marketing/Shared Documents" in names and "hr/Policies" in names
 
@@ -279,7 +286,9 @@ def test_serve_rejects_bad_fault_spec(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["emulator", "serve", "--faults", "429=lots", "--state-dir", str(tmp_path)]
     )
-    assert result.exit_code == 2 and "--faults" in result.output
+    assert result.exit_code == 2 and "--faults" in result.stderr
+    assert "ms365sync: error: Invalid value for --faults" in result.stderr
+    assert "\nError:" not in result.stderr
     assert not (tmp_path / "emulator.json").exists()
 
 
@@ -315,3 +324,50 @@ def test_interrupted_sync_exits_130_and_stays_consistent(tmp_path: Path) -> None
 
 def _read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def test_check_reports_unusable_local_roots_and_hooks_per_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local root that cannot be created and an on_change program that is nowhere (or not
+    executable) fail their own targets; the other targets pass."""
+    monkeypatch.chdir(tmp_path)  # where the hook would run, so ./hook.py is found
+    (tmp_path / "blocked").write_text("a file where a folder should be", encoding="utf-8")
+    hook = tmp_path / "hook.py"
+    hook.write_text("", encoding="utf-8")
+    libraries = {
+        '{ name = "Policies" }': '{ name = "Policies", on_change = "no-such-ms365sync-hook -q" }',
+        '{ name = "Brand Assets" }': '{ name = "Brand Assets", local_root = "blocked/brand" }',
+        '{ name = "Release Notes" }': '{ name = "Release Notes", on_change = "./hook.py" }',
+        '{ name = "Shared Documents" }': f'{{ name = "Shared Documents", '
+        f'on_change = "{sys.executable} {hook}" }}',
+    }
+    with served(tmp_path) as world:
+        text = world.config.read_text()
+        for old, new in libraries.items():
+            text = text.replace(old, new)
+        world.config.write_text(text)
+        result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
+    assert result.exit_code == 1, result.output
+    rows = {r["target"]: r["result"] for r in json.loads(result.stdout)["targets"]}
+    assert "no-such-ms365sync-hook" in rows["hr/Policies"] and "PATH" in rows["hr/Policies"]
+    brand = rows["marketing/Brand Assets"]
+    assert brand.startswith("FAILED") and "blocked is not a folder" in brand
+    # ./hook.py is there but is not executable.
+    assert "hook.py is not an executable file" in rows["product/Release Notes"]
+    assert [t for t, r in rows.items() if r == "ok"] == [
+        "hr/Shared Documents", "marketing/Shared Documents", "product/Shared Documents",
+    ]  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any folder")
+def test_check_reports_a_local_root_that_is_not_writable(tmp_path: Path) -> None:
+    with served(tmp_path) as world:
+        (tmp_path / "mirror").mkdir(mode=0o500)
+        try:
+            result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
+        finally:
+            (tmp_path / "mirror").chmod(0o700)
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)["targets"]
+    assert all("mirror is not writable" in r["result"] for r in rows)

@@ -95,6 +95,7 @@ def test_json_gets_one_document_for_a_usage_error(args: tuple[str, ...]) -> None
         "exit_code": 2,
         "dry_run": False,
         "error": document["error"],
+        "problems": [document["error"]],
         "hint": None,
         "targets": [],
     }

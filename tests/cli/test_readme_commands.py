@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -46,3 +47,12 @@ def test_readme_demo_command_works_in_a_fresh_copy(tmp_path: Path) -> None:
     assert "Second sync" in done.stdout
     logs = list((copy / "ms365sync-demo" / "mirror").glob("*/*/sync_logs/*.json"))
     assert len(logs) >= 7  # six first-round logs plus the libraries the scenario changed
+    # The installed package carries its data: the example `init --example` writes.
+    example = tmp_path / "example.toml"
+    installed = subprocess.run(
+        [str(copy / ".venv" / "bin" / "ms365sync"), "init", "--example", "-o", str(example)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the installed copy
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    assert example.read_bytes() == (ROOT / "sites.example.toml").read_bytes()

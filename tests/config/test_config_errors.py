@@ -526,6 +526,8 @@ def assert_well_formed(error: ConfigError, path: Path, key: str, words: tuple[st
         assert word in message
     chain = "".join(traceback.format_exception(error))
     assert SECRET not in chain
+    assert error.problems[0].startswith(f"{path}: ") and key in error.problems[0]
+    assert all("\n" not in line and SECRET not in line for line in error.problems)
 
 
 def test_the_catalogue_is_large_enough() -> None:

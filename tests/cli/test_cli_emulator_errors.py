@@ -1,0 +1,59 @@
+"""`ms365sync emulator ...` prints errors as the rest of the command does: `ms365sync:
+error: ...` on stderr, exit 2 for usage errors and bad input, 1 when the work fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ms365sync.cli import cli
+
+
+def _invoke(*args: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(cli, ["emulator", *args], prog_name="ms365sync")
+    assert result.stdout == ""
+    return result.exit_code, result.stderr.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("serve", "--latency-ms", "fast"), "Invalid value for --latency-ms"),
+        (("serve", "--no-such-option"), "No such option"),
+        (("no-such-command",), "No such command 'no-such-command'"),
+        (("serve", "--tenant", "{file}", "--synthetic", "3"), "--tenant or --synthetic"),
+    ],
+    ids=["bad-value", "unknown-option", "unknown-command", "options-that-exclude"],
+)
+def test_usage_errors_exit_2_with_the_ms365sync_prefix(
+    tmp_path: Path, args: tuple[str, ...], words: str
+) -> None:
+    tenant = tmp_path / "tenant.toml"
+    tenant.write_text("", encoding="utf-8")
+    code, lines = _invoke(*(arg.format(file=tenant) for arg in args), "--state-dir", str(tmp_path))
+    assert code == 2
+    assert lines[0].startswith("Usage: ms365sync emulator")
+    assert lines[-1].startswith("ms365sync: error: ") and words in lines[-1]
+    assert not any(line.startswith("Error:") for line in lines)
+    assert not (tmp_path / "emulator.json").exists()
+
+
+def test_an_unusable_tenant_file_is_bad_input(tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant.toml"
+    tenant.write_text("[tenant\n", encoding="utf-8")
+    code, lines = _invoke("serve", "--tenant", str(tenant), "--state-dir", str(tmp_path))
+    assert code == 2
+    (line,) = lines
+    assert line.startswith("ms365sync: error: ") and "tenant.toml" in line
+
+
+@pytest.mark.parametrize("command", ["apply", "export", "faults"])
+def test_no_running_emulator_is_a_failure(tmp_path: Path, command: str) -> None:
+    argument = {"apply": __file__, "export": str(tmp_path / "out"), "faults": "none"}[command]
+    code, lines = _invoke(command, argument, "--state-dir", str(tmp_path))
+    assert code == 1
+    (line,) = lines
+    assert line.startswith(f"ms365sync: error: {tmp_path / 'emulator.json'}: ")
+    assert "emulator serve --state-dir" in line
