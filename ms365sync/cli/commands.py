@@ -19,7 +19,6 @@ from ms365sync.cli.main import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
     Options,
     cli,
     exit_for,
@@ -193,7 +192,7 @@ def init(  # noqa: PLR0917 - one parameter per option, as click passes them
     writes the commented example of every key.
     """
     if example and discover:
-        fail("give --example or --discover, not both", EXIT_USAGE)
+        raise click.UsageError("give --example or --discover, not both")
     sites: list[StarterSite] = []
     starter = StarterCloud(cloud_name, authority_url, graph_url, ca_bundle)
     try:
@@ -207,12 +206,17 @@ def init(  # noqa: PLR0917 - one parameter per option, as click passes them
         exit_for(exc)
     given = ctx.get_parameter_source("output") == click.core.ParameterSource.COMMANDLINE
     check = f"ms365sync check --config {output}" if given else "ms365sync check"
-    if example:
+    options = ctx.find_object(Options)
+    if options is not None and options.json:
+        document = {"ok": True, "exit_code": EXIT_OK, "written": str(output),
+                    "example": example, "discovered_sites": len(sites), "next": check}  # fmt: skip
+        click.echo(json.dumps(document, indent=2))
+    elif example:
         click.echo(f"wrote {output}: the example of every key; edit it, then run `{check}`")
-        ctx.exit(EXIT_OK)
-    found = f" with {len(sites)} discovered sites" if discover else ""
-    click.echo(f"wrote {output}{found}: fill in [auth] (or set TENANT_ID, CLIENT_ID, "
-               f"CLIENT_SECRET) and the [[sites]], then run `{check}`")  # fmt: skip
+    else:
+        found = f" with {len(sites)} discovered sites" if discover else ""
+        click.echo(f"wrote {output}{found}: fill in [auth] (or set TENANT_ID, CLIENT_ID, "
+                   f"CLIENT_SECRET) and the [[sites]], then run `{check}`")  # fmt: skip
     ctx.exit(EXIT_OK)
 
 

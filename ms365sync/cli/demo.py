@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.tree import Tree
 
 from ms365sync.cli.main import EXIT_OK, Options, exit_for, load, run_sync
+from ms365sync.cli.output import json_document
 from ms365sync.config import Target
 from ms365sync.coordinator import RunReport
 from ms365sync.emulator import (
@@ -126,7 +127,9 @@ def _any_file(roots: dict[str, Path]) -> tuple[str, str] | None:
 def demo(ctx: click.Context, directory: Path) -> None:
     """Sync an emulated demo tenant, change it remotely, sync again (offline, no tenant)."""
     base: Options = ctx.obj
+    # The demo's story goes where the summary goes (stderr with --json); -q silences it.
     console = base.console
+    console.quiet = base.quiet
     try:
         _prepare(directory)
     except ConfigError as exc:
@@ -138,15 +141,28 @@ def demo(ctx: click.Context, directory: Path) -> None:
                       base.log_file)  # fmt: skip
     config, targets = load(options)
     console.print(f"[bold]1. First sync[/] of {len(targets)} libraries from the emulated tenant")
-    first = run_sync(options, config, targets, session_factory=emulator.session)
+    first = run_sync(
+        options, config, targets, session_factory=emulator.session, print_report=not base.json
+    )
     _tree(console, directory / "mirror")
     scenario = load_scenario(demo_scenario_path())
     console.print("\n[bold]2. Remote changes[/] made in SharePoint (emulated):")
     for line in apply_scenario(emulator.tenant, scenario):
         console.print(f"  - {line}")
     console.print("\n[bold]3. Second sync[/]: only what changed")
-    second = run_sync(options, config, targets, session_factory=emulator.session)
+    second = run_sync(
+        options, config, targets, session_factory=emulator.session, print_report=not base.json
+    )
     _changes(console, second)
     _permissions(console, second, targets)
     console.print(f"\nDemo folder: {directory.resolve()} (configuration: {config_path})")
-    ctx.exit(max(first.exit_code, second.exit_code) or EXIT_OK)
+    code = max(first.exit_code, second.exit_code) or EXIT_OK
+    if base.json:  # one document for the whole demo: both runs
+        document = {
+            "ok": first.ok and second.ok,
+            "exit_code": code,
+            "directory": str(directory.resolve()),
+            "runs": [json_document(run, dry_run=False) for run in (first, second)],
+        }
+        click.echo(json.dumps(document, indent=2))
+    ctx.exit(code)

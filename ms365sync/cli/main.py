@@ -139,8 +139,10 @@ def run_sync(
     targets: Sequence[Target],
     *,
     session_factory: SessionFactory | None = None,
+    print_report: bool = True,
 ) -> RunReport:
-    """One run over `targets` with progress and summary output; exits on auth failure."""
+    """One run over `targets` with progress and summary output (the summary or --json's
+    document only with `print_report`); exits on auth failure."""
     console = options.console
     display = RunDisplay(console, options.fancy())
     coordinator = Coordinator(config, session_factory=session_factory, progress=display.for_target)
@@ -156,9 +158,9 @@ def run_sync(
     finally:
         coordinator.close()
     log_run_end(report, time.monotonic() - started)
-    if options.json:
+    if print_report and options.json:
         print_json(report, dry_run=options.dry_run)
-    else:
+    elif print_report:
         print_summary(
             console,
             report,

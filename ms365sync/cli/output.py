@@ -215,15 +215,19 @@ def dry_run_row(result: SyncResult) -> dict[str, Any]:
     return row
 
 
-def print_json(report: RunReport, *, dry_run: bool) -> None:
-    payload = {
+def json_document(report: RunReport, *, dry_run: bool) -> dict[str, Any]:
+    """A run's one JSON document (what --json prints)."""
+    return {
         "ok": report.ok,
         "exit_code": report.exit_code,
         "dry_run": dry_run,
         "targets": [dry_run_row(r) for r in report.results],
         "on_change_failures": report.hook_failures,
     }
-    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def print_json(report: RunReport, *, dry_run: bool) -> None:
+    sys.stdout.write(json.dumps(json_document(report, dry_run=dry_run), indent=2) + "\n")
 
 
 def print_summary(

@@ -53,3 +53,19 @@ def test_demo_tree_counts_every_library_and_shows_one_files_permissions(tmp_path
     for grant in entry["grants"]:
         assert json.dumps(grant["id"]) in section
     assert json.dumps(entry["item_id"]) in section
+
+
+def test_demo_with_json_prints_one_document_for_both_runs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--json", "demo", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)  # one document: json.loads refuses two
+    assert document["ok"] is True and document["exit_code"] == 0
+    first, second = document["runs"]
+    assert len(first["targets"]) == len(second["targets"]) == 6
+    assert "1. First sync" in result.stderr  # the story goes to stderr
+
+
+def test_demo_quiet_prints_nothing_when_it_succeeds(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["-q", "demo", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == ""

@@ -236,3 +236,15 @@ def test_a_refused_sign_in_ends_the_log_file_once_on_stderr(tmp_path: Path) -> N
     last = log.read_text(encoding="utf-8").splitlines()[-1]
     assert " ERROR " in last and "run end: exit code 3: authentication failed" in last
     assert "wrong-secret-value" not in log.read_text(encoding="utf-8")
+
+
+def test_init_with_json_prints_one_document(tmp_path: Path) -> None:
+    target = tmp_path / "sites.toml"
+    result = _invoke("--json", "init", "--example", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is True and document["written"] == str(target)
+    assert document["example"] is True and target.is_file()
+    refused = _invoke("--json", "init", "--example", "--discover", "-o", str(tmp_path / "x"))
+    assert refused.exit_code == 2
+    assert "not both" in json.loads(refused.stdout)["error"]
