@@ -64,7 +64,13 @@ def _json_line(record: Record) -> str:
 
 
 def _for_console(record: Record) -> bool:
-    """Records bound with `_file_only` (what the error line says already) skip stderr."""
+    """Records bound with `_file_only` (what the error line says already) skip stderr, and
+    so do the run's start and end lines (`_run_line`: the summary says it on the terminal)."""
+    return not record["extra"].get("_file_only") and not record["extra"].get("_run_line")
+
+
+def _for_verbose_console(record: Record) -> bool:
+    """With -v the run's start and end lines go to stderr too."""
     return not record["extra"].get("_file_only")
 
 
@@ -84,7 +90,8 @@ def setup_logging(
     line = _json_line if log_format == "json" else _text_line
     level = "DEBUG" if verbose else "ERROR" if quiet else "INFO"
     if console:
-        logger.add(sys.stderr, level=level, format=line, colorize=False, filter=_for_console)
+        shown = _for_verbose_console if verbose else _for_console
+        logger.add(sys.stderr, level=level, format=line, colorize=False, filter=shown)
     if log_file is not None:
         logger.add(log_file, level="DEBUG", format=line, encoding="utf-8")
 
@@ -93,7 +100,7 @@ def log_run_start(config: Path, targets: Sequence[Target], *, dry_run: bool) -> 
     """The run's first log line: version, configuration, targets."""
     names = ", ".join(target.name for target in targets)
     kind = "dry run" if dry_run else "run"
-    logger.info(
+    logger.bind(_run_line=True).info(
         "{} start: ms365sync {}, config {}, {} targets: {}",
         kind, __version__, config, len(targets), names,
     )  # fmt: skip
@@ -104,7 +111,7 @@ def log_run_end(report: RunReport, seconds: float) -> None:
     for result in report.results:
         row = result_row(result)
         outcome = "ok" if result.ok else f"failed: {row['error']}"
-        logger.bind(target=result.target).info(
+        logger.bind(target=result.target, _run_line=True).info(
             "target end: {}; added {}, modified {}, deleted {}, permission-only {}, "
             "errors {}, downloaded {} files ({} bytes) in {:.3f}s",
             outcome, row["added"], row["modified"], row["deleted"],
@@ -112,7 +119,7 @@ def log_run_end(report: RunReport, seconds: float) -> None:
             row["downloaded_bytes"], row["seconds"],
         )  # fmt: skip
     failed = sum(not result.ok for result in report.results)
-    logger.info(
+    logger.bind(_run_line=True).info(
         "run end: exit code {}, {} targets ok, {} failed, in {:.3f}s",
         report.exit_code, len(report.results) - failed, failed, seconds,
     )  # fmt: skip

@@ -151,10 +151,13 @@ def test_log_format_json_writes_json_lines(tmp_path: Path) -> None:
     with served(tmp_path) as world:
         secret = world.emulator.credentials.client_secret
         result = _invoke(
-            "--config", str(world.config), "--only", "hr/Policies",
+            "--config", str(world.config), "--only", "hr/Policies", "-v",
             "--log-file", str(log), "--log-format", "json",
         )  # fmt: skip
         assert result.exit_code == 0, result.output
+        # Without -v the run's start and end lines stay out of stderr (the summary says it).
+        plain = _invoke("--config", str(world.config), "--only", "hr/Policies")
+        assert "run start" not in plain.stderr and "target end" not in plain.stderr
     text = log.read_text(encoding="utf-8")
     assert secret not in text
     records = [json.loads(line) for line in text.splitlines()]
