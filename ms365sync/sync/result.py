@@ -21,6 +21,8 @@ class SyncResult:
     document: LogDocument | None = field(default=None, repr=False)  # the run's change log
     log_path: Path | None = None
     error: MS365SyncError | None = None
+    # A stop cut the run short: what was done is recorded, the rest is left for the next run.
+    interrupted: bool = False
     counters: RunCounters = field(default_factory=RunCounters)
     started: float = 0.0
     finished: float = 0.0

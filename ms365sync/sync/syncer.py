@@ -41,6 +41,7 @@ from ms365sync.sync.plan import DeleteLimit
 from ms365sync.sync.preview import Previewer
 from ms365sync.sync.report import LogBuilder
 from ms365sync.sync.result import SyncResult
+from ms365sync.sync.stop import Stop, Stopped
 from ms365sync.target import DB_NAME, PERMISSIONS_FILE, SweepKind, TargetSpec
 
 __all__ = ["Syncer"]
@@ -58,9 +59,12 @@ class Syncer:
         progress: Progress | None = None,
         claims: LibraryClaims | None = None,
         budget: SweepBudget | None = None,
+        stop: Stop | None = None,
     ) -> None:
         """`claims`: the libraries the other targets of this run hold (the coordinator's);
-        `budget`: the tenant's sweep allowance (None: sweeps are never deferred)."""
+        `budget`: the tenant's sweep allowance (None: sweeps are never deferred); `stop`:
+        asked to stop, the run ends its listing, starts no more downloads and records what
+        it did (`SyncResult.interrupted` when it left work undone)."""
         self.spec = spec
         self.client = client
         self.claims = claims
@@ -69,6 +73,8 @@ class Syncer:
         self.progress = progress or Progress()
         self.mirror = Mirror(spec.local_root)
         self.counters = RunCounters()
+        self.stop = stop
+        self.interrupted = False  # a stop left work undone
         self._baseline: recovery.Baseline | None = None  # set when the state was rebuilt
 
     def sync(self, *, dry_run: bool = False, force: bool = False) -> SyncResult:
@@ -86,6 +92,9 @@ class Syncer:
                 with target_lock(self.spec.state_dir, timeout=self.spec.lock_timeout):
                     result.document, result.log_path = self._real_run(force)
             result.ok = True
+        except Stopped:
+            logger.debug("{}: stopped before its changes were recorded", self.spec.name)
+            result.ok, self.interrupted = True, True
         except MS365SyncError as exc:
             logger.error("{}: {}", self.spec.name, exc)
             result.error = exc
@@ -93,6 +102,7 @@ class Syncer:
             if self.claims is not None:
                 self.claims.settle(self.spec.name)
         result.counters, result.finished = self.counters, self.clock()
+        result.interrupted = self.interrupted
         return result
 
     # ------------------------------------------------------------------ run
@@ -182,6 +192,8 @@ class Syncer:
         target = self._resolve(state)
         listing = self._list(state, target, keep_urls=not dry)
         sweep = self._sweep(state, target, listing, self.clock(), dry=dry)
+        if self.stop is not None and self.stop.requested:
+            raise Stopped("before the run's changes")
         with state.run():
             log, outcome = self._reconcile(
                 state, target, listing, sweep, run_id, dry=dry, force=force
@@ -222,6 +234,7 @@ class Syncer:
             prefer_sharing=self.spec.prefer_sharing,
             page_size=self.spec.page_size,
             keep_urls=keep_urls,
+            stop=self.stop,
         )
         self.counters.delta_pages, self.counters.full_enumeration = listing.pages, listing.full
         return listing
@@ -281,6 +294,8 @@ class Syncer:
         for path, (item_id, reason) in notes.errors.items():
             builder.add_error(path, reason, item_id)
         self.counters.moved = tally.moved
+        self.counters.files_fetched = tally.contents
+        self.interrupted = tally.interrupted
         self.counters.downloaded_files += tally.downloaded_files
         self.counters.downloaded_bytes += tally.downloaded_bytes
         outcome = publish.Outcome(
@@ -333,8 +348,10 @@ class Syncer:
         found = batches.survey(state, streams, urls)
         batches.guard(spec.name, found, self._delete_limit(force))
         builder.excluded, builder.mapped = frozenset(found.notes.excluded), found.notes.mapped
+        self.counters.files_to_fetch = found.contents
         applier = self._applier(target, local.foreign, urls, dry=dry)
-        return batches.carry_out(state, streams, found, applier, builder), found.notes
+        tally = batches.carry_out(state, streams, found, applier, builder, stop=self.stop)
+        return tally, found.notes
 
     def _sweep(
         self, state: StateStore, target: Resolved, listing: Round, now: float, *, dry: bool
@@ -513,6 +530,7 @@ class Syncer:
             foreign=foreign,
             urls=urls,
             give_up=self.spec.download_give_up,
+            stop=self.stop,
         )
 
 
