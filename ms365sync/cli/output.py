@@ -92,6 +92,7 @@ def result_row(result: SyncResult) -> dict[str, Any]:
     return {
         "target": result.target,
         "ok": result.ok,
+        "interrupted": result.interrupted,
         "dry_run": result.dry_run,
         "error": None if result.error is None else str(result.error),
         "hint": None if result.error is None else result.error.hint,
@@ -112,10 +113,11 @@ def result_row(result: SyncResult) -> dict[str, Any]:
     }
 
 
-def print_json(report: RunReport, *, dry_run: bool) -> None:
+def print_json(report: RunReport, *, dry_run: bool, exit_code: int | None = None) -> None:
+    """The run's summary as one JSON document on stdout (`exit_code`: the report's if None)."""
     payload = {
         "ok": report.ok,
-        "exit_code": report.exit_code,
+        "exit_code": report.exit_code if exit_code is None else exit_code,
         "dry_run": dry_run,
         "targets": [result_row(r) for r in report.results],
         "on_change_failures": report.hook_failures,
@@ -144,6 +146,8 @@ def print_summary(console: Console, report: RunReport, *, fancy: bool) -> None:
 
 def _cells(row: dict[str, Any]) -> list[str]:
     result = "ok" if row["ok"] else f"FAILED: {row['error']}"
+    if row["interrupted"]:
+        result += " (interrupted)"
     return [
         row["target"],
         result,
@@ -161,7 +165,7 @@ def _plain(row: dict[str, Any]) -> Sequence[str]:
     if not row["ok"]:
         return [f"{row['target']}: FAILED: {row['error']}"]
     return [
-        f"{row['target']}: ok",
+        f"{row['target']}: {'interrupted' if row['interrupted'] else 'ok'}",
         f"added={row['added']} modified={row['modified']} deleted={row['deleted']}",
         f"permission_only={row['permission_only_changes']} errors={row['errors']}",
         f"total_files={row['total_files']}",
