@@ -121,7 +121,7 @@ class _FencedFile:
     def __init__(self, file: BinaryIO, stop: Stop) -> None:
         self._file = file
         self._stop = stop
-        self.name = file.name
+        self.name: object = getattr(file, "name", None)  # what error messages call it
 
     def write(self, data: bytes) -> int:
         with self._stop.writing():
