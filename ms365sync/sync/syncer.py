@@ -89,7 +89,10 @@ class Syncer:
             if dry_run:
                 result.document = self._dry_run(force)
             else:
-                with target_lock(self.spec.state_dir, timeout=self.spec.lock_timeout):
+                lock = target_lock(
+                    self.spec.state_dir, timeout=self.spec.lock_timeout, waiting=self._stopped
+                )
+                with lock:
                     result.document, result.log_path = self._real_run(force)
             result.ok = True
         except Stopped:
@@ -106,6 +109,11 @@ class Syncer:
         return result
 
     # ------------------------------------------------------------------ run
+
+    def _stopped(self) -> None:
+        """Raise Stopped once a stop is requested (while the run has recorded nothing)."""
+        if self.stop is not None and self.stop.requested:
+            raise Stopped("waiting")
 
     def _real_run(self, force: bool) -> tuple[LogDocument, Path | None]:
         state = self._open_state()
@@ -192,8 +200,7 @@ class Syncer:
         target = self._resolve(state)
         listing = self._list(state, target, keep_urls=not dry)
         sweep = self._sweep(state, target, listing, self.clock(), dry=dry)
-        if self.stop is not None and self.stop.requested:
-            raise Stopped("before the run's changes")
+        self._stopped()
         with state.run():
             log, outcome = self._reconcile(
                 state, target, listing, sweep, run_id, dry=dry, force=force
