@@ -10,6 +10,7 @@ far it got; a signal that arrives once the work is done changes nothing.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -24,11 +25,15 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @contextmanager
 def stop_on_signals(stop: Stop) -> Iterator[Stop]:
-    """Feed SIGINT and SIGTERM to `stop` inside the block (the main thread's handlers)."""
+    """Feed SIGINT and SIGTERM to `stop` inside the block (on the main thread: only it
+    receives signals; elsewhere the block runs without)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.request(signal.Signals(signum).name)
 
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
     previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
     try:
         yield stop
