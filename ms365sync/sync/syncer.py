@@ -464,6 +464,7 @@ class Syncer:
             enumerated=sweep.enumeration is not None,
             now=now,
             pace=sweep.pace,
+            stop=self.stop,
         )
         self.counters.permission_reads = outcome.read
         if sweep.kind is not None:
