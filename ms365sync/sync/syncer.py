@@ -388,6 +388,7 @@ class Syncer:
                     target.drive_id,
                     page_size=self.spec.page_size,
                     pace=self._pace(dry),
+                    stop=self.stop,
                 )
             except (GraphError, TransportError) as exc:
                 # The run's own work does not depend on the sweep: it goes on, and the
