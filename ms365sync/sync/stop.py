@@ -34,15 +34,18 @@ class Stopped(Exception):  # noqa: N818
 class Stop:
     """A stop token: `request` it (from a signal handler, say); the run checks it.
 
-    Thread-safe; `request` only sets events, so it is safe in a signal handler.
+    Thread-safe. `request` takes no lock (it only sets attributes, which the GIL makes
+    atomic), so a signal handler can call it whatever the interrupted thread was holding;
+    waiting for a request is therefore a poll, `POLL` seconds apart.
     """
+
+    POLL = 0.1
 
     def __init__(self, grace: float = STOP_TIMEOUT_S) -> None:
         self.grace = grace
         self.reason: str | None = None  # what asked first, e.g. "SIGINT"
-        self._requested = threading.Event()
-        self._abandon = threading.Event()
         self._at: float | None = None  # time.monotonic() of the first request
+        self._abandon = False
         self._fence = threading.Condition(threading.Lock())
         self._closed = False
         self._writers = 0
@@ -54,32 +57,39 @@ class Stop:
     @property
     def requested(self) -> bool:
         """Whether a stop was asked for: start nothing new."""
-        return self._requested.is_set()
+        return self._at is not None
 
     @property
     def abandoned(self) -> bool:
         """Whether work in flight is to be dropped now (a second request)."""
-        return self._abandon.is_set()
+        return self._abandon
 
     def request(self, reason: str) -> None:
         """Ask the run to stop; asked a second time, to abandon what is in flight now."""
-        if self._requested.is_set():
-            self._abandon.set()
+        if self._at is not None:
+            self._abandon = True
             return
-        self.reason, self._at = reason, time.monotonic()
-        self._requested.set()
+        self.reason = reason
+        self._at = time.monotonic()  # set last: `requested` then finds the reason set
 
     def remaining(self) -> float | None:
         """Seconds of the grace left (0 once abandoned; None: no stop was asked for)."""
-        if self._at is None:
+        at = self._at
+        if at is None:
             return None
-        if self.abandoned:
+        if self._abandon:
             return 0.0
-        return max(0.0, self._at + self.grace - time.monotonic())
+        return max(0.0, at + self.grace - time.monotonic())
 
-    def wait(self, timeout: float | None) -> bool:
+    def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for a request; whether one came."""
-        return self._requested.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while not self.requested:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self.POLL, left))
+        return True
 
     # ------------------------------------------------------------------ the fence
 
@@ -108,7 +118,7 @@ class Stop:
 
     def close_fence(self) -> None:
         """Abandon the work in flight: wait for the writes under way, and let no other start."""
-        self._abandon.set()
+        self._abandon = True
         with self._fence:
             self._closed = True
             self._fence.wait_for(lambda: self._writers == 0)

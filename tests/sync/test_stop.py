@@ -97,3 +97,10 @@ def test_without_a_request_every_item_is_done() -> None:
     seen: list[int] = []
     assert run_each(list(range(20)), seen.append, 4, name="t", stop=Stop()) is True
     assert sorted(seen) == list(range(20))
+
+
+def test_wait_returns_once_requested_or_at_its_timeout() -> None:
+    stop = Stop()
+    assert stop.wait(0.05) is False
+    threading.Timer(0.05, stop.request, args=("SIGTERM",)).start()
+    assert stop.wait(30) is True and stop.reason == "SIGTERM"
