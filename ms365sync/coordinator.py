@@ -5,6 +5,9 @@ one pooled Graph client and therefore one throttle gate: a 429 or 503 on any of 
 all of them for the Retry-After (graph-facts §9.5, "pause all threads"). Downloads across targets
 share one global limit (`max_connections`). Each target still takes its own lock, so two
 runs never work on the same target at once.
+
+A stop token (`sync.stop.Stop`) passed to `run` reaches every syncer: once it is
+requested no target starts, and the running ones record what they did and end.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ms365sync.sync.apply import Progress
 from ms365sync.sync.budget import Due, SweepBudget
 from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.result import SyncResult
+from ms365sync.sync.stop import Stop
 from ms365sync.sync.syncer import Syncer
 from ms365sync.target import GRANTS_FILE
 
@@ -48,6 +52,11 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return all(result.ok for result in self.results)
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether a stop cut some target short (or kept it from starting)."""
+        return any(result.interrupted for result in self.results)
 
     @property
     def exit_code(self) -> int:
@@ -100,9 +109,15 @@ class Coordinator:
         self.client.authenticate()
 
     def run(
-        self, targets: Sequence[Target], *, dry_run: bool = False, force: bool = False
+        self,
+        targets: Sequence[Target],
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        stop: Stop | None = None,
     ) -> RunReport:
         """Sync `targets`, at most `parallel_targets` at a time; never raises for a target.
+        Once `stop` is requested no target starts (each is reported `interrupted`).
 
         Raises:
             AuthError: from `authenticate`, before any target starts.
@@ -115,14 +130,15 @@ class Coordinator:
         # Submitted in order, started in order: what LibraryClaims relies on.
         with futures.ThreadPoolExecutor(workers, "ms365sync-target") as pool:
             jobs = [
-                pool.submit(self._one, target, claims, budget, dry_run, force) for target in targets
+                pool.submit(self._one, target, claims, budget, (dry_run, force), stop)
+                for target in targets
             ]
             report.results = [job.result() for job in jobs]
         for target, result in zip(targets, report.results, strict=True):
             failure = self._hook(target, result)
             if failure:
                 report.hook_failures[target.name] = failure
-        if not dry_run and self.config.settings.principals.expand:
+        if not dry_run and self.config.settings.principals.expand and not report.interrupted:
             self._refresh_principals(report)
         return report
 
@@ -175,24 +191,33 @@ class Coordinator:
         target: Target,
         claims: LibraryClaims,
         budget: SweepBudget | None,
-        dry_run: bool,
-        force: bool,
+        how: tuple[bool, bool],  # dry_run, force
+        stop: Stop | None,
     ) -> SyncResult:
         with logger.contextualize(target=target.name):  # every line of this target names it
-            return self._sync_one(target, claims, budget, dry_run, force)
+            return self._sync_one(target, claims, budget, how, stop)
 
     def _sync_one(
         self,
         target: Target,
         claims: LibraryClaims,
         budget: SweepBudget | None,
-        dry_run: bool,
-        force: bool,
+        how: tuple[bool, bool],  # dry_run, force
+        stop: Stop | None,
     ) -> SyncResult:
+        dry_run, force = how
         try:
+            if stop is not None and stop.requested:
+                logger.debug("{}: not started: stopping", target.name)
+                return SyncResult(target.name, ok=True, dry_run=dry_run, interrupted=True)
             progress = self.progress(target) if self.progress is not None else None
             syncer = Syncer(
-                target.spec, self.client, progress=progress, claims=claims, budget=budget
+                target.spec,
+                self.client,
+                progress=progress,
+                claims=claims,
+                budget=budget,
+                stop=stop,
             )
             return syncer.sync(dry_run=dry_run, force=force)
         except MS365SyncError as exc:  # a failure outside the syncer's own handling

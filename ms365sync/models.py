@@ -275,4 +275,6 @@ class RunCounters:
     untracked_local_files: int = 0
     delta_pages: int = 0
     full_enumeration: bool = False
+    files_to_fetch: int = 0  # the plan's new, changed and repaired files
+    files_fetched: int = 0  # ... done (downloaded, or the right content found in place)
     notes: list[str] = field(default_factory=list)

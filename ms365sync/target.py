@@ -35,6 +35,8 @@ LOCK_NAME = "lock"
 # file is listed under errors and tried again by the next run): seven or eight attempts with
 # the exponential back-off of 1, 2, 4 ... seconds between them.
 DOWNLOAD_GIVE_UP_S = 60.0
+# Seconds the downloads in flight get to finish after a first stop request (a signal).
+STOP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)

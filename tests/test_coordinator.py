@@ -169,3 +169,36 @@ def test_targets_of_different_libraries_of_one_site_both_sync(tmp_path: Path) ->
         finally:
             coordinator.close()
         assert report.ok and report.exit_code == 0
+
+
+def test_once_stopped_no_target_starts_and_none_fails(tmp_path: Path) -> None:
+    """The first target stops the run as it finishes; the others are reported interrupted,
+    not failed, and the next run syncs them."""
+    from ms365sync.sync.stop import Stop
+
+    stop = Stop()
+    real = coordinator_module.Syncer
+
+    class Stopping(real):  # type: ignore[misc, valid-type]
+        def sync(self, **kwargs: bool) -> object:
+            result = super().sync(**kwargs)
+            stop.request("SIGTERM")
+            return result
+
+    with served(tmp_path) as world:
+        text = world.config.read_text()
+        world.config.write_text(f"{text}\n[run]\nparallel_targets = 1\n")
+        config = load_config(world.config)
+        coordinator = Coordinator(config)
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(coordinator_module, "Syncer", Stopping)
+                stopped = coordinator.run(config.targets(), stop=stop)
+            again = coordinator.run(config.targets())
+        finally:
+            coordinator.close()
+    first, *rest = stopped.results
+    assert first.ok and not first.interrupted and first.log_path is not None
+    assert rest and all(r.ok and r.interrupted and r.document is None for r in rest)
+    assert stopped.interrupted and stopped.exit_code == 0
+    assert again.ok and all(r.log_path is not None for r in again.results[1:])

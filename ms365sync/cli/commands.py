@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,15 +13,15 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
+from ms365sync.cli.interrupts import stop_on_signals
 from ms365sync.cli.main import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     Options,
     cli,
     exit_for,
-    fail,
     load,
+    outcome,
     run_sync,
 )
 from ms365sync.cli.output import print_records
@@ -47,6 +45,7 @@ from ms365sync.graph.lookup import resolve, sites_and_libraries
 from ms365sync.state.meta import SWEEP_WINDOW_S, Meta
 from ms365sync.state.store import StateStore
 from ms365sync.sync.claims import same_library
+from ms365sync.sync.stop import Stop
 from ms365sync.target import DB_NAME, PermissionPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -366,40 +365,35 @@ def _status_row(target: Target) -> dict[str, Any]:
 @click.pass_context
 def watch(ctx: click.Context, every: float, sub_config: Path | None,
           sub_only: tuple[str, ...]) -> None:  # fmt: skip
-    """Sync on an interval until stopped; SIGINT/SIGTERM let the current run finish first.
+    """Sync on an interval until SIGINT or SIGTERM; a signal stops the current run as it
+    stops a sync (no new download, the ones in flight get [run] stop_timeout, what
+    completed is committed) and exits 130 or 143 if it cut that run short; between runs it
+    exits with the last run's code. A second signal abandons the downloads in flight.
 
     A target's `on_change` command runs with the new change log after a run with changes.
     """
     options = merged(ctx, sub_config, sub_only)
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        if stop.is_set():
-            fail("interrupted twice: stopping now", EXIT_INTERRUPTED)
-        click.echo("ms365sync: stopping after the current run", err=True)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals(Stop()) as stop:
         code = _watch_loop(options, every, stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    ctx.exit(EXIT_INTERRUPTED if stop.is_set() else code)
+    ctx.exit(code)
 
 
-def _watch_loop(options: Options, interval: float, stop: threading.Event) -> int:
+def _watch_loop(options: Options, interval: float, stop: Stop) -> int:
     code = EXIT_OK
-    while not stop.is_set():
+    while not stop.requested:
         started = time.monotonic()
         _say(options, f"cycle started at {_now()}")
         config, targets = load(options)  # re-read, so edits apply to the next run
-        report = run_sync(options, config, targets)
-        code = report.exit_code
+        stop.grace = config.settings.run.stop_timeout
+        report = run_sync(options, config, targets, stop=stop)
+        code = outcome(report, stop)
+        if report.interrupted:
+            return code
         pause = max(0.0, interval - (time.monotonic() - started))
         upcoming = datetime.datetime.now().astimezone() + datetime.timedelta(seconds=pause)
         _say(options, f"cycle done at {_now()}; next at {upcoming.isoformat(' ', 'seconds')}")
         stop.wait(pause)
+    click.echo(f"ms365sync: stopped ({stop.reason}) between runs", err=True)
     return code
 
 

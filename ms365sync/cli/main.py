@@ -2,8 +2,8 @@
 
 This package is the only place that prints or chooses exit codes: 0 every target ok,
 1 some target failed, 2 configuration or usage error (also two targets found to be one
-library), 3 authentication failed,
-130 interrupted (every target is left consistent: each run commits atomically).
+library), 3 authentication failed, 130 or 143 cut short by SIGINT or SIGTERM (what
+completed is committed, every target is left consistent; `cli.interrupts`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from loguru import logger
 from rich.console import Console
 
 from ms365sync._version import __version__
+from ms365sync.cli.interrupts import exit_code, interrupted_line, stop_on_signals
 from ms365sync.cli.output import (
     RunDisplay,
     log_run_end,
@@ -34,6 +35,7 @@ from ms365sync.config import Config, Target, load_config
 from ms365sync.coordinator import Coordinator, RunReport
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph.connect import SessionFactory
+from ms365sync.sync.stop import Stop
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,9 +142,11 @@ def run_sync(
     *,
     session_factory: SessionFactory | None = None,
     print_report: bool = True,
+    stop: Stop | None = None,
 ) -> RunReport:
     """One run over `targets` with progress and summary output (the summary or --json's
-    document only with `print_report`); exits on auth failure."""
+    document only with `print_report`), and the line saying so when `stop` cut it short;
+    exits on auth failure."""
     console = options.console
     display = RunDisplay(console, options.fancy())
     coordinator = Coordinator(config, session_factory=session_factory, progress=display.for_target)
@@ -150,7 +154,9 @@ def run_sync(
     log_run_start(options.config, targets, dry_run=options.dry_run)
     try:
         with display.running():
-            report = coordinator.run(targets, dry_run=options.dry_run, force=options.force)
+            report = coordinator.run(
+                targets, dry_run=options.dry_run, force=options.force, stop=stop
+            )
     except AuthError as exc:
         # The error line on stderr says it already; the log file gets it as the run's end.
         logger.bind(_file_only=True).error("run end: exit code {}: {}", exc.exit_code, exc)
@@ -159,7 +165,7 @@ def run_sync(
         coordinator.close()
     log_run_end(report, time.monotonic() - started)
     if print_report and options.json:
-        print_json(report, dry_run=options.dry_run)
+        print_json(report, dry_run=options.dry_run, exit_code=outcome(report, stop))
     elif print_report:
         print_summary(
             console,
@@ -168,7 +174,16 @@ def run_sync(
             quiet=options.quiet,
             max_lines=options.max_lines,
         )
+    if stop is not None and stop.requested and report.interrupted:
+        click.echo(interrupted_line(stop, report), err=True)
     return report
+
+
+def outcome(report: RunReport, stop: Stop | None) -> int:
+    """The run's exit code: the signal's (130, 143) when one cut it short, else the report's."""
+    if stop is not None and stop.requested and report.interrupted:
+        return exit_code(stop)
+    return report.exit_code
 
 
 def _global_decorators(late: bool) -> list[Callable[[F], F]]:
@@ -349,8 +364,9 @@ def cli(
     configure(options)
     if ctx.invoked_subcommand is None:
         configuration, targets = load(options)
-        report = run_sync(options, configuration, targets)
-        ctx.exit(report.exit_code)
+        with stop_on_signals(Stop(configuration.settings.run.stop_timeout)) as stop:
+            report = run_sync(options, configuration, targets, stop=stop)
+        ctx.exit(outcome(report, stop))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -191,6 +191,7 @@ def result_row(result: SyncResult) -> dict[str, Any]:
     return {
         "target": result.target,
         "ok": result.ok,
+        "interrupted": result.interrupted,
         "dry_run": result.dry_run,
         "error": None if result.error is None else str(result.error),
         "hint": None if result.error is None else result.error.hint,
@@ -222,19 +223,23 @@ def dry_run_row(result: SyncResult) -> dict[str, Any]:
     return row
 
 
-def json_document(report: RunReport, *, dry_run: bool) -> dict[str, Any]:
-    """A run's one JSON document (what --json prints)."""
+def json_document(
+    report: RunReport, *, dry_run: bool, exit_code: int | None = None
+) -> dict[str, Any]:
+    """A run's one JSON document, what --json prints (`exit_code`: the report's if None)."""
     return {
         "ok": report.ok,
-        "exit_code": report.exit_code,
+        "exit_code": report.exit_code if exit_code is None else exit_code,
         "dry_run": dry_run,
         "targets": [dry_run_row(r) for r in report.results],
         "on_change_failures": report.hook_failures,
     }
 
 
-def print_json(report: RunReport, *, dry_run: bool) -> None:
-    sys.stdout.write(json.dumps(json_document(report, dry_run=dry_run), indent=2) + "\n")
+def print_json(report: RunReport, *, dry_run: bool, exit_code: int | None = None) -> None:
+    """The run's one JSON document on stdout."""
+    document = json_document(report, dry_run=dry_run, exit_code=exit_code)
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 def print_summary(
@@ -307,6 +312,8 @@ def _print_failure(console: Console, row: dict[str, Any]) -> None:
 
 def _cells(row: dict[str, Any]) -> list[str]:
     result = "ok" if row["ok"] else f"FAILED: {row['error']}"
+    if row["interrupted"]:
+        result += " (interrupted)"
     return [
         row["target"],
         result,
@@ -324,7 +331,7 @@ def _plain(row: dict[str, Any]) -> Sequence[str]:
     if not row["ok"]:
         return [f"{row['target']}: FAILED: {row['error']}"]
     return [
-        f"{row['target']}: ok",
+        f"{row['target']}: {'interrupted' if row['interrupted'] else 'ok'}",
         f"added={row['added']} modified={row['modified']} deleted={row['deleted']}",
         f"permission_only={row['permission_only_changes']} errors={row['errors']}",
         f"total_files={row['total_files']}",

@@ -46,7 +46,13 @@ from ms365sync.graph.credentials import (
     Credential,
     load_certificate,
 )
-from ms365sync.target import DOWNLOAD_GIVE_UP_S, SMALLEST_BAND, BudgetSettings, PermissionPolicy
+from ms365sync.target import (
+    DOWNLOAD_GIVE_UP_S,
+    SMALLEST_BAND,
+    STOP_TIMEOUT_S,
+    BudgetSettings,
+    PermissionPolicy,
+)
 
 __all__ = [
     "AuthTable",
@@ -153,6 +159,9 @@ class RunTable(_Table):
     # is a pooled socket (a hundred million built their pool before the first request).
     max_connections: Int = Field(default=32, ge=1, le=256, description="an integer from 1 to 256")
     lock_timeout: Duration = Field(default=300.0, description=DURATION_TEXT)
+    # How long the downloads in flight get to finish after a first SIGINT or SIGTERM before
+    # the run abandons them and records what completed (0: abandon at once).
+    stop_timeout: Duration = Field(default=STOP_TIMEOUT_S, description=DURATION_TEXT)
     # The tenant's licence band (graph-facts §9.3); the default is the smallest band, so an
     # unconfigured tenant is never over-spent. Sweeps are scheduled against the daily one.
     ru_per_minute: Int = Field(

@@ -12,7 +12,7 @@ import fcntl
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from loguru import logger
@@ -22,8 +22,15 @@ from ms365sync.target import LOCK_NAME
 
 
 @contextlib.contextmanager
-def target_lock(state_dir: Path, *, timeout: float = 0.0, poll: float = 0.2) -> Iterator[None]:
-    """Hold the target's lock, waiting up to `timeout` seconds for another run to finish.
+def target_lock(
+    state_dir: Path,
+    *,
+    timeout: float = 0.0,
+    poll: float = 0.2,
+    waiting: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Hold the target's lock, waiting up to `timeout` seconds for another run to finish;
+    `waiting` is called between attempts, and what it raises ends the wait.
 
     Raises:
         LockError: still held by another run after `timeout`.
@@ -36,7 +43,7 @@ def target_lock(state_dir: Path, *, timeout: float = 0.0, poll: float = 0.2) -> 
     except OSError as exc:
         raise LocalStorageError.from_oserror(exc, path=path, action="create the lock") from exc
     try:
-        _acquire(fd, path, timeout, poll)
+        _acquire(fd, path, timeout, poll, waiting)
         _note_holder(fd)
         logger.debug("holding the lock {}", path)
         yield
@@ -52,9 +59,11 @@ def _note_holder(fd: int) -> None:
         os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
 
 
-def _acquire(fd: int, path: Path, timeout: float, poll: float) -> None:
+def _acquire(
+    fd: int, path: Path, timeout: float, poll: float, waiting: Callable[[], None] | None
+) -> None:
     deadline = time.monotonic() + timeout
-    waiting = False
+    said = False
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,9 +71,11 @@ def _acquire(fd: int, path: Path, timeout: float, poll: float) -> None:
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 raise LockError(path=path, holder=_holder(fd)) from None
-            if not waiting:  # said once, so an operator sees why the run does not start
+            if not said:  # said once, so an operator sees why the run does not start
                 logger.info("{} is held by {}; waiting up to {:g} s", path, _holder(fd), timeout)
-                waiting = True
+                said = True
+            if waiting is not None:
+                waiting()
             time.sleep(poll)
 
 

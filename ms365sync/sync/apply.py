@@ -15,6 +15,12 @@ Two phases keep the previous mirror intact when the run fails:
 Per-file failures (network, throttling, a file deleted meanwhile, unreadable permissions)
 become errors in the outcome and are retried next run; so does a move or new file whose
 place a file with such a failure keeps. A local storage error is fatal for the target.
+
+A requested stop (`sync.stop`) starts no more downloads; the actions whose content did not
+arrive are left out of the outcome (neither done nor failed: the next run plans them
+again) and hold their places like failed ones. Everything an abandoned download would
+still do under `data/` goes through the stop's fence, so nothing lands after the run
+recorded its outcome.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import BinaryIO
 
 from loguru import logger
 
@@ -34,6 +42,7 @@ from ms365sync.localfs.mirror import Mirror, timestamp_ns
 from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.stop import Abandoned, Stop
 from ms365sync.sync.workers import run_each
 from ms365sync.target import DOWNLOAD_GIVE_UP_S
 
@@ -84,6 +93,8 @@ class Applier:
     foreign: frozenset[str] = frozenset()  # files under data/ that ms365sync did not place
     give_up: float = DOWNLOAD_GIVE_UP_S  # seconds a download may fail without getting further
     urls: DownloadUrls = field(default_factory=DownloadUrls, repr=False)  # listed, signed
+    stop: Stop | None = None  # a requested stop starts no more downloads
+    interrupted: bool = False  # a stop left some of the actions of an `apply` undone
     _claimed: dict[str, str] = field(default_factory=dict)  # local path -> item id recorded there
     _deleted: frozenset[str] = frozenset()  # local paths of records this plan deletes
     _inherited: set[str] = field(default_factory=set)  # ... whose file another item adopted
@@ -91,7 +102,8 @@ class Applier:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, actions: Sequence[Action]) -> list[Done]:
-        """Carry out `actions` (one target's plan) and return what happened to each.
+        """Carry out `actions` (one target's plan) and return what happened to each; when a
+        stop cut the downloads short (`interrupted`), the actions left undone are missing.
 
         Raises:
             LocalStorageError: the local file system failed (disk full, read-only ...);
@@ -105,6 +117,14 @@ class Applier:
         self._inherited = set()
         logger.debug("fetching {} files", len(fetch))
         fetched, results = self._fetch_all(fetch)
+        # An action a stop left undone keeps its place, as a failed one does.
+        undone = {
+            a.item_key: Done(a, error="interrupted")
+            for a in fetch
+            if a.item_key not in fetched and a.item_key not in results
+        }
+        self.interrupted = bool(undone)
+        results.update(undone)
         logger.debug("placing files: deletions, moves, replacements")
         results.update(_blocked(actions, results))
         self._discard_all([fetched.pop(key) for key in results if key in fetched])
@@ -121,7 +141,7 @@ class Applier:
                 done.append(self._per_file(action, self._touch))
             elif action.kind is ActionKind.SKIP:
                 done.append(Done(action, error=action.reason))
-        return done
+        return [d for d in done if d.action.item_key not in undone]
 
     @staticmethod
     def _per_file(action: Action, step: Callable[[Action], Done]) -> Done:
@@ -137,12 +157,18 @@ class Applier:
     # ------------------------------------------------------------------ phase 1
 
     def _fetch_all(self, actions: list[Action]) -> tuple[dict[str, _Fetched], dict[str, Done]]:
+        """Fetch on the worker threads; what arrived, and what failed. An action in neither
+        was not started, or abandoned, because of a stop."""
         fetched: dict[str, _Fetched] = {}
         failed: dict[str, Done] = {}
 
         def fetch(action: Action) -> None:  # on a worker thread; each writes its own key
             try:
-                fetched[action.item_key] = self._fetch(action)
+                entry = self._fetch(action)
+                with self._writing():  # placed and counted together, or neither
+                    fetched[action.item_key] = self._landed(action, entry)
+            except Abandoned:
+                return  # its temporary file, if any, is the journal's to remove
             except LocalStorageError as exc:
                 if not exc.in_the_way:
                     raise
@@ -153,11 +179,16 @@ class Applier:
                 self.progress.on_file(1)
 
         try:
-            run_each(actions, fetch, self.concurrency, name="ms365sync-dl")
+            run_each(actions, fetch, self.concurrency, name="ms365sync-dl", stop=self.stop)
         except BaseException:  # a fatal local error (or an interruption): nothing is placed
             self._discard_all(list(fetched.values()))
             raise
-        return fetched, failed
+        # Copies: an abandoned thread may still record a failure after this returns.
+        return fetched.copy(), failed.copy()
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """The stop's fence around one write under `data/` (raises Abandoned once closed)."""
+        return self.stop.writing() if self.stop is not None else nullcontext()
 
     def _needs_content(self, action: Action) -> bool:
         if action.kind in _CONTENT:
@@ -172,6 +203,11 @@ class Applier:
         )
 
     def _fetch(self, action: Action) -> _Fetched:
+        """The action's content in a temporary file (None: the right content is there).
+
+        Raises:
+            Abandoned: a stop abandoned the download (its temporary file stays).
+        """
         remote = action.remote
         assert remote is not None
         url = self.urls.take(remote.item_id)  # used once, whatever happens below
@@ -182,12 +218,13 @@ class Applier:
         if remote.local_path in self.foreign:
             raise _RefusedError(in_the_way(remote))
         for attempt in (1, 2):
-            temp = self.mirror.open_temp(remote.local_path)
+            with self._writing():
+                temp = self.mirror.open_temp(remote.local_path)
             try:
                 info = self.client.download(
                     self.drive_id,
                     remote.item_id,
-                    temp.file,
+                    self._fenced(temp),
                     expected_size=remote.size,
                     expected_hash=remote.quick_xor_hash,
                     url=url,
@@ -195,7 +232,7 @@ class Applier:
                     name=remote.path,
                 )
             except DownloadError as exc:
-                self.mirror.discard(temp)
+                self._drop(temp)
                 if attempt == 2 or not exc.content_changed:
                     raise  # a download that gave up is tried again by the next run, not now
                 # The file changed after it was listed: take its current version, through
@@ -203,20 +240,35 @@ class Applier:
                 remote, url = self._reread(remote), None
                 continue
             except BaseException:
-                self.mirror.discard(temp)
+                self._drop(temp)
                 raise
             if self.progress.on_bytes is not None:
                 self.progress.on_bytes(info.size)
-            return self._landed(action, remote, temp, info.size)
+            return _Fetched(remote, temp, info.size)
         raise AssertionError("unreachable")
 
-    def _landed(self, action: Action, remote: RemoteFile, temp: TempFile, size: int) -> _Fetched:
+    def _fenced(self, temp: TempFile) -> BinaryIO:
+        """The temporary file, its writes through the stop's fence (when there is a stop)."""
+        return temp.file if self.stop is None else self.stop.fenced(temp.file)
+
+    def _drop(self, temp: TempFile) -> None:
+        """Discard a temporary file, unless the fence is closed (the journal has it)."""
+        try:
+            with self._writing():
+                self.mirror.discard(temp)
+        except Abandoned:
+            pass
+
+    def _landed(self, action: Action, entry: _Fetched) -> _Fetched:
         """Rename new files into place now; keep replacements staged.
 
         A file that would replace another item's file always waits for phase 2 (that file
         may still have to move away); a new version of the same file waits too, up to
         MAX_STAGED of them, beyond which it replaces its own old version at once.
         """
+        remote, temp = entry.remote, entry.temp
+        if temp is None:
+            return entry
         own = action.mirror is not None and action.mirror.local_path == remote.local_path
         # A place another recorded file holds now is taken in phase 2, once it is known
         # whether that file leaves it (it may not: its own update may fail this run).
@@ -226,9 +278,9 @@ class Applier:
             stage = occupied and (not own or self._staged < MAX_STAGED)
             self._staged += int(stage)
         if stage:
-            return _Fetched(remote, temp, size)
+            return entry
         self.mirror.commit(temp, remote.local_path, mtime=_mtime(remote))
-        return _Fetched(remote, None, size)
+        return _Fetched(remote, None, entry.downloaded)
 
     def _already_there(self, action: Action, remote: RemoteFile) -> bool:
         """Whether the destination already holds this exact content (a run killed after

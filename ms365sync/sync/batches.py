@@ -11,7 +11,8 @@ or holds their places wait, and are applied together at the end, where the appli
 them as one plan and stages replacements until every download succeeded. So memory grows
 with what changed, not with the library (an initial sync is all new files), and a run that
 fails records nothing (one state transaction) and leaves the previous mirror's files as
-they were (new files it placed are adopted by the next run).
+they were (new files it placed are adopted by the next run). A requested stop starts no
+further batch: what the run did is recorded, the rest is planned again by the next run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.inputs import Entry, RemoteNotes
 from ms365sync.sync.plan import DeleteLimit, check_deletions, plan
 from ms365sync.sync.report import LogBuilder
+from ms365sync.sync.stop import Stop
 
 BATCH = 2000  # independent actions applied and recorded together
 # Deletions, moves and replacements of existing files wait for the end, where the applier
@@ -73,6 +75,8 @@ class Tally:
 
     changed: bool = False  # files or permissions of the mirror changed
     clean: bool = True  # no action failed or was skipped
+    interrupted: bool = False  # a stop left actions of the plan undone
+    contents: int = 0  # actions that fetched a file's content, done
     moved: int = 0
     downloaded_files: int = 0
     downloaded_bytes: int = 0
@@ -89,7 +93,7 @@ def survey(state: StateStore, streams: Streams, urls: DownloadUrls) -> Survey:
             found.deletions += 1
         if action.kind in _FETCHED:
             fetched.add(action.item_key)
-        if action.kind in _CONTENT or (action.kind is ActionKind.MOVE and action.content_changed):
+        if _fetches(action):
             assert action.remote is not None
             found.fetch_files += 1
             found.fetch_bytes += action.remote.size
@@ -121,8 +125,11 @@ def carry_out(
     found: Survey,
     applier: Applier,
     builder: LogBuilder,
+    *,
+    stop: Stop | None = None,
 ) -> Tally:
-    """The second pass: apply (a `Previewer` in a dry run) and record every action.
+    """The second pass: apply (a `Previewer` in a dry run) and record every action; after
+    a `stop`, no further batch (`Tally.interrupted` when actions were left undone).
 
     Raises:
         LocalStorageError: the local file system failed; the run must not be recorded.
@@ -131,7 +138,8 @@ def carry_out(
     settle = _Settler(state, applier, builder, tally)
     dependent: list[Action] = []
     batch: list[Action] = []
-    for action in streams.actions():
+    actions = streams.actions()
+    for action in actions:
         if _depends(action, found.places):
             dependent.append(action)
             continue
@@ -139,9 +147,21 @@ def carry_out(
         if len(batch) >= BATCH:
             settle(batch)
             batch = []
-    settle(batch)
-    settle(dependent)
+            if _stopped(stop):
+                break
+    for rest in (batch, dependent):
+        if _stopped(stop):
+            break
+        settle(rest)
+        rest.clear()
+    left = bool(batch or dependent) or next(actions, None) is not None
+    tally.interrupted = tally.interrupted or (_stopped(stop) and left)
+    tally.clean = tally.clean and not tally.interrupted
     return tally
+
+
+def _stopped(stop: Stop | None) -> bool:
+    return stop is not None and stop.requested
 
 
 def _depends(action: Action, places: set[str]) -> bool:
@@ -166,6 +186,7 @@ class _Settler:
         if not actions:
             return
         results = self.applier.apply(actions)
+        self.tally.interrupted = self.tally.interrupted or self.applier.interrupted
         self._record(results)
         self.builder.record(results)
 
@@ -177,6 +198,7 @@ class _Settler:
                 tally.clean = False
             if done.error is not None:
                 continue
+            tally.contents += _fetches(action)
             if done.downloaded:
                 tally.downloaded_files += 1
                 tally.downloaded_bytes += done.downloaded
@@ -187,3 +209,9 @@ class _Settler:
                 self.state.drop_mirror(action.mirror.item_id)
                 tally.changed = True
             tally.moved += action.kind is ActionKind.MOVE
+
+
+def _fetches(action: Action) -> bool:
+    """Whether `action` fetches a file's content (new, changed, repaired, or moved with
+    new content): what the progress totals and an interrupt's count of files done count."""
+    return action.kind in _CONTENT or (action.kind is ActionKind.MOVE and action.content_changed)

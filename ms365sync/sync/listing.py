@@ -19,6 +19,7 @@ from ms365sync.graph.convert import remote_item
 from ms365sync.graph.types import DriveItem
 from ms365sync.state.store import StateStore
 from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.stop import Stop, Stopped
 
 MAX_RESTARTS = 3
 
@@ -45,14 +46,17 @@ def list_changes(
     prefer_sharing: bool = True,
     page_size: int = 500,
     keep_urls: bool = True,
+    stop: Stop | None = None,
 ) -> Round:
-    """Stream one delta round into `state`'s stage and return how it went.
+    """Stream one delta round into `state`'s stage and return how it went; a requested
+    `stop` ends it between pages (raising Stopped).
 
     A 410 (on any page, also during a full enumeration) restarts the listing from scratch,
     at most `MAX_RESTARTS` times. With `keep_urls` the round's `urls` hold the files'
     download URLs (a run that downloads nothing need not hold them).
 
     Raises:
+        Stopped: `stop` was requested; the stage holds a partial round.
         DeltaExpiredError: the service kept answering 410.
         GraphError, TransportError, AuthError: the round could not be completed; the stage
             holds a partial round that must not be applied.
@@ -70,6 +74,7 @@ def list_changes(
                 page_size=page_size,
                 expired=expired,
                 urls=urls,
+                stop=stop,
             )
         except DeltaExpiredError:
             logger.info("delta answered 410 resyncRequired: listing the whole library again")
@@ -87,6 +92,7 @@ def _round(
     page_size: int,
     expired: bool,
     urls: DownloadUrls | None,
+    stop: Stop | None,
 ) -> Round:
     state.clear_stage()
     if urls is not None:
@@ -103,6 +109,8 @@ def _round(
             logger.debug("delta round complete: {} pages, {} entries", number, items)
             kept = urls if urls is not None else DownloadUrls()
             return Round(page.delta_link, link is None, number, items, expired, kept)
+        if stop is not None and stop.requested:
+            raise Stopped("listing")
     raise AssertionError("GraphClient.delta ends with a deltaLink page or raises")
 
 

@@ -20,6 +20,7 @@ from ms365sync.graph.client import GraphClient
 from ms365sync.graph.convert import permission_set
 from ms365sync.models import PermissionSet
 from ms365sync.state.store import StageSummary, StateStore, StructureChange
+from ms365sync.sync.stop import Stop, Stopped
 from ms365sync.target import SweepKind
 
 CHUNK = 400  # item ids per permissions_batch call (20 per $batch inside)
@@ -50,8 +51,11 @@ def refresh(
     now: float,
     progress: Callable[[int], None] | None = None,
     pace: Callable[[float], float] | None = None,
+    stop: Stop | None = None,
 ) -> PermissionOutcome:
-    """Read the permission sets this run needs and store them (inside the run transaction).
+    """Read the permission sets this run needs and store them (inside the run transaction);
+    once a `stop`'s grace is over, raise Stopped between reads (the transaction then
+    records nothing of the run).
 
     `sweep` is the sweep this run makes, if any; for a structure sweep `enumerated` says a
     structure enumeration is staged (without one, the run's own listing was a full
@@ -59,6 +63,7 @@ def refresh(
 
     Raises:
         AuthError: no token could be obtained (per-item Graph failures are returned instead).
+        Stopped: `stop` was requested and its grace is over (or it was abandoned).
     """
     if not hierarchical:
         # Without hierarchical sharing hints every file is its own permission root.
@@ -68,6 +73,7 @@ def refresh(
     )
     retry = state.meta.permission_retry
     reader = _Reader(client, state, drive_id, now, PermissionOutcome(swept=sweep), progress)
+    reader.stop = stop
     if sweep is not None:
         reader.pace = pace
     if sweep == "full":
@@ -111,6 +117,7 @@ class _Reader:
     outcome: PermissionOutcome
     progress: Callable[[int], None] | None
     pace: Callable[[float], float] | None = None
+    stop: Stop | None = None
 
     def read(self, item_ids: list[str]) -> list[str]:
         """Read and store the permission sets of `item_ids`; returns the ids read (failures
@@ -122,8 +129,10 @@ class _Reader:
         step = CHUNK if self.pace is None else BATCH
         for start in range(0, len(item_ids), step):
             chunk = item_ids[start : start + step]
+            self._check_stop()
             if self.pace is not None:
                 self.outcome.paced += self.pace(len(chunk) * RU_PER_READ)
+                self._check_stop()
             for item_id, result in self.client.permissions_batch(self.drive_id, chunk).items():
                 if isinstance(result, Exception):
                     self.outcome.failed[item_id] = str(result)
@@ -136,6 +145,10 @@ class _Reader:
         if self.outcome.failed:
             logger.warning("permissions of {} items could not be read", len(self.outcome.failed))
         return found
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.remaining() == 0:
+            raise Stopped("permissions")
 
 
 def _classify(state: StateStore, read: list[str]) -> None:

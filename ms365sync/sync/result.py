@@ -22,6 +22,8 @@ class SyncResult:
     log_path: Path | None = None
     error: MS365SyncError | None = None
     refused: SafetyError | None = None  # a dry run: why the real run would be refused
+    # A stop cut the run short: what was done is recorded, the rest is left for the next run.
+    interrupted: bool = False
     counters: RunCounters = field(default_factory=RunCounters)
     started: float = 0.0
     finished: float = 0.0

@@ -17,6 +17,7 @@ from loguru import logger
 from ms365sync.errors import DeltaExpiredError
 from ms365sync.graph.client import GraphClient
 from ms365sync.state.store import StateStore
+from ms365sync.sync.stop import Stop, Stopped
 
 # What the enumeration needs of each entry: its id, and whether it is the drive's root or a
 # permission root. `deleted` is selected so that a tombstone is never taken for an item.
@@ -58,13 +59,16 @@ def enumerate_roots(
     *,
     page_size: int,
     pace: Callable[[float], float] | None = None,
+    stop: Stop | None = None,
 ) -> Enumeration:
     """List the whole drive afresh with the sharing hints; stage each entry's root mark.
 
     A 410 during the enumeration starts it again (at most `MAX_RESTARTS` times). `pace`, if
-    given, is called with each page's units before the page is asked for, and may wait.
+    given, is called with each page's units before the page is asked for, and may wait. A
+    requested `stop` ends it between pages.
 
     Raises:
+        Stopped: `stop` was requested; the stage holds a partial enumeration.
         DeltaExpiredError: the service kept answering 410.
         GraphError, TransportError, AuthError: the enumeration could not be completed; the
             sweep must not be applied.
@@ -79,6 +83,8 @@ def enumerate_roots(
         )
         try:
             while True:
+                if stop is not None and stop.requested:
+                    raise Stopped("structure enumeration")
                 if pace is not None:
                     paced += pace(RU_NEXT_PAGE if pages else RU_FIRST_PAGE)
                 page = next(listing, None)

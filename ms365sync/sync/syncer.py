@@ -47,6 +47,7 @@ from ms365sync.sync.plan import DeleteLimit
 from ms365sync.sync.preview import Previewer
 from ms365sync.sync.report import LogBuilder
 from ms365sync.sync.result import SyncResult
+from ms365sync.sync.stop import Stop, Stopped
 from ms365sync.target import DB_NAME, PERMISSIONS_FILE, SweepKind, TargetSpec
 
 __all__ = ["Syncer"]
@@ -64,9 +65,12 @@ class Syncer:
         progress: Progress | None = None,
         claims: LibraryClaims | None = None,
         budget: SweepBudget | None = None,
+        stop: Stop | None = None,
     ) -> None:
         """`claims`: the libraries the other targets of this run hold (the coordinator's);
-        `budget`: the tenant's sweep allowance (None: sweeps are never deferred)."""
+        `budget`: the tenant's sweep allowance (None: sweeps are never deferred); `stop`:
+        asked to stop, the run ends its listing, starts no more downloads and records what
+        it did (`SyncResult.interrupted` when it left work undone)."""
         self.spec = spec
         self.client = client
         self.claims = claims
@@ -75,6 +79,8 @@ class Syncer:
         self.progress = progress or Progress()
         self.mirror = Mirror(spec.local_root)
         self.counters = RunCounters()
+        self.stop = stop
+        self.interrupted = False  # a stop left work undone
         self._baseline: recovery.Baseline | None = None  # set when the state was rebuilt
         self.refused: SafetyError | None = None  # the guard a dry run went past
 
@@ -91,9 +97,15 @@ class Syncer:
             if dry_run:
                 result.document = self._dry_run(force)
             else:
-                with target_lock(self.spec.state_dir, timeout=self.spec.lock_timeout):
+                lock = target_lock(
+                    self.spec.state_dir, timeout=self.spec.lock_timeout, waiting=self._stopped
+                )
+                with lock:
                     result.document, result.log_path = self._real_run(force)
             result.ok = True
+        except Stopped:
+            logger.debug("{}: stopped before its changes were recorded", self.spec.name)
+            result.ok, self.interrupted = True, True
         except MS365SyncError as exc:
             logger.error("{}: {}", self.spec.name, exc)
             result.error = exc
@@ -104,9 +116,15 @@ class Syncer:
             self.progress.on_finish(result.ok)
         result.counters, result.finished = self.counters, self.clock()
         result.refused = self.refused
+        result.interrupted = self.interrupted
         return result
 
     # ------------------------------------------------------------------ run
+
+    def _stopped(self) -> None:
+        """Raise Stopped once a stop is requested (while the run has recorded nothing)."""
+        if self.stop is not None and self.stop.requested:
+            raise Stopped("waiting")
 
     def _real_run(self, force: bool) -> tuple[LogDocument, Path | None]:
         state = self._open_state()
@@ -193,6 +211,7 @@ class Syncer:
         target = self._resolve(state)
         listing = self._list(state, target, keep_urls=not dry)
         sweep = self._sweep(state, target, listing, self.clock(), dry=dry)
+        self._stopped()
         with state.run():
             log, outcome = self._reconcile(
                 state, target, listing, sweep, run_id, dry=dry, force=force
@@ -233,6 +252,7 @@ class Syncer:
             prefer_sharing=self.spec.prefer_sharing,
             page_size=self.spec.page_size,
             keep_urls=keep_urls,
+            stop=self.stop,
         )
         self.counters.delta_pages, self.counters.full_enumeration = listing.pages, listing.full
         return listing
@@ -292,6 +312,8 @@ class Syncer:
         for path, (item_id, reason) in notes.errors.items():
             builder.add_error(path, reason, item_id)
         self.counters.moved = tally.moved
+        self.counters.files_fetched = tally.contents
+        self.interrupted = tally.interrupted
         self.counters.downloaded_files += tally.downloaded_files
         self.counters.downloaded_bytes += tally.downloaded_bytes
         outcome = publish.Outcome(
@@ -353,8 +375,10 @@ class Syncer:
         builder.excluded, builder.mapped = frozenset(found.notes.excluded), found.notes.mapped
         if not dry and self.progress.on_total is not None:
             self.progress.on_total(found.fetch_files, found.fetch_bytes)
+        self.counters.files_to_fetch = found.fetch_files
         applier = self._applier(target, local.foreign, urls, dry=dry)
-        return batches.carry_out(state, streams, found, applier, builder), found.notes
+        tally = batches.carry_out(state, streams, found, applier, builder, stop=self.stop)
+        return tally, found.notes
 
     def _sweep(
         self, state: StateStore, target: Resolved, listing: Round, now: float, *, dry: bool
@@ -384,6 +408,7 @@ class Syncer:
                     target.drive_id,
                     page_size=self.spec.page_size,
                     pace=self._pace(dry),
+                    stop=self.stop,
                 )
             except (GraphError, TransportError) as exc:
                 # The run's own work does not depend on the sweep: it goes on, and the
@@ -460,6 +485,7 @@ class Syncer:
             enumerated=sweep.enumeration is not None,
             now=now,
             pace=sweep.pace,
+            stop=self.stop,
         )
         self.counters.permission_reads = outcome.read
         if sweep.kind is not None:
@@ -533,6 +559,7 @@ class Syncer:
             foreign=foreign,
             urls=urls,
             give_up=self.spec.download_give_up,
+            stop=self.stop,
         )
 
 

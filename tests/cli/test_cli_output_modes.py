@@ -9,7 +9,6 @@ import datetime
 import io
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from ms365sync.cli import cli
 from ms365sync.cli.commands import _watch_loop
 from ms365sync.cli.main import Options
 from ms365sync.cli.output import RunDisplay
+from ms365sync.sync.stop import Stop
 from ms365sync.sync.syncer import Syncer
 from support.cli import Served, served
 from support.harness import World
@@ -206,15 +206,12 @@ def test_a_failed_target_clears_its_bar(world: World) -> None:
 def test_watch_prints_each_cycle_and_the_next(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stop = threading.Event()
+    class OneCycle(Stop):
+        """Asked to wait for the next cycle, it stops instead."""
 
-    class OneCycle(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            stop.set()
+        def wait(self, timeout: float) -> bool:
+            self.request("SIGTERM")
             return True
-
-        def is_set(self) -> bool:
-            return stop.is_set()
 
     with served(tmp_path) as world:
         options = Options(world.config, ("hr/Policies",), False, False, False, False, False, None)
