@@ -15,17 +15,14 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
 from ms365sync.errors import (
     CorruptStateError,
-    GraphError,
     MS365SyncError,
     SafetyError,
-    TransportError,
 )
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.lookup import Resolved, confirm, resolve
@@ -35,9 +32,8 @@ from ms365sync.localfs.syscalls import refuse_symlinks
 from ms365sync.models import MirrorFile, RemoteFile, RunCounters
 from ms365sync.outputs.changelog import TargetInfo, timestamp
 from ms365sync.outputs.logstream import LogDocument
-from ms365sync.state.meta import Deferral
 from ms365sync.state.store import StageSummary, StateStore
-from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut, structure
+from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut
 from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.budget import SweepBudget
 from ms365sync.sync.claims import LibraryClaims
@@ -48,7 +44,8 @@ from ms365sync.sync.preview import Previewer
 from ms365sync.sync.report import LogBuilder
 from ms365sync.sync.result import SyncResult
 from ms365sync.sync.stop import Stop, Stopped
-from ms365sync.target import DB_NAME, PERMISSIONS_FILE, SweepKind, TargetSpec
+from ms365sync.sync.sweeps import SweepPlan, Sweeps
+from ms365sync.target import DB_NAME, PERMISSIONS_FILE, TargetSpec
 
 __all__ = ["Syncer"]
 
@@ -80,6 +77,7 @@ class Syncer:
         self.mirror = Mirror(spec.local_root)
         self.counters = RunCounters()
         self.stop = stop
+        self.sweeps = Sweeps(client, spec, budget, stop, self.counters.notes)
         self.interrupted = False  # a stop left work undone
         self._baseline: recovery.Baseline | None = None  # set when the state was rebuilt
         self.refused: SafetyError | None = None  # the guard a dry run went past
@@ -278,7 +276,7 @@ class Syncer:
         state: StateStore,
         target: Resolved,
         listing: Round,
-        sweep: _Sweep,
+        sweep: SweepPlan,
         run_id: str,
         *,
         dry: bool,
@@ -382,80 +380,17 @@ class Syncer:
 
     def _sweep(
         self, state: StateStore, target: Resolved, listing: Round, now: float, *, dry: bool
-    ) -> _Sweep:
-        """The permission sweep this run makes, if one is due and the budget allows it; a
-        structure sweep's enumeration is made here, before the run's transaction (a full
-        listing needs none: it marked every root already)."""
-        meta = state.meta
-        kind = self.spec.permissions.kind_due(meta.last_sweep, meta.last_full_sweep, now)
-        if kind is None:
-            return _Sweep(None)
-        if kind == "structure" and not self._honours_hierarchy(state, listing):
-            self.counters.notes.append(
-                "the service marks no permission roots (hierarchical sharing): a full sweep "
-                "instead of a structure sweep"
-            )
-            kind = "full"
-        deferral = self._granted(state, kind, now, dry)
-        if deferral is not None:
-            return _Sweep(None, deferral=deferral)
-        enumeration = None
-        if kind == "structure" and not listing.full:
-            try:
-                enumeration = structure.enumerate_roots(
-                    self.client,
-                    state,
-                    target.drive_id,
-                    page_size=self.spec.page_size,
-                    pace=self._pace(dry),
-                    stop=self.stop,
-                )
-            except (GraphError, TransportError) as exc:
-                # The run's own work does not depend on the sweep: it goes on, and the
-                # sweep, not recorded as done, is due again next run.
-                logger.warning("{}: structure sweep failed: {}", self.spec.name, exc)
-                self.counters.notes.append(f"structure sweep left for the next run: {exc}")
-                return _Sweep(None)
-            if not enumeration.root_marked:
-                # Without the root's mark the service sent no marks this time (it has
-                # dropped them before, graph-facts §5.10): taking them would make every
-                # file inherit from the library's root. Every file is read instead.
-                logger.warning("{}: the structure listing marked no roots", self.spec.name)
-                self.counters.notes.append(
-                    "the structure listing came without permission-root marks: a full sweep instead"
-                )
-                deferral = self._granted(state, "full", now, dry)
-                if deferral is not None:
-                    return _Sweep(None, deferral=deferral)
-                return _Sweep("full", pace=self._pace(dry))
-        return _Sweep(kind, enumeration, pace=self._pace(dry))
-
-    def _granted(
-        self, state: StateStore, kind: SweepKind, now: float, dry: bool
-    ) -> Deferral | None:
-        """Ask the budget for a `kind` sweep; the deferral if it refused (None: go ahead)."""
-        if self.budget is None or dry:
-            return None
-        grant = self.budget.request(self.spec.name, kind, self._estimate(state, kind), now)
-        if grant.ok:
-            return None
-        logger.warning("{}: permission sweep deferred: {}", self.spec.name, grant.reason)
-        self.counters.notes.append(f"permission sweep deferred: {grant.reason}")
-        when = grant.retry_at if grant.retry_at is not None else -1.0
-        return Deferral(when, kind, grant.reason)
-
-    def _pace(self, dry: bool) -> Callable[[float], float] | None:
-        """What paces this run's sweep to its share of the one-minute budget (None: nothing,
-        without a budget or in a dry run)."""
-        return None if self.budget is None or dry else self.budget.pace
-
-    def _estimate(self, state: StateStore, kind: SweepKind) -> float:
-        """The resource units a `kind` sweep of the committed tree costs, about."""
-        structure_reads, full_reads = state.sweep_reads()
-        if kind == "full":
-            return full_reads * permissions.RU_PER_READ
-        pages = -(-state.item_count() // self.spec.page_size)
-        return structure.enumeration_units(pages) + structure_reads * permissions.RU_PER_READ
+    ) -> SweepPlan:
+        """The permission sweep this run makes (`sync.sweeps`), planned before the run's
+        transaction."""
+        return self.sweeps.plan(
+            state,
+            target.drive_id,
+            full_listing=listing.full,
+            hierarchical=self._honours_hierarchy(state, listing),
+            now=now,
+            dry=dry,
+        )
 
     def _refresh_permissions(
         self,
@@ -463,7 +398,7 @@ class Syncer:
         target: Resolved,
         listing: Round,
         summary: StageSummary,
-        sweep: _Sweep,
+        sweep: SweepPlan,
         *,
         now: float,
     ) -> dict[str, str]:
@@ -488,25 +423,7 @@ class Syncer:
             stop=self.stop,
         )
         self.counters.permission_reads = outcome.read
-        if sweep.kind is not None:
-            # Done also when some reads failed: those are retried by the next run like any
-            # failed read (and their files reported as errors until then), which is what
-            # sweeping again would do for them, without reading every other root again.
-            spent = outcome.read * permissions.RU_PER_READ
-            if sweep.enumeration is not None:
-                spent += sweep.enumeration.resource_units
-            state.set_last_sweep(now)
-            if sweep.kind == "full":
-                state.set_last_full_sweep(now)
-            state.record_sweep(now, sweep.kind, spent)
-            paced = outcome.paced + (sweep.enumeration.paced if sweep.enumeration else 0.0)
-            self.counters.notes.append(_swept(sweep.kind, outcome, spent, paced))
-        if sweep.kind or summary.reported or summary.removed or not meta.sweep_estimates:
-            structure_ru, full_ru = (
-                self._estimate(state, "structure"),
-                self._estimate(state, "full"),
-            )
-            state.set_sweep_estimates(structure_ru, full_ru)
+        self.sweeps.record(state, sweep, outcome, summary, now)
         return outcome.failed
 
     def _marks_dropped(self, state: StateStore, listing: Round) -> bool:
@@ -561,35 +478,3 @@ class Syncer:
             give_up=self.spec.download_give_up,
             stop=self.stop,
         )
-
-
-@dataclass(frozen=True)
-class _Sweep:
-    """The sweep a run makes (`kind`; None: none), its staged structure enumeration, a due
-    sweep the budget deferred, and what paces the sweep's requests."""
-
-    kind: SweepKind | None
-    enumeration: structure.Enumeration | None = None
-    deferral: Deferral | None = None
-    pace: Callable[[float], float] | None = None  # the budget's pacing, for a real run
-
-
-def _swept(
-    kind: SweepKind, outcome: permissions.PermissionOutcome, spent: float, paced: float
-) -> str:
-    """The run's note on its sweep: what it read, what it cost, how long it waited."""
-    reads = f"{outcome.read} {'item' if outcome.read == 1 else 'items'}"
-    change = outcome.structure
-    roots = (
-        f"; {change.roots} marked as permission roots, {change.became} new, "
-        f"{change.ceased} no longer roots"
-        if change is not None
-        else ""
-    )
-    failed = len(outcome.failed)
-    retried = f"; {failed} of the reads failed and are retried next run" if failed else ""
-    waited = f", paced for {paced:,.0f} s to its share of the minute budget" if paced else ""
-    return (
-        f"{kind} permission sweep: read the permissions of {reads}{roots}{retried}; "
-        f"about {spent:,.0f} RU{waited}"
-    )
