@@ -194,37 +194,27 @@ class Coordinator:
         how: tuple[bool, bool],  # dry_run, force
         stop: Stop | None,
     ) -> SyncResult:
-        with logger.contextualize(target=target.name):  # every line of this target names it
-            return self._sync_one(target, claims, budget, how, stop)
-
-    def _sync_one(
-        self,
-        target: Target,
-        claims: LibraryClaims,
-        budget: SweepBudget | None,
-        how: tuple[bool, bool],  # dry_run, force
-        stop: Stop | None,
-    ) -> SyncResult:
         dry_run, force = how
-        try:
-            if stop is not None and stop.requested:
-                logger.debug("{}: not started: stopping", target.name)
-                return SyncResult(target.name, ok=True, dry_run=dry_run, interrupted=True)
-            progress = self.progress(target) if self.progress is not None else None
-            syncer = Syncer(
-                target.spec,
-                self.client,
-                progress=progress,
-                claims=claims,
-                budget=budget,
-                stop=stop,
-            )
-            return syncer.sync(dry_run=dry_run, force=force)
-        except MS365SyncError as exc:  # a failure outside the syncer's own handling
-            logger.error("{}: {}", target.name, exc)
-            return SyncResult(target.name, ok=False, dry_run=dry_run, error=exc)
-        finally:
-            claims.settle(target.name)  # also when it never got as far as claiming
+        with logger.contextualize(target=target.name):  # every line of this target names it
+            try:
+                if stop is not None and stop.requested:
+                    logger.debug("{}: not started: stopping", target.name)
+                    return SyncResult(target.name, ok=True, dry_run=dry_run, interrupted=True)
+                progress = self.progress(target) if self.progress is not None else None
+                syncer = Syncer(
+                    target.spec,
+                    self.client,
+                    progress=progress,
+                    claims=claims,
+                    budget=budget,
+                    stop=stop,
+                )
+                return syncer.sync(dry_run=dry_run, force=force)
+            except MS365SyncError as exc:  # a failure outside the syncer's own handling
+                logger.error("{}: {}", target.name, exc)
+                return SyncResult(target.name, ok=False, dry_run=dry_run, error=exc)
+            finally:
+                claims.settle(target.name)  # also when it never got as far as claiming
 
     @staticmethod
     def _hook(target: Target, result: SyncResult) -> str | None:
