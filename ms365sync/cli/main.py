@@ -314,22 +314,40 @@ class LazyGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        """click's `main`; with --json a usage error also prints its one JSON document."""
+        """click's `main`, with click's own errors (usage errors above all) printed as the
+        rest of the CLI prints errors, and with --json as one JSON document too."""
         arguments = list(args) if args is not None else sys.argv[1:]
         call = {"prog_name": prog_name, "complete_var": complete_var, **extra}
-        if "--json" not in arguments:
-            return super().main(arguments, standalone_mode=standalone_mode, **call)
         try:
             done = super().main(arguments, standalone_mode=False, **call)
         except click.ClickException as error:
-            print_error_document(error.format_message(), error.exit_code)
+            if "--json" in arguments:
+                print_error_document(error.format_message(), error.exit_code)
             if not standalone_mode:
                 raise
-            error.show()
+            show_error(error)
             sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            if not standalone_mode:
+                raise
+            click.echo("ms365sync: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         if standalone_mode:
             sys.exit(done if isinstance(done, int) else EXIT_OK)
         return done
+
+
+def show_error(error: click.ClickException) -> None:
+    """One of click's errors as the CLI prints every error: for a usage error the usage
+    line first, then `ms365sync: error: ...` and a hint where to read more."""
+    hint = None
+    if isinstance(error, click.UsageError) and error.ctx is not None:
+        click.echo(error.ctx.get_usage(), err=True)
+        help_option = error.ctx.help_option_names[0] if error.ctx.help_option_names else "--help"
+        hint = f"see '{error.ctx.command_path} {help_option}'"
+    click.echo(f"ms365sync: error: {error.format_message()}", err=True)
+    if hint is not None:
+        click.echo(f"ms365sync: hint: {hint}", err=True)
 
 
 @click.group(
@@ -380,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as done:
         code = done.exit_code
     except click.ClickException as error:
-        error.show()
+        show_error(error)
         code = error.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("ms365sync: interrupted; every target was left consistent", err=True)

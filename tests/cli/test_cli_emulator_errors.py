@@ -35,7 +35,8 @@ def test_usage_errors_exit_2_with_the_ms365sync_prefix(
     code, lines = _invoke(*(arg.format(file=tenant) for arg in args), "--state-dir", str(tmp_path))
     assert code == 2
     assert lines[0].startswith("Usage: ms365sync emulator")
-    assert lines[-1].startswith("ms365sync: error: ") and words in lines[-1]
+    assert lines[1].startswith("ms365sync: error: ") and words in lines[1]
+    assert lines[2:] == ["ms365sync: hint: see 'ms365sync emulator serve -h'"] or args[0] != "serve"
     assert not any(line.startswith("Error:") for line in lines)
     assert not (tmp_path / "emulator.json").exists()
 

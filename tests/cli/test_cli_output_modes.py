@@ -248,3 +248,13 @@ def test_init_with_json_prints_one_document(tmp_path: Path) -> None:
     refused = _invoke("--json", "init", "--example", "--discover", "-o", str(tmp_path / "x"))
     assert refused.exit_code == 2
     assert "not both" in json.loads(refused.stdout)["error"]
+
+
+@pytest.mark.parametrize("args", [("--bogus",), ("status", "--bogus")], ids=["group", "command"])
+def test_a_usage_error_prints_as_every_other_error(args: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, list(args), prog_name="ms365sync")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Usage: ms365sync")
+    assert lines[1] == "ms365sync: error: No such option '--bogus'. Did you mean '--verbose'?"
+    assert lines[2].startswith("ms365sync: hint: see 'ms365sync") and len(lines) == 3
