@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ms365sync.outputs.changelog import ChangeLog
     from ms365sync.outputs.grants import GrantEntry, GrantsFile
     from ms365sync.sync.result import SyncResult
+    from ms365sync.sync.stop import Stop
     from ms365sync.target import Filters, PermissionPolicy, SiteRef, TargetSpec
 
 # A library stays quiet unless its user asks: the command line enables and configures it.
@@ -52,6 +53,7 @@ _HOMES = {
     "SQLiteCheckpointStore": "ms365sync.consumer.logconsumer",
     "SharePointSync": "ms365sync.compat",
     "SiteRef": "ms365sync.target",
+    "Stop": "ms365sync.sync.stop",
     "SyncResult": "ms365sync.sync.result",
     "TargetSpec": "ms365sync.target",
     "sync_target": "ms365sync.compat",
@@ -87,6 +89,7 @@ __all__ = [
     "SQLiteCheckpointStore",
     "SharePointSync",
     "SiteRef",
+    "Stop",
     "SyncResult",
     "TargetSpec",
     "__version__",

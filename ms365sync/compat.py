@@ -45,6 +45,7 @@ from ms365sync.quickxorhash import QuickXorHash
 from ms365sync.state.store import StateStore
 from ms365sync.sync.plan import same_content
 from ms365sync.sync.result import SyncResult
+from ms365sync.sync.stop import Stop
 from ms365sync.sync.syncer import Syncer
 from ms365sync.target import (
     DB_NAME,
@@ -64,14 +65,21 @@ FileInfo = dict[str, Any]
 
 
 def sync_target(
-    spec: TargetSpec, client: GraphClient, *, dry_run: bool = False, force: bool = False
+    spec: TargetSpec,
+    client: GraphClient,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    stop: Stop | None = None,
 ) -> SyncResult:
     """Sync one target once; failures are in `SyncResult.error`, never raised.
 
     A dry run returns the change log a real run would write and touches nothing on disk;
-    `force` lets a run delete more than the max-delete guard allows.
+    `force` lets a run delete more than the max-delete guard allows. `stop.request(...)`,
+    from any thread, ends the run as a signal ends the command's (no new download, the ones
+    in flight get the stop's grace, what completed is recorded: `SyncResult.interrupted`).
     """
-    return Syncer(spec, client).sync(dry_run=dry_run, force=force)
+    return Syncer(spec, client, stop=stop).sync(dry_run=dry_run, force=force)
 
 
 def _policy(value: PermissionPolicy | str | float) -> PermissionPolicy:
@@ -239,7 +247,9 @@ class SharePointSync:
 
     # ------------------------------------------------------------------ 0.3.x API
 
-    def sync(self, *, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
+    def sync(
+        self, *, dry_run: bool = False, force: bool = False, stop: Stop | None = None
+    ) -> dict[str, Any]:
         """Sync once and return the changes, as 0.3.x did.
 
         Keys: added, modified, deleted, permission_changed (library-relative paths; a move
@@ -249,7 +259,7 @@ class SharePointSync:
         Raises:
             MS365SyncError: the sync failed (nothing was reported; see the error's hint).
         """
-        result = sync_target(self.spec, self.client, dry_run=dry_run, force=force)
+        result = sync_target(self.spec, self.client, dry_run=dry_run, force=force, stop=stop)
         return changes_dict(result)
 
     def get_sharepoint_files(self) -> dict[str, FileInfo]:

@@ -22,6 +22,7 @@ PUBLIC = [
     "SQLiteCheckpointStore",
     "SharePointSync",
     "SiteRef",
+    "Stop",
     "SyncResult",
     "TargetSpec",
     "__version__",

@@ -223,6 +223,21 @@ def test_typed_api(world: World) -> None:
     assert again.ok and again.log is not None and not again.log.has_changes
 
 
+def test_a_stop_ends_a_library_run_as_a_signal_ends_the_commands(tmp_path: Path) -> None:
+    """A stop requested before the run (as from another thread) records nothing; the next
+    run does everything."""
+    world = make_world(tmp_path)
+    stop = ms365sync.Stop(grace=0.0)
+    stop.request("the application is shutting down")
+    with world.client() as client:
+        stopped = sync_target(world.spec(), client, stop=stop)
+        assert stopped.ok and stopped.interrupted and stopped.log_path is None
+        assert not (world.root / "data").exists()
+        done = sync_target(world.spec(), client)
+    assert done.ok and not done.interrupted and done.log is not None
+    assert set(done.log.changes.added) == set(FIRST_FILES)
+
+
 def test_public_names() -> None:
     for name in ("SharePointSync", "sync_target", "TargetSpec", "SyncResult", "SiteRef"):
         assert name in ms365sync.__all__
