@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode
 
 from ms365sync.emulator.control.settings import FAULT_KINDS, FaultConfig
@@ -59,6 +60,13 @@ class SeededDraws:
         )
 
 
+# The faults a front door (Graph's, SharePoint REST's) draws for a request, in this order:
+# each decision is seeded, so the order is part of which request gets which fault. A
+# member of a $batch is never dropped alone (its envelope is, in the batch handler).
+FRONT_DOOR_FAULTS = ("expire-token", "drop", "503", "429", "500")
+BATCH_MEMBER_FAULTS = ("expire-token", "503", "429", "500")
+
+
 class FaultInjector:
     """Decides, per request and fault kind, whether to inject that fault; counts what it injected.
 
@@ -103,6 +111,15 @@ class FaultInjector:
         with self._lock:
             self._injected[kind] += 1
         return shape
+
+    def first(self, kinds: Iterable[str], request: Request) -> str | None:
+        """The first of `kinds`, drawn in order, injected into this request (None: none),
+        noted in `request.context["fault"]`: how a front door picks its fault."""
+        for kind in kinds:
+            if self.should(kind, request):
+                request.context["fault"] = kind
+                return kind
+        return None
 
     def stats(self) -> dict[str, int]:
         """Faults injected so far, per kind (every kind listed)."""

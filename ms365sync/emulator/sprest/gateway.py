@@ -13,6 +13,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from ms365sync.emulator.control.faults import FRONT_DOOR_FAULTS
 from ms365sync.emulator.login.directory import AppRegistration
 from ms365sync.emulator.login.tokens import (
     GRAPH_AUDIENCES,
@@ -119,20 +120,16 @@ class SharePointGateway:
 
     def _faults(self, request: Request, claims: dict[str, Any]) -> Response | None:
         faults = self.app.faults
-        if faults.should("expire-token", request):
-            request.context["fault"] = "expire-token"
+        kind = faults.first(FRONT_DOOR_FAULTS, request)
+        if kind == "expire-token":
             self.app.tokens.revoke(claims)
             raise _expired(claims)
-        if faults.should("drop", request):
-            request.context["fault"] = "drop"
+        if kind == "drop":
             return Response(0, drop=True)
-        retry_after = (("Retry-After", str(faults.config.retry_after)),)
-        for kind in ("503", "429"):
-            if faults.should(kind, request):
-                request.context["fault"] = kind
-                raise Throttled(int(kind), headers=retry_after)
-        if faults.should("500", request):
-            request.context["fault"] = "500"
+        if kind in ("503", "429"):
+            retry_after = (("Retry-After", str(faults.config.retry_after)),)
+            raise Throttled(int(kind), headers=retry_after)
+        if kind == "500":
             raise ServerError()
         return None
 

@@ -14,7 +14,12 @@ from email.utils import formatdate
 from typing import Any
 
 from ms365sync.emulator.control.endpoints import ControlService
-from ms365sync.emulator.control.faults import FaultInjector, SeededDraws
+from ms365sync.emulator.control.faults import (
+    BATCH_MEMBER_FAULTS,
+    FRONT_DOOR_FAULTS,
+    FaultInjector,
+    SeededDraws,
+)
 from ms365sync.emulator.control.requestlog import LogEntry, RequestLog, redact_query
 from ms365sync.emulator.control.settings import EmulatorConfig
 from ms365sync.emulator.control.throttle import Throttle
@@ -296,21 +301,17 @@ class EmulatorApp:
 
     def _graph_faults(self, request: Request, in_batch: bool) -> Response | None:
         """Inject the Graph faults; returns a dropped response or raises the fault's error."""
-        faults = self.faults
-        if faults.should("expire-token", request):
-            request.context["fault"] = "expire-token"
+        kinds = FRONT_DOOR_FAULTS if not in_batch else BATCH_MEMBER_FAULTS
+        kind = self.faults.first(kinds, request)
+        if kind == "expire-token":
             self.tokens.revoke(request.context["claims"])
             raise unauthenticated("Access token has expired or is not yet valid.")
-        if not in_batch and faults.should("drop", request):
-            request.context["fault"] = "drop"
+        if kind == "drop":
             return Response(0, drop=True)
-        retry_after = (("Retry-After", str(faults.config.retry_after)),)
-        for kind in ("503", "429"):
-            if faults.should(kind, request):
-                request.context["fault"] = kind
-                raise throttled(int(kind), retry_after)
-        if faults.should("500", request):
-            request.context["fault"] = "500"
+        if kind in ("503", "429"):
+            retry_after = (("Retry-After", str(self.faults.config.retry_after)),)
+            raise throttled(int(kind), retry_after)
+        if kind == "500":
             raise GeneralException()
         return None
 
