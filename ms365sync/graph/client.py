@@ -30,7 +30,7 @@ from ms365sync.graph.types import (
 )
 from ms365sync.target import DOWNLOAD_GIVE_UP_S
 
-__all__ = ["DELTA_SELECT", "PREFER_SHARING", "GraphClient"]
+__all__ = ["DELTA_SELECT", "PREFER_SHARING", "RU_LIST", "RU_PERMISSIONS", "RU_READ", "GraphClient"]
 
 # Everything the sync reads from a delta item. `deleted` must be selected or the deleted facet
 # is stripped from delta results (graph-facts §3.7); `path` is never returned by delta anyway.
@@ -62,7 +62,7 @@ PREFER_SHARING: Final = (
 )
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # Resource units per request (graph-facts §9.2): used to pace requests against the tenant budget.
-_RU_READ, _RU_LIST, _RU_PERMISSIONS = 1.0, 2.0, 5.0
+RU_READ, RU_LIST, RU_PERMISSIONS = 1.0, 2.0, 5.0
 
 
 def _id_segment(value: str) -> str:
@@ -151,7 +151,7 @@ class GraphClient:
         return parse_object(self._transport.request("GET", url_or_path, params=params))
 
     def iter_collection(
-        self, url_or_path: str, params: Params | None = None, *, cost: float = _RU_LIST
+        self, url_or_path: str, params: Params | None = None, *, cost: float = RU_LIST
     ) -> Iterator[JsonObject]:
         """Every item of a paged collection, following `@odata.nextLink` verbatim.
 
@@ -274,7 +274,7 @@ class GraphClient:
         if link is None:
             params = {"$select": ",".join(select), "$top": page_size}
         while True:
-            cost = _RU_READ if "token" in url else _RU_LIST
+            cost = RU_READ if "token" in url else RU_LIST
             response = self._transport.request(
                 "GET", url, params=params, headers=headers, cost=cost
             )
@@ -292,7 +292,7 @@ class GraphClient:
 
     # --- batching and permissions ----------------------------------------------------------
 
-    def batch(self, urls: Mapping[str, str], *, cost: float = _RU_READ) -> dict[str, BatchResult]:
+    def batch(self, urls: Mapping[str, str], *, cost: float = RU_READ) -> dict[str, BatchResult]:
         """GET many URLs through `$batch` (key -> URL, relative or absolute); key -> result.
 
         Failed entries are retried on their own (after the largest Retry-After among them);
@@ -315,7 +315,7 @@ class GraphClient:
         """
         drive = _id_segment(drive_id)
         urls = {item: f"/drives/{drive}/items/{_id_segment(item)}/permissions" for item in item_ids}
-        results = run_batch(self._transport, urls, cost_per_request=_RU_PERMISSIONS)
+        results = run_batch(self._transport, urls, cost_per_request=RU_PERMISSIONS)
         return {item: self._permissions_of(result, urls[item]) for item, result in results.items()}
 
     def _permissions_of(
@@ -336,7 +336,7 @@ class GraphClient:
         entries: list[Permission] = []
         next_url: str | None = url
         while next_url is not None:
-            response = self._transport.request("GET", next_url, cost=_RU_PERMISSIONS)
+            response = self._transport.request("GET", next_url, cost=RU_PERMISSIONS)
             page = parse_model(PermissionPage, response)
             entries.extend(page.value)
             next_url = page.next_link

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from ms365sync.graph.client import GraphClient
+from ms365sync.graph.batch import MAX_BATCH_SIZE
+from ms365sync.graph.client import RU_PERMISSIONS, GraphClient
 from ms365sync.graph.convert import permission_set
 from ms365sync.models import PermissionSet
 from ms365sync.state.store import StageSummary, StateStore, StructureChange
@@ -24,8 +25,7 @@ from ms365sync.sync.stop import Stop, Stopped
 from ms365sync.target import SweepKind
 
 CHUNK = 400  # item ids per permissions_batch call (20 per $batch inside)
-RU_PER_READ = 5.0  # a permission read, also inside $batch (graph-facts §9.2, §7.3)
-BATCH = 20  # requests per $batch (graph-facts §7.1)
+RU_PER_READ = RU_PERMISSIONS  # a permission read, also inside $batch (graph-facts §7.3)
 
 
 @dataclass
@@ -126,7 +126,7 @@ class _Reader:
         if item_ids:
             logger.debug("reading the permissions of {} items", len(item_ids))
         # Paced reads go one $batch at a time, so that no wait is longer than one needs.
-        step = CHUNK if self.pace is None else BATCH
+        step = CHUNK if self.pace is None else MAX_BATCH_SIZE
         for start in range(0, len(item_ids), step):
             chunk = item_ids[start : start + step]
             self._check_stop()

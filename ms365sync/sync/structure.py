@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from ms365sync.errors import DeltaExpiredError
-from ms365sync.graph.client import GraphClient
+from ms365sync.graph.client import RU_LIST, RU_READ, GraphClient
 from ms365sync.state.store import StateStore
 from ms365sync.sync.stop import Stop, Stopped
 
@@ -25,7 +25,7 @@ STRUCTURE_SELECT = ("id", "root", "shared", "deleted")
 # A delta request without a token costs 2 RU (graph-facts §9.2); the pages after the first
 # follow a nextLink that carries a token, charged as delta with a token (1 RU) by the
 # transport's pacing and by the emulator alike.
-RU_FIRST_PAGE, RU_NEXT_PAGE = 2.0, 1.0
+RU_FIRST_PAGE, RU_NEXT_PAGE = RU_LIST, RU_READ
 
 
 def enumeration_units(pages: int) -> float:
