@@ -131,7 +131,13 @@ class Sweeps:
         now: float,
     ) -> None:
         """What the run's sweep did, in the run's transaction: when, of which kind, what it
-        cost, and what a sweep of the tree as it is now would cost."""
+        cost, a sweep the budget deferred, and what a sweep of the tree as it is now would
+        cost."""
+        if state.meta.last_sweep is None:
+            # The first full listing counts as a sweep of either kind: every root is read.
+            state.set_last_sweep(now)
+            state.set_last_full_sweep(now)
+        state.set_sweep_deferred(plan.deferral)
         if plan.kind is not None:
             # Done also when some reads failed: those are retried by the next run like any
             # failed read (their files reported as errors until then), which is what

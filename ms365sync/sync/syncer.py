@@ -404,12 +404,6 @@ class Syncer:
     ) -> dict[str, str]:
         """Read what the sweep and the hints ask for; the ids that failed."""
         hierarchical = self._hierarchical(state, listing)
-        meta = state.meta
-        if meta.last_sweep is None:
-            # The first full listing counts as a sweep of either kind: every root is read.
-            state.set_last_sweep(now)
-            state.set_last_full_sweep(now)
-        state.set_sweep_deferred(sweep.deferral)
         outcome = permissions.refresh(
             self.client,
             state,
