@@ -29,22 +29,23 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO
 
 from loguru import logger
 
-from ms365sync.errors import DownloadError, LocalStorageError, MS365SyncError, NotFoundError
+from ms365sync.errors import LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
-from ms365sync.graph.convert import iso
 from ms365sync.localfs.mirror import Mirror, timestamp_ns
 from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.fetch import Fetcher, Verification
+from ms365sync.sync.issues import Cause, describe, of_failure
 from ms365sync.sync.stop import Abandoned, Stop
 from ms365sync.sync.workers import run_each
-from ms365sync.target import DOWNLOAD_GIVE_UP_S
+from ms365sync.target import DOWNLOAD_GIVE_UP_S, VerifyMode
 
 MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
 _CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
@@ -61,6 +62,8 @@ class Done:
     error: str | None = None
     adopted: bool = False  # the right content was already on disk
     downloaded: int = 0  # bytes
+    cause: Cause | None = None  # of an error (None: the plan's own, or unclassified)
+    verification: Verification | None = None  # how far new content was checked, if not fully
 
 
 @dataclass
@@ -68,6 +71,7 @@ class _Fetched:
     remote: RemoteFile
     temp: TempFile | None  # None: already in place (adopted, or committed in phase 1)
     downloaded: int = 0
+    verification: Verification | None = None
 
 
 @dataclass
@@ -94,6 +98,7 @@ class Applier:
     give_up: float = DOWNLOAD_GIVE_UP_S  # seconds a download may fail without getting further
     urls: DownloadUrls = field(default_factory=DownloadUrls, repr=False)  # listed, signed
     stop: Stop | None = None  # a requested stop starts no more downloads
+    verify: VerifyMode = "consistent"  # how downloads are checked (sync.fetch)
     interrupted: bool = False  # a stop left some of the actions of an `apply` undone
     _claimed: dict[str, str] = field(default_factory=dict)  # local path -> item id recorded there
     _deleted: frozenset[str] = frozenset()  # local paths of records this plan deletes
@@ -173,8 +178,11 @@ class Applier:
                 if not exc.in_the_way:
                     raise
                 failed[action.item_key] = Done(action, error=str(exc))
-            except (MS365SyncError, _RefusedError) as exc:
-                failed[action.item_key] = Done(action, error=str(exc))
+            except _RefusedError as exc:
+                failed[action.item_key] = Done(action, error=str(exc), cause=Cause.LOCAL)
+            except MS365SyncError as exc:
+                cause = of_failure(exc)
+                failed[action.item_key] = Done(action, error=describe(cause, exc), cause=cause)
             if self.progress.on_file is not None:
                 self.progress.on_file(1)
 
@@ -217,47 +225,23 @@ class Applier:
             return _Fetched(remote, None)
         if remote.local_path in self.foreign:
             raise _RefusedError(in_the_way(remote))
-        for attempt in (1, 2):
-            with self._writing():
-                temp = self.mirror.open_temp(remote.local_path)
-            try:
-                info = self.client.download(
-                    self.drive_id,
-                    remote.item_id,
-                    self._fenced(temp),
-                    expected_size=remote.size,
-                    expected_hash=remote.quick_xor_hash,
-                    url=url,
-                    give_up=self.give_up,
-                    name=remote.path,
-                )
-            except DownloadError as exc:
-                self._drop(temp)
-                if attempt == 2 or not exc.content_changed:
-                    raise  # a download that gave up is tried again by the next run, not now
-                # The file changed after it was listed: take its current version, through
-                # /content (the listed URL may still serve what was listed).
-                remote, url = self._reread(remote), None
-                continue
-            except BaseException:
-                self._drop(temp)
-                raise
-            if self.progress.on_bytes is not None:
-                self.progress.on_bytes(info.size)
-            return _Fetched(remote, temp, info.size)
-        raise AssertionError("unreachable")
+        fetcher = Fetcher(
+            self.client,
+            self.mirror,
+            self.drive_id,
+            verify=self.verify,
+            give_up=self.give_up,
+            writing=self._writing,
+            fenced=self._fenced,
+        )
+        got = fetcher.fetch(remote, url)
+        if self.progress.on_bytes is not None:
+            self.progress.on_bytes(got.size)
+        return _Fetched(got.remote, got.temp, got.size, got.verification)
 
     def _fenced(self, temp: TempFile) -> BinaryIO:
         """The temporary file, its writes through the stop's fence (when there is a stop)."""
         return temp.file if self.stop is None else self.stop.fenced(temp.file)
-
-    def _drop(self, temp: TempFile) -> None:
-        """Discard a temporary file, unless the fence is closed (the journal has it)."""
-        try:
-            with self._writing():
-                self.mirror.discard(temp)
-        except Abandoned:
-            pass
 
     def _landed(self, action: Action, entry: _Fetched) -> _Fetched:
         """Rename new files into place now; keep replacements staged.
@@ -300,19 +284,6 @@ class Applier:
             with self._lock:
                 self._inherited.add(remote.local_path)
         return there
-
-    def _reread(self, remote: RemoteFile) -> RemoteFile:
-        item = self.client.get_item(self.drive_id, remote.item_id)
-        if item.file is None:
-            raise NotFoundError(f"item {remote.item_id} is no longer a file", status=404)
-        return replace(
-            remote,
-            size=item.size or 0,
-            ctag=item.c_tag,
-            etag=item.e_tag,
-            quick_xor_hash=item.quick_xor_hash,
-            modified=iso(item.last_modified_date_time),
-        )
 
     def _discard_all(self, fetched: Sequence[_Fetched]) -> None:
         for entry in fetched:
@@ -388,6 +359,7 @@ class Applier:
             self.mirror.commit(entry.temp, entry.remote.local_path, mtime=_mtime(entry.remote))
         result = self._record(action, entry.remote, fresh=entry.temp is not None)
         result.adopted, result.downloaded = adopted, entry.downloaded
+        result.verification = entry.verification
         return result
 
     def _touch(self, action: Action) -> Done:
@@ -403,10 +375,14 @@ class Applier:
         if stat is None:
             return Done(action, error="the local file disappeared during the run")
         placed = stat.ino if fresh else action.mirror.ino if action.mirror else None
+        # The copy's own size: what this run placed, else what the record says it is (a
+        # local edit is not taken for the mirror's copy, it is repaired).
+        size = stat.size if fresh else action.mirror.local_size if action.mirror else None
         wanted = _mtime(remote)
         if stat.mtime_ns != timestamp_ns(wanted):
             stat = self.mirror.set_mtime(remote.local_path, wanted, placed=placed)
-        return Done(action, record=MirrorFile.placed(remote, stat.mtime_ns, stat.ino))
+        record = MirrorFile.placed(remote, stat.mtime_ns, stat.ino, local_size=size)
+        return Done(action, record=record)
 
 
 class _RefusedError(Exception):
@@ -456,7 +432,7 @@ def _destination(action: Action) -> str:
 
 def untouched(mirror: Mirror, record: MirrorFile) -> bool:
     """Whether the local file is still exactly as ms365sync left it."""
-    return as_recorded(mirror.stat(record.local_path), record.size, record.mtime_ns)
+    return as_recorded(mirror.stat(record.local_path), record.disk_size, record.mtime_ns)
 
 
 def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:

@@ -10,7 +10,7 @@ ms365sync placed and those it did not (which it never deletes or overwrites).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import LocalStat, PermissionSet, RemoteFile, path_key
 from ms365sync.state.store import StateStore, TreeRow
+from ms365sync.sync.issues import Cause
 from ms365sync.target import Filters
 
 Lookup = Callable[[str | None], PermissionSet | None]
@@ -30,6 +31,8 @@ class Left(enum.Enum):
     EXCLUDED = "excluded"  # outside the filters
     FAILED = "failed"  # cannot be mirrored (unsafe name, collision): reported as an error
     MAPPED = "mapped"  # mirrored, under a safe local name that differs from its path
+    SKIPPED = "skipped"  # not fetched on purpose (malware, inside a package): its record kept
+    WAITING = "waiting"  # failed for good with this version: not asked for, record kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class Note:
     item_id: str
     path: str
     reason: str = ""
+    cause: Cause | None = None  # of a skip
+    ctag: str | None = None  # the version a skip or a wait is about
 
 
 Entry = RemoteFile | Note
@@ -53,6 +58,8 @@ class RemoteNotes:
     excluded: set[str] = field(default_factory=set)  # item ids outside the filters
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (item, reason)
     mapped: dict[str, str] = field(default_factory=dict)  # path -> why its local name differs
+    skipped: dict[str, Note] = field(default_factory=dict)  # path -> the skip's note
+    waiting: set[str] = field(default_factory=set)  # item ids held back (`sync.issues`)
 
     def files(self, entries: Iterable[Entry]) -> Iterator[RemoteFile]:
         """The files among `entries`, noting the remarks on the way."""
@@ -70,6 +77,10 @@ class RemoteNotes:
             self.excluded.add(note.item_id)
         elif note.left is Left.FAILED:
             self.errors[note.path] = (note.item_id, note.reason)
+        elif note.left is Left.SKIPPED:
+            self.skipped[note.path] = note
+        elif note.left is Left.WAITING:
+            self.waiting.add(note.item_id)
         else:
             self.mapped[note.path] = note.reason
 
@@ -82,25 +93,47 @@ class RemoteInventory:
     notes: RemoteNotes
 
 
+@dataclass(frozen=True)
+class Held:
+    """The files of the tree a run leaves alone (their mirror records untouched): those
+    inside packages (item id -> the package's key), when packages are not mirrored, and
+    those waiting after a lasting failure (item id -> its cause's word)."""
+
+    packages: Mapping[str, str] = field(default_factory=dict)
+    waiting: Mapping[str, str] = field(default_factory=dict)
+
+    def ids(self, flagged: Iterable[str]) -> set[str]:
+        """Every item id held, with the files the listing flags as malware."""
+        return {*self.packages, *self.waiting, *flagged}
+
+
 def remote_files(
-    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup
+    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup, held: Held | None = None
 ) -> RemoteInventory:
     """The files of the committed tree the mirror should hold, sorted by item id."""
     notes = RemoteNotes()
-    files = list(notes.files(scan_remote(state, filters, data_dir, lookup)))
+    files = list(notes.files(scan_remote(state, filters, data_dir, lookup, held)))
     return RemoteInventory(files, notes)
 
 
 def scan_remote(
-    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup
+    state: StateStore,
+    filters: Filters,
+    data_dir: Path,
+    lookup: Lookup,
+    held: Held | None = None,
 ) -> Iterator[Entry]:
     """The files of the committed tree the mirror should hold, sorted by item id, with a
-    `Note` for each file that is protected, excluded, in error or mapped to another name.
+    `Note` for each file that is protected, excluded, in error, skipped, waiting or mapped
+    to another name.
 
     A file whose path is not known yet keeps its mirror record untouched (protected): its
     folder was not listed, and deleting it would act on an incomplete picture. A file's path
-    is its key (`models.path_key`), which the filters see too.
+    is its key (`models.path_key`), which the filters see too. A file the listing flags as
+    malware, or inside a package (`held`), is skipped, and one waiting after a lasting
+    failure left alone: their mirror records stay as they are (graph-facts §17.4, §17.5).
     """
+    held = held or Held()
     taken: dict[str, str] = {}
     for row in state.tree_files():
         if row.segments is None:
@@ -111,7 +144,29 @@ def scan_remote(
         if not filters.accepts(path):
             yield Note(Left.EXCLUDED, row.item_id, path)
             continue
+        skip = _skip(row, path, held)
+        if skip is not None:
+            yield skip
+            continue
         yield from _mirrorable(row, path, data_dir, taken, permissions=lookup(row.perm_src))
+
+
+def _skip(row: TreeRow, path: str, held: Held) -> Note | None:
+    """The note of a file the run does not fetch on purpose, else None."""
+    if row.malware is not None:
+        said = f": {row.malware}" if row.malware else ""
+        why = f"SharePoint flags it as malware{said}; not downloaded, a local copy is kept"
+        return Note(Left.SKIPPED, row.item_id, path, why, Cause.MALWARE, row.ctag)
+    package = held.packages.get(row.item_id)
+    if package is not None:
+        why = (
+            f"inside the package {package!r} (a OneNote notebook or the like); not "
+            "mirrored unless include_packages = true"
+        )
+        return Note(Left.SKIPPED, row.item_id, path, why, Cause.PACKAGE, row.ctag)
+    if row.item_id in held.waiting:
+        return Note(Left.WAITING, row.item_id, path, held.waiting[row.item_id], ctag=row.ctag)
+    return None
 
 
 def _mirrorable(

@@ -38,6 +38,7 @@ from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.budget import SweepBudget
 from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.issues import IssueLedger
 from ms365sync.sync.listing import Round, list_changes
 from ms365sync.sync.plan import DeleteLimit
 from ms365sync.sync.preview import Previewer
@@ -159,7 +160,10 @@ class Syncer:
                 summary = state.apply_stage(full=listing.full, keep_marks=keep)
                 failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
                 lookup = permissions.effective(state, failed)
-                found = inputs.remote_files(state, self.spec.filters, self.spec.data_dir, lookup)
+                held = inputs.Held(packages=self._packages(state))
+                found = inputs.remote_files(
+                    state, self.spec.filters, self.spec.data_dir, lookup, held
+                )
             return found.files
         finally:
             state.close()
@@ -292,10 +296,14 @@ class Syncer:
         failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
         local = inputs.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
-        builder = LogBuilder(self.spec.data_dir)
-        if not failed and shortcut.unchanged(state, self.spec, local):
+        ledger = IssueLedger(
+            {row.item_id: row for row in state.errors()}, now, self.spec.retry_permanent_after
+        )
+        builder = LogBuilder(self.spec.data_dir, ledger)
+        if not failed and shortcut.unchanged(state, self.spec, local, now):
             logger.debug("{}: nothing changed since the last run converged", self.spec.name)
             tally, notes = batches.Tally(), inputs.RemoteNotes()
+            ledger.kept.update(ledger.stored)  # nothing was tried: every issue stays
         else:
             tally, notes = self._plan_and_apply(
                 state,
@@ -304,9 +312,13 @@ class Syncer:
                 urls=listing.urls,
                 lookup=permissions.effective(state, failed),
                 builder=builder,
+                held=self._held(state, ledger),
                 dry=dry,
                 force=force,
             )
+            ledger.kept.update(notes.waiting)
+        for note in notes.skipped.values():
+            builder.add_skip(note)
         for path, (item_id, reason) in notes.errors.items():
             builder.add_error(path, reason, item_id)
         self.counters.moved = tally.moved
@@ -316,7 +328,9 @@ class Syncer:
         self.counters.downloaded_bytes += tally.downloaded_bytes
         outcome = publish.Outcome(
             changed=tally.changed,
-            new_errors=bool(state.replace_errors(builder.error_rows(), now)),
+            # A changed record that reports nothing (a skip learnt a second way) is no news.
+            new_errors=bool(state.record_issues(ledger.current, ledger.kept, now))
+            and bool(builder.errors or builder.skipped),
         )
         if not dry:
             shortcut.mark(state, self.spec, notes, tally.clean, failed)
@@ -345,20 +359,29 @@ class Syncer:
         urls: DownloadUrls,
         lookup: inputs.Lookup,
         builder: LogBuilder,
+        held: inputs.Held,
         dry: bool,
         force: bool,
     ) -> tuple[batches.Tally, inputs.RemoteNotes]:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
         in a dry run, work out what acting would record), in batches; `urls` are the
-        listed ones. Returns the tally and the survey's remarks on the tree's files."""
+        listed ones; the `held` files (and those flagged as malware) keep their records.
+        Returns the tally and the survey's remarks on the tree's files."""
         spec = self.spec
         protected = state.unplaced_file_ids()
+        kept = held.ids(state.flagged_files())
 
         def remote_files() -> Iterator[inputs.Entry]:
-            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup)
+            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup, held)
 
         def mirror_files() -> Iterator[MirrorFile]:
-            return (m for m in state.mirror_files() if m.item_id not in protected)
+            # A held file now outside the filters is deleted as excluded all the same.
+            return (
+                m
+                for m in state.mirror_files()
+                if m.item_id not in protected
+                and (m.item_id not in kept or not spec.filters.accepts(m.path))
+            )
 
         streams = batches.Streams(remote_files, mirror_files, local.files)
         found = batches.survey(state, streams, urls)
@@ -377,6 +400,15 @@ class Syncer:
         applier = self._applier(target, local.foreign, urls, dry=dry)
         tally = batches.carry_out(state, streams, found, applier, builder, stop=self.stop)
         return tally, found.notes
+
+    def _packages(self, state: StateStore) -> dict[str, str]:
+        """The files inside packages the run leaves out (none with include_packages)."""
+        return {} if self.spec.include_packages else state.package_files()
+
+    def _held(self, state: StateStore, ledger: IssueLedger) -> inputs.Held:
+        """The files this run leaves alone: inside packages, or waiting (`sync.issues`)."""
+        versions = state.item_versions(ledger.stored)
+        return inputs.Held(packages=self._packages(state), waiting=ledger.waiting(versions))
 
     def _sweep(
         self, state: StateStore, target: Resolved, listing: Round, now: float, *, dry: bool
@@ -471,4 +503,5 @@ class Syncer:
             urls=urls,
             give_up=self.spec.download_give_up,
             stop=self.stop,
+            verify=self.spec.verify,
         )

@@ -114,9 +114,10 @@ def test_a_store_of_schema_1_gains_the_inode_column_and_keeps_its_records(
     for _ in range(2):
         state = StateStore(tmp_path / "state")
         try:
-            assert state.meta.schema_version == SCHEMA_VERSION == 3
+            assert state.meta.schema_version == SCHEMA_VERSION == 4
             [record] = state.mirror_files()
             assert record.path == "a.txt" and record.mtime_ns == 5 and record.ino is None
+            assert record.local_size is None
         finally:
             state.close()
 
