@@ -84,25 +84,24 @@ class Issue:
         return _KIND.get(self.cause, IssueKind.TRANSIENT)
 
 
+_DOWNLOAD_CAUSES = {
+    "content-mismatch": Cause.CONTENT_MISMATCH,
+    "content-unstable": Cause.CONTENT_UNSTABLE,
+    "gave-up": Cause.GAVE_UP,
+}
+
+
 def of_failure(exc: BaseException) -> Cause:
     """The cause of a per-file failure."""
     if isinstance(exc, DownloadError):
-        if exc.reason == "content-mismatch":
-            return Cause.CONTENT_MISMATCH
-        if exc.reason == "content-unstable":
-            return Cause.CONTENT_UNSTABLE
-        if exc.reason == "gave-up":
-            return Cause.GAVE_UP
+        return _DOWNLOAD_CAUSES.get(exc.reason, Cause.OTHER)
+    if not isinstance(exc, GraphError):
         return Cause.OTHER
-    if isinstance(exc, GraphError):
-        if exc.has_code("malwareDetected") or exc.has_code("virusSuspicious"):
-            return Cause.MALWARE_DETECTED
-        if exc.status == 423 or any(exc.has_code(code) for code in _LOCK_CODES):
-            return Cause.LOCKED
-        if isinstance(exc, NotFoundError):
-            return Cause.GONE
-        return Cause.REFUSED
-    return Cause.OTHER
+    if exc.has_code("malwareDetected") or exc.has_code("virusSuspicious"):
+        return Cause.MALWARE_DETECTED
+    if exc.status == 423 or any(exc.has_code(code) for code in _LOCK_CODES):
+        return Cause.LOCKED
+    return Cause.GONE if isinstance(exc, NotFoundError) else Cause.REFUSED
 
 
 def describe(cause: Cause, exc: BaseException) -> str:
