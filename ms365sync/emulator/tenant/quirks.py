@@ -62,6 +62,30 @@ def item_segments(item: Item) -> list[str]:
     return [*reversed(folders), item.name]
 
 
+def item_quirks(item: Item) -> tuple[str, ...]:
+    """The troublesome-item properties an item has, by name, in this order: "package",
+    "rewritten" or "unstable", "missing-hash" or "empty-hash", "malware", "checked-out",
+    "locked", "vanishes", "zero-byte"; () for a well-behaved item or a folder."""
+    names: list[str] = []
+    if item.package_type is not None:
+        names.append("package")
+    if item.content is None:
+        return tuple(names)
+    if item.served is not Served.AS_LISTED:
+        names.append(item.served.value)
+    if item.hashes is not Hashes.LISTED:
+        names.append(f"{item.hashes.value}-hash")
+    flags = (
+        ("malware", item.malware is not None),
+        ("checked-out", item.checked_out_by is not None),
+        ("locked", item.locked),
+        ("vanishes", item.vanishes),
+        ("zero-byte", item.content.size == 0),
+    )
+    names.extend(name for name, present in flags if present)
+    return tuple(names)
+
+
 class QuirkMutations(ItemMutations):
     """Putting the troublesome kinds of item into a library, and serving their downloads."""
 
