@@ -298,10 +298,6 @@ class Item:
         return self.package_type is not None
 
     @property
-    def is_file(self) -> bool:
-        return not self.is_folder
-
-    @property
     def size(self) -> int:
         return self.total_size
 
