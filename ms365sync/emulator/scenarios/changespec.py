@@ -129,10 +129,32 @@ def _checked_pdf(text: str) -> bytes:
     return documents.pdf_document(body, title=title)
 
 
-class FileSpec(ItemAddress, ContentSpec):
-    """A file to create: where, what, and optionally its MIME type."""
+ServedName = Literal["as-listed", "rewritten", "unstable"]
+HashesName = Literal["listed", "missing", "empty"]
+
+
+class FileQuirks(StrictModel):
+    """How a file trips sync tools (graph-facts §17); the defaults are a well-behaved file."""
+
+    served: ServedName = "as-listed"
+    hashes: HashesName = "listed"
+    malware: str | None = Field(default=None, min_length=1)
+    checked_out_by: str | None = Field(default=None, min_length=1)  # a user (email or id)
+    locked: bool = False
+    vanishes: bool = False
+
+
+class FileSpec(ItemAddress, ContentSpec, FileQuirks):
+    """A file to create: where, what, optionally its MIME type and its quirks."""
 
     mime_type: str | None = None
+
+
+class PackageSpec(ItemAddress):
+    """A package (a OneNote notebook, graph-facts §17.4) and the sections it holds."""
+
+    type: str = Field(default="oneNote", min_length=1)
+    sections: list[str] = Field(default_factory=lambda: ["Section 1.one"])
 
 
 # ----------------------------------------------------------------------------- changes
@@ -339,6 +361,51 @@ class DeleteLibrary(LibraryChange):
     op: Literal["delete_library"]
 
 
+class AddPackage(LibraryChange, PackageSpec):
+    op: Literal["add_package"]
+
+
+class FlagMalware(ItemChange):
+    op: Literal["flag_malware"]
+    description: str = Field(default="Malware detected", min_length=1)
+
+
+class ClearMalware(ItemChange):
+    op: Literal["clear_malware"]
+
+
+class CheckOut(ItemChange):
+    op: Literal["check_out"]
+    user: str  # email or id
+
+
+class CheckIn(ItemChange):
+    op: Literal["check_in"]
+
+
+class Lock(ItemChange):
+    op: Literal["lock"]
+
+
+class Unlock(ItemChange):
+    op: Literal["unlock"]
+
+
+class SetServed(ItemChange):
+    op: Literal["set_served"]
+    served: ServedName
+
+
+class SetHashes(ItemChange):
+    op: Literal["set_hashes"]
+    hashes: HashesName
+
+
+class SetVanishes(ItemChange):
+    op: Literal["set_vanishes"]
+    vanishes: bool = True
+
+
 Change = Annotated[
     AddFile
     | EditFile
@@ -370,6 +437,16 @@ Change = Annotated[
     | RequestResync
     | RevokeSiteAccess
     | RestoreSiteAccess
-    | DeleteLibrary,
+    | DeleteLibrary
+    | AddPackage
+    | FlagMalware
+    | ClearMalware
+    | CheckOut
+    | CheckIn
+    | Lock
+    | Unlock
+    | SetServed
+    | SetHashes
+    | SetVanishes,
     Field(discriminator="op"),
 ]

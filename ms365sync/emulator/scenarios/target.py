@@ -88,6 +88,11 @@ class Context:
             return self.target.item(drive, address.target)
 
 
+def describe(drive: Drive, text: str) -> str:
+    """One human line about a change, prefixed with the site and library it happened in."""
+    return f"{drive.site.name}/{drive.url_segment}: {text}"
+
+
 def _site_ref(target: Tenant, site: Site) -> str:
     """The site's path when that is unambiguous (it reads better in messages), else its id."""
     same_path = [other for other in target.sites.values() if other.path == site.path]
