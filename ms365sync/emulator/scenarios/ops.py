@@ -33,9 +33,7 @@ from ms365sync.emulator.scenarios.changespec import (
     DeleteLibrary,
     EditFile,
     ExpireDeltaTokens,
-    FileSpec,
     Grant,
-    ItemAddress,
     ItemChange,
     Move,
     RemoveGroupMember,
@@ -52,6 +50,7 @@ from ms365sync.emulator.scenarios.changespec import (
     RoleName,
     Touch,
 )
+from ms365sync.emulator.scenarios.filespec import FileSpec, ItemAddress
 from ms365sync.emulator.scenarios.target import Context, describe
 from ms365sync.emulator.tenant.content import BytesContent, Content
 from ms365sync.emulator.tenant.model import Drive, GroupKind, Role, Site

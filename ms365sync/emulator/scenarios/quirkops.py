@@ -15,17 +15,15 @@ from ms365sync.emulator.scenarios.changespec import (
     CheckIn,
     CheckOut,
     ClearMalware,
-    FileQuirks,
     FlagMalware,
-    ItemAddress,
     ItemChange,
     Lock,
-    PackageSpec,
     SetHashes,
     SetServed,
     SetVanishes,
     Unlock,
 )
+from ms365sync.emulator.scenarios.filespec import FileQuirks, ItemAddress, PackageSpec
 from ms365sync.emulator.scenarios.target import Context, describe
 from ms365sync.emulator.tenant.model import Drive
 

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.scenarios.changespec import ItemAddress, LibraryChange
+from ms365sync.emulator.scenarios.changespec import LibraryChange
+from ms365sync.emulator.scenarios.filespec import ItemAddress
 from ms365sync.emulator.tenant.model import Drive, Item, Site
 from ms365sync.emulator.tenant.tenant import Tenant
 

@@ -100,15 +100,8 @@ from pydantic import Field, field_validator, model_validator
 
 from ms365sync.emulator.errors import InputError
 from ms365sync.emulator.scenarios import ops, quirkops
-from ms365sync.emulator.scenarios.changespec import (
-    FileSpec,
-    GroupKindName,
-    ItemAddress,
-    LinkScope,
-    LinkType,
-    PackageSpec,
-    RoleName,
-)
+from ms365sync.emulator.scenarios.changespec import GroupKindName, LinkScope, LinkType, RoleName
+from ms365sync.emulator.scenarios.filespec import FileSpec, ItemAddress, PackageSpec
 from ms365sync.emulator.scenarios.inputfile import (
     Format,
     StrictModel,
