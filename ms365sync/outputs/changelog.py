@@ -89,7 +89,10 @@ class PermissionOnlyEntry(_Model):
 class DeletedEntry(_Model):
     permissions: list[str]
     item_id: str
-    reason: str = Field(description="deleted, moved (see moved_to) or excluded by the filters.")
+    reason: str = Field(
+        description="deleted, moved (see moved_to), or excluded: by the filters, or now "
+        "inside a package such as a OneNote notebook."
+    )
     moved_to: str | None = None
 
 

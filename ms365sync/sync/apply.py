@@ -264,7 +264,7 @@ class Applier:
         if stage:
             return entry
         self.mirror.commit(temp, remote.local_path, mtime=_mtime(remote))
-        return _Fetched(remote, None, entry.downloaded)
+        return _Fetched(remote, None, entry.downloaded, entry.verification)
 
     def _already_there(self, action: Action, remote: RemoteFile) -> bool:
         """Whether the destination already holds this exact content (a run killed after
@@ -357,7 +357,9 @@ class Applier:
         adopted = entry.temp is None and entry.downloaded == 0
         if entry.temp is not None:
             self.mirror.commit(entry.temp, entry.remote.local_path, mtime=_mtime(entry.remote))
-        result = self._record(action, entry.remote, fresh=entry.temp is not None)
+        result = self._record(
+            action, entry.remote, fresh=entry.temp is not None, new_content=not adopted
+        )
         result.adopted, result.downloaded = adopted, entry.downloaded
         result.verification = entry.verification
         return result
@@ -367,17 +369,20 @@ class Applier:
         assert action.remote is not None
         return self._record(action, action.remote)
 
-    def _record(self, action: Action, remote: RemoteFile, *, fresh: bool = False) -> Done:
+    def _record(
+        self, action: Action, remote: RemoteFile, *, fresh: bool = False, new_content: bool = False
+    ) -> Done:
         """Record `remote` as mirrored by the file now at its local path, setting its time
         first if needed: in place only on the file the mirror placed, the one this run just
-        renamed there (`fresh`) or the recorded inode (a move keeps it)."""
+        renamed there (`fresh`) or the recorded inode (a move keeps it). The copy's size is
+        recorded as found when this run placed its content (`new_content`)."""
         stat = self.mirror.stat(remote.local_path)
         if stat is None:
             return Done(action, error="the local file disappeared during the run")
         placed = stat.ino if fresh else action.mirror.ino if action.mirror else None
         # The copy's own size: what this run placed, else what the record says it is (a
         # local edit is not taken for the mirror's copy, it is repaired).
-        size = stat.size if fresh else action.mirror.local_size if action.mirror else None
+        size = stat.size if new_content else action.mirror.local_size if action.mirror else None
         wanted = _mtime(remote)
         if stat.mtime_ns != timestamp_ns(wanted):
             stat = self.mirror.set_mtime(remote.local_path, wanted, placed=placed)

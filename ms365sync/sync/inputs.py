@@ -79,6 +79,8 @@ class RemoteNotes:
             self.errors[note.path] = (note.item_id, note.reason)
         elif note.left is Left.SKIPPED:
             self.skipped[note.path] = note
+            if note.cause is Cause.PACKAGE:  # out of the mirror's scope, as if filtered out
+                self.excluded.add(note.item_id)
         elif note.left is Left.WAITING:
             self.waiting.add(note.item_id)
         else:
@@ -95,16 +97,18 @@ class RemoteInventory:
 
 @dataclass(frozen=True)
 class Held:
-    """The files of the tree a run leaves alone (their mirror records untouched): those
-    inside packages (item id -> the package's key), when packages are not mirrored, and
-    those waiting after a lasting failure (item id -> its cause's word)."""
+    """The files of the tree a run does not fetch: those inside packages (item id -> the
+    package's key), when packages are not mirrored, which are out of the mirror's scope
+    like filtered-out files, and those waiting after a lasting failure (item id -> its
+    cause's word), whose mirror records stay untouched."""
 
     packages: Mapping[str, str] = field(default_factory=dict)
     waiting: Mapping[str, str] = field(default_factory=dict)
 
-    def ids(self, flagged: Iterable[str]) -> set[str]:
-        """Every item id held, with the files the listing flags as malware."""
-        return {*self.packages, *self.waiting, *flagged}
+    def kept(self, flagged: Iterable[str]) -> set[str]:
+        """The item ids whose mirror records stay as they are: the waiting files, and the
+        files the listing flags as malware (a copy made before the flag is kept)."""
+        return {*self.waiting, *flagged}
 
 
 def remote_files(
@@ -131,7 +135,8 @@ def scan_remote(
     folder was not listed, and deleting it would act on an incomplete picture. A file's path
     is its key (`models.path_key`), which the filters see too. A file the listing flags as
     malware, or inside a package (`held`), is skipped, and one waiting after a lasting
-    failure left alone: their mirror records stay as they are (graph-facts §17.4, §17.5).
+    failure left alone: the mirror records of the last two stay as they are, while a file
+    inside a package leaves the mirror like a filtered-out one (graph-facts §17.4, §17.5).
     """
     held = held or Held()
     taken: dict[str, str] = {}
@@ -155,7 +160,7 @@ def _skip(row: TreeRow, path: str, held: Held) -> Note | None:
     """The note of a file the run does not fetch on purpose, else None."""
     if row.malware is not None:
         said = f": {row.malware}" if row.malware else ""
-        why = f"SharePoint flags it as malware{said}; not downloaded, a local copy is kept"
+        why = f"SharePoint flags it as malware{said}; not downloaded (an earlier copy is kept)"
         return Note(Left.SKIPPED, row.item_id, path, why, Cause.MALWARE, row.ctag)
     package = held.packages.get(row.item_id)
     if package is not None:

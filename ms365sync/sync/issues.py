@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from ms365sync.errors import DownloadError, GraphError, NotFoundError
 from ms365sync.state.store import FileError, IssueRow
+from ms365sync.target import VERIFY_MODES, VerifyMode
 
 __all__ = ["Cause", "Issue", "IssueKind", "IssueLedger", "describe", "of_failure", "retry_text"]
 
@@ -64,6 +65,12 @@ _KIND = {
 # met by a download, which would meet them again. (The listing's own skips are found again
 # by every run from the tree, and end when the tree says otherwise.)
 _HOLDING = frozenset({Cause.MALWARE_DETECTED, Cause.CONTENT_MISMATCH, Cause.CONTENT_UNSTABLE})
+# Under which `verify` settings a lasting issue would happen again.
+_REFUSING: dict[Cause, frozenset[str]] = {
+    Cause.MALWARE_DETECTED: frozenset(VERIFY_MODES),
+    Cause.CONTENT_MISMATCH: frozenset({"strict", "size"}),
+    Cause.CONTENT_UNSTABLE: frozenset({"consistent", "strict", "size"}),
+}
 _LOCK_CODES = (
     "resourceLocked",
     "lockMismatch",
@@ -145,14 +152,17 @@ class IssueLedger:
     current: dict[str, IssueRow] = field(default_factory=dict)
     kept: set[str] = field(default_factory=set)  # keys whose stored row stays as it is
 
-    def waiting(self, versions: Mapping[str, str | None]) -> dict[str, str]:
+    def waiting(self, versions: Mapping[str, str | None], verify: VerifyMode) -> dict[str, str]:
         """The files held back this run (item id -> the cause's word): a download met a
-        lasting issue with the version the tree still lists, and its time is not up.
-        `versions` maps item ids to their cTag in the tree."""
+        lasting issue with the version the tree still lists, its time is not up, and the
+        `verify` setting would refuse the bytes again. `versions` maps item ids to their
+        cTag in the tree."""
         held: dict[str, str] = {}
         for key, row in self.stored.items():
             if row.cause is None or Cause(row.cause) not in _HOLDING:
                 continue
+            if verify not in _REFUSING[Cause(row.cause)]:
+                continue  # the setting changed: this run would keep what it is served
             if key not in versions or versions[key] != row.ctag:
                 continue  # the file changed, or left the tree
             if row.retry_at is not None and row.retry_at <= self.now:

@@ -35,7 +35,7 @@ from ms365sync.outputs.logstream import SECTIONS, LogDocument, Section
 from ms365sync.sync.apply import Done
 from ms365sync.sync.fetch import Verification
 from ms365sync.sync.inputs import Note
-from ms365sync.sync.issues import Cause, Issue, IssueLedger
+from ms365sync.sync.issues import Cause, Issue, IssueKind, IssueLedger
 
 # Every field of an added entry is given: one fields-set serves them all.
 _ADDED_FIELDS = set(AddedEntry.model_fields)
@@ -73,10 +73,15 @@ class LogBuilder:
         ctag: str | None = None,
     ) -> None:
         """A file that failed this run: recorded, and reported unless the ledger says it
-        was reported before."""
+        was reported before (a download the service refused on purpose, as malware, is
+        reported as skipped)."""
         issue = Issue(cause, reason)
         retry = self.ledger.add(item_id or path, path, issue, ctag)
-        if retry is not None:
+        if retry is not None and issue.kind is IssueKind.SKIPPED and item_id is not None:
+            self.skipped[path] = SkippedEntry(
+                reason=reason, item_id=item_id, cause=cause.value, retry=retry
+            )
+        elif retry is not None:
             self.errors[path] = ErrorEntry(
                 reason=reason,
                 item_id=item_id,

@@ -25,8 +25,17 @@ __all__ = ["key", "mark", "unchanged"]
 
 def key(spec: TargetSpec) -> str:
     """What besides the stored state decides the plan (another version may plan or map
-    names differently)."""
-    return json.dumps([__version__, spec.filters.fingerprint, str(spec.data_dir)])
+    names differently; packages' files are planned only when included; a file waiting
+    after a lasting failure may be tried under another `verify`)."""
+    return json.dumps(
+        [
+            __version__,
+            spec.filters.fingerprint,
+            str(spec.data_dir),
+            spec.include_packages,
+            spec.verify,
+        ]
+    )
 
 
 def mark(

@@ -365,11 +365,12 @@ class Syncer:
     ) -> tuple[batches.Tally, inputs.RemoteNotes]:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
         in a dry run, work out what acting would record), in batches; `urls` are the
-        listed ones; the `held` files (and those flagged as malware) keep their records.
+        listed ones; the `held` files waiting (and those flagged as malware) keep their
+        records.
         Returns the tally and the survey's remarks on the tree's files."""
         spec = self.spec
         protected = state.unplaced_file_ids()
-        kept = held.ids(state.flagged_files())
+        kept = held.kept(state.flagged_files())
 
         def remote_files() -> Iterator[inputs.Entry]:
             return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup, held)
@@ -408,7 +409,8 @@ class Syncer:
     def _held(self, state: StateStore, ledger: IssueLedger) -> inputs.Held:
         """The files this run leaves alone: inside packages, or waiting (`sync.issues`)."""
         versions = state.item_versions(ledger.stored)
-        return inputs.Held(packages=self._packages(state), waiting=ledger.waiting(versions))
+        waiting = ledger.waiting(versions, self.spec.verify)
+        return inputs.Held(packages=self._packages(state), waiting=waiting)
 
     def _sweep(
         self, state: StateStore, target: Resolved, listing: Round, now: float, *, dry: bool

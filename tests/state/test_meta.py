@@ -162,7 +162,9 @@ def test_a_store_of_schema_3_gains_the_columns_of_files_not_mirrored_as_listed(
     per-file errors; the triggers that forget a converged run watch the new columns too, and
     the errors recorded before are transient ones."""
     state = StateStore(tmp_path / "state")
-    state.put_mirror(MirrorFile("i1", "a.txt", "a.txt", 1, "c", "q", "e", "m", 5, PermissionSet(())))
+    state.put_mirror(
+        MirrorFile("i1", "a.txt", "a.txt", 1, "c", "q", "e", "m", 5, PermissionSet(()))
+    )
     state.record_issues({"i9": IssueRow("b.txt", "refused", "transient")}, set(), 1.0)
     path = state.path
     state.close()

@@ -107,16 +107,26 @@ def test_a_lasting_failure_waits_for_a_new_version_or_its_time() -> None:
     now = 10 * DAY
     unstable = _stored("permanent", "content-unstable", retry_at=now + DAY)
     ledger = IssueLedger({"i1": unstable}, now, 7 * DAY)
-    assert ledger.waiting({"i1": "c1"}) == {"i1": "content-unstable"}
-    assert ledger.waiting({"i1": "c2"}) == {}  # the file changed: tried again
-    assert ledger.waiting({}) == {}  # it left the tree
+    assert ledger.waiting({"i1": "c1"}, "consistent") == {"i1": "content-unstable"}
+    assert ledger.waiting({"i1": "c2"}, "consistent") == {}  # the file changed: tried again
+    assert ledger.waiting({}, "consistent") == {}  # it left the tree
     due = IssueLedger({"i1": _stored("permanent", "content-unstable", retry_at=now)}, now, DAY)
-    assert due.waiting({"i1": "c1"}) == {}  # its time is up
+    assert due.waiting({"i1": "c1"}, "consistent") == {}  # its time is up
+    # What another `verify` would keep is tried again under it.
+    strict = IssueLedger({"i1": _stored("permanent", "content-mismatch")}, now, DAY)
+    assert strict.waiting({"i1": "c1"}, "strict") == {"i1": "content-mismatch"}
+    assert strict.waiting({"i1": "c1"}, "consistent") == {}
+    assert ledger.waiting({"i1": "c1"}, "off") == {}
     flagged = IssueLedger({"i1": _stored("skipped", "malware-detected")}, now, DAY)
-    assert flagged.waiting({"i1": "c1"}) == {"i1": "malware-detected"}  # until it changes
+    assert flagged.waiting({"i1": "c1"}, "consistent") == {
+        "i1": "malware-detected"
+    }  # until it changes
     # Skips the listing decides, and transient failures, never hold a file back.
     for kind, cause in (("skipped", "malware"), ("skipped", "package"), ("transient", "locked")):
-        assert IssueLedger({"i1": _stored(kind, cause)}, now, DAY).waiting({"i1": "c1"}) == {}
+        assert (
+            IssueLedger({"i1": _stored(kind, cause)}, now, DAY).waiting({"i1": "c1"}, "consistent")
+            == {}
+        )
 
 
 def test_a_skip_is_reported_once_a_failure_each_time_it_is_met() -> None:
