@@ -10,7 +10,7 @@ ms365sync placed and those it did not (which it never deletes or overwrites).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
 from ms365sync.models import LocalStat, PermissionSet, RemoteFile, path_key
 from ms365sync.state.store import StateStore, TreeRow
-from ms365sync.sync.issues import Cause
+from ms365sync.sync.issues import Cause, Held
 from ms365sync.target import Filters
 
 Lookup = Callable[[str | None], PermissionSet | None]
@@ -93,22 +93,6 @@ class RemoteInventory:
 
     files: list[RemoteFile]
     notes: RemoteNotes
-
-
-@dataclass(frozen=True)
-class Held:
-    """The files of the tree a run does not fetch: those inside packages (item id -> the
-    package's key), when packages are not mirrored, which are out of the mirror's scope
-    like filtered-out files, and those waiting after a lasting failure (item id -> its
-    cause's word), whose mirror records stay untouched."""
-
-    packages: Mapping[str, str] = field(default_factory=dict)
-    waiting: Mapping[str, str] = field(default_factory=dict)
-
-    def kept(self, flagged: Iterable[str]) -> set[str]:
-        """The item ids whose mirror records stay as they are: the waiting files, and the
-        files the listing flags as malware (a copy made before the flag is kept)."""
-        return {*self.waiting, *flagged}
 
 
 def remote_files(

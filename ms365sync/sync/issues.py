@@ -22,14 +22,24 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ms365sync.errors import DownloadError, GraphError, NotFoundError
-from ms365sync.state.store import FileError, IssueRow
-from ms365sync.target import VERIFY_MODES, VerifyMode
+from ms365sync.state.store import FileError, IssueRow, StateStore
+from ms365sync.target import VERIFY_MODES, TargetSpec, VerifyMode
 
-__all__ = ["Cause", "Issue", "IssueKind", "IssueLedger", "describe", "of_failure", "retry_text"]
+__all__ = [
+    "Cause",
+    "Held",
+    "Issue",
+    "IssueKind",
+    "IssueLedger",
+    "describe",
+    "held",
+    "of_failure",
+    "retry_text",
+]
 
 
 class IssueKind(enum.Enum):
@@ -198,3 +208,34 @@ def _case(cause: str | None) -> str | None:
     """A cause, with the two ways of learning of malware taken as one case: a file refused
     at download time and flagged by the next listing is reported once."""
     return Cause.MALWARE.value if cause == Cause.MALWARE_DETECTED.value else cause
+
+
+@dataclass(frozen=True)
+class Held:
+    """The files of the tree a run does not fetch: those inside packages (item id -> the
+    package's key), when packages are not mirrored, which are out of the mirror's scope
+    like filtered-out files, and those waiting after a lasting failure (item id -> its
+    cause's word), whose mirror records stay untouched."""
+
+    packages: Mapping[str, str] = field(default_factory=dict)
+    waiting: Mapping[str, str] = field(default_factory=dict)
+
+    def kept(self, flagged: Iterable[str]) -> set[str]:
+        """The item ids whose mirror records stay as they are: the waiting files, and the
+        files the listing flags as malware (a copy made before the flag is kept)."""
+        return {*self.waiting, *flagged}
+
+
+def ledger(state: StateStore, now: float, retry_after: float) -> IssueLedger:
+    """This run's ledger over the issues the store keeps."""
+    return IssueLedger({row.item_id: row for row in state.errors()}, now, retry_after)
+
+
+def held(state: StateStore, ledger: IssueLedger | None, spec: TargetSpec) -> Held:
+    """The files a run of `spec` does not fetch: inside packages (unless included), and,
+    with a `ledger`, those waiting after a lasting failure."""
+    packages = {} if spec.include_packages else state.package_files()
+    if ledger is None:
+        return Held(packages=packages)
+    versions = state.item_versions(ledger.stored)
+    return Held(packages=packages, waiting=ledger.waiting(versions, spec.verify))

@@ -33,12 +33,11 @@ from ms365sync.models import MirrorFile, RemoteFile, RunCounters
 from ms365sync.outputs.changelog import TargetInfo, timestamp
 from ms365sync.outputs.logstream import LogDocument
 from ms365sync.state.store import StageSummary, StateStore
-from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut
+from ms365sync.sync import batches, inputs, issues, permissions, publish, recovery, shortcut
 from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.budget import SweepBudget
 from ms365sync.sync.claims import LibraryClaims
 from ms365sync.sync.downloadurls import DownloadUrls
-from ms365sync.sync.issues import IssueLedger
 from ms365sync.sync.listing import Round, list_changes
 from ms365sync.sync.plan import DeleteLimit
 from ms365sync.sync.preview import Previewer
@@ -160,7 +159,7 @@ class Syncer:
                 summary = state.apply_stage(full=listing.full, keep_marks=keep)
                 failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
                 lookup = permissions.effective(state, failed)
-                held = inputs.Held(packages=self._packages(state))
+                held = issues.held(state, None, self.spec)
                 found = inputs.remote_files(
                     state, self.spec.filters, self.spec.data_dir, lookup, held
                 )
@@ -296,9 +295,7 @@ class Syncer:
         failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
         local = inputs.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
-        ledger = IssueLedger(
-            {row.item_id: row for row in state.errors()}, now, self.spec.retry_permanent_after
-        )
+        ledger = issues.ledger(state, now, self.spec.retry_permanent_after)
         builder = LogBuilder(self.spec.data_dir, ledger)
         if not failed and shortcut.unchanged(state, self.spec, local, now):
             logger.debug("{}: nothing changed since the last run converged", self.spec.name)
@@ -312,7 +309,7 @@ class Syncer:
                 urls=listing.urls,
                 lookup=permissions.effective(state, failed),
                 builder=builder,
-                held=self._held(state, ledger),
+                held=issues.held(state, ledger, self.spec),
                 dry=dry,
                 force=force,
             )
@@ -359,7 +356,7 @@ class Syncer:
         urls: DownloadUrls,
         lookup: inputs.Lookup,
         builder: LogBuilder,
-        held: inputs.Held,
+        held: issues.Held,
         dry: bool,
         force: bool,
     ) -> tuple[batches.Tally, inputs.RemoteNotes]:
@@ -401,16 +398,6 @@ class Syncer:
         applier = self._applier(target, local.foreign, urls, dry=dry)
         tally = batches.carry_out(state, streams, found, applier, builder, stop=self.stop)
         return tally, found.notes
-
-    def _packages(self, state: StateStore) -> dict[str, str]:
-        """The files inside packages the run leaves out (none with include_packages)."""
-        return {} if self.spec.include_packages else state.package_files()
-
-    def _held(self, state: StateStore, ledger: IssueLedger) -> inputs.Held:
-        """The files this run leaves alone: inside packages, or waiting (`sync.issues`)."""
-        versions = state.item_versions(ledger.stored)
-        waiting = ledger.waiting(versions, self.spec.verify)
-        return inputs.Held(packages=self._packages(state), waiting=waiting)
 
     def _sweep(
         self, state: StateStore, target: Resolved, listing: Round, now: float, *, dry: bool
