@@ -287,3 +287,13 @@ def test_status_lists_the_files_of_each_class_with_their_reasons(tmp_path: Path)
     [unstable] = rows["permanent"]
     assert unstable["retry"].startswith("when the file changes, or after ")
     assert unstable["runs"] == 1  # the second run did not try it
+
+
+def test_a_folder_of_more_than_5000_files_is_mirrored_whole(tmp_path: Path) -> None:
+    """Beyond SharePoint's list view threshold: delta pages through every child (§17.10)."""
+    world = make_world(tmp_path, page_size=999)
+    for index in range(5_001):
+        world.tenant.add_file(world.drive, f"Scans/{index:05d}.txt", BytesContent(b"%d" % index))
+    log = _log(world.ok())
+    assert sum(path.startswith("Scans/") for path in log.changes.added) == 5_001
+    assert not log.errors and len(world.recorder.delta_pages()) >= 6
