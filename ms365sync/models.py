@@ -170,7 +170,7 @@ class FileVersion:
     modified: str | None
 
 
-_VERSION_FIELDS = tuple(field.name for field in dataclasses.fields(FileVersion))
+VERSION_FIELDS = tuple(field.name for field in dataclasses.fields(FileVersion))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +178,9 @@ class RemoteFile(FileVersion):
     """A remote file the mirror should hold, with its path resolved and filters applied."""
 
     permissions: PermissionSet | None  # None: could not be read this run
+    # Held at the version and place the mirror recorded (a file not fetched now, see
+    # sync.issues): only its permissions are brought up to date.
+    pinned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,7 @@ class MirrorFile(FileVersion):
         size when it differs from the listed one)."""
         if remote.permissions is None:
             raise ValueError(f"{remote.path}: a file is recorded only with its permissions")
-        version: dict[str, Any] = {name: getattr(remote, name) for name in _VERSION_FIELDS}
+        version: dict[str, Any] = {name: getattr(remote, name) for name in VERSION_FIELDS}
         if local_size == remote.size:
             local_size = None
         return cls(

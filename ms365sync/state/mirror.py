@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from ms365sync.models import Grant, LocalStat, MirrorFile, as_recorded
@@ -106,6 +106,19 @@ class MirrorTables:
                 return
             after = rows[-1][0]
             yield from map(_mirror_file, rows)
+
+    def mirror_records(self, item_ids: Iterable[str]) -> dict[str, MirrorFile]:
+        """The records of those of `item_ids` the mirror holds, by item id."""
+        ids = list(item_ids)
+        found: dict[str, MirrorFile] = {}
+        for start in range(0, len(ids), 500):  # SQLite before 3.32 allows 999 parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT {MIRROR_COLUMNS} FROM mirror WHERE item_id IN ({marks})", chunk
+            )
+            found.update((row[0], _mirror_file(row)) for row in rows)
+        return found
 
     def mirror_as_recorded(self, local: Mapping[str, LocalStat]) -> bool:
         """Whether every recorded mirror file is in `local` (local path -> what is on disk)

@@ -3,8 +3,9 @@
 Two phases keep the previous mirror intact when the run fails:
 
 1. content: every download runs in a worker pool over the client's pooled session, into a
-   hidden temporary file beside its destination, verified by size and quickXorHash; a
-   fresh download URL from the listing saves the `/content` round trip, once. New
+   hidden temporary file beside its destination, judged against its listing as the
+   target's `verify` says (`sync.fetch`); a fresh download URL from the listing saves the
+   `/content` round trip, once. New
    files are renamed into place at once; replacements of existing files, and files taking
    the place of another recorded file, stay staged (up to `MAX_STAGED` of the former) until
    phase 2, so a run that dies of a full disk replaced nothing.
@@ -12,8 +13,9 @@ Two phases keep the previous mirror intact when the run fails:
    temporary name when files swap names; with new content, once every old place is
    vacated), staged replacements, timestamps.
 
-Per-file failures (network, throttling, a file deleted meanwhile, unreadable permissions)
-become errors in the outcome and are retried next run; so does a move or new file whose
+Per-file failures (network, throttling, a file deleted or locked meanwhile, bytes that are
+not the listed ones, unreadable permissions) become errors in the outcome, each with its
+cause (`sync.issues` decides when it is tried again); so does a move or new file whose
 place a file with such a failure keeps. A local storage error is fatal for the target.
 
 A requested stop (`sync.stop`) starts no more downloads; the actions whose content did not

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.models import LocalStat, PermissionSet, RemoteFile, path_key
+from ms365sync.models import (
+    VERSION_FIELDS,
+    LocalStat,
+    MirrorFile,
+    PermissionSet,
+    RemoteFile,
+    path_key,
+)
 from ms365sync.state.store import StateStore, TreeRow
 from ms365sync.sync.issues import Cause, Held
 from ms365sync.target import Filters
@@ -31,8 +38,8 @@ class Left(enum.Enum):
     EXCLUDED = "excluded"  # outside the filters
     FAILED = "failed"  # cannot be mirrored (unsafe name, collision): reported as an error
     MAPPED = "mapped"  # mirrored, under a safe local name that differs from its path
-    SKIPPED = "skipped"  # not fetched on purpose (malware, inside a package): its record kept
-    WAITING = "waiting"  # failed for good with this version: not asked for, record kept
+    SKIPPED = "skipped"  # not fetched on purpose (malware, inside a package)
+    WAITING = "waiting"  # failed for good with this version: not asked for now
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +126,14 @@ def scan_remote(
     folder was not listed, and deleting it would act on an incomplete picture. A file's path
     is its key (`models.path_key`), which the filters see too. A file the listing flags as
     malware, or inside a package (`held`), is skipped, and one waiting after a lasting
-    failure left alone: the mirror records of the last two stay as they are, while a file
-    inside a package leaves the mirror like a filtered-out one (graph-facts §17.4, §17.5).
+    failure left alone. The mirror keeps what it holds of the flagged and the waiting
+    files: they come as `pinned` files (the version and place recorded, the permissions of
+    now, so a kept copy's permissions never lag), while a file inside a package leaves the
+    mirror like a filtered-out one (graph-facts §17.4, §17.5).
     """
     held = held or Held()
-    taken: dict[str, str] = {}
+    # A file kept as recorded keeps its local name: nothing else may take it meanwhile.
+    taken = {names.collision_key(r.local_path): r.path for r in held.records.values()}
     for row in state.tree_files():
         if row.segments is None:
             why = "its folder is not listed yet"
@@ -136,6 +146,9 @@ def scan_remote(
         skip = _skip(row, path, held)
         if skip is not None:
             yield skip
+            record = held.records.get(row.item_id)
+            if record is not None:
+                yield _pinned(record, lookup(row.perm_src))
             continue
         yield from _mirrorable(row, path, data_dir, taken, permissions=lookup(row.perm_src))
 
@@ -156,6 +169,13 @@ def _skip(row: TreeRow, path: str, held: Held) -> Note | None:
     if row.item_id in held.waiting:
         return Note(Left.WAITING, row.item_id, path, held.waiting[row.item_id], ctag=row.ctag)
     return None
+
+
+def _pinned(record: MirrorFile, permissions: PermissionSet | None) -> RemoteFile:
+    """A kept file as the plan sees it: the version and place recorded, the permissions
+    its permission source has now."""
+    version = {name: getattr(record, name) for name in VERSION_FIELDS}
+    return RemoteFile(**version, permissions=permissions, pinned=True)
 
 
 def _mirrorable(

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ms365sync.errors import DownloadError, GraphError, NotFoundError
+from ms365sync.models import MirrorFile
 from ms365sync.state.store import FileError, IssueRow, StateStore
 from ms365sync.target import VERIFY_MODES, TargetSpec, VerifyMode
 
@@ -215,15 +216,14 @@ class Held:
     """The files of the tree a run does not fetch: those inside packages (item id -> the
     package's key), when packages are not mirrored, which are out of the mirror's scope
     like filtered-out files, and those waiting after a lasting failure (item id -> its
-    cause's word), whose mirror records stay untouched."""
+    cause's word), which keep what the mirror holds of them, as do files flagged as
+    malware."""
 
     packages: Mapping[str, str] = field(default_factory=dict)
     waiting: Mapping[str, str] = field(default_factory=dict)
-
-    def kept(self, flagged: Iterable[str]) -> set[str]:
-        """The item ids whose mirror records stay as they are: the waiting files, and the
-        files the listing flags as malware (a copy made before the flag is kept)."""
-        return {*self.waiting, *flagged}
+    # The mirror's records of the files it keeps as they are (waiting, or flagged as malware
+    # after they were mirrored): their content and place stay, their permissions follow.
+    records: Mapping[str, MirrorFile] = field(default_factory=dict)
 
 
 def ledger(state: StateStore, now: float, retry_after: float) -> IssueLedger:
@@ -238,4 +238,6 @@ def held(state: StateStore, ledger: IssueLedger | None, spec: TargetSpec) -> Hel
     if ledger is None:
         return Held(packages=packages)
     versions = state.item_versions(ledger.stored)
-    return Held(packages=packages, waiting=ledger.waiting(versions, spec.verify))
+    waiting = ledger.waiting(versions, spec.verify)
+    records = state.mirror_records([*waiting, *state.flagged_files()])
+    return Held(packages=packages, waiting=waiting, records=records)

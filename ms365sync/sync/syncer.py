@@ -362,24 +362,16 @@ class Syncer:
     ) -> tuple[batches.Tally, inputs.RemoteNotes]:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
         in a dry run, work out what acting would record), in batches; `urls` are the
-        listed ones; the `held` files waiting (and those flagged as malware) keep their
-        records.
+        listed ones; the `held` files are not fetched (`sync.issues`).
         Returns the tally and the survey's remarks on the tree's files."""
         spec = self.spec
         protected = state.unplaced_file_ids()
-        kept = held.kept(state.flagged_files())
 
         def remote_files() -> Iterator[inputs.Entry]:
             return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup, held)
 
         def mirror_files() -> Iterator[MirrorFile]:
-            # A held file now outside the filters is deleted as excluded all the same.
-            return (
-                m
-                for m in state.mirror_files()
-                if m.item_id not in protected
-                and (m.item_id not in kept or not spec.filters.accepts(m.path))
-            )
+            return (m for m in state.mirror_files() if m.item_id not in protected)
 
         streams = batches.Streams(remote_files, mirror_files, local.files)
         found = batches.survey(state, streams, urls)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ms365sync.cli.unmirrored import issue_rows
-from ms365sync.emulator import BytesContent
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.outputs.changelog import ChangeLog
 from ms365sync.state.store import StateStore
 from ms365sync.sync.result import SyncResult
@@ -297,3 +297,31 @@ def test_a_folder_of_more_than_5000_files_is_mirrored_whole(tmp_path: Path) -> N
     log = _log(world.ok())
     assert sum(path.startswith("Scans/") for path in log.changes.added) == 5_001
     assert not log.errors and len(world.recorder.delta_pages()) >= 6
+
+
+def test_a_kept_copys_permissions_follow_the_library_while_it_waits(tmp_path: Path) -> None:
+    """A file kept as it was mirrored (flagged as malware later, or whose new version
+    cannot be fetched) is never left with the permissions it had: they are kept current."""
+    world = make_world(tmp_path)
+    world.ok()
+    world.tenant.flag_malware(world.drive, "Plans/budget.csv", description="Trojan:Test")
+    world.tenant.edit_file(world.drive, "readme.md", BytesContent(b"# Marketing v2\n"))
+    world.tenant.set_served(world.drive, "readme.md", "unstable")
+    first = _log(world.ok())
+    assert first.skipped["Plans/budget.csv"].cause == "malware"
+    assert first.errors["readme.md"].cause == "content-unstable"
+    world.tenant.grant(
+        world.drive, "Plans/budget.csv", "user:bob@contoso.onmicrosoft.com", Role.READ
+    )
+    world.tenant.grant(world.drive, "readme.md", "user:bob@contoso.onmicrosoft.com", Role.READ)
+    world.recorder.reset()
+    log = _log(world.ok())
+    for path in ("Plans/budget.csv", "readme.md"):
+        assert (
+            "Bob Smith:::View" in log.changes.permission_only_changes[path].permission_changes.added
+        )
+        assert world.permissions_json()[path] == world.expected_labels(path)
+    assert world.data()["Plans/budget.csv"] == b"a,b\n1,2\n"  # the copy as it was
+    assert world.data()["readme.md"] == b"# Marketing\n"
+    assert _fetches(world, "Plans/budget.csv") == 0 and _fetches(world, "readme.md") == 0
+    assert not log.changes.modified and not log.changes.deleted and not log.changes.added
