@@ -31,7 +31,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import BinaryIO
 
@@ -39,6 +39,7 @@ from loguru import logger
 
 from ms365sync.errors import LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
+from ms365sync.graph.download import same_hash
 from ms365sync.localfs.mirror import Mirror, timestamp_ns
 from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
@@ -66,6 +67,10 @@ class Done:
     downloaded: int = 0  # bytes
     cause: Cause | None = None  # of an error (None: the plan's own, or unclassified)
     verification: Verification | None = None  # how far new content was checked, if not fully
+    # New content that is byte for byte the copy recorded (a record rebuilt from the disk
+    # after a lost state, of a file listed without a hash or served other than listed):
+    # no content change to report.
+    same_bytes: bool = False
 
 
 @dataclass
@@ -74,6 +79,7 @@ class _Fetched:
     temp: TempFile | None  # None: already in place (adopted, or committed in phase 1)
     downloaded: int = 0
     verification: Verification | None = None
+    served_hash: str | None = None  # of the bytes downloaded
 
 
 @dataclass
@@ -239,7 +245,7 @@ class Applier:
         got = fetcher.fetch(remote, url)
         if self.progress.on_bytes is not None:
             self.progress.on_bytes(got.size)
-        return _Fetched(got.remote, got.temp, got.size, got.verification)
+        return _Fetched(got.remote, got.temp, got.size, got.verification, got.quick_xor_hash)
 
     def _fenced(self, temp: TempFile) -> BinaryIO:
         """The temporary file, its writes through the stop's fence (when there is a stop)."""
@@ -266,7 +272,7 @@ class Applier:
         if stage:
             return entry
         self.mirror.commit(temp, remote.local_path, mtime=_mtime(remote))
-        return _Fetched(remote, None, entry.downloaded, entry.verification)
+        return replace(entry, temp=None)
 
     def _already_there(self, action: Action, remote: RemoteFile) -> bool:
         """Whether the destination already holds this exact content (a run killed after
@@ -364,6 +370,7 @@ class Applier:
         )
         result.adopted, result.downloaded = adopted, entry.downloaded
         result.verification = entry.verification
+        result.same_bytes = _same_bytes(action.mirror, entry)
         return result
 
     def _touch(self, action: Action) -> Done:
@@ -435,6 +442,15 @@ def _blocked(actions: Sequence[Action], failed: dict[str, Done]) -> dict[str, Do
 def _destination(action: Action) -> str:
     assert action.remote is not None
     return action.remote.local_path
+
+
+def _same_bytes(record: MirrorFile | None, entry: _Fetched) -> bool:
+    """Whether the bytes downloaded are the ones the record says its copy holds."""
+    if record is None or entry.served_hash is None or record.quick_xor_hash is None:
+        return False
+    return entry.downloaded == record.disk_size and same_hash(
+        record.quick_xor_hash, entry.served_hash
+    )
 
 
 def untouched(mirror: Mirror, record: MirrorFile) -> bool:

@@ -71,11 +71,12 @@ def judge(remote: RemoteFile, info: DownloadInfo, verify: VerifyMode) -> Judged:
 @dataclass(frozen=True)
 class Got:
     """A verified download: the version it is (re-read when it changed), where its bytes
-    are, how many came, and how far they were checked."""
+    are, how many came, their quickXorHash, and how far they were checked."""
 
     remote: RemoteFile
     temp: TempFile
     size: int
+    quick_xor_hash: str
     verification: Verification | None
 
 
@@ -105,7 +106,7 @@ class Fetcher:
         temp, first = self._download(remote, url)
         verdict = judge(remote, first, self.verify)
         if verdict.ok:
-            return Got(remote, temp, first.size, verdict.verification)
+            return Got(remote, temp, first.size, first.quick_xor_hash, verdict.verification)
         self.drop(temp)
         # Read the item again: it may have changed since it was listed. Then fetch through
         # /content, never the listed URL (it may still serve what was listed).
@@ -113,11 +114,12 @@ class Fetcher:
         temp, second = self._download(fresh, None)
         again = judge(fresh, second, self.verify)
         if again.ok:
-            return Got(fresh, temp, second.size, again.verification)
+            return Got(fresh, temp, second.size, second.quick_xor_hash, again.verification)
         unchanged = _version(fresh) == _version(remote)
         same_bytes = (first.size, first.quick_xor_hash) == (second.size, second.quick_xor_hash)
         if unchanged and same_bytes and self.verify == "consistent":
-            return Got(fresh, temp, second.size, Verification.MISMATCH_ACCEPTED)
+            accepted = Verification.MISMATCH_ACCEPTED
+            return Got(fresh, temp, second.size, second.quick_xor_hash, accepted)
         self.drop(temp)
         if not unchanged:
             raise self._error(

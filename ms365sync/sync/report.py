@@ -125,6 +125,13 @@ class LogBuilder:
             reason = "excluded" if old.item_id in self.excluded else "deleted"
             self._deleted(old, reason)
             return
+        if kind is ActionKind.DOWNLOAD_CHANGED and done.same_bytes:
+            # The copy the consumer has is byte for byte the new one: at most its
+            # permissions changed.
+            assert old is not None and new is not None
+            if old.permissions.labels != new.permissions.labels:
+                self._permission_only(old, new)
+            return
         verification = done.verification
         if verification is not None:
             self.verified[verification] += 1
@@ -140,13 +147,15 @@ class LogBuilder:
             self._modified(old, new, verification)
         elif kind is ActionKind.PERMISSIONS:
             assert old is not None and new is not None
-            diff = _diff(old, new)
-            entry = PermissionOnlyEntry(
-                permission_changes=diff,
-                file_path=self.file_path(new.local_path),
-                item_id=new.item_id,
-            )
-            self.sections["permission_only_changes"].add(new.path, entry)
+            self._permission_only(old, new)
+
+    def _permission_only(self, old: MirrorFile, new: MirrorFile) -> None:
+        entry = PermissionOnlyEntry(
+            permission_changes=_diff(old, new),
+            file_path=self.file_path(new.local_path),
+            item_id=new.item_id,
+        )
+        self.sections["permission_only_changes"].add(new.path, entry)
 
     def _added(
         self,

@@ -325,3 +325,22 @@ def test_a_kept_copys_permissions_follow_the_library_while_it_waits(tmp_path: Pa
     assert world.data()["readme.md"] == b"# Marketing\n"
     assert _fetches(world, "Plans/budget.csv") == 0 and _fetches(world, "readme.md") == 0
     assert not log.changes.modified and not log.changes.deleted and not log.changes.added
+
+
+def test_a_lost_state_reports_no_change_for_files_served_or_listed_oddly(tmp_path: Path) -> None:
+    """After the state store is lost, the records rebuilt from the disk hold the bytes that
+    were served; downloading them again finds the same bytes: nothing is reported twice."""
+    world = make_world(tmp_path)
+    world.tenant.add_file(world.drive, "Reports/q3.pdf", BytesContent(PDF))
+    world.tenant.set_served(world.drive, "Reports/q3.pdf", "rewritten")
+    world.tenant.add_file(world.drive, "old/scan.tif", BytesContent(b"II*\x00" * 100))
+    world.tenant.set_hashes(world.drive, "old/scan.tif", "missing")
+    world.ok()
+    (world.root / ".ms365sync" / "state.db").unlink()
+    world.tenant.grant(world.drive, "old/scan.tif", "user:bob@contoso.onmicrosoft.com", Role.READ)
+    result = world.ok()
+    log = _log(result)
+    assert not log.changes.added and not log.changes.modified and not log.changes.deleted
+    assert list(log.changes.permission_only_changes) == ["old/scan.tif"]  # what did change
+    assert world.permissions_json()["old/scan.tif"] == world.expected_labels("old/scan.tif")
+    assert _log(world.ok()).has_changes is False
