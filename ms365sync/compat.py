@@ -50,10 +50,13 @@ from ms365sync.sync.syncer import Syncer
 from ms365sync.target import (
     DB_NAME,
     DOWNLOAD_GIVE_UP_S,
+    RETRY_PERMANENT_AFTER_S,
+    VERIFY_MODES,
     Filters,
     PermissionPolicy,
     SiteRef,
     TargetSpec,
+    VerifyMode,
 )
 
 __all__ = ["SharePointSync", "sync_target"]
@@ -115,7 +118,16 @@ def _with_mode(policy: PermissionPolicy, mode: str | None) -> PermissionPolicy:
     return dataclasses.replace(policy, sweep="structure" if mode == "structure" else "full")
 
 
-def _give_up(value: float | str) -> float:
+def _verify(value: str) -> VerifyMode:
+    for mode in VERIFY_MODES:
+        if value == mode:
+            return mode
+    raise ConfigError(
+        f"unknown verification {value!r}", key="verify", expected=" | ".join(VERIFY_MODES)
+    )
+
+
+def _give_up(value: float | str, key: str = "download_give_up") -> float:
     """Seconds, or a duration as the file writes it ("90s", "2m"): finite and above zero."""
     seconds: float | None = None
     if isinstance(value, str):
@@ -126,7 +138,7 @@ def _give_up(value: float | str) -> float:
     if seconds is None or not (math.isfinite(seconds) and seconds > 0):
         raise ConfigError(
             f"not a duration above zero: {value!r}",
-            key="download_give_up",
+            key=key,
             expected=f"seconds or {POSITIVE_DURATION_TEXT}",
         )
     return seconds
@@ -142,7 +154,9 @@ class SharePointSync:
     by its URL instead. Files go to `<local_root>/data/`, the change logs to
     `<local_root>/sync_logs/` and the state to `<local_root>/.ms365sync/`.
     `download_give_up` (seconds, or a duration such as "2m") is how long one download may
-    keep failing without getting further before the file is left for the next run.
+    keep failing without getting further before the file is left for the next run;
+    `verify`, `include_packages` and `retry_permanent_after` are the keys of the same names
+    (docs/reliability.md, "Files that cannot be mirrored as listed").
 
     Nothing talks to the network until the first call; use it as a context manager (or call
     `close()`) to release the connection pool.
@@ -175,6 +189,9 @@ class SharePointSync:
         permission_sweep_mode: str | None = None,
         write_empty_logs: bool = False,
         download_give_up: float | str = DOWNLOAD_GIVE_UP_S,
+        verify: str = "consistent",
+        include_packages: bool = False,
+        retry_permanent_after: float | str = RETRY_PERMANENT_AFTER_S,
         env_file: str | Path | None = ".env",
         client: GraphClient | None = None,
         session: requests.Session | None = None,
@@ -205,6 +222,9 @@ class SharePointSync:
             permissions=_with_mode(_policy(permission_sweep), permission_sweep_mode),
             write_empty_logs=write_empty_logs,
             download_give_up=_give_up(download_give_up),
+            verify=_verify(verify),
+            include_packages=include_packages,
+            retry_permanent_after=_give_up(retry_permanent_after, "retry_permanent_after"),
         )
         self._owns_client = client is None
         if client is None:

@@ -288,7 +288,14 @@ class TransportError(MS365SyncError):
 
 
 DownloadFailure = Literal[
-    "size-mismatch", "hash-mismatch", "gave-up", "bad-response", "not-seekable"
+    "size-mismatch",
+    "hash-mismatch",
+    "gave-up",
+    "bad-response",
+    "not-seekable",
+    "content-mismatch",  # two downloads served the same bytes, not the listed ones
+    "content-unstable",  # two downloads served different bytes, neither the listed ones
+    "changed",  # the item changed while it was being downloaded
 ]
 
 

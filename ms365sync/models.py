@@ -32,6 +32,8 @@ class RemoteItem:
     shared: bool = False  # carries a `shared` facet: a permission-hierarchy root
     shared_changed: bool = False  # @microsoft.graph.sharedChanged
     package: bool = False  # neither file nor folder (e.g. a OneNote notebook)
+    # The `malware` facet's description ("" when it has none): SharePoint flagged the file.
+    malware: str | None = None
 
 
 class PrincipalKind(enum.Enum):
@@ -168,7 +170,7 @@ class FileVersion:
     modified: str | None
 
 
-_VERSION_FIELDS = tuple(field.name for field in dataclasses.fields(FileVersion))
+VERSION_FIELDS = tuple(field.name for field in dataclasses.fields(FileVersion))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,9 @@ class RemoteFile(FileVersion):
     """A remote file the mirror should hold, with its path resolved and filters applied."""
 
     permissions: PermissionSet | None  # None: could not be read this run
+    # Held at the version and place the mirror recorded (a file not fetched now, see
+    # sync.issues): only its permissions are brought up to date.
+    pinned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +192,37 @@ class MirrorFile(FileVersion):
     # The inode number of the file in data/ as placed: only that very file may have its time
     # set in place. None: not known (recorded by an older version, or not placed yet).
     ino: int | None = None
+    # The size of the copy in data/ when it is not the listed `size`: SharePoint served other
+    # bytes than it lists, consistently, and they were accepted (graph-facts §17.1).
+    local_size: int | None = None
+
+    @property
+    def disk_size(self) -> int:
+        """The size the copy in data/ has as placed."""
+        return self.size if self.local_size is None else self.local_size
 
     @classmethod
-    def placed(cls, remote: RemoteFile, mtime_ns: int, ino: int | None = None) -> MirrorFile:
-        """The record of `remote` once its copy is in data/ with this mtime (and inode)."""
+    def placed(
+        cls,
+        remote: RemoteFile,
+        mtime_ns: int,
+        ino: int | None = None,
+        local_size: int | None = None,
+    ) -> MirrorFile:
+        """The record of `remote` once its copy is in data/ with this mtime (and inode, and
+        size when it differs from the listed one)."""
         if remote.permissions is None:
             raise ValueError(f"{remote.path}: a file is recorded only with its permissions")
-        version: dict[str, Any] = {name: getattr(remote, name) for name in _VERSION_FIELDS}
-        return cls(**version, mtime_ns=mtime_ns, permissions=remote.permissions, ino=ino)
+        version: dict[str, Any] = {name: getattr(remote, name) for name in VERSION_FIELDS}
+        if local_size == remote.size:
+            local_size = None
+        return cls(
+            **version,
+            mtime_ns=mtime_ns,
+            permissions=remote.permissions,
+            ino=ino,
+            local_size=local_size,
+        )
 
 
 @dataclass(frozen=True, slots=True)

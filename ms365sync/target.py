@@ -37,6 +37,16 @@ LOCK_NAME = "lock"
 DOWNLOAD_GIVE_UP_S = 60.0
 # Seconds the downloads in flight get to finish after a first stop request (a signal).
 STOP_TIMEOUT_S = 10.0
+# How long a file that failed for good (for its current version) waits before a run tries
+# it again anyway, when the item has not changed meanwhile (graph-facts §17).
+RETRY_PERMANENT_AFTER_S = 7 * 86_400.0
+
+# How a download is checked against the listing (graph-facts §17.1): "consistent" accepts
+# bytes that differ from the listed size or quickXorHash only when a second download serves
+# exactly the same ones (and reports them); "strict" never accepts them; "size" compares
+# the size only (rclone's --ignore-checksum); "off" compares nothing (--ignore-size too).
+VerifyMode = Literal["consistent", "strict", "size", "off"]
+VERIFY_MODES: tuple[VerifyMode, ...] = ("consistent", "strict", "size", "off")
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,9 @@ class TargetSpec:
     page_size: int = 500  # delta $top
     lock_timeout: float = 0.0
     download_give_up: float = DOWNLOAD_GIVE_UP_S  # seconds; see DOWNLOAD_GIVE_UP_S
+    verify: VerifyMode = "consistent"
+    include_packages: bool = False  # mirror the files inside packages (OneNote notebooks)
+    retry_permanent_after: float = RETRY_PERMANENT_AFTER_S  # seconds; see its constant
 
     @property
     def state_dir(self) -> Path:

@@ -26,6 +26,7 @@ from ms365sync.cli.main import (
 )
 from ms365sync.cli.output import print_records
 from ms365sync.cli.params import Duration
+from ms365sync.cli.unmirrored import CLASSES, issue_rows, print_unmirrored
 from ms365sync.config import (
     StarterCloud,
     StarterSite,
@@ -253,7 +254,8 @@ def discover_sites(cloud: Cloud) -> list[StarterSite]:
 @target_options
 @click.pass_context
 def status(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> None:
-    """Per target: the last run, its result, file counts and pending errors (from the state)."""
+    """Per target: the last run, its result, file counts, and the files not mirrored as
+    listed by class with their reasons (from the state)."""
     options = merged(ctx, sub_config, sub_only)
     _, targets = load(options)
     rows = [_status_row(target) for target in targets]
@@ -267,13 +269,21 @@ def status(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
                 "result": row["result"],
                 "files": str(row["files"]),
                 "pending errors": str(row["pending_errors"]),
+                "not mirrored": _unmirrored_text(row["unmirrored"]),
                 "permissions verified": row["permissions"]["verified"] or "never",
                 "next verification": _next_text(row["permissions"]),
             }
             for row in rows
         ]
         print_records(options.console, "ms365sync status", shown)
+        for row in rows:
+            print_unmirrored(options.console, row["target"], row["unmirrored"])
     ctx.exit(EXIT_OK)
+
+
+def _unmirrored_text(rows: dict[str, list[dict[str, Any]]]) -> str:
+    counts = [f"{len(rows[name])} {name}" for name in CLASSES if rows.get(name)]
+    return ", ".join(counts) or "none"
 
 
 def _when(moment: float | None) -> str | None:
@@ -326,6 +336,7 @@ def _status_row(target: Target) -> dict[str, Any]:
     name, state_dir = target.name, target.spec.state_dir
     row: dict[str, Any] = {"target": name, "last_run": None, "result": "never synced",
                            "files": 0, "pending_errors": 0, "summary": None,
+                           "unmirrored": {name: [] for name in CLASSES},
                            "permissions": _sweep_status(target.spec.permissions, None)}  # fmt: skip
     if not (state_dir / DB_NAME).exists():
         return row
@@ -342,7 +353,8 @@ def _status_row(target: Target) -> dict[str, Any]:
             row["result"] = last.status
             row["summary"] = json.loads(last.summary) if last.summary else None
         row["files"] = state.mirror_count()
-        row["pending_errors"] = len(state.errors())
+        row["unmirrored"] = issue_rows(state.errors())
+        row["pending_errors"] = len(row["unmirrored"]["transient"])
         row["permissions"] = _sweep_status(target.spec.permissions, state.meta)
     finally:
         state.close()

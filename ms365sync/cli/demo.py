@@ -76,6 +76,30 @@ def _changes(console: Console, report: RunReport) -> None:
                 console.print(f"  {section:<24} {path}")
 
 
+def _not_as_listed(console: Console, report: RunReport) -> None:
+    """The files the first sync could not mirror as listed, as its change logs say."""
+    lines: list[str] = []
+    for result in report.results:
+        if result.log_path is None:
+            continue
+        log = json.loads(result.log_path.read_text(encoding="utf-8"))
+        for path, entry in log["changes"]["added"].items():
+            if entry.get("verification"):
+                lines.append(
+                    f"{result.target}: {path}: added, verification {entry['verification']}"
+                )
+        for path, entry in log.get("skipped", {}).items():
+            lines.append(f"{result.target}: {path}: skipped ({entry['cause']}): {entry['reason']}")
+        for path, entry in log.get("errors", {}).items():
+            lines.append(
+                f"{result.target}: {path}: error ({entry.get('cause')}): {entry['reason']}"
+            )
+    if lines:
+        console.print("\n[bold]Files not mirrored as listed[/] (`ms365sync status` lists them):")
+        for line in lines:
+            console.print(f"  - {line}", highlight=False, markup=False, soft_wrap=True)
+
+
 def _permissions(console: Console, report: RunReport, targets: list[Target]) -> None:
     """One file's entry in its target's .permissions.json and in its grants file: a file
     whose permissions the second sync found changed, else the first file synced."""
@@ -145,6 +169,7 @@ def demo(ctx: click.Context, directory: Path) -> None:
         options, config, targets, session_factory=emulator.session, print_report=not base.json
     )
     _tree(console, directory / "mirror")
+    _not_as_listed(console, first)
     scenario = load_scenario(demo_scenario_path())
     console.print("\n[bold]2. Remote changes[/] made in SharePoint (emulated):")
     for line in apply_scenario(emulator.tenant, scenario):

@@ -201,6 +201,8 @@ def result_row(result: SyncResult) -> dict[str, Any]:
         "permission_only_changes": summary.permission_only_changes_count if summary else 0,
         "errors": summary.errors_count if summary else 0,
         "repairs": summary.repairs_count if summary else 0,
+        "skipped": summary.skipped_count if summary else 0,
+        "mismatch_accepted": summary.mismatch_accepted_count if summary else 0,
         "total_files": summary.total_files if summary else None,
         "untracked_local_files": summary.untracked_local_files if summary else 0,
         "change_log": None if result.log_path is None else str(result.log_path),
@@ -257,7 +259,7 @@ def print_summary(
     if fancy:
         table = Table(title="ms365sync run")
         for column in ("target", "result", "added", "modified", "deleted", "perms", "errors",
-                       "files", "change log"):  # fmt: skip
+                       "skipped", "files", "change log"):  # fmt: skip
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*_cells(row))
@@ -322,6 +324,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         str(row["deleted"]),
         str(row["permission_only_changes"]),
         str(row["errors"]),
+        str(row["skipped"]),
         "-" if row["total_files"] is None else str(row["total_files"]),
         row["change_log"] or ("(dry run)" if row["dry_run"] else "(no changes)"),
     ]
@@ -334,6 +337,7 @@ def _plain(row: dict[str, Any]) -> Sequence[str]:
         f"{row['target']}: {'interrupted' if row['interrupted'] else 'ok'}",
         f"added={row['added']} modified={row['modified']} deleted={row['deleted']}",
         f"permission_only={row['permission_only_changes']} errors={row['errors']}",
+        f"skipped={row['skipped']}",
         f"total_files={row['total_files']}",
         f"log={row['change_log'] or '-'}",
     ]

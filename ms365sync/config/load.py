@@ -64,6 +64,9 @@ def _target(
         write_empty_logs=options.write_empty_logs,
         lock_timeout=lock_timeout,
         download_give_up=options.download_give_up,
+        verify=options.verify,
+        include_packages=options.include_packages,
+        retry_permanent_after=options.retry_permanent_after,
     )
     return Target(name, site.name, library.name, spec, options.on_change or None)
 

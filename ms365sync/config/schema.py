@@ -15,6 +15,7 @@ from ms365sync.config.values import (
     CLOUD_CHOICES,
     FULL_SWEEP_TEXT,
     SWEEP_MODE_TEXT,
+    VERIFY_TEXT,
     AbsolutePath,
     Bool,
     CloudName,
@@ -37,6 +38,7 @@ from ms365sync.config.values import (
     SweepMode,
     Text,
     Thumbprint,
+    Verify,
 )
 from ms365sync.graph.cloud import Cloud, choose_cloud
 from ms365sync.graph.credentials import (
@@ -48,6 +50,7 @@ from ms365sync.graph.credentials import (
 )
 from ms365sync.target import (
     DOWNLOAD_GIVE_UP_S,
+    RETRY_PERMANENT_AFTER_S,
     SMALLEST_BAND,
     STOP_TIMEOUT_S,
     BudgetSettings,
@@ -212,6 +215,16 @@ class TargetOptions(_Table):
     # link may need longer.
     download_give_up: PositiveDuration = Field(
         default=DOWNLOAD_GIVE_UP_S, description=POSITIVE_DURATION_TEXT
+    )
+    # Files SharePoint serves with other bytes than it lists (IRM, rewritten Office and PDF
+    # files, graph-facts §17.1): accepted and reported when two downloads agree.
+    verify: Verify = Field(default="consistent", description=VERIFY_TEXT)
+    # The sections of OneNote notebooks (and other packages) are not documents one indexes
+    # as files, and fail their hash checks (graph-facts §17.4): skipped unless asked.
+    include_packages: Bool = Field(default=False, description="true or false")
+    # A file that failed for good is tried again when it changes, or after this long.
+    retry_permanent_after: PositiveDuration = Field(
+        default=RETRY_PERMANENT_AFTER_S, description=POSITIVE_DURATION_TEXT
     )
 
 

@@ -27,13 +27,21 @@ from ms365sync.config.durations import (
     parse_sweep,
 )
 from ms365sync.config.messages import invalid
-from ms365sync.target import FilterError, Filters, PermissionPolicy, SweepKind
+from ms365sync.target import (
+    VERIFY_MODES,
+    FilterError,
+    Filters,
+    PermissionPolicy,
+    SweepKind,
+    VerifyMode,
+)
 
 __all__ = [
     "CLOUD_CHOICES",
     "CLOUD_NAMES",
     "FULL_SWEEP_TEXT",
     "SWEEP_MODE_TEXT",
+    "VERIFY_TEXT",
     "AbsolutePath",
     "Bool",
     "CloudName",
@@ -56,6 +64,7 @@ __all__ = [
     "SweepMode",
     "Text",
     "Thumbprint",
+    "Verify",
 ]
 
 CLOUD_NAMES = {
@@ -139,6 +148,19 @@ def _sweep_mode(value: object) -> SweepKind:
     if word == "full":
         return "full"
     raise invalid("unknown sweep mode", SWEEP_MODE_TEXT)
+
+
+VERIFY_TEXT = '"consistent", "strict", "size" or "off"'
+
+
+def _verify(value: object) -> VerifyMode:
+    if not isinstance(value, str):
+        raise invalid("wrong type", VERIFY_TEXT)
+    word = value.strip().lower()
+    for mode in VERIFY_MODES:
+        if word == mode:
+            return mode
+    raise invalid("unknown verification", VERIFY_TEXT)
 
 
 def _full_sweep(value: object) -> float | None:
@@ -243,6 +265,7 @@ Duration = Annotated[float, PlainValidator(_duration)]
 PositiveDuration = Annotated[float, PlainValidator(_positive_duration)]
 Sweep = Annotated[PermissionPolicy, PlainValidator(_sweep)]
 SweepMode = Annotated[SweepKind, PlainValidator(_sweep_mode)]
+Verify = Annotated[VerifyMode, PlainValidator(_verify)]
 FullSweep = Annotated[float | None, PlainValidator(_full_sweep)]
 Patterns = Annotated[tuple[Annotated[str, AfterValidator(_pattern)], ...], Field(strict=False)]
 AbsolutePath = Annotated[Path, PlainValidator(_absolute)]

@@ -35,7 +35,8 @@ from ms365sync.emulator.scenarios.scenario import (
 from ms365sync.emulator.scenarios.synthetic import Membership, synthetic_tenant
 from ms365sync.emulator.scenarios.tenantfile import load_tenant, parse_tenant
 from ms365sync.emulator.tenant.content import BytesContent, Content, GeneratedContent
-from ms365sync.emulator.tenant.model import Drive, GroupKind, Item, Role, Site
+from ms365sync.emulator.tenant.model import Drive, GroupKind, Hashes, Item, Role, Served, Site
+from ms365sync.emulator.tenant.quirks import item_quirks
 from ms365sync.emulator.tenant.tenant import MutationError, Tenant
 from ms365sync.emulator.transport.server import EmulatorServer
 
@@ -53,6 +54,7 @@ __all__ = [
     "FaultConfig",
     "GeneratedContent",
     "GroupKind",
+    "Hashes",
     "InputError",
     "Item",
     "LatencyConfig",
@@ -60,6 +62,7 @@ __all__ = [
     "MutationError",
     "Role",
     "Scenario",
+    "Served",
     "Site",
     "Tenant",
     "ThrottleConfig",
@@ -69,6 +72,7 @@ __all__ = [
     "export_tar",
     "export_tenant",
     "extract_export",
+    "item_quirks",
     "load_demo_tenant",
     "load_scenario",
     "load_tenant",

@@ -101,18 +101,51 @@ def _parsed(kind: type[Any], value: str | None, option: str) -> Any:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-def _tenant(tenant_file: Path | None, synthetic: int | None, seed: int) -> Tenant:
+_QUIRK_KNOBS = (
+    "irm", "unstable", "missing_hash", "empty_hash", "malware", "locked", "checked_out",
+    "zero_byte",
+)  # fmt: skip
+QUIRKS_TEXT = f"comma-separated NAME=SHARE ({', '.join(_QUIRK_KNOBS)}) and packages=N"
+
+
+def quirk_knobs(spec: str | None) -> dict[str, Any]:
+    """`--quirks "irm=0.01,malware=0.005,packages=2"` as synthetic_tenant's keyword
+    arguments (`irm_share=0.01` ...); raises click.BadParameter naming what is wrong."""
+    knobs: dict[str, Any] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        name, eq, value = (piece.strip() for piece in part.partition("="))
+        try:
+            if name == "packages" and eq:
+                knobs["packages"] = int(value)
+            elif name in _QUIRK_KNOBS and eq:
+                knobs[f"{name}_share"] = float(value)
+            else:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter(
+                f"{part.strip()!r}: expected {QUIRKS_TEXT}", param_hint="--quirks"
+            ) from None
+    return knobs
+
+
+def _tenant(
+    tenant_file: Path | None, synthetic: int | None, seed: int, quirks: dict[str, Any]
+) -> Tenant:
     if tenant_file is not None and synthetic is not None:
         raise UsageFailure("give --tenant or --synthetic, not both")
+    if quirks and synthetic is None:
+        raise UsageFailure("--quirks needs --synthetic")
     try:
         if tenant_file is not None:
             return load_tenant(tenant_file)
         if synthetic is not None:
-            tenant = synthetic_tenant(synthetic, seed=seed, unique_share=0.05)
+            tenant = synthetic_tenant(synthetic, seed=seed, unique_share=0.05, **quirks)
             tenant.add_app("ms365sync-emulator")
             return tenant
         return load_demo_tenant()
-    except EmulatorError as exc:
+    except (EmulatorError, ValueError) as exc:
         raise BadInput(str(exc)) from None
 
 
@@ -178,6 +211,11 @@ def emulator_group() -> None:
 )
 @click.option("--synthetic", type=click.IntRange(1), help="Serve a synthetic tenant of N files.")
 @click.option(
+    "--quirks",
+    help="With --synthetic, shares of troublesome files (graph-facts §17), e.g. "
+    '"irm=0.01,unstable=0.005,malware=0.005,packages=2".',
+)
+@click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=0,
@@ -218,6 +256,7 @@ def serve(
     *,
     tenant_file: Path | None,
     synthetic: int | None,
+    quirks: str | None,
     port: int,
     state_dir: Path,
     latency_ms: str | None,
@@ -237,7 +276,8 @@ def serve(
         token_lifetime_s=token_lifetime,
         download_url_lifetime_s=url_lifetime,
     )
-    emulator = Emulator(_tenant(tenant_file, synthetic, seed), config, request_log=request_log)
+    tenant = _tenant(tenant_file, synthetic, seed, quirk_knobs(quirks))
+    emulator = Emulator(tenant, config, request_log=request_log)
     certificate = make_app_certificate(emulator.registration.display_name)
     emulator.registration.certificates.append(certificate.cert_pem)
     state_dir.mkdir(parents=True, exist_ok=True)

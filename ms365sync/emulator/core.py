@@ -4,6 +4,7 @@ HTTPS on loopback."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,13 @@ from ms365sync.emulator.control.settings import EmulatorConfig
 from ms365sync.emulator.control.tenant_endpoints import tenant_routes
 from ms365sync.emulator.login.directory import AppRegistration
 from ms365sync.emulator.msgraph.download import ContentSource, TypedContent
+from ms365sync.emulator.msgraph.refusals import refusal_error
 from ms365sync.emulator.msgraph.responses import GraphService
 from ms365sync.emulator.sprest.responses import SharePointRestService
 from ms365sync.emulator.tenant.clock import Clock
+from ms365sync.emulator.tenant.content import Content
 from ms365sync.emulator.tenant.model import Drive, Item
+from ms365sync.emulator.tenant.quirks import DownloadRefusedError
 from ms365sync.emulator.tenant.tenant import Tenant
 from ms365sync.emulator.transport.adapter import mount
 from ms365sync.emulator.transport.http import Request, Router
@@ -106,9 +110,37 @@ class Emulator:
         )
 
     def _content_for(self, drive_id: str, item_id: str) -> ContentSource | None:
+        """The bytes a download URL serves now; raises the GraphError of a refused download
+        (malware, a lock, a file that vanished or is gone)."""
         with self.tenant.lock:
             drive = self.tenant.drive(drive_id)
-            item = drive.items.get(item_id) if drive is not None else None
-            if item is None or item.content is None:
+            if drive is None:
                 return None
-            return TypedContent(item.content, item.mime_type)
+            try:
+                content = self.tenant.open_download(drive, item_id)
+            except DownloadRefusedError as refused:
+                raise refusal_error(refused.refusal) from None
+            return _ServedFile(self.tenant, drive, item_id, content, drive.items[item_id].mime_type)
+
+
+@dataclass(frozen=True)
+class _ServedFile:
+    """A file's served bytes; a GET from offset 0 asks the tenant again (`restart`), so an
+    unstable file serves different bytes on each full download."""
+
+    tenant: Tenant
+    drive: Drive
+    item_id: str
+    content: Content
+    mime_type: str
+
+    @property
+    def size(self) -> int:
+        return self.content.size
+
+    def iter_range(self, start: int, stop: int, chunk_size: int) -> Iterator[bytes]:
+        return self.content.iter_range(start, stop, chunk_size)
+
+    def restart(self) -> ContentSource:
+        fresh = self.tenant.restart_download(self.drive, self.item_id)
+        return self if fresh is None else TypedContent(fresh, self.mime_type)

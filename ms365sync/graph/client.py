@@ -49,6 +49,7 @@ DELTA_SELECT: Final = (
     "file",
     "folder",
     "package",
+    "malware",
     "root",
     "deleted",
     "shared",
@@ -357,8 +358,10 @@ class GraphClient:
         url: str | None = None,
         give_up: float = DOWNLOAD_GIVE_UP_S,
         name: str | None = None,
+        verify: bool = True,
     ) -> DownloadInfo:
-        """Stream an item's content into `out` (from its current position) and verify it.
+        """Stream an item's content into `out` (from its current position) and verify it
+        (unless `verify` is off: then the caller compares the returned size and hash).
 
         `progress` receives the bytes written so far after each chunk; on error `out` holds
         partial data for the caller to discard. `url` is a fresh pre-authenticated URL of
@@ -388,6 +391,7 @@ class GraphClient:
             url=url,
             give_up=give_up,
             name=name,
+            verify=verify,
         )
 
 

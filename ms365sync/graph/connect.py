@@ -86,6 +86,7 @@ class ConnectedClient(GraphClient):
         url: str | None = None,
         give_up: float = DOWNLOAD_GIVE_UP_S,
         name: str | None = None,
+        verify: bool = True,
     ) -> DownloadInfo:
         """`GraphClient.download`, once a download slot is free (when there are slots)."""
         with self._slots or contextlib.nullcontext():
@@ -100,6 +101,7 @@ class ConnectedClient(GraphClient):
                 url=url,
                 give_up=give_up,
                 name=name,
+                verify=verify,
             )
 
 

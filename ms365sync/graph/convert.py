@@ -47,6 +47,7 @@ def remote_item(item: DriveItem) -> RemoteItem:
         shared=item.shared is not None,
         shared_changed=item.shared_changed,
         package=item.package is not None,
+        malware=None if item.malware is None else item.malware.description or "",
     )
 
 

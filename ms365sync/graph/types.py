@@ -199,6 +199,12 @@ class Package(GraphModel):
     type: str | None = None
 
 
+class Malware(GraphModel):
+    """The malware facet: present when SharePoint detected malware in the file."""
+
+    description: str | None = None
+
+
 class Deleted(GraphModel):
     """The deleted facet, `{}` or `{"state": "deleted"}`; only delta returns it."""
 
@@ -240,6 +246,7 @@ class DriveItem(GraphModel):
     file: File | None = None
     folder: Folder | None = None
     package: Package | None = None
+    malware: Malware | None = None
     root: Root | None = None
     deleted: Deleted | None = None
     shared: Shared | None = None

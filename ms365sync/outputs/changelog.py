@@ -5,8 +5,11 @@ added_count, modified_count, deleted_count, permission_only_changes_count; chang
 added, modified, permission_only_changes and deleted keyed by library-relative path), with
 extra fields a consumer can use: the run id, the target, item ids, `moved_from`, an
 `errors` section (files that could not be mirrored this run and will be retried) and a
-`repairs` section (local copies restored; not remote changes). Paths and item ids are the
-keys of `.permissions.grants.json`, which holds each file's grants by stable ids.
+`repairs` section (local copies restored; not remote changes), a `skipped` section (files
+not fetched on purpose: flagged as malware, inside a OneNote notebook; each reported
+once) and, on an added or modified file whose bytes were not fully checked against the
+listing, its `verification` (graph-facts §17). Paths and item ids are the keys of
+`.permissions.grants.json`, which holds each file's grants by stable ids.
 
 Log file names sort in the order the logs were written (`LogPosition`): a second log in
 the same second gets a suffix (`_2`, `_3` ...), and a clock that went back keeps the latest
@@ -43,6 +46,13 @@ class PermissionChangesEntry(_Model):
     current: list[str]
 
 
+_VERIFICATION = (
+    "How far the bytes were checked, when not against the listed size and quickXorHash: "
+    "mismatch-accepted (two downloads gave the same bytes, not the listed ones), size-only "
+    '(no hash listed, or verify = "size") or unverified (verify = "off"). Absent: fully.'
+)
+
+
 class AddedEntry(_Model):
     permissions: list[str] = Field(description='"Display Name:::Level" labels.')
     file_path: str = Field(description="Where the file is on disk.")
@@ -56,6 +66,7 @@ class AddedEntry(_Model):
         default=None,
         description="Why the local name differs from the remote one (unsafe on disk).",
     )
+    verification: str | None = Field(default=None, description=_VERIFICATION)
 
 
 class ModifiedEntry(_Model):
@@ -66,6 +77,7 @@ class ModifiedEntry(_Model):
     item_id: str
     size: int
     last_modified: str | None = None
+    verification: str | None = Field(default=None, description=_VERIFICATION)
 
 
 class PermissionOnlyEntry(_Model):
@@ -77,13 +89,31 @@ class PermissionOnlyEntry(_Model):
 class DeletedEntry(_Model):
     permissions: list[str]
     item_id: str
-    reason: str = Field(description="deleted, moved (see moved_to) or excluded by the filters.")
+    reason: str = Field(
+        description="deleted, moved (see moved_to), or excluded: by the filters, or now "
+        "inside a package such as a OneNote notebook."
+    )
     moved_to: str | None = None
 
 
 class ErrorEntry(_Model):
     reason: str
     item_id: str | None = None
+    kind: str | None = Field(
+        default=None,
+        description="transient (tried again next run) or permanent (for this version).",
+    )
+    cause: str | None = Field(
+        default=None, description="The case, in one word (docs/reliability.md)."
+    )
+    retry: str | None = Field(default=None, description="When the file is tried again.")
+
+
+class SkippedEntry(_Model):
+    reason: str
+    item_id: str
+    cause: str = Field(description="malware, malware-detected or package.")
+    retry: str = Field(description="When the file is tried again.")
 
 
 class RepairEntry(_Model):
@@ -101,6 +131,10 @@ class Summary(_Model):
     errors_count: int = 0
     repairs_count: int = 0
     untracked_local_files: int = 0
+    skipped_count: int = 0
+    mismatch_accepted_count: int = 0
+    size_only_count: int = 0
+    unverified_count: int = 0
 
 
 class Changes(_Model):
@@ -139,6 +173,9 @@ class ChangeLog(_Model):
     changes: Changes
     errors: dict[str, ErrorEntry] = Field(default_factory=dict)
     repairs: dict[str, RepairEntry] = Field(default_factory=dict)
+    skipped: dict[str, SkippedEntry] = Field(
+        default_factory=dict, description="Files not fetched on purpose, each reported once."
+    )
     run_id: str
     target: TargetInfo
     full_resync: bool = Field(

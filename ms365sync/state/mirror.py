@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from ms365sync.models import Grant, LocalStat, MirrorFile, as_recorded
@@ -23,7 +23,7 @@ from ms365sync.state.perms import (
 )
 from ms365sync.state.schema import MIRROR_COLUMNS
 
-__all__ = ["FileError", "GrantRow", "MirrorTables", "PathLabels"]
+__all__ = ["FileError", "GrantRow", "IssueRow", "MirrorTables", "PathLabels"]
 
 _Row = TypeVar("_Row", bound=tuple[Any, ...])
 
@@ -55,12 +55,30 @@ class GrantRow(NamedTuple):
 
 
 class FileError(NamedTuple):
-    """A file that failed and is retried by the next run."""
+    """A file that could not be mirrored as listed (`sync.issues`): transient ones are
+    tried again by the next run, permanent ones when the item changes (`ctag`) or at
+    `retry_at`, skipped ones when the item changes or stops being what it is."""
 
     item_id: str
     path: str | None
     reason: str
     attempts: int
+    kind: str  # "transient", "permanent" or "skipped"
+    cause: str | None
+    ctag: str | None
+    retry_at: float | None
+    first_seen: float
+
+
+class IssueRow(NamedTuple):
+    """One file's issue as a run records it."""
+
+    path: str
+    reason: str
+    kind: str
+    cause: str | None = None
+    ctag: str | None = None
+    retry_at: float | None = None
 
 
 _PATH_LABELS = _row(PathLabels)
@@ -89,13 +107,26 @@ class MirrorTables:
             after = rows[-1][0]
             yield from map(_mirror_file, rows)
 
+    def mirror_records(self, item_ids: Iterable[str]) -> dict[str, MirrorFile]:
+        """The records of those of `item_ids` the mirror holds, by item id."""
+        ids = list(item_ids)
+        found: dict[str, MirrorFile] = {}
+        for start in range(0, len(ids), 500):  # SQLite before 3.32 allows 999 parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT {MIRROR_COLUMNS} FROM mirror WHERE item_id IN ({marks})", chunk
+            )
+            found.update((row[0], _mirror_file(row)) for row in rows)
+        return found
+
     def mirror_as_recorded(self, local: Mapping[str, LocalStat]) -> bool:
         """Whether every recorded mirror file is in `local` (local path -> what is on disk)
         as it was placed (`models.as_recorded`)."""
         return all(
             as_recorded(local.get(local_path), size, mtime_ns)
             for local_path, size, mtime_ns in self._db.execute(
-                "SELECT local_path, size, mtime_ns FROM mirror"
+                "SELECT local_path, COALESCE(local_size, size), mtime_ns FROM mirror"
             )
         )
 
@@ -107,12 +138,12 @@ class MirrorTables:
             "DELETE FROM mirror WHERE path = ? AND item_id != ?", (file.path, file.item_id)
         )
         self._db.execute(
-            f"INSERT INTO mirror({MIRROR_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO mirror({MIRROR_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, "
             "local_path=excluded.local_path, "
             "size=excluded.size, ctag=excluded.ctag, qxh=excluded.qxh, etag=excluded.etag, "
             "modified=excluded.modified, mtime_ns=excluded.mtime_ns, labels=excluded.labels, "
-            "grants=excluded.grants, ino=excluded.ino",
+            "grants=excluded.grants, ino=excluded.ino, local_size=excluded.local_size",
             (
                 file.item_id,
                 file.path,
@@ -126,6 +157,7 @@ class MirrorTables:
                 encode_labels(file.permissions.labels),
                 encode_grants(file.permissions.grants),
                 file.ino,
+                file.local_size,
             ),
         )
 
@@ -153,35 +185,58 @@ class MirrorTables:
 
     # ------------------------------------------------------------------ errors
 
-    def has_errors(self) -> bool:
-        """Whether any file is failing (recorded by the last run, retried by the next)."""
-        return bool(self._db.execute("SELECT EXISTS (SELECT 1 FROM errors)").fetchone()[0])
-
-    def set_error(self, item_id: str, path: str | None, reason: str, now: float) -> None:
-        self._db.execute(
-            "INSERT INTO errors(item_id, path, reason, first_seen, attempts) VALUES(?,?,?,?,1) "
-            "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, reason=excluded.reason, "
-            "attempts=attempts+1",
-            (item_id, path, reason, now),
+    def has_transient_errors(self) -> bool:
+        """Whether any file is failing in a way the next run tries again."""
+        return bool(
+            self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM errors WHERE kind = 'transient')"
+            ).fetchone()[0]
         )
 
-    def replace_errors(self, current: dict[str, tuple[str, str]], now: float) -> set[str]:
-        """Record this run's errors (key -> (path, reason)), counting the attempts of those
-        that persist and forgetting the rest; returns the keys that were not failing before."""
-        previous = {row[0] for row in self._db.execute("SELECT item_id FROM errors")}
-        gone = [(key,) for key in previous - set(current)]
+    def retry_due(self, now: float) -> bool:
+        """Whether a permanent failure's waiting time is over (the next run tries it)."""
+        row = self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM errors WHERE retry_at IS NOT NULL AND retry_at <= ?)",
+            (now,),
+        ).fetchone()
+        return bool(row[0])
+
+    def record_issues(
+        self, current: Mapping[str, IssueRow], kept: set[str], now: float
+    ) -> set[str]:
+        """Record this run's issues (key: item id, else path), keep the rows of `kept` as
+        they are and forget the rest. An issue that persists with the same kind, cause and
+        item version counts one more attempt and keeps when it was first seen. Returns the
+        keys that are new or changed (their kind, cause or version)."""
+        stored = {
+            row[0]: (row[1], row[2], row[3])
+            for row in self._db.execute("SELECT item_id, kind, cause, ctag FROM errors")
+        }
+        gone = [(key,) for key in stored.keys() - current.keys() - kept]
         self._db.executemany("DELETE FROM errors WHERE item_id = ?", gone)
-        for key, (path, reason) in current.items():
-            self.set_error(key, path, reason, now)
-        return set(current) - previous
+        fresh: set[str] = set()
+        for key, row in current.items():
+            same = stored.get(key) == (row.kind, row.cause, row.ctag)
+            if not same:
+                fresh.add(key)
+                self._db.execute("DELETE FROM errors WHERE item_id = ?", (key,))
+            self._db.execute(
+                "INSERT INTO errors(item_id, path, reason, first_seen, attempts, kind, cause, "
+                "ctag, retry_at) VALUES(?,?,?,?,1,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET "
+                "path=excluded.path, reason=excluded.reason, attempts=attempts+1, "
+                "retry_at=excluded.retry_at",
+                (key, row.path, row.reason, now, row.kind, row.cause, row.ctag, row.retry_at),
+            )
+        return fresh
 
     def errors(self) -> list[FileError]:
-        """The failing files, sorted by path."""
+        """The files that could not be mirrored as listed, sorted by kind and path."""
         return list(
             map(
                 _FILE_ERROR,
                 self._db.execute(
-                    "SELECT item_id, path, reason, attempts FROM errors ORDER BY path"
+                    "SELECT item_id, path, reason, attempts, kind, cause, ctag, retry_at, "
+                    "first_seen FROM errors ORDER BY kind, path"
                 ),
             )
         )
@@ -200,4 +255,5 @@ def _mirror_file(row: tuple[Any, ...]) -> MirrorFile:
         mtime_ns=row[8],
         permissions=decode_permissions(row[9], row[10]),
         ino=row[11],
+        local_size=row[12],
     )

@@ -15,8 +15,9 @@ from ms365sync.state.meta import MetaKey, read_value, write_value
 __all__ = ["ITEM_FIELDS", "MIRROR_COLUMNS", "MIRROR_FIELDS", "SCHEMA_VERSION", "create", "migrate"]
 
 # 2: mirror.ino. 3: the principal kinds of graph-facts §6.12 (a store of version 2 holds
-# permission sets classified the old way: they are read again).
-SCHEMA_VERSION = 3
+# permission sets classified the old way: they are read again). 4: items.malware,
+# mirror.local_size, and the errors table's classes (graph-facts §17).
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS items (
     own_perms INTEGER NOT NULL DEFAULT 0,  -- a permission sweep found it differs from its root
     path TEXT,       -- its key (models.path_key of segs); NULL while an ancestor is unknown
     segs TEXT,       -- the path's names as a JSON list (names may contain "/")
-    perm_src TEXT    -- the item whose permission set applies (nearest root)
+    perm_src TEXT,   -- the item whose permission set applies (nearest root)
+    malware TEXT     -- the malware facet's description; NULL: not flagged
 );
 CREATE INDEX IF NOT EXISTS items_parent ON items(parent_id);
 CREATE TABLE IF NOT EXISTS perms (
@@ -37,19 +39,26 @@ CREATE TABLE IF NOT EXISTS mirror (
     item_id TEXT PRIMARY KEY, path TEXT NOT NULL, local_path TEXT NOT NULL, size INTEGER NOT NULL,
     ctag TEXT, qxh TEXT, etag TEXT, modified TEXT, mtime_ns INTEGER NOT NULL,
     labels TEXT NOT NULL, grants TEXT NOT NULL,
-    ino INTEGER      -- the inode number of the file placed; NULL: not known (schema 1)
+    ino INTEGER,     -- the inode number of the file placed; NULL: not known (schema 1)
+    local_size INTEGER  -- the placed copy's size when not the listed one; NULL: the same
 );
 -- put_mirror looks records up by path: without this index every insert scans the table.
 CREATE INDEX IF NOT EXISTS mirror_path ON mirror(path);
+-- Files that could not be mirrored as listed. kind: "transient" (tried again by the next
+-- run), "permanent" (tried again when the item's cTag changes, or after retry_at),
+-- "skipped" (not fetched on purpose: a package's content, a file flagged as malware);
+-- cause: a word for the case (sync/issues.py); ctag: the item's version it applies to.
 CREATE TABLE IF NOT EXISTS errors (
     item_id TEXT PRIMARY KEY, path TEXT, reason TEXT NOT NULL, first_seen REAL NOT NULL,
-    attempts INTEGER NOT NULL
+    attempts INTEGER NOT NULL, kind TEXT NOT NULL DEFAULT 'transient', cause TEXT,
+    ctag TEXT, retry_at REAL
 );
 CREATE TABLE IF NOT EXISTS stage (
     ord INTEGER PRIMARY KEY, item_id TEXT NOT NULL, parent_id TEXT, name TEXT,
     is_folder INTEGER NOT NULL, is_root INTEGER NOT NULL, deleted INTEGER NOT NULL,
     size INTEGER NOT NULL, etag TEXT, ctag TEXT, qxh TEXT, modified TEXT, mime TEXT,
-    shared INTEGER NOT NULL, shared_changed INTEGER NOT NULL, package INTEGER NOT NULL
+    shared INTEGER NOT NULL, shared_changed INTEGER NOT NULL, package INTEGER NOT NULL,
+    malware TEXT
 );
 CREATE TABLE IF NOT EXISTS exports (
     run_id TEXT PRIMARY KEY, log_name TEXT, log_json TEXT, permissions INTEGER NOT NULL,
@@ -63,14 +72,15 @@ CREATE TABLE IF NOT EXISTS runs (
 
 ITEM_FIELDS = (
     "item_id, parent_id, name, is_folder, is_root, size, etag, ctag, qxh, modified, mime, "
-    "shared, package, own_perms, path, segs, perm_src"
+    "shared, package, own_perms, path, segs, perm_src, malware"
 )
 MIRROR_FIELDS = (
     "item_id, path, local_path, size, ctag, qxh, etag, modified, mtime_ns, labels, grants"
 )
 # Every column of a mirror record. The inode number is not an input of the plan (which
-# watches MIRROR_FIELDS): it only says whether a time may be set in place.
-MIRROR_COLUMNS = f"{MIRROR_FIELDS}, ino"
+# watches MIRROR_FIELDS): it only says whether a time may be set in place. The local size
+# is (a no-op run compares it with the disk).
+MIRROR_COLUMNS = f"{MIRROR_FIELDS}, ino, local_size"
 
 _GRANTS_FILE = MetaKey.GRANTS_FILE.value
 _CONVERGED = MetaKey.CONVERGED.value
@@ -113,7 +123,7 @@ _INPUT_TRIGGERS = "\n".join(
     (
         _forgetting(_CONVERGED, "items", ITEM_FIELDS),
         _forgetting(_CONVERGED, "perms", "item_id, labels, grants"),
-        _forgetting(_CONVERGED, "mirror", MIRROR_FIELDS),
+        _forgetting(_CONVERGED, "mirror", f"{MIRROR_FIELDS}, local_size"),
         _forgetting(_GRANTS_FILE, "items", "item_id, perm_src"),
         _forgetting(_GRANTS_FILE, "mirror", "item_id, path, grants"),
     )
@@ -123,6 +133,32 @@ _INPUT_TRIGGERS = "\n".join(
 def create(db: sqlite3.Connection) -> None:
     """Create the tables and triggers that are missing."""
     db.executescript(_TABLES + _META_TRIGGERS + _INPUT_TRIGGERS)
+
+
+_ADDED_COLUMNS = (  # (table, column, its declaration) added since schema 1
+    ("mirror", "ino", "INTEGER"),
+    ("mirror", "local_size", "INTEGER"),
+    ("items", "malware", "TEXT"),
+    ("stage", "malware", "TEXT"),
+    ("errors", "kind", "TEXT NOT NULL DEFAULT 'transient'"),
+    ("errors", "cause", "TEXT"),
+    ("errors", "ctag", "TEXT"),
+    ("errors", "retry_at", "REAL"),
+)
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Add the columns an older store lacks, and make the triggers that watch the items and
+    the mirror again (theirs name the columns they had)."""
+    for table, column, declaration in _ADDED_COLUMNS:
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    for table in ("items", "mirror"):
+        for event in ("insert", "delete", "update"):
+            db.execute(f"DROP TRIGGER IF EXISTS {_CONVERGED}_{table}_{event}")
+    for statement in _INPUT_TRIGGERS.splitlines():  # one per line; executescript would commit
+        db.execute(statement)
 
 
 def migrate(db: sqlite3.Connection, path: Path) -> None:
@@ -138,9 +174,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     elif int(version) < SCHEMA_VERSION:
         db.execute("BEGIN IMMEDIATE")
         try:
-            columns = {row[1] for row in db.execute("PRAGMA table_info(mirror)")}
-            if "ino" not in columns:
-                db.execute("ALTER TABLE mirror ADD COLUMN ino INTEGER")
+            _add_columns(db)
             if int(version) < 3:
                 # Grants stored before the kinds of graph-facts §6.12 (Everyone except
                 # external users as a "user" ...): forgetting the permission sets makes the

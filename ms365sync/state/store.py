@@ -23,7 +23,7 @@ from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncErro
 from ms365sync.state import db as sqlitedb
 from ms365sync.state import schema
 from ms365sync.state.meta import Meta, MetaTables
-from ms365sync.state.mirror import FileError, GrantRow, MirrorTables, PathLabels
+from ms365sync.state.mirror import FileError, GrantRow, IssueRow, MirrorTables, PathLabels
 from ms365sync.state.outbox import OutboxTables, PendingExport, RunRecord
 from ms365sync.state.perms import PermTables
 from ms365sync.state.tree import StageSummary, StructureChange, TreeRow, TreeTables
@@ -32,6 +32,7 @@ from ms365sync.target import DB_NAME
 __all__ = [
     "FileError",
     "GrantRow",
+    "IssueRow",
     "Meta",
     "PathLabels",
     "PendingExport",

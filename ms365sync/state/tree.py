@@ -18,7 +18,7 @@ from ms365sync.models import RemoteItem
 
 _ITEM_COLUMNS = (
     "item_id, parent_id, name, is_folder, is_root, size, etag, ctag, qxh, modified, mime, "
-    "shared, package"
+    "shared, package, malware"
 )
 
 # Every item reachable from a root (`is_root`) through named items, with its path's names
@@ -47,6 +47,19 @@ SELECT item_id, segs, path, perm_src FROM walk ORDER BY item_id
 """
 
 _FILE = "is_folder = 0 AND package = 0"  # a remote file (not a folder or a package)
+
+# The files below a package (item id, the package's key), wherever they lie in it.
+_IN_PACKAGES = """
+WITH RECURSIVE inside(item_id, pkg) AS (
+    SELECT item_id, item_id FROM items WHERE package = 1
+    UNION
+    SELECT c.item_id, p.pkg FROM inside p JOIN items c ON c.parent_id = p.item_id
+    WHERE c.is_root = 0
+)
+SELECT i.item_id, COALESCE(k.path, k.name) FROM inside i
+JOIN items f ON f.item_id = i.item_id AND f.is_folder = 0 AND f.package = 0
+JOIN items k ON k.item_id = i.pkg
+"""
 _CHUNK = 500  # item ids per statement (SQLite before 3.32 allows 999 parameters)
 
 # Files among the ids in {marks} with their permission set and that of the root they would
@@ -90,6 +103,7 @@ class TreeRow:
     quick_xor_hash: str | None
     modified: str | None
     perm_src: str | None
+    malware: str | None = None  # the malware facet's description: SharePoint flagged it
 
 
 @dataclass(frozen=True)
@@ -140,13 +154,14 @@ class TreeTables:
                 int(i.shared),
                 int(i.shared_changed),
                 int(i.package),
+                i.malware,
             )
             for i in items
         ]
         self._db.executemany(
             "INSERT INTO stage(item_id, parent_id, name, is_folder, is_root, deleted, size, etag, "
-            "ctag, qxh, modified, mime, shared, shared_changed, package) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "ctag, qxh, modified, mime, shared, shared_changed, package, malware) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         return len(rows)
@@ -226,7 +241,7 @@ class TreeTables:
             "name=excluded.name, is_folder=excluded.is_folder, is_root=excluded.is_root, "
             "size=excluded.size, etag=excluded.etag, ctag=excluded.ctag, qxh=excluded.qxh, "
             "modified=excluded.modified, mime=excluded.mime, shared=excluded.shared, "
-            "package=excluded.package"
+            "package=excluded.package, malware=excluded.malware"
         )
         removed += db.execute(_DELETE_SUBTREES).rowcount
         if reshaped:
@@ -305,11 +320,37 @@ class TreeTables:
     def tree_files(self) -> Iterator[TreeRow]:
         """Every remote file (not folder or package), sorted by item id."""
         for item_id, segs, *rest in self._db.execute(
-            "SELECT item_id, segs, size, etag, ctag, qxh, modified, perm_src FROM items "
+            "SELECT item_id, segs, size, etag, ctag, qxh, modified, perm_src, malware FROM items "
             "WHERE is_folder = 0 AND package = 0 ORDER BY item_id"
         ):
             segments = None if segs is None else tuple(json.loads(segs))
             yield TreeRow(item_id, segments, *rest)
+
+    def flagged_files(self) -> dict[str, str]:
+        """Files SharePoint flags as malware: item id -> the facet's description."""
+        return dict(
+            self._db.execute(
+                f"SELECT item_id, malware FROM items WHERE {_FILE} AND malware IS NOT NULL"
+            )
+        )
+
+    def package_files(self) -> dict[str, str]:
+        """Files inside a package (a OneNote notebook ...): item id -> the package's key."""
+        return dict(self._db.execute(_IN_PACKAGES))
+
+    def item_versions(self, item_ids: Iterable[str]) -> dict[str, str | None]:
+        """The cTag of each of `item_ids` in the tree (ids not in it are left out)."""
+        ids = list(item_ids)
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self._db.execute(
+                    f"SELECT item_id, ctag FROM items WHERE item_id IN ({marks})", chunk
+                )
+            )
+        return found
 
     def unplaced_file_ids(self) -> set[str]:
         """Files of the tree whose path is not known yet (an ancestor was not listed)."""

@@ -3,8 +3,9 @@
 Two phases keep the previous mirror intact when the run fails:
 
 1. content: every download runs in a worker pool over the client's pooled session, into a
-   hidden temporary file beside its destination, verified by size and quickXorHash; a
-   fresh download URL from the listing saves the `/content` round trip, once. New
+   hidden temporary file beside its destination, judged against its listing as the
+   target's `verify` says (`sync.fetch`); a fresh download URL from the listing saves the
+   `/content` round trip, once. New
    files are renamed into place at once; replacements of existing files, and files taking
    the place of another recorded file, stay staged (up to `MAX_STAGED` of the former) until
    phase 2, so a run that dies of a full disk replaced nothing.
@@ -12,8 +13,9 @@ Two phases keep the previous mirror intact when the run fails:
    temporary name when files swap names; with new content, once every old place is
    vacated), staged replacements, timestamps.
 
-Per-file failures (network, throttling, a file deleted meanwhile, unreadable permissions)
-become errors in the outcome and are retried next run; so does a move or new file whose
+Per-file failures (network, throttling, a file deleted or locked meanwhile, bytes that are
+not the listed ones, unreadable permissions) become errors in the outcome, each with its
+cause (`sync.issues` decides when it is tried again); so does a move or new file whose
 place a file with such a failure keeps. A local storage error is fatal for the target.
 
 A requested stop (`sync.stop`) starts no more downloads; the actions whose content did not
@@ -35,16 +37,18 @@ from typing import BinaryIO
 
 from loguru import logger
 
-from ms365sync.errors import DownloadError, LocalStorageError, MS365SyncError, NotFoundError
+from ms365sync.errors import LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
-from ms365sync.graph.convert import iso
+from ms365sync.graph.download import same_hash
 from ms365sync.localfs.mirror import Mirror, timestamp_ns
 from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
 from ms365sync.sync.downloadurls import DownloadUrls
+from ms365sync.sync.fetch import Fetcher, Verification
+from ms365sync.sync.issues import Cause, describe, of_failure
 from ms365sync.sync.stop import Abandoned, Stop
 from ms365sync.sync.workers import run_each
-from ms365sync.target import DOWNLOAD_GIVE_UP_S
+from ms365sync.target import DOWNLOAD_GIVE_UP_S, VerifyMode
 
 MAX_STAGED = 256  # replacements held back until phase 2 (each holds open descriptors)
 _CONTENT = {ActionKind.DOWNLOAD_NEW, ActionKind.DOWNLOAD_CHANGED, ActionKind.REPAIR}
@@ -61,6 +65,12 @@ class Done:
     error: str | None = None
     adopted: bool = False  # the right content was already on disk
     downloaded: int = 0  # bytes
+    cause: Cause | None = None  # of an error (None: the plan's own, or unclassified)
+    verification: Verification | None = None  # how far new content was checked, if not fully
+    # New content that is byte for byte the copy recorded (a record rebuilt from the disk
+    # after a lost state, of a file listed without a hash or served other than listed):
+    # no content change to report.
+    same_bytes: bool = False
 
 
 @dataclass
@@ -68,6 +78,8 @@ class _Fetched:
     remote: RemoteFile
     temp: TempFile | None  # None: already in place (adopted, or committed in phase 1)
     downloaded: int = 0
+    verification: Verification | None = None
+    served_hash: str | None = None  # of the bytes downloaded
 
 
 @dataclass
@@ -94,6 +106,7 @@ class Applier:
     give_up: float = DOWNLOAD_GIVE_UP_S  # seconds a download may fail without getting further
     urls: DownloadUrls = field(default_factory=DownloadUrls, repr=False)  # listed, signed
     stop: Stop | None = None  # a requested stop starts no more downloads
+    verify: VerifyMode = "consistent"  # how downloads are checked (sync.fetch)
     interrupted: bool = False  # a stop left some of the actions of an `apply` undone
     _claimed: dict[str, str] = field(default_factory=dict)  # local path -> item id recorded there
     _deleted: frozenset[str] = frozenset()  # local paths of records this plan deletes
@@ -173,8 +186,11 @@ class Applier:
                 if not exc.in_the_way:
                     raise
                 failed[action.item_key] = Done(action, error=str(exc))
-            except (MS365SyncError, _RefusedError) as exc:
-                failed[action.item_key] = Done(action, error=str(exc))
+            except _RefusedError as exc:
+                failed[action.item_key] = Done(action, error=str(exc), cause=Cause.LOCAL)
+            except MS365SyncError as exc:
+                cause = of_failure(exc)
+                failed[action.item_key] = Done(action, error=describe(cause, exc), cause=cause)
             if self.progress.on_file is not None:
                 self.progress.on_file(1)
 
@@ -217,47 +233,23 @@ class Applier:
             return _Fetched(remote, None)
         if remote.local_path in self.foreign:
             raise _RefusedError(in_the_way(remote))
-        for attempt in (1, 2):
-            with self._writing():
-                temp = self.mirror.open_temp(remote.local_path)
-            try:
-                info = self.client.download(
-                    self.drive_id,
-                    remote.item_id,
-                    self._fenced(temp),
-                    expected_size=remote.size,
-                    expected_hash=remote.quick_xor_hash,
-                    url=url,
-                    give_up=self.give_up,
-                    name=remote.path,
-                )
-            except DownloadError as exc:
-                self._drop(temp)
-                if attempt == 2 or not exc.content_changed:
-                    raise  # a download that gave up is tried again by the next run, not now
-                # The file changed after it was listed: take its current version, through
-                # /content (the listed URL may still serve what was listed).
-                remote, url = self._reread(remote), None
-                continue
-            except BaseException:
-                self._drop(temp)
-                raise
-            if self.progress.on_bytes is not None:
-                self.progress.on_bytes(info.size)
-            return _Fetched(remote, temp, info.size)
-        raise AssertionError("unreachable")
+        fetcher = Fetcher(
+            self.client,
+            self.mirror,
+            self.drive_id,
+            verify=self.verify,
+            give_up=self.give_up,
+            writing=self._writing,
+            fenced=self._fenced,
+        )
+        got = fetcher.fetch(remote, url)
+        if self.progress.on_bytes is not None:
+            self.progress.on_bytes(got.size)
+        return _Fetched(got.remote, got.temp, got.size, got.verification, got.quick_xor_hash)
 
     def _fenced(self, temp: TempFile) -> BinaryIO:
         """The temporary file, its writes through the stop's fence (when there is a stop)."""
         return temp.file if self.stop is None else self.stop.fenced(temp.file)
-
-    def _drop(self, temp: TempFile) -> None:
-        """Discard a temporary file, unless the fence is closed (the journal has it)."""
-        try:
-            with self._writing():
-                self.mirror.discard(temp)
-        except Abandoned:
-            pass
 
     def _landed(self, action: Action, entry: _Fetched) -> _Fetched:
         """Rename new files into place now; keep replacements staged.
@@ -280,7 +272,7 @@ class Applier:
         if stage:
             return entry
         self.mirror.commit(temp, remote.local_path, mtime=_mtime(remote))
-        return _Fetched(remote, None, entry.downloaded)
+        return replace(entry, temp=None)
 
     def _already_there(self, action: Action, remote: RemoteFile) -> bool:
         """Whether the destination already holds this exact content (a run killed after
@@ -300,19 +292,6 @@ class Applier:
             with self._lock:
                 self._inherited.add(remote.local_path)
         return there
-
-    def _reread(self, remote: RemoteFile) -> RemoteFile:
-        item = self.client.get_item(self.drive_id, remote.item_id)
-        if item.file is None:
-            raise NotFoundError(f"item {remote.item_id} is no longer a file", status=404)
-        return replace(
-            remote,
-            size=item.size or 0,
-            ctag=item.c_tag,
-            etag=item.e_tag,
-            quick_xor_hash=item.quick_xor_hash,
-            modified=iso(item.last_modified_date_time),
-        )
 
     def _discard_all(self, fetched: Sequence[_Fetched]) -> None:
         for entry in fetched:
@@ -386,8 +365,12 @@ class Applier:
         adopted = entry.temp is None and entry.downloaded == 0
         if entry.temp is not None:
             self.mirror.commit(entry.temp, entry.remote.local_path, mtime=_mtime(entry.remote))
-        result = self._record(action, entry.remote, fresh=entry.temp is not None)
+        result = self._record(
+            action, entry.remote, fresh=entry.temp is not None, new_content=not adopted
+        )
         result.adopted, result.downloaded = adopted, entry.downloaded
+        result.verification = entry.verification
+        result.same_bytes = _same_bytes(action.mirror, entry)
         return result
 
     def _touch(self, action: Action) -> Done:
@@ -395,18 +378,25 @@ class Applier:
         assert action.remote is not None
         return self._record(action, action.remote)
 
-    def _record(self, action: Action, remote: RemoteFile, *, fresh: bool = False) -> Done:
+    def _record(
+        self, action: Action, remote: RemoteFile, *, fresh: bool = False, new_content: bool = False
+    ) -> Done:
         """Record `remote` as mirrored by the file now at its local path, setting its time
         first if needed: in place only on the file the mirror placed, the one this run just
-        renamed there (`fresh`) or the recorded inode (a move keeps it)."""
+        renamed there (`fresh`) or the recorded inode (a move keeps it). The copy's size is
+        recorded as found when this run placed its content (`new_content`)."""
         stat = self.mirror.stat(remote.local_path)
         if stat is None:
             return Done(action, error="the local file disappeared during the run")
         placed = stat.ino if fresh else action.mirror.ino if action.mirror else None
+        # The copy's own size: what this run placed, else what the record says it is (a
+        # local edit is not taken for the mirror's copy, it is repaired).
+        size = stat.size if new_content else action.mirror.local_size if action.mirror else None
         wanted = _mtime(remote)
         if stat.mtime_ns != timestamp_ns(wanted):
             stat = self.mirror.set_mtime(remote.local_path, wanted, placed=placed)
-        return Done(action, record=MirrorFile.placed(remote, stat.mtime_ns, stat.ino))
+        record = MirrorFile.placed(remote, stat.mtime_ns, stat.ino, local_size=size)
+        return Done(action, record=record)
 
 
 class _RefusedError(Exception):
@@ -454,9 +444,18 @@ def _destination(action: Action) -> str:
     return action.remote.local_path
 
 
+def _same_bytes(record: MirrorFile | None, entry: _Fetched) -> bool:
+    """Whether the bytes downloaded are the ones the record says its copy holds."""
+    if record is None or entry.served_hash is None or record.quick_xor_hash is None:
+        return False
+    return entry.downloaded == record.disk_size and same_hash(
+        record.quick_xor_hash, entry.served_hash
+    )
+
+
 def untouched(mirror: Mirror, record: MirrorFile) -> bool:
     """Whether the local file is still exactly as ms365sync left it."""
-    return as_recorded(mirror.stat(record.local_path), record.size, record.mtime_ns)
+    return as_recorded(mirror.stat(record.local_path), record.disk_size, record.mtime_ns)
 
 
 def _reachable_and_untouched(mirror: Mirror, record: MirrorFile) -> bool:

@@ -16,8 +16,16 @@ from pathlib import Path
 
 from ms365sync.localfs import names
 from ms365sync.localfs.mirror import Mirror
-from ms365sync.models import LocalStat, PermissionSet, RemoteFile, path_key
+from ms365sync.models import (
+    VERSION_FIELDS,
+    LocalStat,
+    MirrorFile,
+    PermissionSet,
+    RemoteFile,
+    path_key,
+)
 from ms365sync.state.store import StateStore, TreeRow
+from ms365sync.sync.issues import Cause, Held
 from ms365sync.target import Filters
 
 Lookup = Callable[[str | None], PermissionSet | None]
@@ -30,6 +38,8 @@ class Left(enum.Enum):
     EXCLUDED = "excluded"  # outside the filters
     FAILED = "failed"  # cannot be mirrored (unsafe name, collision): reported as an error
     MAPPED = "mapped"  # mirrored, under a safe local name that differs from its path
+    SKIPPED = "skipped"  # not fetched on purpose (malware, inside a package)
+    WAITING = "waiting"  # failed for good with this version: not asked for now
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,8 @@ class Note:
     item_id: str
     path: str
     reason: str = ""
+    cause: Cause | None = None  # of a skip
+    ctag: str | None = None  # the version a skip or a wait is about
 
 
 Entry = RemoteFile | Note
@@ -53,6 +65,8 @@ class RemoteNotes:
     excluded: set[str] = field(default_factory=set)  # item ids outside the filters
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (item, reason)
     mapped: dict[str, str] = field(default_factory=dict)  # path -> why its local name differs
+    skipped: dict[str, Note] = field(default_factory=dict)  # path -> the skip's note
+    waiting: set[str] = field(default_factory=set)  # item ids held back (`sync.issues`)
 
     def files(self, entries: Iterable[Entry]) -> Iterator[RemoteFile]:
         """The files among `entries`, noting the remarks on the way."""
@@ -70,6 +84,12 @@ class RemoteNotes:
             self.excluded.add(note.item_id)
         elif note.left is Left.FAILED:
             self.errors[note.path] = (note.item_id, note.reason)
+        elif note.left is Left.SKIPPED:
+            self.skipped[note.path] = note
+            if note.cause is Cause.PACKAGE:  # out of the mirror's scope, as if filtered out
+                self.excluded.add(note.item_id)
+        elif note.left is Left.WAITING:
+            self.waiting.add(note.item_id)
         else:
             self.mapped[note.path] = note.reason
 
@@ -83,25 +103,37 @@ class RemoteInventory:
 
 
 def remote_files(
-    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup
+    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup, held: Held | None = None
 ) -> RemoteInventory:
     """The files of the committed tree the mirror should hold, sorted by item id."""
     notes = RemoteNotes()
-    files = list(notes.files(scan_remote(state, filters, data_dir, lookup)))
+    files = list(notes.files(scan_remote(state, filters, data_dir, lookup, held)))
     return RemoteInventory(files, notes)
 
 
 def scan_remote(
-    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup
+    state: StateStore,
+    filters: Filters,
+    data_dir: Path,
+    lookup: Lookup,
+    held: Held | None = None,
 ) -> Iterator[Entry]:
     """The files of the committed tree the mirror should hold, sorted by item id, with a
-    `Note` for each file that is protected, excluded, in error or mapped to another name.
+    `Note` for each file that is protected, excluded, in error, skipped, waiting or mapped
+    to another name.
 
     A file whose path is not known yet keeps its mirror record untouched (protected): its
     folder was not listed, and deleting it would act on an incomplete picture. A file's path
-    is its key (`models.path_key`), which the filters see too.
+    is its key (`models.path_key`), which the filters see too. A file the listing flags as
+    malware, or inside a package (`held`), is skipped, and one waiting after a lasting
+    failure left alone. The mirror keeps what it holds of the flagged and the waiting
+    files: they come as `pinned` files (the version and place recorded, the permissions of
+    now, so a kept copy's permissions never lag), while a file inside a package leaves the
+    mirror like a filtered-out one (graph-facts §17.4, §17.5).
     """
-    taken: dict[str, str] = {}
+    held = held or Held()
+    # A file kept as recorded keeps its local name: nothing else may take it meanwhile.
+    taken = {names.collision_key(r.local_path): r.path for r in held.records.values()}
     for row in state.tree_files():
         if row.segments is None:
             why = "its folder is not listed yet"
@@ -111,7 +143,39 @@ def scan_remote(
         if not filters.accepts(path):
             yield Note(Left.EXCLUDED, row.item_id, path)
             continue
+        skip = _skip(row, path, held)
+        if skip is not None:
+            yield skip
+            record = held.records.get(row.item_id)
+            if record is not None:
+                yield _pinned(record, lookup(row.perm_src))
+            continue
         yield from _mirrorable(row, path, data_dir, taken, permissions=lookup(row.perm_src))
+
+
+def _skip(row: TreeRow, path: str, held: Held) -> Note | None:
+    """The note of a file the run does not fetch on purpose, else None."""
+    if row.malware is not None:
+        said = f": {row.malware}" if row.malware else ""
+        why = f"SharePoint flags it as malware{said}; not downloaded (an earlier copy is kept)"
+        return Note(Left.SKIPPED, row.item_id, path, why, Cause.MALWARE, row.ctag)
+    package = held.packages.get(row.item_id)
+    if package is not None:
+        why = (
+            f"inside the package {package!r} (a OneNote notebook or the like); not "
+            "mirrored unless include_packages = true"
+        )
+        return Note(Left.SKIPPED, row.item_id, path, why, Cause.PACKAGE, row.ctag)
+    if row.item_id in held.waiting:
+        return Note(Left.WAITING, row.item_id, path, held.waiting[row.item_id], ctag=row.ctag)
+    return None
+
+
+def _pinned(record: MirrorFile, permissions: PermissionSet | None) -> RemoteFile:
+    """A kept file as the plan sees it: the version and place recorded, the permissions
+    its permission source has now."""
+    version = {name: getattr(record, name) for name in VERSION_FIELDS}
+    return RemoteFile(**version, permissions=permissions, pinned=True)
 
 
 def _mirrorable(

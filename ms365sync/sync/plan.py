@@ -86,6 +86,10 @@ def _pair(
         remote = dataclasses.replace(remote, permissions=mirror.permissions)
         yield Action(ActionKind.SKIP, remote=remote, mirror=mirror, reason="permissions unread")
         return
+    if remote.pinned:
+        # Its content and place stay as recorded; its permissions never lag behind.
+        yield from _permissions_only(remote, mirror)
+        return
     content = not same_content(remote, mirror)
     if remote.path != mirror.path or remote.local_path != mirror.local_path:
         yield Action(ActionKind.MOVE, remote=remote, mirror=mirror, content_changed=content)
@@ -95,15 +99,20 @@ def _pair(
             ActionKind.DOWNLOAD_CHANGED, remote=remote, mirror=mirror, content_changed=True
         )
         return
+    yield from _permissions_only(remote, mirror)
+    if local is not None and not as_recorded(
+        local.get(mirror.local_path), mirror.size, mirror.mtime_ns
+    ):
+        yield Action(ActionKind.REPAIR, remote=remote, mirror=mirror, reason="local copy changed")
+
+
+def _permissions_only(remote: RemoteFile, mirror: MirrorFile) -> Iterator[Action]:
+    """The action for a file whose content and place are as recorded, if any."""
     assert remote.permissions is not None
     if remote.permissions.labels != mirror.permissions.labels:
         yield Action(ActionKind.PERMISSIONS, remote=remote, mirror=mirror)
     elif _recorded(remote) != _recorded(mirror) or remote.permissions != mirror.permissions:
         yield Action(ActionKind.METADATA, remote=remote, mirror=mirror)
-    if local is not None and not as_recorded(
-        local.get(mirror.local_path), mirror.size, mirror.mtime_ns
-    ):
-        yield Action(ActionKind.REPAIR, remote=remote, mirror=mirror, reason="local copy changed")
 
 
 def _recorded(file: RemoteFile | MirrorFile) -> tuple[str | None, ...]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from ms365sync.models import Action, ActionKind, MirrorFile
 from ms365sync.sync.apply import Applier, Done, in_the_way, untouched
+from ms365sync.sync.issues import Cause
 
 
 class Previewer(Applier):
@@ -44,5 +45,5 @@ class Previewer(Applier):
         if self._needs_content(action):
             adopted = self._already_there(action, remote)
             if not adopted and remote.local_path in self.foreign:
-                return Done(action, error=in_the_way(remote))
+                return Done(action, error=in_the_way(remote), cause=Cause.LOCAL)
         return Done(action, record=MirrorFile.placed(remote, 0), adopted=adopted)

@@ -1,8 +1,10 @@
 """Turning what a run did into its change log, so each change event is reported once.
 
 Only actions that succeeded become events: a failed download is listed under `errors`
-(and retried next run), never under added or modified. A move is reported as `deleted`
-(old path, reason "moved") plus `added` (new path, with `moved_from`).
+(with when it is tried again, `sync.issues`), never under added or modified. A move is
+reported as `deleted` (old path, reason "moved") plus `added` (new path, with
+`moved_from`). Files skipped on purpose are listed under `skipped` by the run that first
+meets them; a file whose bytes were not fully checked carries its `verification`.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ from ms365sync.outputs.changelog import (
     PermissionChangesEntry,
     PermissionOnlyEntry,
     RepairEntry,
+    SkippedEntry,
     Summary,
     TargetInfo,
 )
 from ms365sync.outputs.logstream import SECTIONS, LogDocument, Section
 from ms365sync.sync.apply import Done
+from ms365sync.sync.fetch import Verification
+from ms365sync.sync.inputs import Note
+from ms365sync.sync.issues import Cause, Issue, IssueKind, IssueLedger
 
 # Every field of an added entry is given: one fields-set serves them all.
 _ADDED_FIELDS = set(AddedEntry.model_fields)
@@ -41,30 +47,70 @@ class LogBuilder:
     `logdoc`); `build` makes the log's document."""
 
     data_dir: Path
+    ledger: IssueLedger  # this run's per-file issues, against the stored ones
     errors: dict[str, ErrorEntry] = field(default_factory=dict)
     repairs: dict[str, RepairEntry] = field(default_factory=dict)
+    skipped: dict[str, SkippedEntry] = field(default_factory=dict)
     excluded: frozenset[str] = frozenset()  # item ids now outside the filters
     mapped: dict[str, str] = field(default_factory=dict)  # path -> why its local name differs
 
     def __post_init__(self) -> None:
         self._prefix = os.path.join(str(self.data_dir), "")
         self.sections = {name: Section() for name in SECTIONS}
+        self.verified = dict.fromkeys(Verification, 0)
 
     def file_path(self, local_path: str) -> str:
         """`str(data_dir / local_path)`, without a Path per file (an initial sync adds many)."""
         return self._prefix + local_path.replace("/", os.sep)
 
-    def add_error(self, path: str, reason: str, item_id: str | None = None) -> None:
-        self.errors[path] = ErrorEntry(reason=reason, item_id=item_id)
+    def add_error(
+        self,
+        path: str,
+        reason: str,
+        item_id: str | None = None,
+        *,
+        cause: Cause = Cause.OTHER,
+        ctag: str | None = None,
+    ) -> None:
+        """A file that failed this run: recorded, and reported unless the ledger says it
+        was reported before (a download the service refused on purpose, as malware, is
+        reported as skipped)."""
+        issue = Issue(cause, reason)
+        retry = self.ledger.add(item_id or path, path, issue, ctag)
+        if retry is not None and issue.kind is IssueKind.SKIPPED and item_id is not None:
+            self.skipped[path] = SkippedEntry(
+                reason=reason, item_id=item_id, cause=cause.value, retry=retry
+            )
+        elif retry is not None:
+            self.errors[path] = ErrorEntry(
+                reason=reason,
+                item_id=item_id,
+                kind=issue.kind.value,
+                cause=cause.value,
+                retry=retry,
+            )
 
-    def error_rows(self) -> dict[str, tuple[str, str]]:
-        """This run's errors for the state store: key (item id, else path) -> (path, reason)."""
-        return {entry.item_id or path: (path, entry.reason) for path, entry in self.errors.items()}
+    def add_skip(self, note: Note) -> None:
+        """A file not fetched on purpose: reported the first time only."""
+        assert note.cause is not None
+        retry = self.ledger.add(note.item_id, note.path, Issue(note.cause, note.reason), note.ctag)
+        if retry is not None:
+            self.skipped[note.path] = SkippedEntry(
+                reason=note.reason, item_id=note.item_id, cause=note.cause.value, retry=retry
+            )
 
     def record(self, results: Iterable[Done]) -> None:
         for done in results:
             if done.error is not None:
-                self.add_error(done.action.path, done.error, done.action.item_key)
+                action = done.action
+                version = action.remote or action.mirror
+                self.add_error(
+                    action.path,
+                    done.error,
+                    action.item_key,
+                    cause=done.cause or Cause.OTHER,
+                    ctag=version.ctag if version is not None else None,
+                )
             elif done.action.kind is ActionKind.REPAIR:
                 self._repair(done)
             else:
@@ -78,27 +124,45 @@ class LogBuilder:
             assert old is not None
             reason = "excluded" if old.item_id in self.excluded else "deleted"
             self._deleted(old, reason)
-        elif kind is ActionKind.DOWNLOAD_NEW:
+            return
+        if kind is ActionKind.DOWNLOAD_CHANGED and done.same_bytes:
+            # The copy the consumer has is byte for byte the new one: at most its
+            # permissions changed.
+            assert old is not None and new is not None
+            if old.permissions.labels != new.permissions.labels:
+                self._permission_only(old, new)
+            return
+        verification = done.verification
+        if verification is not None:
+            self.verified[verification] += 1
+        if kind is ActionKind.DOWNLOAD_NEW:
             assert new is not None
-            self._added(new)
+            self._added(new, verification=verification)
         elif kind is ActionKind.MOVE:
             assert old is not None and new is not None
             self._deleted(old, "moved", moved_to=new.path)
-            self._added(new, moved_from=old.path)
+            self._added(new, moved_from=old.path, verification=verification)
         elif kind is ActionKind.DOWNLOAD_CHANGED:
             assert old is not None and new is not None
-            self._modified(old, new)
+            self._modified(old, new, verification)
         elif kind is ActionKind.PERMISSIONS:
             assert old is not None and new is not None
-            diff = _diff(old, new)
-            entry = PermissionOnlyEntry(
-                permission_changes=diff,
-                file_path=self.file_path(new.local_path),
-                item_id=new.item_id,
-            )
-            self.sections["permission_only_changes"].add(new.path, entry)
+            self._permission_only(old, new)
 
-    def _added(self, new: MirrorFile, moved_from: str | None = None) -> None:
+    def _permission_only(self, old: MirrorFile, new: MirrorFile) -> None:
+        entry = PermissionOnlyEntry(
+            permission_changes=_diff(old, new),
+            file_path=self.file_path(new.local_path),
+            item_id=new.item_id,
+        )
+        self.sections["permission_only_changes"].add(new.path, entry)
+
+    def _added(
+        self,
+        new: MirrorFile,
+        moved_from: str | None = None,
+        verification: Verification | None = None,
+    ) -> None:
         # Built from typed values, so not validated again (an initial sync makes one entry
         # per file), and serialised at once.
         entry = AddedEntry.model_construct(
@@ -110,6 +174,7 @@ class LogBuilder:
             last_modified=new.modified,
             moved_from=moved_from,
             name_mapped=self.mapped.get(new.path),
+            verification=None if verification is None else verification.value,
         )
         self.sections["added"].add(new.path, entry)
 
@@ -122,7 +187,9 @@ class LogBuilder:
         )
         self.sections["deleted"].add(old.path, entry)
 
-    def _modified(self, old: MirrorFile, new: MirrorFile) -> None:
+    def _modified(
+        self, old: MirrorFile, new: MirrorFile, verification: Verification | None
+    ) -> None:
         diff = _diff(old, new)
         entry = ModifiedEntry(
             content_changed=True,
@@ -132,6 +199,7 @@ class LogBuilder:
             item_id=new.item_id,
             size=new.size,
             last_modified=new.modified,
+            verification=None if verification is None else verification.value,
         )
         self.sections["modified"].add(new.path, entry)
 
@@ -172,6 +240,10 @@ class LogBuilder:
             errors_count=len(self.errors),
             repairs_count=len(self.repairs),
             untracked_local_files=untracked,
+            skipped_count=len(self.skipped),
+            mismatch_accepted_count=self.verified[Verification.MISMATCH_ACCEPTED],
+            size_only_count=self.verified[Verification.SIZE_ONLY],
+            unverified_count=self.verified[Verification.UNVERIFIED],
         )
         shell = ChangeLog(
             timestamp=stamp,
@@ -179,6 +251,7 @@ class LogBuilder:
             changes=Changes(),
             errors=self.errors,
             repairs=self.repairs,
+            skipped=self.skipped,
             run_id=run_id,
             target=target,
             full_resync=full_resync,

@@ -1,7 +1,8 @@
 """Knowing, without planning, that a run has nothing to do but check the disk.
 
-A run that leaves the mirror equal to the tree (every listed file placed as listed, no
-error, no file skipped, no permission read failing) marks the state store as converged,
+A run that leaves the mirror equal to the tree (every listed file placed as listed, or left
+out on purpose or waiting after a lasting failure, `sync.issues`; no error a next run would
+retry, no permission read failing) marks the state store as converged,
 with a key of everything else the plan depends on (the filters, data/, the version).
 Triggers in the store forget the mark as soon as an item, a permission set or a mirror
 record changes (`state.schema._INPUT_TRIGGERS`). So when the next delta round changed nothing,
@@ -24,8 +25,17 @@ __all__ = ["key", "mark", "unchanged"]
 
 def key(spec: TargetSpec) -> str:
     """What besides the stored state decides the plan (another version may plan or map
-    names differently)."""
-    return json.dumps([__version__, spec.filters.fingerprint, str(spec.data_dir)])
+    names differently; packages' files are planned only when included; a file waiting
+    after a lasting failure may be tried under another `verify`)."""
+    return json.dumps(
+        [
+            __version__,
+            spec.filters.fingerprint,
+            str(spec.data_dir),
+            spec.include_packages,
+            spec.verify,
+        ]
+    )
 
 
 def mark(
@@ -41,16 +51,17 @@ def mark(
         and not notes.errors
         and not notes.protected
         and clean_results  # no action failed or was skipped
-        and not state.has_errors()
+        and not state.has_transient_errors()
         and not _retrying(state)
     )
     state.set_converged(key(spec) if clean else None)
 
 
-def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory) -> bool:
-    """Whether the store is still as a converged run left it and every recorded file is on
-    disk as recorded: then the plan is empty and the run has nothing to do."""
-    if state.meta.converged != key(spec) or _retrying(state):
+def unchanged(state: StateStore, spec: TargetSpec, local: LocalInventory, now: float) -> bool:
+    """Whether the store is still as a converged run left it, no file waiting after a
+    lasting failure is due to be tried again, and every recorded file is on disk as
+    recorded: then the plan is empty and the run has nothing to do."""
+    if state.meta.converged != key(spec) or _retrying(state) or state.retry_due(now):
         return False
     return state.mirror_as_recorded(local.files)
 

@@ -33,7 +33,7 @@ from ms365sync.models import MirrorFile, RemoteFile, RunCounters
 from ms365sync.outputs.changelog import TargetInfo, timestamp
 from ms365sync.outputs.logstream import LogDocument
 from ms365sync.state.store import StageSummary, StateStore
-from ms365sync.sync import batches, inputs, permissions, publish, recovery, shortcut
+from ms365sync.sync import batches, inputs, issues, permissions, publish, recovery, shortcut
 from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.budget import SweepBudget
 from ms365sync.sync.claims import LibraryClaims
@@ -159,7 +159,10 @@ class Syncer:
                 summary = state.apply_stage(full=listing.full, keep_marks=keep)
                 failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
                 lookup = permissions.effective(state, failed)
-                found = inputs.remote_files(state, self.spec.filters, self.spec.data_dir, lookup)
+                held = issues.held(state, None, self.spec)
+                found = inputs.remote_files(
+                    state, self.spec.filters, self.spec.data_dir, lookup, held
+                )
             return found.files
         finally:
             state.close()
@@ -292,10 +295,12 @@ class Syncer:
         failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
         local = inputs.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
-        builder = LogBuilder(self.spec.data_dir)
-        if not failed and shortcut.unchanged(state, self.spec, local):
+        ledger = issues.ledger(state, now, self.spec.retry_permanent_after)
+        builder = LogBuilder(self.spec.data_dir, ledger)
+        if not failed and shortcut.unchanged(state, self.spec, local, now):
             logger.debug("{}: nothing changed since the last run converged", self.spec.name)
             tally, notes = batches.Tally(), inputs.RemoteNotes()
+            ledger.kept.update(ledger.stored)  # nothing was tried: every issue stays
         else:
             tally, notes = self._plan_and_apply(
                 state,
@@ -304,9 +309,13 @@ class Syncer:
                 urls=listing.urls,
                 lookup=permissions.effective(state, failed),
                 builder=builder,
+                held=issues.held(state, ledger, self.spec),
                 dry=dry,
                 force=force,
             )
+            ledger.kept.update(notes.waiting)
+        for note in notes.skipped.values():
+            builder.add_skip(note)
         for path, (item_id, reason) in notes.errors.items():
             builder.add_error(path, reason, item_id)
         self.counters.moved = tally.moved
@@ -316,7 +325,9 @@ class Syncer:
         self.counters.downloaded_bytes += tally.downloaded_bytes
         outcome = publish.Outcome(
             changed=tally.changed,
-            new_errors=bool(state.replace_errors(builder.error_rows(), now)),
+            # A changed record that reports nothing (a skip learnt a second way) is no news.
+            new_errors=bool(state.record_issues(ledger.current, ledger.kept, now))
+            and bool(builder.errors or builder.skipped),
         )
         if not dry:
             shortcut.mark(state, self.spec, notes, tally.clean, failed)
@@ -345,17 +356,19 @@ class Syncer:
         urls: DownloadUrls,
         lookup: inputs.Lookup,
         builder: LogBuilder,
+        held: issues.Held,
         dry: bool,
         force: bool,
     ) -> tuple[batches.Tally, inputs.RemoteNotes]:
         """Plan against the mirror's records and the disk, check the guard, then act (or,
         in a dry run, work out what acting would record), in batches; `urls` are the
-        listed ones. Returns the tally and the survey's remarks on the tree's files."""
+        listed ones; the `held` files are not fetched (`sync.issues`).
+        Returns the tally and the survey's remarks on the tree's files."""
         spec = self.spec
         protected = state.unplaced_file_ids()
 
         def remote_files() -> Iterator[inputs.Entry]:
-            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup)
+            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup, held)
 
         def mirror_files() -> Iterator[MirrorFile]:
             return (m for m in state.mirror_files() if m.item_id not in protected)
@@ -471,4 +484,5 @@ class Syncer:
             urls=urls,
             give_up=self.spec.download_give_up,
             stop=self.stop,
+            verify=self.spec.verify,
         )

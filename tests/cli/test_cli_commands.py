@@ -107,8 +107,15 @@ def test_status_before_and_after_a_run(tmp_path: Path) -> None:
         assert runner.invoke(cli, ["--config", str(world.config), "--only", "hr"]).exit_code == 0
         after = runner.invoke(cli, ["--config", str(world.config), "--json", "status"])
     rows = {r["target"]: r for r in json.loads(after.stdout)["targets"]}
-    assert rows["hr/Policies"]["result"] == "ok" and rows["hr/Policies"]["files"] == 4
+    # Of the demo's 11 files there, a notebook's two and a malware-flagged one are skipped.
+    assert rows["hr/Policies"]["result"] == "ok" and rows["hr/Policies"]["files"] == 8
     assert rows["hr/Policies"]["pending_errors"] == 0
+    skipped = {row["path"]: row["cause"] for row in rows["hr/Policies"]["unmirrored"]["skipped"]}
+    assert skipped == {
+        "HR Notebook/Open Notebook.onetoc2": "package",
+        "HR Notebook/Policy questions.one": "package",
+        "expense-macro.xlsm": "malware",
+    }
     assert rows["marketing/Brand Assets"]["result"] == "never synced"
 
 

@@ -31,7 +31,7 @@ def test_demo_tree_counts_every_library_and_shows_one_files_permissions(tmp_path
     result = CliRunner().invoke(cli, ["demo", "--dir", str(demo)], terminal_width=200)
     assert result.exit_code == 0, result.output
     output = result.stdout
-    tree = output[output.index(str(demo / "mirror")) : output.index("2. Remote changes")]
+    tree = output[output.index(str(demo / "mirror")) : output.index("Files not mirrored")]
     branches = _branches(tree)
     assert len(branches) == 6
     for name, (count, lines) in branches.items():
@@ -40,6 +40,15 @@ def test_demo_tree_counts_every_library_and_shows_one_files_permissions(tmp_path
         if left_out > 0:
             assert lines[-1].endswith(f"... and {left_out} more file{'s' * (left_out != 1)}")
     assert sum(count > FILES_SHOWN for count, _ in branches.values()) >= 2
+    # One of each troublesome item a download mirror meets, each said as the log says it.
+    listed = output[output.index("Files not mirrored") : output.index("2. Remote changes")]
+    for said in (
+        "Employee Handbook (protected).docx: added, verification mismatch-accepted",
+        "company-holidays-2025.csv: added, verification size-only",
+        "HR Notebook/Policy questions.one: skipped (package)",
+        "expense-macro.xlsm: skipped (malware)",
+    ):
+        assert said in listed, listed
 
     section = output[output.index("4. Permissions") :]
     path, target = re.match(r"4\. Permissions of (.+) \((.+)\),", section).groups()  # type: ignore[union-attr]

@@ -3,12 +3,15 @@ error: ...` on stderr, exit 2 for usage errors and bad input, 1 when the work fa
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
+from ms365sync.emulator import item_quirks, synthetic_tenant
+from ms365sync.emulator.cli import quirk_knobs
 
 
 def _invoke(*args: str) -> tuple[int, list[str]]:
@@ -24,8 +27,17 @@ def _invoke(*args: str) -> tuple[int, list[str]]:
         (("serve", "--no-such-option"), "No such option"),
         (("no-such-command",), "No such command 'no-such-command'"),
         (("serve", "--tenant", "{file}", "--synthetic", "3"), "--tenant or --synthetic"),
+        (("serve", "--synthetic", "3", "--quirks", "irm=lots"), "Invalid value for --quirks"),
+        (("serve", "--quirks", "irm=0.1"), "--quirks needs --synthetic"),
     ],
-    ids=["bad-value", "unknown-option", "unknown-command", "options-that-exclude"],
+    ids=[
+        "bad-value",
+        "unknown-option",
+        "unknown-command",
+        "options-that-exclude",
+        "bad-quirks",
+        "quirks-without-synthetic",
+    ],
 )
 def test_usage_errors_exit_2_with_the_ms365sync_prefix(
     tmp_path: Path, args: tuple[str, ...], words: str
@@ -58,3 +70,11 @@ def test_no_running_emulator_is_a_failure(tmp_path: Path, command: str) -> None:
     (line,) = lines
     assert line.startswith(f"ms365sync: error: {tmp_path / 'emulator.json'}: ")
     assert "emulator serve --state-dir" in line
+
+
+def test_quirks_give_the_synthetic_tenant_its_troublesome_files() -> None:
+    knobs = quirk_knobs("irm=0.1, malware=0.05,packages=1")
+    assert knobs == {"irm_share": 0.1, "malware_share": 0.05, "packages": 1}
+    (drive,) = (d for d in synthetic_tenant(100, seed=3, **knobs).drives() if not d.system)
+    quirks = Counter(q for item in drive.items.values() for q in item_quirks(item))
+    assert (quirks["rewritten"] >= 10, quirks["malware"], quirks["package"]) == (True, 5, 1)

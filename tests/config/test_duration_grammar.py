@@ -36,7 +36,7 @@ ACCEPTED = [
 REJECTED = ["", "90", "soon", "5 minutes", "m", "1h-30m", "-5m", "1w", "1.h", "h1", "15m!"]
 
 
-def _file_seconds(tmp_path: Path, key: str, text: str) -> float | PermissionPolicy | None:
+def _file_seconds(tmp_path: Path, key: str, text: str) -> float | str | PermissionPolicy | None:
     """The value `text` gives `key` ([run] lock_timeout, [defaults] permission_sweep or
     download_give_up), or None when the file is refused."""
     table = "run" if key == "lock_timeout" else "defaults"
@@ -58,8 +58,9 @@ def _file_seconds(tmp_path: Path, key: str, text: str) -> float | PermissionPoli
         (target,) = load_config(path, environ=ENV).targets()
     except ConfigError:
         return None
-    if key == "download_give_up":
-        return target.spec.download_give_up
+    if key in ("download_give_up", "retry_permanent_after", "verify"):
+        value: float | str | None = getattr(target.spec, key)
+        return value
     return target.spec.lock_timeout if key == "lock_timeout" else target.spec.permissions
 
 
@@ -146,6 +147,34 @@ def test_the_library_api_takes_a_download_give_up_in_seconds_too(tmp_path: Path)
         assert _api_give_up(tmp_path, bad) is None, bad
     default = _api(tmp_path)
     assert default is not None and default.spec.download_give_up == 60.0
+
+
+def test_the_settings_of_files_not_mirrored_as_listed_read_alike_in_file_and_api(
+    tmp_path: Path,
+) -> None:
+    """verify, include_packages and retry_permanent_after: their defaults, a duration in
+    both places, and one-line refusals naming the key."""
+    default = _api(tmp_path)
+    assert default is not None
+    spec = default.spec
+    assert (spec.verify, spec.include_packages, spec.retry_permanent_after) == (
+        "consistent",
+        False,
+        7 * 86_400.0,
+    )
+    assert _file_seconds(tmp_path, "retry_permanent_after", "12h") == 43_200.0
+    assert _file_seconds(tmp_path, "retry_permanent_after", "0s") is None
+    api = _api(tmp_path, verify="strict", include_packages=True, retry_permanent_after="12h")
+    assert api is not None
+    assert (api.spec.verify, api.spec.include_packages, api.spec.retry_permanent_after) == (
+        "strict",
+        True,
+        43_200.0,
+    )
+    for bad in ({"verify": "paranoid"}, {"retry_permanent_after": 0}):
+        assert _api(tmp_path, **bad) is None
+    assert _file_seconds(tmp_path, "verify", "paranoid") is None
+    assert _file_seconds(tmp_path, "verify", "Size") == "size"
 
 
 def test_the_library_api_keeps_its_own_sweep_spellings(tmp_path: Path) -> None:

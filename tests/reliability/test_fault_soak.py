@@ -44,6 +44,7 @@ from support.reliability import (
     assert_mirror_equals_export,
     assert_state_consistent,
     expected_events,
+    in_packages,
     libraries,
     make_client,
     temp_leftovers,
@@ -89,6 +90,7 @@ class Soak:
             if mutator.unreported:  # a change delta shows nothing of: the next sweep reports it
                 self.sweeping.add(lib.name)
         after = {lib.name: truth(self.tenant, lib.drive) for lib in self.libraries}
+        packaged = {lib.name: in_packages(self.tenant, lib.drive) for lib in self.libraries}
         logs_before = {lib.name: lib.logs() for lib in self.libraries}
         for attempt in range(MAX_RUNS_PER_ROUND):
             if self._run(disturb=attempt == 0):
@@ -97,7 +99,8 @@ class Soak:
             pytest.fail(f"no clean run in {MAX_RUNS_PER_ROUND}: {self._last_problems()}")
         for lib in self.libraries:
             new_logs = lib.logs() - logs_before[lib.name]
-            assert_events(new_logs, expected_events(self.before[lib.name], after[lib.name]))
+            expected = expected_events(self.before[lib.name], after[lib.name], packaged[lib.name])
+            assert_events(new_logs, expected)
             assert temp_leftovers(lib.local_root) == []
             assert_state_consistent(lib.local_root)
         assert_mirror_equals_export(self.tenant, self.mirror, self.tmp / "exports")

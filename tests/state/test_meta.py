@@ -7,10 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import ms365sync
-from ms365sync.models import MirrorFile, PermissionSet
+from ms365sync.models import MirrorFile, PermissionSet, RemoteItem
+from ms365sync.state import schema
 from ms365sync.state.meta import Meta, MetaKey
-from ms365sync.state.schema import SCHEMA_VERSION
-from ms365sync.state.store import StateStore
+from ms365sync.state.schema import ITEM_FIELDS, MIRROR_FIELDS, SCHEMA_VERSION
+from ms365sync.state.store import IssueRow, StateStore
 
 
 def _stored(state: StateStore) -> dict[str, str]:
@@ -114,9 +115,10 @@ def test_a_store_of_schema_1_gains_the_inode_column_and_keeps_its_records(
     for _ in range(2):
         state = StateStore(tmp_path / "state")
         try:
-            assert state.meta.schema_version == SCHEMA_VERSION == 3
+            assert state.meta.schema_version == SCHEMA_VERSION == 4
             [record] = state.mirror_files()
             assert record.path == "a.txt" and record.mtime_ns == 5 and record.ino is None
+            assert record.local_size is None
         finally:
             state.close()
 
@@ -149,5 +151,56 @@ def test_a_store_of_schema_2_forgets_its_permission_sets_and_keeps_its_records(
     state = StateStore(tmp_path / "state")  # migrated once: what was read since stays
     try:
         assert state.permissions() == {"root": perms}
+    finally:
+        state.close()
+
+
+def test_a_store_of_schema_3_gains_the_columns_of_files_not_mirrored_as_listed(
+    tmp_path: Path,
+) -> None:
+    """Schema 4 adds a file's malware flag, the placed copy's own size and the classes of
+    per-file errors; the triggers that forget a converged run watch the new columns too, and
+    the errors recorded before are transient ones."""
+    state = StateStore(tmp_path / "state")
+    state.put_mirror(
+        MirrorFile("i1", "a.txt", "a.txt", 1, "c", "q", "e", "m", 5, PermissionSet(()))
+    )
+    state.record_issues({"i9": IssueRow("b.txt", "refused", "transient")}, set(), 1.0)
+    path = state.path
+    state.close()
+    db = sqlite3.connect(path)
+    for table in ("items", "mirror"):
+        for event in ("insert", "delete", "update"):
+            db.execute(f"DROP TRIGGER converged_{table}_{event}")
+    for table, column in (
+        ("items", "malware"),
+        ("stage", "malware"),
+        ("mirror", "local_size"),
+        ("errors", "kind"),
+        ("errors", "cause"),
+        ("errors", "ctag"),
+        ("errors", "retry_at"),
+    ):
+        db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    old_items = ITEM_FIELDS.replace(", malware", "")
+    for statement in schema._forgetting("converged", "items", old_items).splitlines():
+        db.execute(statement)
+    for statement in schema._forgetting("converged", "mirror", MIRROR_FIELDS).splitlines():
+        db.execute(statement)
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    state = StateStore(tmp_path / "state")
+    try:
+        assert state.meta.schema_version == SCHEMA_VERSION == 4
+        [record] = state.mirror_files()
+        assert record.local_size is None and record.disk_size == 1
+        [error] = state.errors()
+        assert (error.item_id, error.kind, error.cause) == ("i9", "transient", None)
+        state.stage_page([RemoteItem("f1", None, "x", False, is_root=True)])
+        state.apply_stage(full=True)
+        state.set_converged("key")
+        state._db.execute("UPDATE items SET malware = 'Trojan' WHERE item_id = 'f1'")
+        assert state.meta.converged is None  # the new column is watched
     finally:
         state.close()

@@ -9,6 +9,7 @@ from ms365sync.state.perms import decode_grants
 from ms365sync.state.store import (
     FileError,
     GrantRow,
+    IssueRow,
     PathLabels,
     PendingExport,
     RunRecord,
@@ -39,7 +40,7 @@ def test_each_reading_method_returns_its_named_row(tmp_path: Path) -> None:
         with state.run():
             state.put_mirror(_file("i2", "b.txt"))
             state.put_mirror(_file("i1", "a.txt"))
-            state.replace_errors({"i3": ("c.txt", "refused")}, 1.0)
+            state.record_issues({"i3": IssueRow("c.txt", "refused", "transient")}, set(), 1.0)
             state.enqueue_export("run-1", None, None, False)
             state.record_run("run-1", 5.0, "ok", "{}")
         assert list(state.mirror_labels()) == [
@@ -53,7 +54,9 @@ def test_each_reading_method_returns_its_named_row(tmp_path: Path) -> None:
         ]
         assert all(isinstance(row, GrantRow) for row in rows)
         assert rows[0].grants == decode_grants(rows[0].stored_grants) == (GRANT,)
-        assert state.errors() == [FileError("i3", "c.txt", "refused", 1)]
+        assert state.errors() == [
+            FileError("i3", "c.txt", "refused", 1, "transient", None, None, None, 1.0)
+        ]
         assert state.pending_exports() == [PendingExport("run-1", None, None, False)]
         last = state.last_run()
         assert isinstance(last, RunRecord)

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ import requests
 from ms365sync.emulator import Drive, Emulator, Item, Tenant, export_tenant
 from ms365sync.emulator.control.faults import FaultInjector
 from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.quirks import item_quirks, served_content
 from ms365sync.emulator.transport.http import Request
 from ms365sync.graph import GLOBAL, ClientSecret, GraphClient, MsalTokenProvider, ThrottleGate
 from ms365sync.localfs.names import is_temp_name
@@ -228,23 +229,46 @@ def key(names: Sequence[str]) -> str:
     return "/".join(name.replace("\\", "\\\\").replace("/", "\\/") for name in names)
 
 
+# Files a mirror following graph-facts §17 does not hold (besides those inside packages).
+_NOT_HELD = frozenset({"malware", "unstable", "locked", "vanishes"})
+
+
 def truth(tenant: Tenant, drive: Drive) -> dict[str, FileTruth]:
-    """Every file of the library by item id, with its path, content digest and labels."""
+    """Every file of the library a mirror holds by item id, with its path, content digest
+    (of the bytes served, which a rewritten file keeps) and labels; files inside packages,
+    flagged as malware or never fetched whole are not held (docs/reliability.md)."""
     with tenant.lock:
         found: dict[str, FileTruth] = {}
         for item in drive.files():
             assert item.content is not None
-            digest = hashlib.sha256(item.content.read_all()).hexdigest()
+            if _NOT_HELD.intersection(item_quirks(item)) or any(
+                folder.is_package for folder in item.ancestors()
+            ):
+                continue
+            digest = hashlib.sha256(served_content(item).read_all()).hexdigest()
             labels = tuple(expected_labels(tenant, drive, item))
             found[item.id] = FileTruth(key(segments(item)), digest, labels)
         return found
 
 
+def in_packages(tenant: Tenant, drive: Drive) -> frozenset[str]:
+    """The ids of the files inside packages (a mirror leaves them out, as if filtered)."""
+    with tenant.lock:
+        return frozenset(
+            item.id
+            for item in drive.files()
+            if any(folder.is_package for folder in item.ancestors())
+        )
+
+
 def expected_events(
-    before: dict[str, FileTruth], after: dict[str, FileTruth]
+    before: dict[str, FileTruth],
+    after: dict[str, FileTruth],
+    excluded: Collection[str] = frozenset(),
 ) -> dict[Event, tuple[Any, ...]]:
     """The change events that take a mirror from `before` to `after`, with the details a
-    consumer relies on (see `logged_events` for their shape)."""
+    consumer relies on (see `logged_events` for their shape); a file gone from `after`
+    because it is now `excluded` (its id) is deleted for that reason."""
     events: dict[Event, tuple[Any, ...]] = {}
     for item_id, new in after.items():
         old = before.get(item_id)
@@ -259,7 +283,8 @@ def expected_events(
             events[("permission_only_changes", new.path)] = (new.labels,)
     for item_id, old in before.items():
         if item_id not in after:
-            events[("deleted", old.path)] = ("deleted", None)
+            reason = "excluded" if item_id in excluded else "deleted"
+            events[("deleted", old.path)] = (reason, None)
     return events
 
 
@@ -369,7 +394,7 @@ def assert_state_consistent(local_root: Path) -> None:
     """The state store opens, and its mirror records are exactly the files on disk."""
     state = StateStore.snapshot(local_root / ".ms365sync")
     try:
-        records = {r.local_path: (r.size, r.mtime_ns) for r in state.mirror_files()}
+        records = {r.local_path: (r.disk_size, r.mtime_ns) for r in state.mirror_files()}
     finally:
         state.close()
     data = local_root / "data"

@@ -140,3 +140,15 @@ def test_replanning_after_applying_yields_nothing(
     again = list(plan(remote_files, sorted(state.values(), key=lambda m: m.item_id)))
     assert {a.kind for a in again} <= {ActionKind.SKIP}
     assert len(again) == sum(1 for f in remote_files if f.permissions is None)
+
+
+def test_a_pinned_file_only_ever_has_its_permissions_brought_up_to_date() -> None:
+    """A file kept as recorded (sync.issues) is never fetched, moved or repaired: its
+    permissions follow the library, its content and place stay."""
+    record = mirrored(remote())
+    edited = {"a.txt": LocalStat(99, 7)}  # a local edit would otherwise be repaired
+    pinned = remote(permissions=OTHER, pinned=True)
+    assert [a.kind for a in plan([pinned], [record], edited)] == [ActionKind.PERMISSIONS]
+    assert list(plan([remote(pinned=True)], [record], edited)) == []
+    unread = remote(permissions=None, pinned=True)
+    assert [a.kind for a in plan([unread], [record], edited)] == [ActionKind.SKIP]

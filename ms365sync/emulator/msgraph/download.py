@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from ms365sync.emulator.login.tokens import b64url, b64url_decode
@@ -65,8 +65,17 @@ class TypedContent:
         return self.content.iter_range(start, stop, chunk_size)
 
 
+@runtime_checkable
+class Restartable(Protocol):
+    """A ContentSource whose bytes may differ per download (graph-facts §17.1, an unstable
+    file): `restart()` is asked for the bytes of each GET that starts at offset 0."""
+
+    def restart(self) -> ContentSource: ...
+
+
 ContentFor = Callable[[str, str], "ContentSource | None"]
-"""content_for(drive_id, item_id): the item's current content, or None when it is gone."""
+"""content_for(drive_id, item_id): the item's current content, or None when it is gone; it
+may raise a GraphError (a file flagged as malware, locked, vanished), which is the answer."""
 
 
 @dataclass(frozen=True)
@@ -270,7 +279,10 @@ class DownloadService:
             grant = self.signer.verify(request.raw_path, request.query_string)
         except DownloadDeniedError as denied:
             return self.denied_response(denied)
-        source = self.content_for(grant.drive_id, grant.item_id) if self.content_for else None
+        try:
+            source = self.content_for(grant.drive_id, grant.item_id) if self.content_for else None
+        except GraphError as refused:
+            return _error(refused)
         if source is None:
             return _error(ItemNotFound())
         return self._content(request, source, grant)
@@ -309,6 +321,8 @@ class DownloadService:
             if refused is not None:
                 return refused
         start, stop = wanted or (0, size)
+        if request.method == "GET" and start == 0 and isinstance(source, Restartable):
+            source = source.restart()
         headers = Headers([("Content-Type", source.mime_type or "application/octet-stream")])
         if wanted is not None:
             headers.add("Content-Range", f"bytes {start}-{stop - 1}/{size}")

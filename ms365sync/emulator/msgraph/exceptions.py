@@ -13,9 +13,10 @@ add headers (Retry-After, Allow, Location, WWW-Authenticate) or, rarely, another
      +-- UnsupportedQuery             400 Request_UnsupportedQuery
      +-- InvalidAuthenticationToken   401 InvalidAuthenticationToken
      +-- Unauthenticated              401 unauthenticated
-     +-- AccessDenied                 403 accessDenied
+     +-- AccessDenied                 403 accessDenied (423 for a locked file's download)
      +-- RolesMissing                 403 AccessDenied
      +-- AuthorizationRequestDenied   403 Authorization_RequestDenied
+     +-- MalwareDetected              403 malwareDetected
      +-- ItemNotFound                 404 itemNotFound
      +-- ResourceNotFound             404 Request_ResourceNotFound
      +-- ResyncRequired               410 resyncRequired
@@ -125,6 +126,18 @@ class AccessDenied(GraphError):
     default_message = (
         "Access denied. You do not have permission to perform this action or access this resource."
     )
+
+
+LOCKED_MESSAGE = "The file is currently checked out or locked for editing by another user."
+
+
+class MalwareDetected(GraphError):
+    """A download of a file flagged as malware; the body of onedrive-api-docs #1882 (2024),
+    graph-facts §17.5."""
+
+    code = "malwareDetected"
+    status = 403
+    default_message = "Malware detected"
 
 
 class RolesMissing(GraphError):

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ms365sync.emulator.msgraph.exceptions import InvalidRequest
-from ms365sync.emulator.tenant.model import Drive, Item, Site, Tombstone
+from ms365sync.emulator.tenant.model import Drive, Hashes, Item, Site, Tombstone
 from ms365sync.emulator.tenant.permissions import shared_facet
 from ms365sync.emulator.tenant.tenant import Tenant
 
@@ -76,6 +76,11 @@ class ItemView:
     shared_changed: bool = False
     download_url: Callable[[Item], str] | None = None
     sharepoint_ids: bool = False  # only rendered when `$select` names sharepointIds
+    selected: set[str] | None = None  # the `$select` set, None when absent
+
+    def wants(self, name: str) -> bool:
+        """Whether a property is asked for: always without `$select`."""
+        return self.selected is None or "*" in self.selected or name in self.selected
 
 
 def parse_select(raw: str | None, allowed: frozenset[str], type_name: str) -> set[str] | None:
@@ -159,18 +164,20 @@ def item_json(tenant: Tenant, drive: Drive, item: Item, view: ItemView) -> JSON:
             "createdDateTime": iso(item.created),
             "lastModifiedDateTime": iso(item.modified),
         }
-        data["folder"] = {"childCount": len(item.children)}
+        if item.package_type is not None:
+            # graph-facts §17.4: a package has neither folder nor file facet, and no cTag.
+            data["package"] = {"type": item.package_type}
+        else:
+            data["folder"] = {"childCount": len(item.children)}
     else:
-        assert item.content is not None
         data["cTag"] = ctag(item)
-        data["file"] = {
-            "hashes": {"quickXorHash": item.content.quick_xor_hash},
-            "mimeType": item.mime_type,
-        }
+        if view.wants("file"):  # hashing a large file costs seconds; skip it when unselected
+            data["file"] = _file_facet(item)
         data["fileSystemInfo"] = {
             "createdDateTime": iso(item.created),
             "lastModifiedDateTime": iso(item.modified),
         }
+        _quirk_facets(tenant, item, view, data)
     if item.is_root:
         data["root"] = {}
     shared = shared_facet(
@@ -182,6 +189,34 @@ def item_json(tenant: Tenant, drive: Drive, item: Item, view: ItemView) -> JSON:
         data["sharepointIds"] = _item_sharepoint_ids(tenant, drive, item)
     data["size"] = item.size
     return data
+
+
+def _file_facet(item: Item) -> JSON:
+    """The file facet; `hashes` as the item is set to list it (graph-facts §17.2)."""
+    assert item.content is not None
+    facet: JSON = {}
+    if item.hashes is Hashes.LISTED:
+        facet["hashes"] = {"quickXorHash": item.content.quick_xor_hash}
+    elif item.hashes is Hashes.EMPTY:
+        facet["hashes"] = {}
+    facet["mimeType"] = item.mime_type
+    return facet
+
+
+def _quirk_facets(tenant: Tenant, item: Item, view: ItemView, data: JSON) -> None:
+    """The malware facet (graph-facts §17.5) when flagged; the publication facet (§17.6) when
+    checked out, or when `$select` names it (then "published")."""
+    if item.malware is not None:
+        data["malware"] = {"description": item.malware}
+    version = f"{item.ctag_v}.0"
+    if item.checked_out_by is not None:
+        data["publication"] = {
+            "level": "checkout",
+            "versionId": version,
+            "checkedOutBy": user_identity(tenant, item.checked_out_by),
+        }
+    elif view.selected is not None and "publication" in view.selected:
+        data["publication"] = {"level": "published", "versionId": version}
 
 
 def _site_ids(tenant: Tenant, site: Site) -> JSON:

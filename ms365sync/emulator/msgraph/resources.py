@@ -100,6 +100,7 @@ class GraphResources:
     ) -> JSON:
         view = view or render.ItemView()
         view.sharepoint_ids = selected is not None and "sharepointIds" in selected
+        view.selected = selected
         wants_url = selected is None or "content.downloadUrl" in selected
         if wants_url and self.download_url is not None:
             maker = self.download_url

@@ -17,6 +17,7 @@ from ms365sync.emulator.msgraph.exceptions import (
     ItemNotFound,
     NotSupported,
 )
+from ms365sync.emulator.msgraph.refusals import refusal_error
 from ms365sync.emulator.msgraph.resources import (
     JSON,
     SITE_NOT_FOUND,
@@ -28,6 +29,7 @@ from ms365sync.emulator.msgraph.resources import (
 from ms365sync.emulator.msgraph.urls import DIRECTORY_ROUTES, ROUTES
 from ms365sync.emulator.tenant.model import Drive, Site
 from ms365sync.emulator.tenant.permissions import render_permissions
+from ms365sync.emulator.tenant.quirks import DownloadRefusedError
 from ms365sync.emulator.tenant.tenant import Tenant
 from ms365sync.emulator.transport.http import (
     DIRECTORY_BUDGET,
@@ -266,8 +268,12 @@ class GraphService(DirectoryResponses, DeltaResponses):
         with self.tenant.lock:
             drive = self._drive(request, drive_id)
             item = self._item(drive, item_id, path)
-            if item.is_folder:
+            if item.is_folder and not item.is_package:
                 raise InvalidRequest("The action is only supported on files.")
+            try:
+                self.tenant.open_download(drive, item.id)
+            except DownloadRefusedError as refused:
+                raise refusal_error(refused.refusal) from None
             if query.not_modified(request, item):
                 return Response(304)
             if self.download_url is None:

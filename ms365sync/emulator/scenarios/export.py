@@ -8,8 +8,12 @@ Layout, per site and per non-system library::
 `.permissions.json` maps each exported file's library-relative POSIX path to its sorted
 "Display Name:::Level" labels (sorted keys, indent 2). Names a POSIX file system cannot
 hold (containing "/" or NUL, "." or "..", longer than 255 bytes) are left out, with the
-reason, in the report. What is exported is snapshotted under `tenant.lock`, so it is one
-instant of the tenant; bytes are then streamed without the lock, never whole in memory.
+reason, in the report; so are the troublesome items the catalogue says a mirror does not
+hold (graph-facts §17): a package's files, files flagged as malware, locked, served
+differently on every download, or vanishing at their download. A rewritten file is
+exported with the bytes its downloads serve (§17.1: a mirror accepts them). What is
+exported is snapshotted under `tenant.lock`, so it is one instant of the tenant; bytes are
+then streamed without the lock, never whole in memory.
 `extract_export` unpacks a tar from `export_tar`, refusing anything that could escape the
 output directory.
 """
@@ -27,8 +31,9 @@ from typing import IO, BinaryIO
 
 from ms365sync.emulator.errors import EmulatorError
 from ms365sync.emulator.tenant.content import Content
-from ms365sync.emulator.tenant.model import Drive, Item
+from ms365sync.emulator.tenant.model import Drive, Item, Served
 from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.quirks import served_content
 from ms365sync.emulator.tenant.tenant import Tenant
 
 PERMISSIONS_FILE = ".permissions.json"
@@ -138,14 +143,28 @@ def _library(tenant: Tenant, drive: Drive, report: ExportReport) -> _Library:
     library = _Library(f"{drive.site.name}/{drive.url_segment}")
     for segments, item, name_issue in _files(drive.root):
         path = "/".join(segments)
-        problem = name_issue or _path_problem(f"{library.root}/{DATA_DIR}/{path}")
+        problem = (
+            name_issue or _path_problem(f"{library.root}/{DATA_DIR}/{path}") or _quirk_problem(item)
+        )
         if problem is not None:
             report.skipped.append(Skipped(drive.site.name, drive.url_segment, path, problem))
             continue
-        assert item.content is not None
-        library.files.append(_File(path, item.content, item.modified))
+        library.files.append(_File(path, served_content(item), item.modified))
         library.permissions[path] = expected_labels(tenant, drive, item)
     return library
+
+
+def _quirk_problem(item: Item) -> str | None:
+    """Why a mirror following graph-facts §17 does not hold this file, or None."""
+    if any(node.package_type is not None for node in item.ancestors()):
+        return "inside a package, which is not mirrored (graph-facts §17.4)"
+    reasons = (
+        (item.malware is not None, "flagged as malware (graph-facts §17.5)"),
+        (item.locked, "locked: downloads answer 423 (graph-facts §17.6)"),
+        (item.served is Served.UNSTABLE, "served differently on every download (§17.1)"),
+        (item.vanishes, "deleted by its first download (graph-facts §17.7)"),
+    )
+    return next((reason for present, reason in reasons if present), None)
 
 
 def _path_problem(relative: str) -> str | None:

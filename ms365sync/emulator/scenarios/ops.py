@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from ms365sync.emulator.errors import InputError
 from ms365sync.emulator.login.directory import AppRegistration, Directory
+from ms365sync.emulator.scenarios import quirkops
 from ms365sync.emulator.scenarios.changespec import (
     AddFile,
     AddFolder,
@@ -32,9 +33,7 @@ from ms365sync.emulator.scenarios.changespec import (
     DeleteLibrary,
     EditFile,
     ExpireDeltaTokens,
-    FileSpec,
     Grant,
-    ItemAddress,
     ItemChange,
     Move,
     RemoveGroupMember,
@@ -51,13 +50,12 @@ from ms365sync.emulator.scenarios.changespec import (
     RoleName,
     Touch,
 )
-from ms365sync.emulator.scenarios.target import Context
+from ms365sync.emulator.scenarios.filespec import FileSpec, ItemAddress
+from ms365sync.emulator.scenarios.target import Context, describe
 from ms365sync.emulator.tenant.content import BytesContent, Content
 from ms365sync.emulator.tenant.model import Drive, GroupKind, Role, Site
 
-
-def _line(drive: Drive, text: str) -> str:
-    return f"{drive.site.name}/{drive.url_segment}: {text}"
+_line = describe
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -75,6 +73,7 @@ def add_file(ctx: Context, drive: Drive, spec: FileSpec) -> str:
         content = spec.build_content(spec.shown)
     with ctx.at(spec.address_key):
         ctx.target.add_file(drive, spec.target, content, mime_type=spec.mime_type)
+    quirkops.apply_file_quirks(ctx, drive, spec, spec)
     return _line(drive, f"added file {spec.shown!r} ({content.size:,} bytes)")
 
 
@@ -173,6 +172,10 @@ def run_change(change: Change, ctx: Context) -> str:
 @functools.singledispatch
 def _run(change: object, ctx: Context) -> str:
     raise TypeError(f"no runner for {type(change).__name__}")
+
+
+for _runner in quirkops.RUNNERS:
+    _run.register(_runner)
 
 
 @_run.register

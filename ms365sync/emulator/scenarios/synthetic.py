@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from ms365sync.emulator.scenarios.synthetic_quirks import Quirks, add_quirks
 from ms365sync.emulator.tenant.content import GeneratedContent, mime_type_for
 from ms365sync.emulator.tenant.model import Drive, Group, GroupKind, Role
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -86,6 +87,15 @@ def synthetic_tenant(
     seed: int = 0,
     clock: Callable[[], float] = time.time,
     membership: Membership | None = None,
+    irm_share: float = 0.0,
+    unstable_share: float = 0.0,
+    missing_hash_share: float = 0.0,
+    empty_hash_share: float = 0.0,
+    malware_share: float = 0.0,
+    locked_share: float = 0.0,
+    checked_out_share: float = 0.0,
+    zero_byte_share: float = 0.0,
+    packages: int = 0,
 ) -> Tenant:
     """A tenant with `files` files spread evenly over `sites` x `libraries` libraries.
 
@@ -95,13 +105,34 @@ def synthetic_tenant(
     permissions: a user grant, a sharing link, a group-only folder or a Visitors removal.
     `membership` shapes the directory (default: 8 users and 3 empty security groups; see
     `Membership`); every site's groups get members. The app "ms365sync-synthetic"
-    (Sites.FullControl.All, GroupMember.Read.All, User.Read.All) is registered. Raises
-    ValueError for impossible arguments.
+    (Sites.FullControl.All, GroupMember.Read.All, User.Read.All) is registered.
+
+    The troublesome items of graph-facts §17 (see `Quirks`): `irm_share` of the files are
+    served rewritten, `unstable_share` served differently on each download,
+    `missing_hash_share` / `empty_hash_share` listed without hashes or with `hashes: {}`,
+    `malware_share` flagged as malware, `locked_share` locked, `checked_out_share` checked
+    out to a user, `zero_byte_share` emptied; round(share x files) files each, no file
+    twice; `packages` OneNote notebooks (two sections each) are added at library roots.
+    `item_quirks(item)` names what an item got. They are drawn from a stream of their own
+    after everything else, so at 0 the tenant is unchanged. Raises ValueError for
+    impossible arguments.
     """
     shape = _Shape(folders, depth, size_min, size_max, size_distribution, unique_share)
     people = membership or Membership()
+    quirks = Quirks(
+        irm_share,
+        unstable_share,
+        missing_hash_share,
+        empty_hash_share,
+        malware_share,
+        locked_share,
+        checked_out_share,
+        zero_byte_share,
+        packages,
+    )
     _check(files, sites, libraries, shape)
     people.check()
+    quirks.check()
     rng = random.Random(seed)
     # Generated names are valid and unique by construction; SharePoint's name rules include
     # a case-insensitive scan of the siblings, quadratic for large folders, so they are
@@ -119,6 +150,7 @@ def synthetic_tenant(
     _add_people(tenant, people, draws, early=False)
     _add_memberships(tenant, people, draws)
     tenant.strict_names = True
+    add_quirks(tenant, drives, quirks, seed)
     return tenant
 
 

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.scenarios.changespec import ItemAddress, LibraryChange
+from ms365sync.emulator.scenarios.changespec import LibraryChange
+from ms365sync.emulator.scenarios.filespec import ItemAddress
 from ms365sync.emulator.tenant.model import Drive, Item, Site
 from ms365sync.emulator.tenant.tenant import Tenant
 
@@ -86,6 +87,11 @@ class Context:
     def item(self, drive: Drive, address: ItemAddress) -> Item:
         with self.at(address.address_key):
             return self.target.item(drive, address.target)
+
+
+def describe(drive: Drive, text: str) -> str:
+    """One human line about a change, prefixed with the site and library it happened in."""
+    return f"{drive.site.name}/{drive.url_segment}: {text}"
 
 
 def _site_ref(target: Tenant, site: Site) -> str:

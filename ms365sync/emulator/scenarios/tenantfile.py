@@ -57,6 +57,16 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     [[sites.libraries.files]]
     path = "Reports/Q4.pdf"                     # or segments = [...]
     pdf = "Q4 report\\nRevenue grew ..."         # content as in scenario files
+    served = "rewritten"                        # or "unstable"; default "as-listed" (§17.1)
+    hashes = "missing"                          # or "empty"; default "listed" (§17.2)
+    malware = "Trojan:Win32/Example"            # the malware facet's description (§17.5)
+    checked_out_by = "amira@contoso.onmicrosoft.com"   # a user holding a check-out (§17.6)
+    locked = true                               # downloads answer 423 (§17.6)
+    vanishes = true                             # deleted by its first download (§17.7)
+    [[sites.libraries.packages]]                # a OneNote notebook (graph-facts §17.4)
+    path = "Notebooks/Team Notebook"            # or segments = [...]
+    type = "oneNote"                            # the default
+    sections = ["Section 1.one"]                # the default; plus "Open Notebook.onetoc2"
     [[sites.libraries.permissions]]
     path = "Reports"
     inherit = false                             # break inheritance ...
@@ -68,9 +78,12 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
 Users and groups are created first, then sites and apps, then guests, group members and
 owners, group connections and site-group members (so adding them leaves every other id as
 it was). Content keys are those of scenario files (text, base64, size/seed/text_like, pdf,
-docx, xlsx), with an optional `mime_type`. A permission entry applies in the order written
-above: break inheritance, grant, revoke, add links; a grant or link on an inheriting item
-breaks inheritance itself, copying the inherited grants, as SharePoint does.
+docx, xlsx), with an optional `mime_type` and the optional quirks of graph-facts §17
+(served, hashes, malware, checked_out_by, locked, vanishes; docs/emulator.md); packages are
+created after the library's files, so adding one leaves the files' ids as they were. A
+permission entry applies in the order written above: break inheritance, grant, revoke, add
+links; a grant or link on an inheriting item breaks inheritance itself, copying the
+inherited grants, as SharePoint does.
 Every problem is a one-line `InputError` naming the file and key, e.g.
 ``demo.toml: sites[0].libraries[1].permissions[2].grants[0].principal: unknown user 'bob'``.
 """
@@ -86,15 +99,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.scenarios import ops
-from ms365sync.emulator.scenarios.changespec import (
-    FileSpec,
-    GroupKindName,
-    ItemAddress,
-    LinkScope,
-    LinkType,
-    RoleName,
-)
+from ms365sync.emulator.scenarios import ops, quirkops
+from ms365sync.emulator.scenarios.changespec import GroupKindName, LinkScope, LinkType, RoleName
+from ms365sync.emulator.scenarios.filespec import FileSpec, ItemAddress, PackageSpec
 from ms365sync.emulator.scenarios.inputfile import (
     Format,
     StrictModel,
@@ -228,6 +235,7 @@ class _Library(StrictModel):
     system: bool = False
     folders: list[_Folder] = Field(default_factory=list)
     files: list[FileSpec] = Field(default_factory=list)
+    packages: list[PackageSpec] = Field(default_factory=list)
     permissions: list[_Permission] = Field(default_factory=list)
 
 
@@ -382,6 +390,8 @@ def _add_library(tenant: Tenant, site: Site, spec: _Library, label: str) -> None
         ops.add_folder(Context(tenant, Where(f"{label}.folders[{index}]")), drive, folder)
     for index, file in enumerate(spec.files):
         ops.add_file(Context(tenant, Where(f"{label}.files[{index}]")), drive, file)
+    for index, package in enumerate(spec.packages):
+        quirkops.add_package(Context(tenant, Where(f"{label}.packages[{index}]")), drive, package)
     for index, permission in enumerate(spec.permissions):
         _apply_permission(tenant, drive, permission, f"{label}.permissions[{index}]")
 

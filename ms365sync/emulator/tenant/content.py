@@ -144,3 +144,23 @@ class GeneratedContent(Content):
             piece = block[offset : offset + min(chunk_size, stop - position)]
             yield piece
             position += len(piece)
+
+
+class SuffixedContent(Content):
+    """`base` followed by `suffix`: the bytes a download serves for a file SharePoint rewrites
+    (graph-facts §17.1), readable by range like any content."""
+
+    __slots__ = ("_base", "_suffix")
+
+    def __init__(self, base: Content, suffix: bytes) -> None:
+        super().__init__(base.size + len(suffix))
+        self._base = base
+        self._suffix = suffix
+
+    def iter_range(self, start: int, stop: int, chunk_size: int = 256 * 1024) -> Iterator[bytes]:
+        stop = min(stop, self.size)
+        base_size = self._base.size
+        if start < base_size:
+            yield from self._base.iter_range(start, min(stop, base_size), chunk_size)
+        if stop > base_size:
+            yield self._suffix[max(start, base_size) - base_size : stop - base_size]

@@ -14,6 +14,8 @@ from ms365sync.emulator.tenant.content import Content, mime_type_for
 from ms365sync.emulator.tenant.model import ChangeKind, Drive, Item, Tombstone
 
 _INVALID_CHARS = set('"*:<>?/\\|')  # never allowed in a SharePoint name
+# The whole decoded library-relative path (folders + name) SharePoint accepts (graph-facts §17.9).
+MAX_PATH_LENGTH = 400
 
 
 class ItemMutations(TenantBase):
@@ -44,6 +46,13 @@ class ItemMutations(TenantBase):
             raise MutationError(
                 f'name {name!r} is not valid in SharePoint (characters " * : < > ? / \\ |, '
                 "leading or trailing spaces, a trailing dot)",
+                hint="create the tenant with strict_names=False to allow it",
+            )
+        full_path = f"{parent.path}/{name}".lstrip("/")
+        if len(full_path) > MAX_PATH_LENGTH:
+            raise MutationError(
+                f"path {full_path[:40]!r}... is {len(full_path)} characters long; SharePoint "
+                f"allows at most {MAX_PATH_LENGTH} (folders + name, decoded)",
                 hint="create the tenant with strict_names=False to allow it",
             )
         lowered = name.lower()

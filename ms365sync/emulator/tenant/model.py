@@ -154,6 +154,22 @@ class SharingLink:
         return f"Sharing Link ({self.type}, {self.scope})"
 
 
+class Served(str, enum.Enum):
+    """How downloads serve a file compared with its listing (graph-facts §17.1)."""
+
+    AS_LISTED = "as-listed"  # the listed bytes: size and quickXorHash match
+    REWRITTEN = "rewritten"  # other bytes, the same on every download (SharePoint/IRM rewrite)
+    UNSTABLE = "unstable"  # other bytes, different on every download (rclone #9767)
+
+
+class Hashes(str, enum.Enum):
+    """How the listing shows a file's hashes (graph-facts §17.2)."""
+
+    LISTED = "listed"  # "hashes": {"quickXorHash": ...}
+    MISSING = "missing"  # the file facet has no hashes key
+    EMPTY = "empty"  # "hashes": {}
+
+
 class ChangeKind(enum.IntEnum):
     CHANGE = 1  # created, content or metadata edited, renamed, moved
     SHARING = 2  # permissions changed
@@ -161,29 +177,45 @@ class ChangeKind(enum.IntEnum):
 
 
 class Item:
-    """A folder or file (or the library root) in a document library."""
+    """A folder or file (or the library root) in a document library; a package (a OneNote
+    notebook) is a folder-like item with `package_type` set.
+
+    The troublesome-item properties (graph-facts §17) default to "well behaved": `served`
+    and `hashes` say how downloads and listings present the file, `malware` is the malware
+    facet's description, `checked_out_by` the user id holding a check-out, `locked` a
+    co-authoring lock (downloads answer 423), `vanishes` deletes the item on its first
+    download request, and `download_count` numbers the downloads of an unstable file.
+    """
 
     __slots__ = (
         "change_seq",
+        "checked_out_by",
         "children",
         "content",
         "created",
         "created_by",
         "ctag_v",
+        "download_count",
         "etag_v",
         "grants",
         "guid",
+        "hashes",
         "id",
         "is_folder",
         "list_item_id",
+        "locked",
+        "malware",
         "mime_type",
         "modified",
         "modified_by",
         "name",
+        "package_type",
         "parent",
+        "served",
         "sharing_marked",
         "sharing_seq",
         "total_size",
+        "vanishes",
     )
 
     def __init__(
@@ -222,6 +254,14 @@ class Item:
         # The integer id of the list item behind this driveItem (0: the root folder, which is
         # no list item); sharepointIds.listItemId.
         self.list_item_id = list_item_id
+        self.package_type: str | None = None
+        self.served = Served.AS_LISTED
+        self.hashes = Hashes.LISTED
+        self.malware: str | None = None
+        self.checked_out_by: str | None = None
+        self.locked = False
+        self.vanishes = False
+        self.download_count = 0
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Item:
         """Copy the whole tree this item is in, without recursing once per level (a folder
@@ -252,6 +292,10 @@ class Item:
     @property
     def is_root(self) -> bool:
         return self.parent is None
+
+    @property
+    def is_package(self) -> bool:
+        return self.package_type is not None
 
     @property
     def size(self) -> int:

@@ -9,8 +9,8 @@ of journal entry that only callers asking for sharing changes see; and, while
 `realistic_gaps` is on, the known gaps of the sharing feed (graph-facts §5.8) are reproduced.
 
 The class is assembled from its parts: state and lookups (base.py), item mutations
-(items.py), permission mutations (sharing.py), memberships (membership.py), and here the
-library and access changes.
+(items.py), the troublesome items of graph-facts §17 (quirks.py), permission mutations
+(sharing.py), memberships (membership.py), and here the library and access changes.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import copy
 import threading
 
 from ms365sync.emulator.tenant.base import MutationError, PathLike, split_path
-from ms365sync.emulator.tenant.items import ItemMutations
 from ms365sync.emulator.tenant.membership import MembershipMutations
 from ms365sync.emulator.tenant.model import Drive, Site
+from ms365sync.emulator.tenant.quirks import QuirkMutations
 from ms365sync.emulator.tenant.sharing import SharingMutations
 
 __all__ = ["MutationError", "PathLike", "Tenant", "split_path"]
 
 
-class Tenant(ItemMutations, SharingMutations, MembershipMutations):
+class Tenant(QuirkMutations, SharingMutations, MembershipMutations):
     """A whole emulated tenant, deterministic from `seed`."""
 
     def rehearsal_copy(self) -> Tenant:

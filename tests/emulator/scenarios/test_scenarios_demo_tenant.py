@@ -22,6 +22,7 @@ from ms365sync.emulator.scenarios.scenario import apply_scenario, load_scenario
 from ms365sync.emulator.tenant.membership import site_group_user_ids
 from ms365sync.emulator.tenant.model import Drive, GroupKind, Item, PrincipalKind, Role
 from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.quirks import item_quirks
 from ms365sync.emulator.tenant.tenant import Tenant
 
 NOW = 1_740_000_000.0
@@ -92,8 +93,12 @@ def test_libraries(demo: Tenant) -> None:
     assert any(drive.system for drive in demo.drives())
 
 
+def in_package(item: Item) -> bool:
+    return any(node.package_type is not None for node in item.ancestors())
+
+
 def test_about_fifty_realistic_files(demo: Tenant) -> None:
-    found = list(files(demo))
+    found = [(d, i) for d, i in files(demo) if not in_package(i) and i.size > 0]
     assert 45 <= len(found) <= 60
     kinds = {PurePosixPath(item.name).suffix for _, item in found}
     assert {".md", ".txt", ".csv", ".json", ".html", ".pdf", ".docx", ".xlsx"} <= kinds
@@ -106,6 +111,8 @@ def test_file_contents_match_their_types(demo: Tenant) -> None:
     for _, item in files(demo):
         raw = data(item)
         suffix = PurePosixPath(item.name).suffix
+        if in_package(item) or not raw:
+            continue  # a notebook's sections are opaque; the empty file is empty
         if suffix in (".md", ".txt", ".csv", ".json", ".html"):
             text = raw.decode("utf-8")
             if suffix == ".json":
@@ -224,3 +231,20 @@ def test_who_belongs_to_what(demo: Tenant) -> None:
     assert jordan.id not in visitors and len(visitors) == 6  # every member, no guest
     hr_members = site_group_user_ids(demo, hr.groups[Role.WRITE])
     assert {demo.users[i].display_name for i in hr_members} == {"Eva Lindqvist", "Farid Rahimi"}
+
+
+def test_one_of_each_troublesome_item_a_download_mirror_meets(demo: Tenant) -> None:
+    """graph-facts §17: rewritten, listed without hashes, empty, a notebook, malware, checked
+    out, all in HR's Policies; nothing locked or vanishing (they would fail every demo run)."""
+    policies = demo.library("hr", "Policies")
+    kinds = [quirk for item in policies.root.walk() for quirk in item_quirks(item)]
+    expected = ["rewritten", "missing-hash", "zero-byte", "package", "malware", "checked-out"]
+    expected += ["rewritten", "rewritten"]  # the notebook's section and table of contents
+    assert sorted(kinds) == sorted(expected)
+    notebook = demo.item(policies, "HR Notebook")
+    assert sorted(notebook.children) == ["Open Notebook.onetoc2", "Policy questions.one"]
+    every = [
+        quirk for drive in demo.drives() for i in drive.root.walk() for quirk in item_quirks(i)
+    ]
+    assert "locked" not in every and "vanishes" not in every
+    assert every.count("malware") == 1

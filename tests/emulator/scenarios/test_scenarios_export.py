@@ -20,7 +20,9 @@ from ms365sync.emulator.scenarios.export import (
     extract_export,
 )
 from ms365sync.emulator.tenant.content import BytesContent, Content, GeneratedContent
+from ms365sync.emulator.tenant.model import Item
 from ms365sync.emulator.tenant.permissions import expected_labels
+from ms365sync.emulator.tenant.quirks import served_content
 from ms365sync.emulator.tenant.tenant import Tenant
 
 NOW = 1_740_000_000.0
@@ -70,22 +72,33 @@ def hostile_tenant() -> Tenant:
 # ----------------------------------------------------------------------------- directory export
 
 
+def mirrorable(item: Item) -> bool:
+    """A file a mirror following graph-facts §17 holds (the demo's notebook and malware not)."""
+    in_package = any(node.package_type for node in item.ancestors())
+    return not in_package and item.malware is None
+
+
 def test_layout_bytes_and_permissions(demo: Tenant, tmp_path: Path) -> None:
     report = export_tenant(demo, tmp_path / "out")
     visible = [d for d in demo.drives() if not d.system]
     assert sorted(report.libraries) == sorted(f"{d.site.name}/{d.url_segment}" for d in visible)
     assert not (tmp_path / "out" / "marketing" / "Site Assets").exists()
-    assert report.files == sum(1 for d in visible for _ in d.files())
-    assert report.skipped == []
+    mirrored = {d.id: [i for i in d.files() if mirrorable(i)] for d in visible}
+    assert report.files == sum(len(items) for items in mirrored.values())
+    assert sorted(s.path for s in report.skipped) == [
+        "HR Notebook/Open Notebook.onetoc2",
+        "HR Notebook/Policy questions.one",
+        "expense-macro.xlsm",
+    ]
     for drive in visible:
         base = tmp_path / "out" / drive.site.name / drive.url_segment
         written = tree(base / "data")
-        expected = {item.path: item.content.read_all() for item in drive.files() if item.content}
+        expected = {item.path: served_content(item).read_all() for item in mirrored[drive.id]}
         assert written == expected
         text = (base / ".permissions.json").read_text(encoding="utf-8")
         permissions = json.loads(text)
         assert permissions == {
-            item.path: expected_labels(demo, drive, item) for item in drive.files()
+            item.path: expected_labels(demo, drive, item) for item in mirrored[drive.id]
         }
         assert text == json.dumps(permissions, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert report.bytes == sum(len(b) for b in tree(tmp_path / "out").values()) - sum(
@@ -284,3 +297,37 @@ def test_sites_sharing_a_url_leaf_are_not_merged(tmp_path: Path) -> None:
         skipped.reason
         == "x/Documents already holds https://contoso.sharepoint.com/sites/x/Documents"
     )
+
+
+def test_troublesome_items_are_left_out_or_exported_as_served(tmp_path: Path) -> None:
+    """graph-facts §17: a mirror holds a rewritten file's served bytes and a checked-out,
+    hashless or empty file as listed; never a package's files, malware, a locked, unstable
+    or vanishing file."""
+    tenant = Tenant(seed=3)
+    site = tenant.add_site("contoso.sharepoint.com", "/sites/q", "Q")
+    drive = tenant.add_library(site, "Documents")
+    tenant.add_user("Ann", "ann@contoso.onmicrosoft.com")
+    for name in ("rewritten", "unstable", "malware", "locked", "vanishes", "hashless", "out"):
+        tenant.add_file(drive, f"{name}.txt", BytesContent(name.encode()))
+    tenant.set_served(drive, "rewritten.txt", "rewritten")
+    tenant.set_served(drive, "unstable.txt", "unstable")
+    tenant.flag_malware(drive, "malware.txt")
+    tenant.lock_file(drive, "locked.txt")
+    tenant.set_vanishes(drive, "vanishes.txt")
+    tenant.set_hashes(drive, "hashless.txt", "missing")
+    tenant.check_out(drive, "out.txt", "ann@contoso.onmicrosoft.com")
+    tenant.add_package(drive, "Book")
+    report = export_tenant(tenant, tmp_path)
+    written = tree(tmp_path / "q" / "Documents" / "data")
+    assert sorted(written) == ["hashless.txt", "out.txt", "rewritten.txt"]
+    rewritten = tenant.item(drive, "rewritten.txt")
+    assert written["rewritten.txt"] == served_content(rewritten).read_all() != b"rewritten"
+    assert sorted(s.path for s in report.skipped) == [
+        "Book/Open Notebook.onetoc2",
+        "Book/Section 1.one",
+        "locked.txt",
+        "malware.txt",
+        "unstable.txt",
+        "vanishes.txt",
+    ]
+    assert drive.find("vanishes.txt") is not None  # exporting is no download
