@@ -1,5 +1,6 @@
 """cheroot under the emulator: the gateway that hands parsed requests to it and writes its
-responses (honouring dropped and cut connections), and the TLS adapter over a ready context.
+responses (honouring dropped and cut connections), and the TLS adapter over a ready context
+(none for plain HTTP).
 
 Imported only when an `EmulatorServer` starts, so importing the emulator never imports cheroot.
 """
@@ -37,7 +38,7 @@ def _request(req: Any) -> Request:
         query_string=query,
         headers=headers,
         body=req.rfile.read() if has_body else b"",
-        scheme="https",
+        scheme=req.server.scheme,
     )
 
 
@@ -112,15 +113,17 @@ class _TLSAdapter(BuiltinSSLAdapter):
 
 class _Server(HTTPServer):
     emulator: Any = None
+    scheme = "https"
 
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
         logger.log(level, "cheroot: %s", msg, exc_info=traceback)
 
 
 def make_server(
-    app: Any, bind: tuple[str, int], numthreads: int, context: ssl.SSLContext
+    app: Any, bind: tuple[str, int], numthreads: int, context: ssl.SSLContext | None
 ) -> HTTPServer:
-    """A prepared (bound, not yet serving) cheroot server answering from `app` over TLS."""
+    """A prepared (bound, not yet serving) cheroot server answering from `app` over TLS
+    (over plain HTTP when `context` is None)."""
     server = _Server(
         bind,
         _EmulatorGateway,
@@ -129,7 +132,10 @@ def make_server(
         server_name="ms365sync-emulator",
     )
     server.emulator = app
-    server.ssl_adapter = _TLSAdapter(context)
+    if context is None:
+        server.scheme = "http"
+    else:
+        server.ssl_adapter = _TLSAdapter(context)
     server.keep_alive_conn_limit = max(64, numthreads * 4)
     server.prepare()
     return server
