@@ -147,3 +147,32 @@ def test_stop_closes_open_tunnels(tmp_path: Path) -> None:
             assert sock.recv(4096) == b""  # the tunnel was closed, not left open
         with pytest.raises(RuntimeError):
             _ = proxy.port
+
+
+def test_msal_and_requests_unmodified_with_only_the_environment(
+    through: Through, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What docs/emulator.md tells a client: HTTPS_PROXY and REQUESTS_CA_BUNDLE, nothing
+    in the code; MSAL discovers the authority, gets a token, requests calls Graph."""
+    import msal
+
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", through.proxy.url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(through.session.verify))
+    creds = through.emulator.credentials
+    app = msal.ConfidentialClientApplication(
+        creds.client_id,
+        client_credential=creds.client_secret,
+        authority=f"{LOGIN}/{creds.tenant_id}",
+    )
+    result = app.acquire_token_for_client(scopes=[f"{GRAPH}/.default"])
+    assert "access_token" in result, result
+    site = next(iter(through.emulator.tenant.sites.values()))
+    response = requests.get(
+        f"{GRAPH}/v1.0/sites/{site.hostname}:{site.path}",
+        headers={"Authorization": f"Bearer {result['access_token']}"},
+        timeout=30,
+    )
+    assert response.status_code == 200 and response.json()["id"] == site.id
+    assert through.refusals == []
