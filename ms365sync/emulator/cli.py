@@ -1,7 +1,9 @@
-"""`ms365sync emulator ...`: serve the emulator over HTTPS, and change or export a running one.
+"""`ms365sync emulator ...`: serve the emulator over HTTPS, put a CONNECT proxy in front of
+it, and change or export a running one.
 
 `serve` writes into its state directory everything another process needs: `ca.pem` (trust
-it), `emulator.json` (URLs, tenant and app credentials, the control key; mode 0600),
+it), `emulator.json` (URLs, the host names served, tenant and app credentials, the control
+key; mode 0600),
 `app-certificate.pem` (the app's key and certificate, for SharePoint REST, which takes only
 certificate-based tokens; mode 0600) and a ready `sites.toml` that syncs every library of the
 tenant into `<state dir>/mirror`.
