@@ -38,8 +38,15 @@ def _request(req: Any) -> Request:
         query_string=query,
         headers=headers,
         body=req.rfile.read() if has_body else b"",
-        scheme=req.server.scheme,
+        scheme=_scheme(req.server.scheme, headers),
     )
+
+
+def _scheme(served: str, headers: Headers) -> str:
+    """The scheme absolute URLs are built with: over plain HTTP, the one a TLS-terminating
+    proxy in front says the client used (X-Forwarded-Proto), so links keep `https://`."""
+    forwarded = (headers.get("X-Forwarded-Proto") or "").strip().lower()
+    return forwarded if served == "http" and forwarded in ("http", "https") else served
 
 
 def _abort(conn: Any) -> None:

@@ -75,3 +75,26 @@ def test_public_names_keep_the_loopback_origin_working(tmp_path: Path) -> None:
             url = f"{server.base_url}/{tenant}/v2.0/.well-known/openid-configuration"
             document = session.get(url).json()
         assert document["token_endpoint"].startswith(server.base_url + "/")
+
+
+def test_plain_http_behind_a_tls_proxy_builds_https_urls_on_the_public_host(
+    app: EmulatorApp,
+) -> None:
+    """A TLS-terminating proxy forwards Host and X-Forwarded-Proto; links name what the
+    client asked for, https://login.microsoftonline.com, not the plain-HTTP hop."""
+    with EmulatorServer(app, plain_http=True) as server, requests.Session() as session:
+        session.trust_env = False
+        url = f"{server.base_url}/{TENANT_ID}/v2.0/.well-known/openid-configuration"
+        headers = {"Host": "login.microsoftonline.com", "X-Forwarded-Proto": "https"}
+        document = session.get(url, headers=headers).json()
+    login = "https://login.microsoftonline.com"
+    assert document["token_endpoint"] == f"{login}/{TENANT_ID}/oauth2/v2.0/token"
+
+
+def test_forwarded_proto_is_ignored_over_tls(app: EmulatorApp, tmp_path: Path) -> None:
+    with EmulatorServer(app, ca_bundle_path=tmp_path / "ca.pem") as server:
+        session = trusting_session(tmp_path / "ca.pem")
+        with session:
+            url = f"{server.base_url}/{TENANT_ID}/v2.0/.well-known/openid-configuration"
+            document = session.get(url, headers={"X-Forwarded-Proto": "http"}).json()
+        assert document["token_endpoint"].startswith(f"https://127.0.0.1:{server.port}/")
