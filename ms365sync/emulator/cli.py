@@ -324,7 +324,11 @@ def serve(
             certfile=certfile,
             keyfile=keyfile,
             plain_http=plain_http,
-        ).start()
+        )
+    except EmulatorError as exc:  # with --cert, only an unusable certificate or key
+        raise (BadInput if certfile else CommandFailed)(str(exc)) from None
+    try:
+        server.start()
     except (EmulatorError, OSError) as exc:
         raise CommandFailed(str(exc)) from None
     try:

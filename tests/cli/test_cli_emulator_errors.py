@@ -79,6 +79,17 @@ def test_no_running_emulator_is_a_failure(tmp_path: Path, command: str) -> None:
     assert "emulator serve --state-dir" in line
 
 
+def test_an_unusable_certificate_is_bad_input(tmp_path: Path) -> None:
+    pem = tmp_path / "cert.pem"
+    pem.write_text("not a certificate\n", encoding="utf-8")
+    args = ("--cert", str(pem), "--key", str(pem), "--state-dir", str(tmp_path))
+    code, lines = _invoke("serve", *args)
+    assert code == 2
+    (line,) = lines
+    assert line.startswith(f"ms365sync: error: {pem}: cannot serve this certificate and key")
+    assert not (tmp_path / "emulator.json").exists()
+
+
 def test_the_proxy_needs_an_emulator_serving_public_names(tmp_path: Path) -> None:
     state = {"scheme": "https", "port": 1, "served_names": ["127.0.0.1", "localhost"]}
     (tmp_path / "emulator.json").write_text(json.dumps(state), encoding="utf-8")
