@@ -299,7 +299,7 @@ def serve(
     token_lifetime: int,
     url_lifetime: int,
 ) -> None:
-    """Serve the emulator over HTTPS on 127.0.0.1 until interrupted."""
+    """Serve the emulator over HTTPS (or plain HTTP) on 127.0.0.1 until interrupted."""
     _check_transport_options(public_names, certfile, keyfile, plain_http)
     config = EmulatorConfig(
         seed=seed,
