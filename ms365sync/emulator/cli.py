@@ -1,7 +1,9 @@
-"""`ms365sync emulator ...`: serve the emulator over HTTPS, and change or export a running one.
+"""`ms365sync emulator ...`: serve the emulator over HTTPS, put a CONNECT proxy in front of
+it, and change or export a running one.
 
 `serve` writes into its state directory everything another process needs: `ca.pem` (trust
-it), `emulator.json` (URLs, tenant and app credentials, the control key; mode 0600),
+it), `emulator.json` (URLs, the host names served, tenant and app credentials, the control
+key; mode 0600),
 `app-certificate.pem` (the app's key and certificate, for SharePoint REST, which takes only
 certificate-based tokens; mode 0600) and a ready `sites.toml` that syncs every library of the
 tenant into `<state dir>/mirror`.
@@ -45,11 +47,14 @@ from ms365sync.emulator.scenarios.export import extract_export
 from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
 from ms365sync.emulator.scenarios.tenantfile import load_tenant
 from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator.transport.proxy import ConnectProxy
+from ms365sync.emulator.transport.server import EmulatorServer
 
 STATE_FILE = "emulator.json"
 CA_FILE = "ca.pem"
 CONFIG_FILE = "sites.toml"
 CERTIFICATE_FILE = "app-certificate.pem"
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost"})
 
 ERROR_PREFIX = "ms365sync: error: "
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -239,6 +244,29 @@ def emulator_group() -> None:
     help="Write one JSON line per request to this file.",
 )
 @click.option(
+    "--public-names",
+    is_flag=True,
+    help="Serve a certificate (from the emulator's CA) that also covers graph.microsoft.com, "
+    "the login hosts and the tenant's SharePoint hosts; reach them through `emulator proxy`.",
+)
+@click.option(
+    "--cert",
+    "certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve this certificate (PEM) instead of one from the emulator's CA; needs --key.",
+)
+@click.option(
+    "--key",
+    "keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The private key (PEM) of --cert.",
+)
+@click.option(
+    "--plain-http",
+    is_flag=True,
+    help="Serve plain HTTP without TLS (for a TLS-terminating proxy in front).",
+)
+@click.option(
     "--token-lifetime",
     type=click.IntRange(1),
     default=3599,
@@ -264,10 +292,15 @@ def serve(
     faults: str | None,
     seed: int,
     request_log: Path | None,
+    public_names: bool,
+    certfile: Path | None,
+    keyfile: Path | None,
+    plain_http: bool,
     token_lifetime: int,
     url_lifetime: int,
 ) -> None:
-    """Serve the emulator over HTTPS on 127.0.0.1 until interrupted."""
+    """Serve the emulator over HTTPS (or plain HTTP) on 127.0.0.1 until interrupted."""
+    _check_transport_options(public_names, certfile, keyfile, plain_http)
     config = EmulatorConfig(
         seed=seed,
         latency=_parsed(LatencyConfig, latency_ms, "--latency-ms"),
@@ -277,20 +310,35 @@ def serve(
         download_url_lifetime_s=url_lifetime,
     )
     tenant = _tenant(tenant_file, synthetic, seed, quirk_knobs(quirks))
+    _make_folders(state_dir, request_log)
     emulator = Emulator(tenant, config, request_log=request_log)
     certificate = make_app_certificate(emulator.registration.display_name)
     emulator.registration.certificates.append(certificate.cert_pem)
-    state_dir.mkdir(parents=True, exist_ok=True)
     ca_path = (state_dir / CA_FILE).resolve()
+    (state_dir / CA_FILE).unlink(missing_ok=True)  # a CA of an earlier run is not trusted now
     try:
-        server = emulator.server(port=port, ca_bundle_path=ca_path).start()
-    except EmulatorError as exc:
+        server = emulator.server(
+            port=port,
+            ca_bundle_path=None if certfile or plain_http else ca_path,
+            public_names=public_names,
+            certfile=certfile,
+            keyfile=keyfile,
+            plain_http=plain_http,
+        )
+    except EmulatorError as exc:  # with --cert, only an unusable certificate or key
+        raise (BadInput if certfile else CommandFailed)(str(exc)) from None
+    try:
+        server.start()
+    except (EmulatorError, OSError) as exc:
         raise CommandFailed(str(exc)) from None
     try:
         base = server.base_url
-        _write_state(state_dir, emulator, base, ca_path, certificate)
+        _write_state(state_dir, emulator, server, certificate)
         click.echo(f"emulator listening on {base} (tenant {emulator.tenant.tenant_id})")
-        click.echo(f"  CA bundle:     {ca_path}")
+        if server.ca_pem is not None:
+            click.echo(f"  CA bundle:     {ca_path}")
+        if public_names or certfile:
+            click.echo(f"  serving names: {', '.join(server.names)}")
         click.echo(f"  state:         {(state_dir / STATE_FILE).resolve()}")
         click.echo(f"  configuration: {(state_dir / CONFIG_FILE).resolve()}")
         click.echo(f"  sync it with:  ms365sync --config {state_dir / CONFIG_FILE}")
@@ -300,10 +348,33 @@ def serve(
         click.echo("emulator stopped")
 
 
+def _check_transport_options(
+    public_names: bool, certfile: Path | None, keyfile: Path | None, plain_http: bool
+) -> None:
+    if (certfile is None) != (keyfile is None):
+        raise UsageFailure("--cert and --key go together")
+    if plain_http and (public_names or certfile):
+        raise UsageFailure("--plain-http serves no certificate: not with --public-names or --cert")
+    if public_names and certfile:
+        raise UsageFailure("give --public-names or --cert, not both")
+
+
+def _make_folders(state_dir: Path, request_log: Path | None) -> None:
+    """Create the state directory and the request log's folder before anything opens them."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        if request_log is not None:
+            request_log.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandFailed(f"cannot create {exc.filename}: {exc.strerror}") from None
+
+
 def _write_state(
-    state_dir: Path, emulator: Emulator, base: str, ca_path: Path, certificate: AppCertificate
+    state_dir: Path, emulator: Emulator, server: EmulatorServer, certificate: AppCertificate
 ) -> None:
     creds = emulator.credentials
+    base = server.base_url
+    ca_bundle = str((state_dir / CA_FILE).resolve()) if server.ca_pem is not None else None
     certificate_path = (state_dir / CERTIFICATE_FILE).resolve()
     _write_private(certificate_path, (certificate.key_pem + certificate.cert_pem).decode())
     state = {
@@ -314,7 +385,12 @@ def _write_state(
         "sharepoint_url": base,
         "control_url": f"{base}/_emulator",
         "admin_key": emulator.app.admin_key,
-        "ca_bundle": str(ca_path),
+        "ca_bundle": ca_bundle,
+        "scheme": server.scheme,
+        "port": server.port,
+        # The host names the certificate covers (none over plain HTTP); `emulator proxy`
+        # tunnels to these only.
+        "served_names": list(server.names),
         "tenant_id": creds.tenant_id,
         "client_id": creds.client_id,
         "client_secret": creds.client_secret,
@@ -323,7 +399,12 @@ def _write_state(
         "pid": os.getpid(),
     }
     _write_private(state_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
-    _write_private(state_dir / CONFIG_FILE, sites_toml(emulator, base, CA_FILE, "mirror"))
+    ca_name = CA_FILE if ca_bundle is not None else None
+    _write_private(state_dir / CONFIG_FILE, sites_toml(emulator, base, ca_name, "mirror"))
+
+
+def _to_stderr(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _wait_for_signal() -> None:
@@ -342,22 +423,35 @@ def _wait_for_signal() -> None:
 # ---------------------------------------------------------------------- talking to a server
 
 
-def _control(state_dir: Path, method: str, path: str, body: bytes | None = None) -> Any:
-    """Call the control API of the emulator serving from `state_dir`; returns the response.
-
-    Raises:
-        BadInput: the emulator refused the request (400: a scenario or spec it cannot use).
-        CommandFailed: no emulator's state in `state_dir`, or it cannot be reached.
-    """
+def _state(state_dir: Path) -> dict[str, Any]:
+    """The running emulator's emulator.json. Raises CommandFailed if there is none."""
     state_file = state_dir / STATE_FILE
     try:
         state = json.loads(state_file.read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         raise CommandFailed(
             f"{state_file}: no running emulator's state here ({exc}); start `ms365sync "
             "emulator serve --state-dir DIR` first"
         ) from None
-    context = ssl.create_default_context(cafile=state["ca_bundle"])
+    return state
+
+
+def _control(state_dir: Path, method: str, path: str, body: bytes | None = None) -> Any:
+    """Call the control API of the emulator serving from `state_dir`; returns the response.
+
+    Over plain HTTP no CA bundle is needed; over HTTPS the state's `ca_bundle` is trusted
+    (the system's store when there is none: a supplied certificate).
+
+    Raises:
+        BadInput: the emulator refused the request (400: a scenario or spec it cannot use).
+        CommandFailed: no emulator's state in `state_dir`, or it cannot be reached.
+    """
+    state = _state(state_dir)
+    context = None
+    if str(state["control_url"]).startswith("https:"):
+        context = ssl.create_default_context(cafile=state.get("ca_bundle"))
     request = urllib.request.Request(
         state["control_url"] + path,
         data=body,
@@ -373,6 +467,50 @@ def _control(state_dir: Path, method: str, path: str, body: bytes | None = None)
         raise (BadInput if exc.code == 400 else CommandFailed)(detail) from None
     except (urllib.error.URLError, OSError) as exc:
         raise CommandFailed(f"cannot reach the emulator at {state['control_url']}: {exc}") from None
+
+
+@emulator_group.command("proxy")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("emulator-state"),
+    show_default=True,
+    help="State directory of the running emulator (serve --public-names).",
+)
+def proxy(port: int, state_dir: Path) -> None:
+    """Run a loopback CONNECT proxy to a running emulator until interrupted.
+
+    Clients with HTTPS_PROXY=http://127.0.0.1:PORT reach graph.microsoft.com, the login hosts
+    and the tenant's SharePoint hosts on the emulator; every other destination is refused.
+    """
+    state = _state(state_dir)
+    names = [name for name in state.get("served_names", ()) if name not in _LOOPBACK_NAMES]
+    if state.get("scheme") != "https" or not names:
+        raise CommandFailed(
+            f"the emulator of {state_dir} serves no public names over HTTPS; start it with "
+            "`ms365sync emulator serve --public-names` (or --cert/--key)"
+        )
+    try:
+        server = ConnectProxy(names, int(state["port"]), port=port, log=_to_stderr).start()
+    except OSError as exc:
+        raise CommandFailed(f"cannot listen on 127.0.0.1:{port}: {exc}") from None
+    try:
+        click.echo(f"emulator proxy listening on {server.url} (to port {state['port']})")
+        click.echo(f"  export HTTPS_PROXY={server.url}")
+        if state.get("ca_bundle"):
+            click.echo(f"  export SSL_CERT_FILE={state['ca_bundle']}")
+            click.echo(f"  export REQUESTS_CA_BUNDLE={state['ca_bundle']}")
+        _wait_for_signal()
+    finally:
+        server.stop()
+        click.echo("emulator proxy stopped")
 
 
 @emulator_group.command("apply")

@@ -24,6 +24,7 @@ from ms365sync.emulator.tenant.model import Drive, Item
 from ms365sync.emulator.tenant.quirks import DownloadRefusedError
 from ms365sync.emulator.tenant.tenant import Tenant
 from ms365sync.emulator.transport.adapter import mount
+from ms365sync.emulator.transport.hosts import public_names as public_host_names
 from ms365sync.emulator.transport.http import Request, Router
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from ms365sync.emulator.transport.server import EmulatorServer
@@ -95,9 +96,42 @@ class Emulator:
         mount(session, self.app)
         return session
 
-    def server(self, *, port: int = 0, ca_bundle_path: Path | None = None) -> EmulatorServer:
-        """An HTTPS server on 127.0.0.1 for this emulator (start it, or use it as `with`)."""
-        return EmulatorServer(self.app, port=port, ca_bundle_path=ca_bundle_path)
+    @property
+    def public_names(self) -> tuple[str, ...]:
+        """Graph's, the identity platform's and the tenant's SharePoint host names (both
+        `<tenant>` and `<tenant>-my` of every site's host), localhost and 127.0.0.1."""
+        with self.tenant.lock:
+            hostnames = sorted({site.hostname for site in self.tenant.sites.values()})
+        return public_host_names(hostnames)
+
+    def server(
+        self,
+        *,
+        port: int = 0,
+        ca_bundle_path: Path | None = None,
+        public_names: bool = False,
+        cert_names: tuple[str, ...] = (),
+        certfile: Path | None = None,
+        keyfile: Path | None = None,
+        plain_http: bool = False,
+    ) -> EmulatorServer:
+        """An HTTPS server on 127.0.0.1 for this emulator (start it, or use it as `with`).
+
+        Its certificate, from a throw-away CA written to `ca_bundle_path`, covers 127.0.0.1,
+        localhost, `cert_names` and, with `public_names`, `Emulator.public_names`; or it is
+        `certfile` with `keyfile` as given; with `plain_http` there is no TLS.
+        Raises EmulatorError (see EmulatorServer).
+        """
+        names = (*cert_names, *(self.public_names if public_names else ()))
+        return EmulatorServer(
+            self.app,
+            port=port,
+            ca_bundle_path=ca_bundle_path,
+            cert_names=names,
+            certfile=certfile,
+            keyfile=keyfile,
+            plain_http=plain_http,
+        )
 
     def _download_url(self, request: Request, drive: Drive, item: Item) -> str:
         return self.app.download_url(

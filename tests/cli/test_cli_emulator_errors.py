@@ -3,6 +3,7 @@ error: ...` on stderr, exit 2 for usage errors and bad input, 1 when the work fa
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def _invoke(*args: str) -> tuple[int, list[str]]:
         (("serve", "--tenant", "{file}", "--synthetic", "3"), "--tenant or --synthetic"),
         (("serve", "--synthetic", "3", "--quirks", "irm=lots"), "Invalid value for --quirks"),
         (("serve", "--quirks", "irm=0.1"), "--quirks needs --synthetic"),
+        (("serve", "--cert", "{file}"), "--cert and --key go together"),
+        (("serve", "--plain-http", "--public-names"), "--plain-http serves no certificate"),
+        (("serve", "--public-names", "--cert", "{file}", "--key", "{file}"), "not both"),
     ],
     ids=[
         "bad-value",
@@ -37,6 +41,9 @@ def _invoke(*args: str) -> tuple[int, list[str]]:
         "options-that-exclude",
         "bad-quirks",
         "quirks-without-synthetic",
+        "cert-without-key",
+        "plain-http-with-public-names",
+        "public-names-with-cert",
     ],
 )
 def test_usage_errors_exit_2_with_the_ms365sync_prefix(
@@ -62,14 +69,34 @@ def test_an_unusable_tenant_file_is_bad_input(tmp_path: Path) -> None:
     assert line.startswith("ms365sync: error: ") and "tenant.toml" in line
 
 
-@pytest.mark.parametrize("command", ["apply", "export", "faults"])
+@pytest.mark.parametrize("command", ["apply", "export", "faults", "proxy"])
 def test_no_running_emulator_is_a_failure(tmp_path: Path, command: str) -> None:
-    argument = {"apply": __file__, "export": str(tmp_path / "out"), "faults": "none"}[command]
-    code, lines = _invoke(command, argument, "--state-dir", str(tmp_path))
+    argument = {"apply": [__file__], "export": [str(tmp_path / "out")], "faults": ["none"]}
+    code, lines = _invoke(command, *argument.get(command, []), "--state-dir", str(tmp_path))
     assert code == 1
     (line,) = lines
     assert line.startswith(f"ms365sync: error: {tmp_path / 'emulator.json'}: ")
     assert "emulator serve --state-dir" in line
+
+
+def test_an_unusable_certificate_is_bad_input(tmp_path: Path) -> None:
+    pem = tmp_path / "cert.pem"
+    pem.write_text("not a certificate\n", encoding="utf-8")
+    args = ("--cert", str(pem), "--key", str(pem), "--state-dir", str(tmp_path))
+    code, lines = _invoke("serve", *args)
+    assert code == 2
+    (line,) = lines
+    assert line.startswith(f"ms365sync: error: {pem}: cannot serve this certificate and key")
+    assert not (tmp_path / "emulator.json").exists()
+
+
+def test_the_proxy_needs_an_emulator_serving_public_names(tmp_path: Path) -> None:
+    state = {"scheme": "https", "port": 1, "served_names": ["127.0.0.1", "localhost"]}
+    (tmp_path / "emulator.json").write_text(json.dumps(state), encoding="utf-8")
+    code, lines = _invoke("proxy", "--state-dir", str(tmp_path))
+    assert code == 1
+    (line,) = lines
+    assert line.startswith("ms365sync: error: ") and "serve --public-names" in line
 
 
 def test_quirks_give_the_synthetic_tenant_its_troublesome_files() -> None:

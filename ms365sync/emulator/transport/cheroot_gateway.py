@@ -1,5 +1,6 @@
 """cheroot under the emulator: the gateway that hands parsed requests to it and writes its
-responses (honouring dropped and cut connections), and the TLS adapter over a ready context.
+responses (honouring dropped and cut connections), and the TLS adapter over a ready context
+(none for plain HTTP).
 
 Imported only when an `EmulatorServer` starts, so importing the emulator never imports cheroot.
 """
@@ -37,8 +38,15 @@ def _request(req: Any) -> Request:
         query_string=query,
         headers=headers,
         body=req.rfile.read() if has_body else b"",
-        scheme="https",
+        scheme=_scheme(req.server.scheme, headers),
     )
+
+
+def _scheme(served: str, headers: Headers) -> str:
+    """The scheme absolute URLs are built with: over plain HTTP, the one a TLS-terminating
+    proxy in front says the client used (X-Forwarded-Proto), so links keep `https://`."""
+    forwarded = (headers.get("X-Forwarded-Proto") or "").strip().lower()
+    return forwarded if served == "http" and forwarded in ("http", "https") else served
 
 
 def _abort(conn: Any) -> None:
@@ -112,15 +120,17 @@ class _TLSAdapter(BuiltinSSLAdapter):
 
 class _Server(HTTPServer):
     emulator: Any = None
+    scheme = "https"
 
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
         logger.log(level, "cheroot: %s", msg, exc_info=traceback)
 
 
 def make_server(
-    app: Any, bind: tuple[str, int], numthreads: int, context: ssl.SSLContext
+    app: Any, bind: tuple[str, int], numthreads: int, context: ssl.SSLContext | None
 ) -> HTTPServer:
-    """A prepared (bound, not yet serving) cheroot server answering from `app` over TLS."""
+    """A prepared (bound, not yet serving) cheroot server answering from `app` over TLS
+    (over plain HTTP when `context` is None)."""
     server = _Server(
         bind,
         _EmulatorGateway,
@@ -129,7 +139,10 @@ def make_server(
         server_name="ms365sync-emulator",
     )
     server.emulator = app
-    server.ssl_adapter = _TLSAdapter(context)
+    if context is None:
+        server.scheme = "http"
+    else:
+        server.ssl_adapter = _TLSAdapter(context)
     server.keep_alive_conn_limit = max(64, numthreads * 4)
     server.prepare()
     return server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ms365sync.emulator.transport.http import Request
@@ -43,6 +44,29 @@ GRAPH_HOSTS = frozenset(
 )
 SHAREPOINT_SUFFIXES = (".sharepoint.com", ".sharepoint.us", ".sharepoint-mil.us", ".sharepoint.cn")
 DOWNLOAD_SUFFIXES = SHAREPOINT_SUFFIXES
+
+
+PUBLIC_GRAPH_HOST = "graph.microsoft.com"
+
+
+def public_names(site_hostnames: Iterable[str]) -> tuple[str, ...]:
+    """The public host names an emulator serving these SharePoint hosts answers for.
+
+    Graph, the identity platform and its aliases, and for every tenant behind a site's
+    host both `<tenant>.sharepoint.com` and `<tenant>-my.sharepoint.com` (same suffix as
+    the site's), so download URLs and OneDrive hosts resolve to a name the certificate
+    covers; then localhost and 127.0.0.1.
+    """
+    names = [PUBLIC_GRAPH_HOST, *sorted(LOGIN_HOSTS)]
+    for hostname in site_hostnames:
+        name, _ = split_host(hostname)
+        suffix = next((s for s in SHAREPOINT_SUFFIXES if name.endswith(s)), None)
+        if suffix is None:
+            names.append(name)
+            continue
+        tenant = name.removesuffix(suffix).removesuffix("-my")
+        names += [f"{tenant}{suffix}", f"{tenant}-my{suffix}"]
+    return tuple(dict.fromkeys([*names, "localhost", "127.0.0.1"]))
 
 
 def split_host(host: str) -> tuple[str, str]:

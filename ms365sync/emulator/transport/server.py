@@ -1,4 +1,5 @@
-"""A real HTTPS server on 127.0.0.1 for the emulator: cheroot, keep-alive, TLS >= 1.2, local CA.
+"""A real HTTPS server on 127.0.0.1 for the emulator: cheroot, keep-alive, TLS >= 1.2, local CA
+(or plain HTTP, for a TLS-terminating proxy in front).
 
 cheroot and trustme are imported when a server is started or a certificate issued, not when
 this module is, so the in-process emulator never loads them.
@@ -29,9 +30,13 @@ class EmulatorServer:
 
     With no `certfile`, a throw-away CA from trustme issues a certificate for 127.0.0.1,
     localhost and `cert_names`; its PEM is written to `ca_bundle_path` (if given) and kept in
-    `ca_pem` for clients' `verify=`. Use as a context manager or call start()/stop().
+    `ca_pem` for clients' `verify=`. With `certfile` (and `keyfile`), that certificate is
+    served as given. With `plain_http`, no TLS at all. `names` are the host names the
+    certificate covers (empty over plain HTTP: any Host is answered).
+    Use as a context manager or call start()/stop().
     The constructor and `start` raise EmulatorError when cheroot or trustme (the `emulator`
-    extra) is not installed.
+    extra) is not installed; the constructor raises EmulatorError when `certfile` or
+    `keyfile` cannot be loaded.
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class EmulatorServer:
         certfile: str | Path | None = None,
         keyfile: str | Path | None = None,
         minimum_tls: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+        plain_http: bool = False,
     ) -> None:
         if host != LOOPBACK:
             raise ValueError(f"the emulator binds {LOOPBACK} only, not {host!r}")
@@ -53,29 +59,42 @@ class EmulatorServer:
             raise ValueError("numthreads must be at least 1")
         self.app = app
         self.host, self._requested_port, self.numthreads = host, port, numthreads
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.minimum_version = max(minimum_tls, ssl.TLSVersion.TLSv1_2)
         self.ca_pem: bytes | None = None
-        if certfile is not None:
-            self.context.load_cert_chain(certfile, keyfile)
-        else:
-            self._issue_certificate(cert_names)
+        self.names: tuple[str, ...] = ()
+        self.context: ssl.SSLContext | None = None
+        if not plain_http:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = max(minimum_tls, ssl.TLSVersion.TLSv1_2)
+            if certfile is not None:
+                self.names = _load_certificate(context, Path(certfile), keyfile)
+            else:
+                self.names = self._issue_certificate(context, cert_names)
+            self.context = context
         self.ca_bundle_path = Path(ca_bundle_path) if ca_bundle_path else None
         if self.ca_bundle_path is not None and self.ca_pem is not None:
             self.ca_bundle_path.write_bytes(self.ca_pem)
         self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def _issue_certificate(self, names: tuple[str, ...]) -> None:
+    @property
+    def scheme(self) -> str:
+        """ "https", or "http" for a plain-HTTP server."""
+        return "http" if self.context is None else "https"
+
+    def _issue_certificate(
+        self, context: ssl.SSLContext, names: tuple[str, ...]
+    ) -> tuple[str, ...]:
         try:
             import trustme  # noqa: PLC0415 -- lazily: importing the emulator must stay cheap
         except ImportError as exc:
             raise EmulatorError(NEEDS_EXTRA) from exc
 
         authority = trustme.CA(organization_name="ms365sync emulator")
-        certificate = authority.issue_cert(LOOPBACK, "localhost", *names)
-        certificate.configure_cert(self.context)
+        covered = tuple(dict.fromkeys((LOOPBACK, "localhost", *names)))
+        certificate = authority.issue_cert(*covered)
+        certificate.configure_cert(context)
         self.ca_pem = authority.cert_pem.bytes()
+        return covered
 
     def start(self) -> EmulatorServer:
         """Bind and serve in a background thread; returns self. Raises OSError if bind fails."""
@@ -115,8 +134,9 @@ class EmulatorServer:
 
     @property
     def base_url(self) -> str:
-        """https://127.0.0.1:PORT, the origin for Graph, login and control requests."""
-        return f"https://{LOOPBACK}:{self.port}"
+        """https://127.0.0.1:PORT (http:// over plain HTTP), the origin for Graph, login and
+        control requests."""
+        return f"{self.scheme}://{LOOPBACK}:{self.port}"
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -128,3 +148,24 @@ class EmulatorServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _load_certificate(
+    context: ssl.SSLContext, certfile: Path, keyfile: str | Path | None
+) -> tuple[str, ...]:
+    """Load a supplied certificate and key into `context`; returns the names it covers (its
+    subjectAltName DNS names and IP addresses). Raises EmulatorError if either is unusable."""
+    from cryptography import x509  # noqa: PLC0415 -- only for a supplied certificate
+
+    try:
+        context.load_cert_chain(certfile, keyfile)
+        certificate = x509.load_pem_x509_certificate(certfile.read_bytes())
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise EmulatorError(f"{certfile}: cannot serve this certificate and key: {exc}") from None
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return ()
+    dns = san.get_values_for_type(x509.DNSName)
+    addresses = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return tuple(dict.fromkeys([*(name.lower() for name in dns), *addresses]))
