@@ -22,6 +22,7 @@ from ms365sync.emulator.login.delegated import (
     RefreshTokens,
 )
 from ms365sync.emulator.login.directory import AppRegistration, Directory
+from ms365sync.emulator.login.discovery import LOOPBACK_NAMES, instance_metadata, oidc_document
 from ms365sync.emulator.login.exceptions import (
     IdentityError,
     InvalidClient,
@@ -41,55 +42,15 @@ from ms365sync.emulator.login.tokens import (
     TokenAuthority,
 )
 from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.transport.hosts import SHAREPOINT_SUFFIXES, HostMap, split_host
+from ms365sync.emulator.transport.hosts import SHAREPOINT_SUFFIXES, HostMap
 from ms365sync.emulator.transport.http import Headers, Request, Response
 
 CONTENT_TYPE = "application/json; charset=utf-8"
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 # The multi-tenant authorities a work-account directory answers for ("consumers", the
 # personal-account one, is not emulated). They name no tenant: Entra refuses client
 # credentials on them (AADSTS50059) and their discovery document's issuer keeps the
 # `{tenantid}` placeholder.
 ALIAS_TENANTS = frozenset({"common", "organizations"})
-# (cloud_instance_name, msgraph_host) per login host, as the clouds' discovery documents say.
-_CLOUDS = {
-    "login.microsoftonline.us": ("microsoftonline.us", "graph.microsoft.us"),
-    "login.usgovcloudapi.net": ("microsoftonline.us", "graph.microsoft.us"),
-    "login.partner.microsoftonline.cn": (
-        "partner.microsoftonline.cn",
-        "microsoftgraph.chinacloudapi.cn",
-    ),
-    "login.chinacloudapi.cn": ("partner.microsoftonline.cn", "microsoftgraph.chinacloudapi.cn"),
-}
-# The alias groups of samples/10-instance-discovery.real-recording.json.
-_ALIAS_GROUPS = (
-    (
-        "login.microsoftonline.com",
-        "login.windows.net",
-        [
-            "login.microsoftonline.com",
-            "login.windows.net",
-            "login.microsoft.com",
-            "sts.windows.net",
-        ],
-    ),
-    (
-        "login.partner.microsoftonline.cn",
-        "login.partner.microsoftonline.cn",
-        ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
-    ),
-    ("login.microsoftonline.de", "login.microsoftonline.de", ["login.microsoftonline.de"]),
-    (
-        "login.microsoftonline.us",
-        "login.microsoftonline.us",
-        ["login.microsoftonline.us", "login.usgovcloudapi.net"],
-    ),
-    (
-        "login-us.microsoftonline.com",
-        "login-us.microsoftonline.com",
-        ["login-us.microsoftonline.com"],
-    ),
-)
 
 
 def identity_error_body(error: IdentityError, request: Request, now: float) -> dict[str, Any]:
@@ -204,15 +165,8 @@ class IdentityService:
         IdentityError 400 invalid_tenant (AADSTS90002) for an unknown tenant.
         """
         alias = self._check_tenant(tenant)
-        base = f"{request.base_url}/{tenant.lower() if alias else self.directory.tenant_id}"
-        name, _ = split_host(request.host)
-        cloud, graph_host = _CLOUDS.get(name, ("microsoftonline.com", "graph.microsoft.com"))
-        if name in LOOPBACK_NAMES:
-            graph_host = request.host  # the emulator serves Graph on the same origin
-        document = self._oidc_document(base, cloud, graph_host)
-        if alias:
-            document["issuer"] = f"{request.base_url}/{{tenantid}}/v2.0"
-            document["tenant_region_scope"] = None
+        named = tenant.lower() if alias else self.directory.tenant_id
+        document = oidc_document(request.base_url, request.host, named, alias=alias)
         return _json(200, document, "max-age=86400, private")
 
     def keys(self, request: Request, tenant: str) -> Response:
@@ -222,44 +176,6 @@ class IdentityService:
         """
         self._check_tenant(tenant)
         return _json(200, self.tokens.jwks(), "max-age=86400, private")
-
-    @staticmethod
-    def _oidc_document(base: str, cloud: str, graph_host: str) -> dict[str, Any]:
-        # Field order and values follow samples/10-openid-configuration-v2.real-recording.json.
-        return {
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_post",
-                "private_key_jwt",
-                "client_secret_basic",
-            ],
-            "jwks_uri": f"{base}/discovery/v2.0/keys",
-            "response_modes_supported": ["query", "fragment", "form_post"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{base}/v2.0",
-            "request_uri_parameter_supported": False,
-            "userinfo_endpoint": f"https://{graph_host}/oidc/userinfo",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-            "http_logout_supported": True,
-            "frontchannel_logout_supported": True,
-            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-            "claims_supported": [
-                *("sub", "iss", "cloud_instance_name", "cloud_instance_host_name"),
-                *("cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time"),
-                *("acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash"),
-                *("c_hash", "email"),
-            ],
-            "kerberos_endpoint": f"{base}/kerberos",
-            "tenant_region_scope": "WW",
-            "cloud_instance_name": cloud,
-            "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": graph_host,
-            "rbac_url": "https://pas.windows.net",
-        }
 
     def instance_discovery(self, request: Request) -> Response:
         """GET /common/discovery/instance: where the authority's OIDC document lives.
@@ -272,10 +188,6 @@ class IdentityService:
         if (parts.hostname or "") not in self.hosts.login_hosts:
             raise InvalidInstance(50049, "Unknown or invalid instance.")
         tenant = parts.path.strip("/").split("/")[0] or "common"
-        metadata = [
-            {"preferred_network": net, "preferred_cache": cache, "aliases": aliases}
-            for net, cache, aliases in _ALIAS_GROUPS
-        ]
         return _json(
             200,
             {
@@ -283,7 +195,7 @@ class IdentityService:
                     f"{request.base_url}/{tenant}/v2.0/.well-known/openid-configuration"
                 ),
                 "api-version": "1.1",
-                "metadata": metadata,
+                "metadata": instance_metadata(),
             },
             "max-age=86400, private",
         )
