@@ -102,25 +102,43 @@ class TokenAuthority:
     def __init__(self, clock: Clock, lifetime_s: int, key: rsa.RSAPrivateKey | None = None) -> None:
         self._clock = clock
         self.lifetime_s = lifetime_s
-        self._key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        numbers = self._key.public_key().public_numbers()
-        self._jwk = {
-            "kty": "RSA",
-            "use": "sig",
-            "n": b64url(_int_bytes(numbers.n)),
-            "e": b64url(_int_bytes(numbers.e)),
-        }
-        # Entra's kids are base64url thumbprint-like strings; ours is the key's digest.
-        self.kid = b64url(hashlib.sha256(self._jwk["n"].encode()).digest()[:20])
-        self._jwk["kid"] = self.kid
+        # Made on first use: an RSA key costs ~80 ms, and many emulators never sign.
+        self._key = key
+        self._public_jwk: dict[str, str] | None = None
         self._revoked: dict[str, float] = {}  # uti -> exp
         # Recently verified tokens, keyed by their SHA-256 so no token is kept in memory.
         self._verified: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        with self._lock:
+            if self._key is None:
+                self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._key
+
+    @property
+    def kid(self) -> str:
+        """The key id tokens name in their header: a digest of the public key."""
+        return self._jwk()["kid"]
+
+    def _jwk(self) -> dict[str, str]:
+        if self._public_jwk is not None:
+            return dict(self._public_jwk)
+        numbers = self._signing_key().public_key().public_numbers()
+        modulus = b64url(_int_bytes(numbers.n))
+        self._public_jwk = {
+            "kty": "RSA",
+            "use": "sig",
+            # Entra's kids are base64url thumbprint-like strings; ours digests the modulus.
+            "kid": b64url(hashlib.sha256(modulus.encode()).digest()[:20]),
+            "n": modulus,
+            "e": b64url(_int_bytes(numbers.e)),
+        }
+        return dict(self._public_jwk)
+
     def jwks(self) -> dict[str, Any]:
         """The public signing keys as a JWK set (the body of the `jwks_uri` document)."""
-        return {"keys": [dict(self._jwk)]}
+        return {"keys": [self._jwk()]}
 
     def issue(
         self,
@@ -204,12 +222,13 @@ class TokenAuthority:
         signing_input = ".".join(
             b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
         )
-        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        key = self._signing_key()
+        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{b64url(signature)}"
 
     def _signature_ok(self, signing_input: str, signature: bytes) -> bool:
         try:
-            self._key.public_key().verify(
+            self._signing_key().public_key().verify(
                 signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
             )
         except InvalidSignature:
