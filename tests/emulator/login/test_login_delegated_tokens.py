@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import msal
 import pytest
 import requests
 
@@ -180,3 +181,17 @@ def test_a_confidential_client_must_authenticate_its_refresh(world: DirectoryWor
     right = refresh(world, token, client_id=app.client_id, secret="snap-secret")
     assert right.status_code == 200
     assert claims_of(right.json()["access_token"])["appidacr"] == "1"
+
+
+def test_msal_public_client_refreshes_on_common(world: DirectoryWorld) -> None:
+    """MSAL's refresh (client_id in the body, no secret) against /common, as a delegated
+    public client would; the result carries a rotated refresh token."""
+    first = mint(world)
+    pca = msal.PublicClientApplication(
+        RCLONE_CLIENT_ID, authority=f"{LOGIN}/common", http_client=world.session
+    )
+    result = pca.acquire_token_by_refresh_token(first["refresh_token"], ["Files.Read.All"])
+    assert "access_token" in result, result
+    assert result["refresh_token"] != first["refresh_token"]
+    claims = claims_of(result["access_token"])
+    assert claims["idtyp"] == "user" and claims["oid"] == world.tenant.user(AMY).id
