@@ -568,3 +568,25 @@ def faults_command(spec: str, state_dir: Path) -> None:
     """Change the fault rates of a running emulator (e.g. "429=0.1,503=0.05" or "none")."""
     with _control(state_dir, "PUT", "/faults", spec.encode("utf-8")) as response:
         click.echo(json.dumps(json.load(response), sort_keys=True))
+
+
+@emulator_group.command("token")
+@click.option("--user", "user", required=True, help="Email or user principal name of a user.")
+@click.option(
+    "--client-id",
+    help="The client the token is for (default: rclone's built-in client id).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("emulator-state"),
+    show_default=True,
+    help="State directory of the running emulator.",
+)
+def token_command(user: str, client_id: str | None, state_dir: Path) -> None:
+    """Print a delegated token pair for a tenant user, as rclone's `token` value expects."""
+    body = json.dumps({"user": user, "client_id": client_id}).encode("utf-8")
+    with _control(state_dir, "POST", "/token", body) as response:
+        pair = json.load(response)
+    fields = ("access_token", "token_type", "refresh_token", "expiry")
+    click.echo(json.dumps({name: pair[name] for name in fields}))

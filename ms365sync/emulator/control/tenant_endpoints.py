@@ -1,4 +1,5 @@
-"""Control endpoints over the tenant itself: apply a scenario, export the tenant's truth.
+"""Control endpoints over the tenant itself: apply a scenario, export the tenant's truth,
+mint a user's delegated tokens.
 
 They live under `/_emulator/` (admin key required) so that another process (`ms365sync
 emulator apply` / `export`, benchmarks, scripts) can change and inspect a running emulator.
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from ms365sync.emulator.errors import InputError
+from ms365sync.emulator.login.control import token_handler
 from ms365sync.emulator.msgraph.exceptions import InvalidRequest
 from ms365sync.emulator.scenarios.export import export_tar
 from ms365sync.emulator.scenarios.scenario import apply_scenario, parse_scenario
@@ -54,6 +56,7 @@ def tenant_routes(tenant: Tenant) -> Router:
 
     router.add("POST", r"/scenario", post_scenario, cost=0)
     router.add("GET", r"/export", get_export, cost=0)
+    router.add("POST", r"/token", token_handler(tenant.user), cost=0)
     return router
 
 

@@ -9,6 +9,7 @@ The token and discovery endpoints render them as the platform's error body (iden
      +-- InvalidInstance          400 invalid_instance
      +-- InvalidScope             400 invalid_scope
      +-- InvalidResource          400 invalid_resource
+     +-- InvalidGrant             400 invalid_grant
      +-- UnauthorizedClient       400 unauthorized_client
      +-- UnsupportedGrantType     400 unsupported_grant_type
      +-- InvalidClient            401 invalid_client
@@ -68,6 +69,13 @@ class InvalidResource(IdentityError):
     status = 400
 
 
+class InvalidGrant(IdentityError):
+    """A refresh token that is unknown, another client's, or expired."""
+
+    error = "invalid_grant"
+    status = 400
+
+
 class UnauthorizedClient(IdentityError):
     """A client id no app registration has."""
 
@@ -76,7 +84,7 @@ class UnauthorizedClient(IdentityError):
 
 
 class UnsupportedGrantType(IdentityError):
-    """Any grant but client_credentials."""
+    """A grant the endpoint does not take (client_credentials and refresh_token only)."""
 
     error = "unsupported_grant_type"
     status = 400

@@ -1,4 +1,5 @@
-"""The login service as MSAL Python calls it: OIDC and instance discovery, the token endpoint."""
+"""The login service as MSAL and delegated clients call it: OIDC and instance discovery, the
+signing keys, the v2.0 token endpoint (client credentials, refresh tokens) and the v1 one."""
 
 from __future__ import annotations
 
@@ -6,11 +7,22 @@ import base64
 import hmac
 import json
 import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from ms365sync.emulator.login.assertion import verify_client_assertion
+from ms365sync.emulator.login.delegated import (
+    DEFAULT_SCOPES,
+    RCLONE_CLIENT_ID,
+    REFRESH_LIFETIME_S,
+    DelegatedGrant,
+    DirectoryUser,
+    RefreshTokens,
+)
 from ms365sync.emulator.login.directory import AppRegistration, Directory
+from ms365sync.emulator.login.discovery import LOOPBACK_NAMES, instance_metadata, oidc_document
 from ms365sync.emulator.login.exceptions import (
     IdentityError,
     InvalidClient,
@@ -30,50 +42,15 @@ from ms365sync.emulator.login.tokens import (
     TokenAuthority,
 )
 from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.transport.hosts import SHAREPOINT_SUFFIXES, HostMap, split_host
+from ms365sync.emulator.transport.hosts import SHAREPOINT_SUFFIXES, HostMap
 from ms365sync.emulator.transport.http import Headers, Request, Response
 
 CONTENT_TYPE = "application/json; charset=utf-8"
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
-# (cloud_instance_name, msgraph_host) per login host, as the clouds' discovery documents say.
-_CLOUDS = {
-    "login.microsoftonline.us": ("microsoftonline.us", "graph.microsoft.us"),
-    "login.usgovcloudapi.net": ("microsoftonline.us", "graph.microsoft.us"),
-    "login.partner.microsoftonline.cn": (
-        "partner.microsoftonline.cn",
-        "microsoftgraph.chinacloudapi.cn",
-    ),
-    "login.chinacloudapi.cn": ("partner.microsoftonline.cn", "microsoftgraph.chinacloudapi.cn"),
-}
-# The alias groups of samples/10-instance-discovery.real-recording.json.
-_ALIAS_GROUPS = (
-    (
-        "login.microsoftonline.com",
-        "login.windows.net",
-        [
-            "login.microsoftonline.com",
-            "login.windows.net",
-            "login.microsoft.com",
-            "sts.windows.net",
-        ],
-    ),
-    (
-        "login.partner.microsoftonline.cn",
-        "login.partner.microsoftonline.cn",
-        ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
-    ),
-    ("login.microsoftonline.de", "login.microsoftonline.de", ["login.microsoftonline.de"]),
-    (
-        "login.microsoftonline.us",
-        "login.microsoftonline.us",
-        ["login.microsoftonline.us", "login.usgovcloudapi.net"],
-    ),
-    (
-        "login-us.microsoftonline.com",
-        "login-us.microsoftonline.com",
-        ["login-us.microsoftonline.com"],
-    ),
-)
+# The multi-tenant authorities a work-account directory answers for ("consumers", the
+# personal-account one, is not emulated). They name no tenant: Entra refuses client
+# credentials on them (AADSTS50059) and their discovery document's issuer keeps the
+# `{tenantid}` placeholder.
+ALIAS_TENANTS = frozenset({"common", "organizations"})
 
 
 def identity_error_body(error: IdentityError, request: Request, now: float) -> dict[str, Any]:
@@ -119,84 +96,86 @@ def _unknown_tenant(tenant: str) -> IdentityError:
     )
 
 
+def _no_tenant() -> IdentityError:
+    return InvalidRequest(
+        50059,
+        "No tenant-identifying information found in either the request or implied by any "
+        "provided credentials.",
+    )
+
+
 class IdentityService:
-    """Answers login-host requests for one directory, issuing tokens from `tokens`."""
+    """Answers login-host requests for one directory, issuing tokens from `tokens`.
+
+    `refresh` holds the delegated refresh tokens; its `lifetime_s` (default Entra's 90 days,
+    sliding) may be changed at any time.
+    """
 
     def __init__(
-        self, directory: Directory, tokens: TokenAuthority, clock: Clock, hosts: HostMap
+        self,
+        directory: Directory,
+        tokens: TokenAuthority,
+        clock: Clock,
+        hosts: HostMap,
+        *,
+        refresh_lifetime_s: int = REFRESH_LIFETIME_S,
     ) -> None:
         self.directory = directory
         self.tokens = tokens
         self.clock = clock
         self.hosts = hosts
+        self.refresh = RefreshTokens(clock, refresh_lifetime_s)
 
     def handle(self, request: Request) -> Response:
         """Dispatch by path; identity errors become AADSTS bodies."""
         segments = request.path.strip("/").split("/")
         tenant, rest = segments[0], "/".join(segments[1:])
+        routes: dict[str, Callable[[Request, str], Response]] = {
+            "v2.0/.well-known/openid-configuration": self.openid_configuration,
+            "discovery/v2.0/keys": self.keys,
+            "discovery/keys": self.keys,
+            "oauth2/v2.0/token": self.token,
+            "oauth2/token": self.token_v1,
+        }
         try:
             if tenant == "common" and rest == "discovery/instance":
                 return self.instance_discovery(request)
-            if rest == "v2.0/.well-known/openid-configuration":
-                return self.openid_configuration(request, tenant)
-            if rest == "oauth2/v2.0/token":
-                return self.token(request, tenant)
+            if rest in routes:
+                return routes[rest](request, tenant)
         except IdentityError as error:
             body = identity_error_body(error, request, self.clock.now())
             return _json(error.status, body, "no-store, no-cache")
         return Response(404, Headers([("Content-Type", "text/plain")]), b"Not Found")
 
+    def _check_tenant(self, tenant: str) -> bool:
+        """True for `common` or `organizations`; raises IdentityError 400 invalid_tenant
+        (AADSTS90002) for a name that is neither those nor this tenant's id or domain."""
+        if tenant.lower() in ALIAS_TENANTS:
+            return True
+        if not self.directory.knows_tenant(tenant):
+            raise _unknown_tenant(tenant)
+        return False
+
     def openid_configuration(self, request: Request, tenant: str) -> Response:
-        """The v2.0 discovery document, endpoints on the request's own origin and tenant GUID.
+        """The v2.0 discovery document, endpoints on the request's own origin.
+
+        For a tenant id or domain the endpoints name the tenant GUID; for `common` and
+        `organizations` they keep the alias and the issuer is Entra's
+        `.../{tenantid}/v2.0` template (with `tenant_region_scope` null). Raises
+        IdentityError 400 invalid_tenant (AADSTS90002) for an unknown tenant.
+        """
+        alias = self._check_tenant(tenant)
+        named = tenant.lower() if alias else self.directory.tenant_id
+        document = oidc_document(request.base_url, request.host, named, alias=alias)
+        return _json(200, document, "max-age=86400, private")
+
+    def keys(self, request: Request, tenant: str) -> Response:
+        """GET the `jwks_uri`: the public keys the emulator's tokens are signed with.
 
         Raises IdentityError 400 invalid_tenant (AADSTS90002) for an unknown tenant.
         """
-        if not self.directory.knows_tenant(tenant):
-            raise _unknown_tenant(tenant)
-        base = f"{request.base_url}/{self.directory.tenant_id}"
-        name, _ = split_host(request.host)
-        cloud, graph_host = _CLOUDS.get(name, ("microsoftonline.com", "graph.microsoft.com"))
-        if name in LOOPBACK_NAMES:
-            graph_host = request.host  # the emulator serves Graph on the same origin
-        return _json(200, self._oidc_document(base, cloud, graph_host), "max-age=86400, private")
-
-    @staticmethod
-    def _oidc_document(base: str, cloud: str, graph_host: str) -> dict[str, Any]:
-        # Field order and values follow samples/10-openid-configuration-v2.real-recording.json.
-        return {
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_post",
-                "private_key_jwt",
-                "client_secret_basic",
-            ],
-            "jwks_uri": f"{base}/discovery/v2.0/keys",
-            "response_modes_supported": ["query", "fragment", "form_post"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{base}/v2.0",
-            "request_uri_parameter_supported": False,
-            "userinfo_endpoint": f"https://{graph_host}/oidc/userinfo",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-            "http_logout_supported": True,
-            "frontchannel_logout_supported": True,
-            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-            "claims_supported": [
-                *("sub", "iss", "cloud_instance_name", "cloud_instance_host_name"),
-                *("cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time"),
-                *("acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash"),
-                *("c_hash", "email"),
-            ],
-            "kerberos_endpoint": f"{base}/kerberos",
-            "tenant_region_scope": "WW",
-            "cloud_instance_name": cloud,
-            "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": graph_host,
-            "rbac_url": "https://pas.windows.net",
-        }
+        self._check_tenant(tenant)
+        return _json(200, self.tokens.jwks(), "max-age=86400, private")
 
     def instance_discovery(self, request: Request) -> Response:
         """GET /common/discovery/instance: where the authority's OIDC document lives.
@@ -209,10 +188,6 @@ class IdentityService:
         if (parts.hostname or "") not in self.hosts.login_hosts:
             raise InvalidInstance(50049, "Unknown or invalid instance.")
         tenant = parts.path.strip("/").split("/")[0] or "common"
-        metadata = [
-            {"preferred_network": net, "preferred_cache": cache, "aliases": aliases}
-            for net, cache, aliases in _ALIAS_GROUPS
-        ]
         return _json(
             200,
             {
@@ -220,23 +195,27 @@ class IdentityService:
                     f"{request.base_url}/{tenant}/v2.0/.well-known/openid-configuration"
                 ),
                 "api-version": "1.1",
-                "metadata": metadata,
+                "metadata": instance_metadata(),
             },
             "max-age=86400, private",
         )
 
     def token(self, request: Request, tenant: str) -> Response:
-        """POST /{tenant}/oauth2/v2.0/token with grant_type=client_credentials.
+        """POST /{tenant}/oauth2/v2.0/token: grant_type client_credentials or refresh_token.
 
         Raises IdentityError with the real status, error name and AADSTS code for each
-        failure (graph-facts §11.3).
+        failure (graph-facts §11.3); 400 invalid_request AADSTS50059 for client credentials
+        on `common` or `organizations`.
         """
         _check_post(request)
-        if not self.directory.knows_tenant(tenant):
-            raise _unknown_tenant(tenant)
+        alias = self._check_tenant(tenant)
         form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
         basic_id, basic_secret = _basic_credentials(request)
-        _check_grant(form.get("grant_type"))
+        grant_type = _check_grant(form.get("grant_type"), ("client_credentials", "refresh_token"))
+        if grant_type == "refresh_token":
+            return self._refresh(form, basic_id, basic_secret)
+        if alias:
+            raise _no_tenant()
         app = self._app(form.get("client_id") or basic_id, tenant)
         certificate = self._authenticate(app, form, basic_secret, request, tenant)
         audience = self._audience(form.get("scope"), tenant)
@@ -251,6 +230,119 @@ class IdentityService:
             "ext_expires_in": lifetime,
             "access_token": token,
         }
+        return _json(200, payload, "no-store, no-cache")
+
+    def token_v1(self, request: Request, tenant: str) -> Response:
+        """POST /{tenant}/oauth2/token: the v1 endpoint's client credentials with `resource`.
+
+        Answers v1 fields (counts and times as strings, `resource` echoed) and a token whose
+        `aud` is the resource. Raises IdentityError as `token` does; 400 invalid_resource
+        (AADSTS500011) for a resource the tenant has no service principal for.
+        """
+        _check_post(request)
+        alias = self._check_tenant(tenant)
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        basic_id, basic_secret = _basic_credentials(request)
+        _check_grant(form.get("grant_type"), ("client_credentials",))
+        if alias:
+            raise _no_tenant()
+        app = self._app(form.get("client_id") or basic_id, tenant)
+        certificate = self._authenticate(app, form, basic_secret, request, tenant)
+        resource = form.get("resource")
+        if not resource:
+            raise _missing("resource")
+        audience = self._v1_audience(resource, tenant)
+        roles = app.roles_on_sharepoint if audience == SHAREPOINT_APP_ID else app.roles
+        token, claims = self.tokens.issue(
+            self.directory, app, audience=audience, certificate=certificate, roles=roles
+        )
+        lifetime = str(self.tokens.lifetime_s)
+        payload = {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "expires_on": str(claims["exp"]),
+            "not_before": str(claims["nbf"]),
+            "resource": resource,
+            "access_token": token,
+        }
+        return _json(200, payload, "no-store, no-cache")
+
+    def _v1_audience(self, resource: str, tenant: str) -> str:
+        try:
+            audience = self._audience(resource.rstrip("/") + "/.default", tenant)
+        except InvalidScope:
+            raise InvalidResource(
+                500011,
+                f"The resource principal named {resource} was not found in the tenant named "
+                f"{tenant}. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You "
+                "might have sent your authentication request to the wrong tenant.",
+            ) from None
+        if audience == SHAREPOINT_APP_ID:
+            return audience
+        return resource if resource in GRAPH_AUDIENCES else audience
+
+    def mint_delegated(
+        self,
+        user: DirectoryUser,
+        client_id: str | None = None,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+    ) -> dict[str, Any]:
+        """A delegated token pair for `user` through `client_id` (default rclone's), as if
+        the user had signed in interactively and consented to `scopes`.
+
+        Returns the v2.0 token response (token_type, scope, expires_in, ext_expires_in,
+        access_token, refresh_token) plus `expiry`, the access token's expiry in RFC 3339.
+        """
+        grant = DelegatedGrant.for_user(
+            self.directory.tenant_id, user, client_id or RCLONE_CLIENT_ID, tuple(scopes)
+        )
+        app = self.directory.apps.get(grant.client_id)
+        return self._delegated_payload(grant, confidential=app is not None)
+
+    def _delegated_payload(self, grant: DelegatedGrant, *, confidential: bool) -> dict[str, Any]:
+        app = self.directory.apps.get(grant.client_id)
+        access, claims = self.tokens.issue_delegated(
+            grant, confidential=confidential, app_name=app.display_name if app else None
+        )
+        lifetime = self.tokens.lifetime_s
+        expiry = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
+        return {
+            "token_type": "Bearer",
+            "scope": " ".join(grant.scopes),
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": access,
+            "refresh_token": self.refresh.issue(grant),
+            "expiry": expiry.isoformat().replace("+00:00", "Z"),
+        }
+
+    def _refresh(
+        self,
+        form: dict[str, str],
+        basic_id: str | None,
+        basic_secret: str | None,
+    ) -> Response:
+        """The refresh_token grant: a new access token and a new refresh token.
+
+        The client authenticates with HTTP Basic or `client_secret` when it is an app of this
+        directory (a confidential client); any other client id is taken as a consented
+        multi-tenant public client (rclone's, say), its secret unchecked.
+        """
+        client_id = form.get("client_id") or basic_id
+        if not client_id:
+            raise _missing("client_id")
+        refresh_token = form.get("refresh_token")
+        if not refresh_token:
+            raise _missing("refresh_token")
+        app = self.directory.apps.get(client_id)
+        secret = form.get("client_secret") or basic_secret
+        if app is not None:
+            self._check_secret(app, secret, "refresh_token")
+        grant = self.refresh.redeem(refresh_token, client_id)
+        payload = self._delegated_payload(grant, confidential=bool(secret))
+        del payload["expiry"]
         return _json(200, payload, "no-store, no-cache")
 
     def _app(self, client_id: str | None, tenant: str) -> AppRegistration:
@@ -285,12 +377,18 @@ class IdentityService:
                 self.clock.wall(),
             )
             return True
-        secret = form.get("client_secret") or basic_secret
+        self._check_secret(app, form.get("client_secret") or basic_secret, "client_credentials")
+        return False
+
+    @staticmethod
+    def _check_secret(app: AppRegistration, secret: str | None, grant_type: str) -> None:
+        """Raises IdentityError 401 invalid_client: AADSTS7000216 without a secret,
+        AADSTS7000215 for a wrong one."""
         if not secret:
             raise InvalidClient(
                 7000216,
                 "'client_assertion', 'client_secret' or 'request' is required for the "
-                "'client_credentials' grant type.",
+                f"'{grant_type}' grant type.",
             )
         if not any(hmac.compare_digest(secret.encode(), s.encode()) for s in app.secrets):
             raise InvalidClient(
@@ -299,7 +397,6 @@ class IdentityService:
                 "the client secret value, not the client secret ID, for a secret added to app "
                 f"'{app.client_id}'.",
             )
-        return False
 
     def _token_audiences(self, request: Request, tenant: str) -> set[str]:
         """Token endpoint URLs a client assertion may name as `aud` for this request."""
@@ -370,14 +467,15 @@ def _check_post(request: Request) -> None:
         )
 
 
-def _check_grant(grant_type: str | None) -> None:
+def _check_grant(grant_type: str | None, supported: tuple[str, ...]) -> str:
     if not grant_type:
         raise _missing("grant_type")
-    if grant_type != "client_credentials":
+    if grant_type not in supported:
         raise UnsupportedGrantType(
             70003,
             f"The app requested an unsupported grant type '{grant_type}'.",
         )
+    return grant_type
 
 
 def _basic_credentials(request: Request) -> tuple[str | None, str | None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
-import hmac
 import json
 import secrets
 import threading
@@ -13,6 +12,11 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ms365sync.emulator.login.delegated import DelegatedGrant
 from ms365sync.emulator.login.directory import AppRegistration, Directory
 from ms365sync.emulator.msgraph.exceptions import InvalidAuthenticationToken
 from ms365sync.emulator.tenant.clock import Clock
@@ -30,6 +34,8 @@ GRAPH_AUDIENCES = frozenset(
         "https://dod-graph.microsoft.us",
         "https://microsoftgraph.chinacloudapi.cn",
         GRAPH_APP_ID,
+        # A v1 token asked for `resource=https://graph.microsoft.com/` names it as asked.
+        f"{GRAPH_AUDIENCE}/",
     }
 )
 # What Graph sends with every 401 (samples/08-401-headers.real-2022.http).
@@ -87,20 +93,52 @@ _GRAPH_WORDS = {
 class TokenAuthority:
     """Issues and validates the emulator's access tokens.
 
-    Tokens are header.claims.signature in base64url with an HMAC-SHA256 signature under a
-    per-emulator key: the shape of Entra tokens without their RSA signing, which no client
-    may verify anyway (Graph tokens are opaque to apps). Only the `uti` of a revoked token
-    is remembered, never the token.
+    Tokens are JWTs signed RS256 under a per-emulator RSA key, as Entra signs them; the
+    public key is published as a JWK set (`jwks()`, served at the discovery document's
+    `jwks_uri`) under the `kid` the tokens' header names, so a client that validates tokens
+    can. Only the `uti` of a revoked token is remembered, never the token.
     """
 
-    def __init__(self, clock: Clock, lifetime_s: int, key: bytes | None = None) -> None:
+    def __init__(self, clock: Clock, lifetime_s: int, key: rsa.RSAPrivateKey | None = None) -> None:
         self._clock = clock
         self.lifetime_s = lifetime_s
-        self._key = key or secrets.token_bytes(32)
+        # Made on first use: an RSA key costs ~80 ms, and many emulators never sign.
+        self._key = key
+        self._public_jwk: dict[str, str] | None = None
         self._revoked: dict[str, float] = {}  # uti -> exp
         # Recently verified tokens, keyed by their SHA-256 so no token is kept in memory.
         self._verified: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        with self._lock:
+            if self._key is None:
+                self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._key
+
+    @property
+    def kid(self) -> str:
+        """The key id tokens name in their header: a digest of the public key."""
+        return self._jwk()["kid"]
+
+    def _jwk(self) -> dict[str, str]:
+        if self._public_jwk is not None:
+            return dict(self._public_jwk)
+        numbers = self._signing_key().public_key().public_numbers()
+        modulus = b64url(_int_bytes(numbers.n))
+        self._public_jwk = {
+            "kty": "RSA",
+            "use": "sig",
+            # Entra's kids are base64url thumbprint-like strings; ours digests the modulus.
+            "kid": b64url(hashlib.sha256(modulus.encode()).digest()[:20]),
+            "n": modulus,
+            "e": b64url(_int_bytes(numbers.e)),
+        }
+        return dict(self._public_jwk)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public signing keys as a JWK set (the body of the `jwks_uri` document)."""
+        return {"keys": [self._jwk()]}
 
     def issue(
         self,
@@ -140,17 +178,62 @@ class TokenAuthority:
         }
         if roles:
             claims["roles"] = sorted(roles)
-        return self._sign(claims), claims
+        return self.sign(claims), claims
 
-    def _sign(self, claims: dict[str, Any]) -> str:
-        header = {"typ": "JWT", "alg": "HS256", "kid": "emulator"}
+    def issue_delegated(
+        self, grant: DelegatedGrant, *, confidential: bool, app_name: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """A signed Graph token for a user through a client, and its claims.
+
+        The claims follow Entra's v1 delegated Graph tokens: `idtyp` user, `oid` the user's
+        object id, `scp` the space-separated delegated scopes, `appidacr` 0 for a public
+        client and 1 for one that authenticated with a secret, no `roles`.
+        """
+        now = int(self._clock.now())
+        issuer = f"https://sts.windows.net/{grant.tenant_id}/"
+        pairwise = f"sub:{grant.tenant_id}:{grant.client_id}:{grant.user_id}"
+        claims: dict[str, Any] = {
+            "aud": GRAPH_AUDIENCE,
+            "iss": issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime_s,
+            "amr": ["pwd"],
+            "app_displayname": app_name or grant.client_id,
+            "appid": grant.client_id,
+            "appidacr": "1" if confidential else "0",
+            "idp": issuer,
+            "idtyp": "user",
+            "name": grant.name,
+            "oid": grant.user_id,
+            "scp": " ".join(grant.scopes),
+            "sub": b64url(hashlib.sha256(pairwise.encode()).digest()),
+            "tid": grant.tenant_id,
+            "unique_name": grant.upn,
+            "upn": grant.upn,
+            "uti": b64url(secrets.token_bytes(16)),
+            "ver": "1.0",
+        }
+        return self.sign(claims), claims
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """The compact JWS of these claims, RS256 under this authority's key."""
+        header = {"typ": "JWT", "alg": "RS256", "kid": self.kid}
         signing_input = ".".join(
             b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
         )
-        return f"{signing_input}.{self._mac(signing_input)}"
+        key = self._signing_key()
+        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{b64url(signature)}"
 
-    def _mac(self, signing_input: str) -> str:
-        return b64url(hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest())
+    def _signature_ok(self, signing_input: str, signature: bytes) -> bool:
+        try:
+            self._signing_key().public_key().verify(
+                signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except InvalidSignature:
+            return False
+        return True
 
     def validate(self, authorization: str | None) -> dict[str, Any]:
         """The claims of a valid Graph bearer token from an Authorization header value.
@@ -200,13 +283,13 @@ class TokenAuthority:
                 raise ValueError("not three parts")
             header = json.loads(b64url_decode(parts[0]))
             claims = json.loads(b64url_decode(parts[1]))
-            b64url_decode(parts[2])
+            signature = b64url_decode(parts[2])
             if not isinstance(header, dict) or not isinstance(claims, dict):
                 raise ValueError("not JSON objects")
         except ValueError:
             raise BadTokenError(TokenProblem.MALFORMED) from None
-        expected = self._mac(f"{parts[0]}.{parts[1]}")
-        if header.get("alg") != "HS256" or not hmac.compare_digest(expected, parts[2]):
+        signed = f"{parts[0]}.{parts[1]}"
+        if header.get("alg") != "RS256" or not self._signature_ok(signed, signature):
             raise BadTokenError(TokenProblem.SIGNATURE)
         if not all(isinstance(claims.get(k), (int, float)) for k in ("nbf", "exp")):
             raise BadTokenError(TokenProblem.SIGNATURE)
@@ -218,3 +301,7 @@ class TokenAuthority:
             now = self._clock.now()
             self._revoked = {u: exp for u, exp in self._revoked.items() if exp > now}
             self._revoked[str(claims["uti"])] = float(claims["exp"])
+
+
+def _int_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")

@@ -23,6 +23,7 @@ from ms365sync.emulator.control.faults import (
 from ms365sync.emulator.control.requestlog import LogEntry, RequestLog, redact_query
 from ms365sync.emulator.control.settings import EmulatorConfig
 from ms365sync.emulator.control.throttle import Throttle
+from ms365sync.emulator.login.delegated import graph_caller
 from ms365sync.emulator.login.directory import Directory
 from ms365sync.emulator.login.identity import IdentityService
 from ms365sync.emulator.login.tokens import TokenAuthority, unauthenticated
@@ -276,10 +277,10 @@ class EmulatorApp:
         without roles (samples/08-error-403-no-roles-claim).
         """
         claims = self.tokens.validate(request.headers.get("Authorization"))
-        app = self.directory.apps.get(str(claims.get("appid")))
+        app = graph_caller(self.directory, claims)  # an app, or a user through a client
         if app is None or claims.get("tid") != self.directory.tenant_id:
             raise unauthenticated("Access token validation failure.")
-        if not claims.get("roles"):
+        if not claims.get("roles") and not claims.get("scp"):
             raise RolesMissing()
         request.context["app"] = app
         request.context["claims"] = claims
