@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, quote, quote_plus, urlencode
 
 from ms365sync.emulator.msgraph import render
 from ms365sync.emulator.msgraph.exceptions import InvalidRequest, NotSupported
+from ms365sync.emulator.msgraph.urls import collapse_slashes
 from ms365sync.emulator.tenant.model import Item
 from ms365sync.emulator.transport.http import Request, parse_query_pairs
 
@@ -35,9 +36,10 @@ def kept_query(request: Request) -> list[tuple[str, str]]:
 
 
 def link(request: Request, raw_path: str, pairs: list[tuple[str, str]]) -> str:
-    """An absolute URL on the request's own origin (so links work over HTTPS and in-process)."""
+    """An absolute URL on the request's own origin (so links work over HTTPS and in-process),
+    its empty path segments collapsed as routing collapses them."""
     query = urlencode(pairs, quote_via=quote, safe="$")
-    return f"{request.base_url}{raw_path}" + (f"?{query}" if query else "")
+    return f"{request.base_url}{collapse_slashes(raw_path)}" + (f"?{query}" if query else "")
 
 
 def encode_skip(index: int, name: str) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 from ms365sync.emulator.login.directory import AppRegistration
 from ms365sync.emulator.msgraph import query, render
 from ms365sync.emulator.msgraph.exceptions import AccessDenied, InvalidRequest, ItemNotFound
+from ms365sync.emulator.msgraph.urls import GraphRouter
 from ms365sync.emulator.tenant.model import Drive, Item, Site
 from ms365sync.emulator.tenant.tenant import Tenant
-from ms365sync.emulator.transport.http import Request, Response, Router, json_response
+from ms365sync.emulator.transport.http import Request, Response, json_response
 
 JSON = dict[str, Any]
 DownloadUrlFn = Callable[[Request, Drive, Item], str]
@@ -39,7 +40,7 @@ class GraphResources:
         self.tenant = tenant
         self.download_url = download_url
         self.fault = fault
-        self.router = Router()
+        self.router = GraphRouter()
         self._resyncs = 0
 
     # ------------------------------------------------------------------ access

@@ -8,13 +8,18 @@ directory.py). Site, drive and item routes cost what SharePoint's table says (gr
 and delta without a token, 5 for permissions. Directory routes (users, groups) are charged to
 the directory's own budget at Entra's costs (graph-facts §15.6), and match without regard to
 case, as Graph does (`transitivemembers` works).
+
+Real clients send more than one form of the same request, and Graph answers each as the
+canonical one: empty path segments (`/v1.0//drives/...`, which kiota's URL templates produce
+from a base URL ending in `/`) are collapsed before matching (`GraphRouter`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-from ms365sync.emulator.transport.http import Request
+from ms365sync.emulator.transport.http import Request, Route, Router
 
 SITE_BY_PATH = r"/sites/(?P<host>[^/:,]+):(?P<path>/[^:]*)"
 SITE = r"/sites/(?P<site_ref>[^/:]+)"
@@ -22,6 +27,26 @@ DRIVE = r"/drives/(?P<drive_id>[^/]+)"
 ITEM = r"(?:root|items/(?P<item_id>[^/]+))"
 ITEM_BY_PATH = r"root:/(?P<path>[^:]+)"
 DELTA_FUNCTION = r"(?:\(token='(?P<fn_token>[^']*)'\))?"
+_SLASHES = re.compile(r"/{2,}")
+
+
+def collapse_slashes(path: str) -> str:
+    """`path` with each run of `/` made one: Graph ignores empty segments."""
+    return _SLASHES.sub("/", path)
+
+
+class GraphRouter(Router):
+    """The Graph routes, matched on the path with its empty segments collapsed.
+
+    The collapsing lives here rather than in the transport so that only Graph's routing
+    sees it: the download host and SharePoint REST keep the path as sent.
+    """
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        return super().match(method, collapse_slashes(path))
+
+    def allowed_methods(self, path: str) -> list[str]:
+        return super().allowed_methods(collapse_slashes(path))
 
 
 def delta_cost(request: Request) -> int:
