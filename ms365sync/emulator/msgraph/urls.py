@@ -11,7 +11,8 @@ case, as Graph does (`transitivemembers` works).
 
 Real clients send more than one form of the same request, and Graph answers each as the
 canonical one: empty path segments (`/v1.0//drives/...`, which kiota's URL templates produce
-from a base URL ending in `/`) are collapsed before matching (`GraphRouter`).
+from a base URL ending in `/`) are collapsed before matching (`GraphRouter`), and `delta()`
+is `delta`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ SITE = r"/sites/(?P<site_ref>[^/:]+)"
 DRIVE = r"/drives/(?P<drive_id>[^/]+)"
 ITEM = r"(?:root|items/(?P<item_id>[^/]+))"
 ITEM_BY_PATH = r"root:/(?P<path>[^:]+)"
-DELTA_FUNCTION = r"(?:\(token='(?P<fn_token>[^']*)'\))?"
+DELTA_FUNCTION = r"(?:\(\)|\(token='(?P<fn_token>[^']*)'\))?"
+_TOKEN_CALL = re.compile(r"/delta\(token='[^']+'\)$")
 _SLASHES = re.compile(r"/{2,}")
 
 
@@ -50,8 +52,10 @@ class GraphRouter(Router):
 
 
 def delta_cost(request: Request) -> int:
-    """1 RU for a delta page with a token, 2 for a new enumeration."""
-    return 1 if "token" in request.query or "(token=" in request.raw_path else 2
+    """1 RU for a delta page with a token (`?token=` or `delta(token='…')`), 2 for a new
+    enumeration. The decoded path is read, as a client may percent-encode the call."""
+    has_token = bool(request.query.get("token")) or _TOKEN_CALL.search(request.path)
+    return 1 if has_token else 2
 
 
 Cost = int | Callable[[Request], int]

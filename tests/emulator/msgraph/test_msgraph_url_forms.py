@@ -1,5 +1,5 @@
 """The URL forms real, unmodified Graph clients send, answered as Graph answers their
-canonical form: empty path segments."""
+canonical form: empty path segments and the `delta()` function call."""
 
 from __future__ import annotations
 
@@ -96,3 +96,37 @@ def test_a_download_reached_through_a_doubled_path_still_downloads(world: World)
     assert urlsplit(redirect.headers["Location"]).path.endswith("/_layouts/15/download.aspx")
     download = world.session.get(redirect.headers["Location"])
     assert download.content == FILES["Reports/Q1 summary.txt"]
+
+
+# ---------------------------------------------------------------------- delta()
+
+
+def test_the_delta_function_call_without_arguments(world: World) -> None:
+    """kiota's template is a function call with empty parentheses:
+    `{+baseurl}/drives/{drive%2Did}/items/{driveItem%2Did}/delta(){?%24count,%24expand,...}`
+    (msgraph-sdk-php `Drives/Item/Items/Item/Delta/DeltaRequestBuilder.php`, generated like
+    msgraph-sdk-python's), sent with the root's id as the item."""
+    canonical = world.delta().names()
+    root_id = world.drive.root.id
+    for path in ("/root/delta()", f"/items/{root_id}/delta()", f"/items/{root_id}/delta"):
+        round_ = world.delta(f"/drives/{world.drive.id}{path}")
+        assert round_.names() == canonical, path
+        link = urlsplit(round_.delta_link)
+        assert link.path == f"/v1.0/drives/{world.drive.id}{path.removesuffix('()')}"
+        assert link.query.startswith("token=")
+    response = world.get(world.item_path("Reports", "/delta()"))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "notSupported"
+
+
+def test_the_delta_function_call_with_a_token(world: World) -> None:
+    """`delta(token='{token}')` (kiota's `DeltaWithTokenRequestBuilder`) is `?token=`: a
+    deltaLink's token continues the round, "latest" starts from now."""
+    root_path = f"/drives/{world.drive.id}/items/{world.drive.root.id}"
+    latest = world.json(f"{root_path}/delta(token='latest')")
+    assert latest["value"] == []
+    token = urlsplit(latest["@odata.deltaLink"]).query.removeprefix("token=")
+    world.tenant.touch(world.drive, "empty.txt")
+    changed = world.delta(f"{root_path}/delta(token='{token}')")
+    assert changed.names() == ["empty.txt", "root"]
+    assert world.delta(changed.delta_link).names() == []
