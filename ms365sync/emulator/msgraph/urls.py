@@ -11,8 +11,9 @@ case, as Graph does (`transitivemembers` works).
 
 Real clients send more than one form of the same request, and Graph answers each as the
 canonical one: empty path segments (`/v1.0//drives/...`, which kiota's URL templates produce
-from a base URL ending in `/`) are collapsed before matching (`GraphRouter`), and `delta()`
-is `delta`.
+from a base URL ending in `/`) are collapsed before matching (`GraphRouter`), `delta()` is
+`delta`, and every drive route is served again under `/sites/{site-id}/drives/{drive-id}` and
+`/sites/{site-id}/drive` (`SITE_DRIVE_ROUTES`) at the same cost.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def delta_cost(request: Request) -> int:
 
 
 Cost = int | Callable[[Request], int]
+RouteTable = tuple[tuple[str, str, str, Cost], ...]
 
-ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
+SITE_ROUTES: RouteTable = (
     ("GET", r"/sites", "list_sites", 2),
     ("GET", r"/sites/root", "root_site", 1),
     ("GET", SITE_BY_PATH + r":?", "site_by_path", 1),
@@ -70,6 +72,9 @@ ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
     ("GET", SITE, "site_by_id", 1),
     ("GET", SITE + r"/drives", "drives_of_site", 2),
     ("GET", SITE + r"/drive", "default_drive", 1),
+)
+
+DRIVE_ROUTES: RouteTable = (
     ("GET", DRIVE, "get_drive", 1),
     ("GET", DRIVE + r"/items", "list_items_rejected", 1),
     ("GET", DRIVE + "/" + ITEM, "get_item", 1),
@@ -82,6 +87,26 @@ ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
     ("GET", DRIVE + "/" + ITEM + r"/content", "content", 1),
     ("GET", DRIVE + "/" + ITEM_BY_PATH + r":/content", "content", 1),
 )
+
+ROUTES = SITE_ROUTES + DRIVE_ROUTES
+
+
+def _on_site(
+    routes: tuple[tuple[str, str, str, Cost], ...],
+) -> tuple[tuple[str, str, str, Cost], ...]:
+    """Each drive route again under `/sites/{site-id}/drives/{drive-id}` and, but for the
+    drive itself (`default_drive` serves it), under the site's default `/sites/{site-id}/drive`.
+    The handlers get `site_ref` too; `GraphService` resolves the drive within the site."""
+    scoped = []
+    for method, pattern, handler, cost in routes:
+        rest = pattern.removeprefix(DRIVE)
+        scoped.append((method, SITE + r"/drives/(?P<drive_id>[^/]+)" + rest, handler, cost))
+        if rest:
+            scoped.append((method, SITE + r"/drive" + rest, handler, cost))
+    return tuple(scoped)
+
+
+SITE_DRIVE_ROUTES = _on_site(DRIVE_ROUTES)
 
 
 def directory_cost(base: int) -> Callable[[Request], int]:
@@ -104,7 +129,7 @@ GROUP = r"/groups/(?P<group_id>[^/]+)"
 CAST = r"(?:/microsoft\.graph\.(?P<cast>user|group))?"
 COUNT = r"(?P<count>/\$count)?"
 
-DIRECTORY_ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
+DIRECTORY_ROUTES: RouteTable = (
     ("GET", GROUP, "get_group", directory_cost(1)),
     ("GET", GROUP + "/members" + CAST + COUNT, "group_members", directory_cost(3)),
     (

@@ -1,5 +1,6 @@
 """The URL forms real, unmodified Graph clients send, answered as Graph answers their
-canonical form: empty path segments and the `delta()` function call."""
+canonical form: empty path segments, the `delta()` function call, drive routes under
+`/sites/{site-id}/drives/{drive-id}` and `/sites/{site-id}/drive`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from ms365sync.emulator.msgraph.responses import GraphService
+from ms365sync.emulator.msgraph.urls import DRIVE_ROUTES, SITE_DRIVE_ROUTES
+from ms365sync.emulator.tenant.tenant import Tenant
 from support.emulator_graph_world import FILES, World, make_world
 
 VOLATILE = ("@microsoft.graph.downloadUrl", "@odata.nextLink", "@odata.deltaLink", "innerError")
@@ -130,3 +134,121 @@ def test_the_delta_function_call_with_a_token(world: World) -> None:
     changed = world.delta(f"{root_path}/delta(token='{token}')")
     assert changed.names() == ["empty.txt", "root"]
     assert world.delta(changed.delta_link).names() == []
+
+
+# ---------------------------------------------------------------------- under a site
+
+
+def site_refs(world: World) -> list[str]:
+    """Every form of a site id the site routes accept."""
+    site = world.site
+    return [
+        site.id,
+        site.id.replace(",", "%2C"),
+        site.id.upper().replace(site.hostname.upper(), site.hostname),
+        str(site.collection),
+    ]
+
+
+def test_drive_routes_under_a_site_answer_as_under_drives(world: World) -> None:
+    """Graph's docs address every drive route under a site too (`GET /sites/{siteId}/drive/
+    root/children`); msgraph-sdk's `sites.by_site_id(..).drives.by_drive_id(..)` is kiota's
+    `{+baseurl}/sites/{site%2Did}/drives/{drive%2Did}`. Both answer as `/drives/{drive-id}/...`
+    does, at the same cost, for every form of the site id."""
+    for suffix in suffixes(world):
+        canonical = answer(world.get(f"/drives/{world.drive.id}{suffix}"))
+        for ref in site_refs(world):
+            scoped = world.get(f"/sites/{ref}/drives/{world.drive.id}{suffix}")
+            assert answer(scoped) == canonical, (ref, suffix)
+            if suffix:
+                default = world.get(f"/sites/{ref}/drive{suffix}")
+                assert answer(default) == canonical, (ref, suffix)
+
+
+def test_links_under_a_site_keep_the_requests_form(world: World) -> None:
+    """Graph's links keep the path the request used (its samples' deltaLinks are
+    `/v1.0/me/drive/root/delta?token=...`)."""
+    base = f"/sites/{world.site.id}/drive"
+    page = world.json(f"{base}/root:/Reports:/children?$top=1")
+    assert urlsplit(page["@odata.nextLink"]).path == f"/v1.0{base}/root:/Reports:/children"
+    round_ = world.delta(f"{base}/root/delta?$top=2")
+    assert len(round_.pages) > 1
+    assert urlsplit(round_.pages[0]["@odata.nextLink"]).path == f"/v1.0{base}/root/delta"
+    assert urlsplit(round_.delta_link).path == f"/v1.0{base}/root/delta"
+    assert round_.names() == world.delta().names()
+
+
+def test_the_o365_join_of_a_site_library(world: World) -> None:
+    """O365 gives a site's libraries `main_resource='/sites/{id}'` (`O365/sharepoint.py`,
+    `Site.site_storage`) and joins `Drive._endpoints` (`/drive/root/children`,
+    `/drives/{id}/items/{item_id}`, `/drive/root:{item_path}`, `O365/drive.py`) onto its
+    service URL, which ends in `/`: `GET /v1.0//sites/{id}/drive/root/children`."""
+    item = world.item("Reports/Q1 summary.txt")
+    site = f"//sites/{world.site.id}"
+    children = world.json(f"{site}/drive/root/children")
+    canonical = world.json(f"/drives/{world.drive.id}/root/children")
+    assert stable(children) == stable(canonical)
+    by_id = world.json(f"{site}/drives/{world.drive.id}/items/{item.id}")
+    by_path = world.json(f"{site}/drive/root:/Reports/Q1 summary.txt")
+    assert by_id["id"] == by_path["id"] == item.id
+
+
+def test_a_drive_of_another_site_is_not_found(world: World) -> None:
+    other = world.tenant.library("product", "Documents")
+    for path in ("", "/root", "/root/children", "/root/delta"):
+        response = world.get(f"/sites/{world.site.id}/drives/{other.id}{path}")
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error"]["code"] == "itemNotFound"
+
+
+def test_every_drive_route_is_served_under_a_site() -> None:
+    handlers = {handler for _m, _p, handler, _c in SITE_DRIVE_ROUTES}
+    assert handlers == {handler for _m, _p, handler, _c in DRIVE_ROUTES}
+    assert len(SITE_DRIVE_ROUTES) == 2 * len(DRIVE_ROUTES) - 1
+
+
+def test_batch_members_accept_the_same_forms(world: World) -> None:
+    """`$batch` members are routed like top-level requests, so every form works there too."""
+    urls = {
+        "1": f"//drives/{world.drive.id}/root",
+        "2": f"/sites/{world.site.id}/drive/root/delta()",
+        "3": f"/sites/{world.site.id}/drives/{world.drive.id}/items/{world.drive.root.id}",
+    }
+    body = {"requests": [{"id": i, "method": "GET", "url": u} for i, u in urls.items()]}
+    response = world.session.post(world.url("/$batch"), json=body)
+    statuses = {r["id"]: (r["status"], r["body"].get("id")) for r in response.json()["responses"]}
+    root = world.drive.root.id
+    assert statuses == {"1": (200, root), "2": (200, None), "3": (200, root)}
+
+
+# ---------------------------------------------------------------------- resource units
+
+
+@pytest.mark.parametrize(
+    ("canonical", "other"),
+    [
+        ("/drives/{d}/root/children", "//drives/{d}/root/children"),
+        ("/drives/{d}/root/children", "/sites/{s}/drives/{d}/root/children"),
+        ("/drives/{d}/root/children", "/sites/{s}/drive/root/children"),
+        ("/drives/{d}/root", "/sites/{s}/drive/root"),
+        ("/drives/{d}/root/delta", "/drives/{d}/root/delta()"),
+        ("/drives/{d}/root/delta", "/drives/{d}/items/{r}/delta()"),
+        ("/drives/{d}/root/delta", "/sites/{s}/drive/root/delta"),
+        ("/drives/{d}/root/delta?token=latest", "/drives/{d}/root/delta(token='latest')"),
+        ("/drives/{d}/root/permissions", "/sites/{s}/drives/{d}/root/permissions"),
+        ("/drives/{d}/root:/empty.txt:/content", "/sites/{s}/drive/root:/empty.txt:/content"),
+    ],
+)
+def test_each_form_costs_what_its_canonical_form_costs(
+    world: World, canonical: str, other: str
+) -> None:
+    names = {"d": world.drive.id, "s": world.site.id, "r": world.drive.root.id}
+    expected = world.get(canonical.format(**names))
+    response = world.get(other.format(**names))
+    assert response.status_code == expected.status_code
+    assert response.headers["x-ms-resource-unit"] == expected.headers["x-ms-resource-unit"]
+    service = GraphService(Tenant())
+    path_of = {p: p.format(**names).partition("?")[0] for p in (canonical, other)}
+    routes = [service.router.match("GET", path_of[p]) for p in (canonical, other)]
+    assert routes[0] is not None and routes[1] is not None
+    assert routes[0][0].name == routes[1][0].name
