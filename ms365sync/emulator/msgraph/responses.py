@@ -13,8 +13,10 @@ from ms365sync.emulator.msgraph.delta_responses import DeltaResponses
 from ms365sync.emulator.msgraph.directory import DirectoryResponses
 from ms365sync.emulator.msgraph.exceptions import (
     AccessDenied,
+    BadRequest,
     InvalidRequest,
     ItemNotFound,
+    MySiteNotFound,
     NotSupported,
 )
 from ms365sync.emulator.msgraph.refusals import refusal_error
@@ -233,6 +235,17 @@ class GraphService(DirectoryResponses, DeltaResponses):
                 for child in page
             ]
             return json_response(200, body)
+
+    # ------------------------------------------------------------------ /me
+
+    def me(self, request: Request) -> Response:
+        """`/me` and below. An app-only token has no user: Graph's 400 (msgraph-sdk-php #1163).
+        A delegated token (`scp`) names a user, whose OneDrive the emulator does not model, so
+        `/me/drive` answers as for a user without one (alcionai/corso #966)."""
+        claims = request.context.get("claims")
+        if not isinstance(claims, dict) or "scp" not in claims:
+            raise BadRequest("/me request is only valid with delegated authentication flow.")
+        raise MySiteNotFound()
 
     # ------------------------------------------------------------------ permissions, content
 

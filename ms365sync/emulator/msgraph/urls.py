@@ -88,7 +88,10 @@ DRIVE_ROUTES: RouteTable = (
     ("GET", DRIVE + "/" + ITEM_BY_PATH + r":/content", "content", 1),
 )
 
-ROUTES = SITE_ROUTES + DRIVE_ROUTES
+# `/me` needs a signed-in user; the handler answers app-only tokens as Graph does.
+ME_ROUTES: RouteTable = (("GET", r"/me(?:/.*)?", "me", 1),)
+
+ROUTES = SITE_ROUTES + DRIVE_ROUTES + ME_ROUTES
 
 
 def _on_site(

@@ -1,6 +1,6 @@
 """The URL forms real, unmodified Graph clients send, answered as Graph answers their
 canonical form: empty path segments, the `delta()` function call, drive routes under
-`/sites/{site-id}/drives/{drive-id}` and `/sites/{site-id}/drive`."""
+`/sites/{site-id}/drives/{drive-id}` and `/sites/{site-id}/drive`, and `/me` without a user."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from ms365sync.emulator.msgraph.exceptions import GraphError
 from ms365sync.emulator.msgraph.responses import GraphService
 from ms365sync.emulator.msgraph.urls import DRIVE_ROUTES, SITE_DRIVE_ROUTES
 from ms365sync.emulator.tenant.tenant import Tenant
+from ms365sync.emulator.transport.http import Headers, Request
 from support.emulator_graph_world import FILES, World, make_world
 
+ME_APP_ONLY = "/me request is only valid with delegated authentication flow."
 VOLATILE = ("@microsoft.graph.downloadUrl", "@odata.nextLink", "@odata.deltaLink", "innerError")
 
 
@@ -252,3 +255,32 @@ def test_each_form_costs_what_its_canonical_form_costs(
     routes = [service.router.match("GET", path_of[p]) for p in (canonical, other)]
     assert routes[0] is not None and routes[1] is not None
     assert routes[0][0].name == routes[1][0].name
+
+
+# ---------------------------------------------------------------------- /me
+
+
+@pytest.mark.parametrize("path", ["/me", "/me/drive", "/me/drive/root/children", "//me/drive"])
+def test_me_with_an_app_only_token(world: World, path: str) -> None:
+    """An app-only token has no user: Graph answers 400 BadRequest (msgraph-sdk-php #1163:
+    `{"error":{"code":"BadRequest","message":"/me request is only valid with delegated
+    authentication flow."...`)."""
+    response = world.get(path)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("BadRequest", ME_APP_ONLY)
+
+
+def test_me_drive_with_a_delegated_token_is_a_user_without_a_onedrive() -> None:
+    """The emulator models no personal drives: a signed-in user's `/me/drive` answers as
+    Graph does for a user whose OneDrive was never provisioned (alcionai/corso #966:
+    `ResourceNotFound User's mysite not found.`)."""
+    service = GraphService(Tenant())
+    found = service.router.match("GET", "/me/drive/root")
+    assert found is not None
+    request = Request("GET", "graph.microsoft.com", "/v1.0/me/drive/root", "", Headers())
+    request.context["claims"] = {"scp": "Files.Read.All", "oid": "0" * 8}
+    with pytest.raises(GraphError) as raised:
+        found[0].handler(request, **found[1])
+    assert (raised.value.status, raised.value.code) == (404, "ResourceNotFound")
+    assert raised.value.message == "User's mysite not found."
