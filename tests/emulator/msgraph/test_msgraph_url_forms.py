@@ -139,6 +139,18 @@ def test_the_delta_function_call_with_a_token(world: World) -> None:
     assert world.delta(changed.delta_link).names() == []
 
 
+def test_a_percent_encoded_delta_call_is_the_same_call(world: World) -> None:
+    """A client that percent-encodes the call's parentheses and quotes sends the same request:
+    routing reads the decoded path, and the cost and the links follow it."""
+    drive = f"/drives/{world.drive.id}"
+    latest = world.get(f"{drive}/root/delta%28token=%27latest%27%29")
+    assert (latest.status_code, latest.headers["x-ms-resource-unit"]) == (200, "1")
+    assert urlsplit(latest.json()["@odata.deltaLink"]).path == f"/v1.0{drive}/root/delta"
+    fresh = world.get(f"{drive}/root/delta%28%29")
+    assert (fresh.status_code, fresh.headers["x-ms-resource-unit"]) == (200, "2")
+    assert urlsplit(fresh.json()["@odata.deltaLink"]).path == f"/v1.0{drive}/root/delta"
+
+
 # ---------------------------------------------------------------------- under a site
 
 
