@@ -94,9 +94,7 @@ ME_ROUTES: RouteTable = (("GET", r"/me(?:/.*)?", "me", 1),)
 ROUTES = SITE_ROUTES + DRIVE_ROUTES + ME_ROUTES
 
 
-def _on_site(
-    routes: tuple[tuple[str, str, str, Cost], ...],
-) -> tuple[tuple[str, str, str, Cost], ...]:
+def _on_site(routes: RouteTable) -> RouteTable:
     """Each drive route again under `/sites/{site-id}/drives/{drive-id}` and, but for the
     drive itself (`default_drive` serves it), under the site's default `/sites/{site-id}/drive`.
     The handlers get `site_ref` too; `GraphService` resolves the drive within the site."""
