@@ -47,9 +47,7 @@ class DeltaResponses(GraphResources):
         error = ResyncRequired()
         self._resyncs += 1
         if self._resyncs % 2 == 0:
-            error.headers.append(
-                ("Location", query.link(request, f"/v1.0/drives/{drive.id}/root/delta", []))
-            )
+            error.headers.append(("Location", query.link(request, query.delta_path(request), [])))
         return error
 
     def _cursor(self, drive: Drive, token: str | None) -> deltas.Cursor:
@@ -136,4 +134,4 @@ class DeltaResponses(GraphResources):
             (k, v) for k, v in query.kept_query(request) if k in ("$select", "$top", "$expand")
         ]
         pairs.append(("token", deltas.encode_token(drive, cursor, final=final)))
-        return query.link(request, f"/v1.0/drives/{drive.id}/root/delta", pairs)
+        return query.link(request, query.delta_path(request), pairs)

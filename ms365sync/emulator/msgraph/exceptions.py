@@ -19,6 +19,7 @@ add headers (Retry-After, Allow, Location, WWW-Authenticate) or, rarely, another
      +-- MalwareDetected              403 malwareDetected
      +-- ItemNotFound                 404 itemNotFound
      +-- ResourceNotFound             404 Request_ResourceNotFound
+     +-- MySiteNotFound               404 ResourceNotFound
      +-- ResyncRequired               410 resyncRequired
      +-- FailedDependency             424 FailedDependency
      +-- ActivityLimitReached         429 activityLimitReached > throttledRequest > quota
@@ -177,6 +178,15 @@ class ResourceNotFound(GraphError):
             f"Resource '{ref}' does not exist or one of its queried reference-property objects "
             "are not present."
         )
+
+
+class MySiteNotFound(GraphError):
+    """A user's OneDrive that does not exist (never provisioned): "User's mysite not found."
+    (alcionai/corso #966, OneDrive/onedrive-api-docs #530)."""
+
+    code = "ResourceNotFound"
+    status = 404
+    default_message = "User's mysite not found."
 
 
 class ResyncRequired(GraphError):

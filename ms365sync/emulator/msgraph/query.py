@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from urllib.parse import parse_qs, quote, quote_plus, urlencode
 
 from ms365sync.emulator.msgraph import render
 from ms365sync.emulator.msgraph.exceptions import InvalidRequest, NotSupported
+from ms365sync.emulator.msgraph.urls import collapse_slashes
 from ms365sync.emulator.tenant.model import Item
 from ms365sync.emulator.transport.http import Request, parse_query_pairs
 
@@ -34,10 +36,21 @@ def kept_query(request: Request) -> list[tuple[str, str]]:
     return [(k, v) for k, v in parse_query_pairs(request.query_string) if k != "token"]
 
 
+_DELTA_CALL = re.compile(r"/delta(?:\(.*\)|%28.*)$", re.IGNORECASE)
+
+
 def link(request: Request, raw_path: str, pairs: list[tuple[str, str]]) -> str:
-    """An absolute URL on the request's own origin (so links work over HTTPS and in-process)."""
+    """An absolute URL on the request's own origin (so links work over HTTPS and in-process),
+    its empty path segments collapsed as routing collapses them."""
     query = urlencode(pairs, quote_via=quote, safe="$")
-    return f"{request.base_url}{raw_path}" + (f"?{query}" if query else "")
+    return f"{request.base_url}{collapse_slashes(raw_path)}" + (f"?{query}" if query else "")
+
+
+def delta_path(request: Request) -> str:
+    """The path delta links carry: the request's own (`/sites/{id}/drive/root/delta` stays so,
+    as `/me/drive/root/delta` does in Graph's samples), the function call written as `delta`
+    since the token travels as `?token=`."""
+    return _DELTA_CALL.sub("/delta", request.raw_path)
 
 
 def encode_skip(index: int, name: str) -> str:

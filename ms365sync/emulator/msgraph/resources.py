@@ -10,9 +10,10 @@ from typing import Any
 from ms365sync.emulator.login.directory import AppRegistration
 from ms365sync.emulator.msgraph import query, render
 from ms365sync.emulator.msgraph.exceptions import AccessDenied, InvalidRequest, ItemNotFound
+from ms365sync.emulator.msgraph.urls import GraphRouter
 from ms365sync.emulator.tenant.model import Drive, Item, Site
 from ms365sync.emulator.tenant.tenant import Tenant
-from ms365sync.emulator.transport.http import Request, Response, Router, json_response
+from ms365sync.emulator.transport.http import Handler, Request, Response, json_response
 
 JSON = dict[str, Any]
 DownloadUrlFn = Callable[[Request, Drive, Item], str]
@@ -39,7 +40,7 @@ class GraphResources:
         self.tenant = tenant
         self.download_url = download_url
         self.fault = fault
-        self.router = Router()
+        self.router = GraphRouter()
         self._resyncs = 0
 
     # ------------------------------------------------------------------ access
@@ -69,6 +70,34 @@ class GraphResources:
             raise ItemNotFound(SITE_NOT_FOUND)
         self._check_site(request, site)
         return site
+
+    def _site_drive(self, request: Request, site_ref: str, drive_id: str | None) -> Drive:
+        """The drive `drive_id` of the site, or its default drive when None.
+
+        Raises GraphError 404 itemNotFound for a drive of another site, as Graph does.
+        """
+        site = self._site_from_ref(request, site_ref)
+        if drive_id is None:
+            return default_drive_of(site)
+        drive = self.tenant.drive(drive_id)
+        if drive is None or drive.site is not site:
+            raise ItemNotFound("Item not found")
+        return drive
+
+    def _in_site(self, handler: Handler) -> Handler:
+        """`handler` (a `/drives/{drive-id}/...` route's) for the same route under
+        `/sites/{site-id}/drives/{drive-id}` or `/sites/{site-id}/drive`: the drive is
+        resolved within the site, then the canonical handler answers."""
+
+        def scoped(
+            request: Request, site_ref: str, drive_id: str | None = None, **groups: str | None
+        ) -> Response:
+            with self.tenant.lock:
+                drive = self._site_drive(request, site_ref, drive_id)
+            return handler(request, drive_id=drive.id, **groups)
+
+        scoped.__name__ = handler.__name__
+        return scoped
 
     def _drive(self, request: Request, drive_id: str) -> Drive:
         drive = self.tenant.drive(drive_id)
@@ -119,6 +148,15 @@ class GraphResources:
             body["@odata.nextLink"] = query.link(request, request.raw_path, pairs)
         body["value"] = page
         return json_response(200, body)
+
+
+def default_drive_of(site: Site) -> Drive:
+    """The site's default library ("Shared Documents", else its first); raises GraphError 404
+    itemNotFound for a site without libraries."""
+    drives = list(site.drives.values())
+    if not drives:
+        raise ItemNotFound("Item not found")
+    return next((d for d in drives if d.url_segment == "Shared Documents"), drives[0])
 
 
 def is_guid(text: str) -> bool:

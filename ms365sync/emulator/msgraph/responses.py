@@ -13,8 +13,10 @@ from ms365sync.emulator.msgraph.delta_responses import DeltaResponses
 from ms365sync.emulator.msgraph.directory import DirectoryResponses
 from ms365sync.emulator.msgraph.exceptions import (
     AccessDenied,
+    BadRequest,
     InvalidRequest,
     ItemNotFound,
+    MySiteNotFound,
     NotSupported,
 )
 from ms365sync.emulator.msgraph.refusals import refusal_error
@@ -23,10 +25,11 @@ from ms365sync.emulator.msgraph.resources import (
     SITE_NOT_FOUND,
     DownloadUrlFn,
     FaultFn,
+    default_drive_of,
     is_guid,
     no_faults,
 )
-from ms365sync.emulator.msgraph.urls import DIRECTORY_ROUTES, ROUTES
+from ms365sync.emulator.msgraph.urls import DIRECTORY_ROUTES, ROUTES, SITE_DRIVE_ROUTES
 from ms365sync.emulator.tenant.model import Drive, Site
 from ms365sync.emulator.tenant.permissions import render_permissions
 from ms365sync.emulator.tenant.quirks import DownloadRefusedError
@@ -42,7 +45,8 @@ from ms365sync.emulator.transport.http import (
 
 class GraphService(DirectoryResponses, DeltaResponses):
     """The Graph endpoints over one tenant, on `self.router` in the order of `urls.ROUTES`
-    and then `urls.DIRECTORY_ROUTES` (charged to the directory's budget)."""
+    and `urls.SITE_DRIVE_ROUTES`, then `urls.DIRECTORY_ROUTES` (charged to the directory's
+    budget)."""
 
     def __init__(
         self,
@@ -54,6 +58,8 @@ class GraphService(DirectoryResponses, DeltaResponses):
         super().__init__(tenant, download_url=download_url, fault=fault)
         for method, pattern, handler, cost in ROUTES:
             self.router.add(method, pattern, getattr(self, handler), cost=cost)
+        for method, pattern, handler, cost in SITE_DRIVE_ROUTES:
+            self.router.add(method, pattern, self._in_site(getattr(self, handler)), cost=cost)
         for method, pattern, handler, cost in DIRECTORY_ROUTES:
             self.router.add(
                 method,
@@ -143,11 +149,7 @@ class GraphService(DirectoryResponses, DeltaResponses):
             return self._default_drive(request, self._site_from_ref(request, site_ref))
 
     def _default_drive(self, request: Request, site: Site) -> Response:
-        drives = list(site.drives.values())
-        if not drives:
-            raise ItemNotFound("Item not found")
-        default = next((d for d in drives if d.url_segment == "Shared Documents"), drives[0])
-        return self._drive_response(request, default)
+        return self._drive_response(request, default_drive_of(site))
 
     # ------------------------------------------------------------------ drives and items
 
@@ -233,6 +235,17 @@ class GraphService(DirectoryResponses, DeltaResponses):
                 for child in page
             ]
             return json_response(200, body)
+
+    # ------------------------------------------------------------------ /me
+
+    def me(self, request: Request) -> Response:
+        """`/me` and below. An app-only token has no user: Graph's 400 (msgraph-sdk-php #1163).
+        A delegated token (`scp`) names a user, whose OneDrive the emulator does not model, so
+        `/me/drive` answers as for a user without one (alcionai/corso #966)."""
+        claims = request.context.get("claims")
+        if not isinstance(claims, dict) or "scp" not in claims:
+            raise BadRequest("/me request is only valid with delegated authentication flow.")
+        raise MySiteNotFound()
 
     # ------------------------------------------------------------------ permissions, content
 

@@ -8,30 +8,61 @@ directory.py). Site, drive and item routes cost what SharePoint's table says (gr
 and delta without a token, 5 for permissions. Directory routes (users, groups) are charged to
 the directory's own budget at Entra's costs (graph-facts §15.6), and match without regard to
 case, as Graph does (`transitivemembers` works).
+
+Real clients send more than one form of the same request, and Graph answers each as the
+canonical one: empty path segments (`/v1.0//drives/...`, which kiota's URL templates produce
+from a base URL ending in `/`) are collapsed before matching (`GraphRouter`), `delta()` is
+`delta`, and every drive route is served again under `/sites/{site-id}/drives/{drive-id}` and
+`/sites/{site-id}/drive` (`SITE_DRIVE_ROUTES`) at the same cost.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-from ms365sync.emulator.transport.http import Request
+from ms365sync.emulator.transport.http import Request, Route, Router
 
 SITE_BY_PATH = r"/sites/(?P<host>[^/:,]+):(?P<path>/[^:]*)"
 SITE = r"/sites/(?P<site_ref>[^/:]+)"
 DRIVE = r"/drives/(?P<drive_id>[^/]+)"
 ITEM = r"(?:root|items/(?P<item_id>[^/]+))"
 ITEM_BY_PATH = r"root:/(?P<path>[^:]+)"
-DELTA_FUNCTION = r"(?:\(token='(?P<fn_token>[^']*)'\))?"
+DELTA_FUNCTION = r"(?:\(\)|\(token='(?P<fn_token>[^']*)'\))?"
+_TOKEN_CALL = re.compile(r"/delta\(token='[^']+'\)$")
+_SLASHES = re.compile(r"/{2,}")
+
+
+def collapse_slashes(path: str) -> str:
+    """`path` with each run of `/` made one: Graph ignores empty segments."""
+    return _SLASHES.sub("/", path)
+
+
+class GraphRouter(Router):
+    """The Graph routes, matched on the path with its empty segments collapsed.
+
+    The collapsing lives here rather than in the transport so that only Graph's routing
+    sees it: the download host and SharePoint REST keep the path as sent.
+    """
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        return super().match(method, collapse_slashes(path))
+
+    def allowed_methods(self, path: str) -> list[str]:
+        return super().allowed_methods(collapse_slashes(path))
 
 
 def delta_cost(request: Request) -> int:
-    """1 RU for a delta page with a token, 2 for a new enumeration."""
-    return 1 if "token" in request.query or "(token=" in request.raw_path else 2
+    """1 RU for a delta page with a token (`?token=` or `delta(token='…')`), 2 for a new
+    enumeration. The decoded path is read, as a client may percent-encode the call."""
+    has_token = bool(request.query.get("token")) or _TOKEN_CALL.search(request.path)
+    return 1 if has_token else 2
 
 
 Cost = int | Callable[[Request], int]
+RouteTable = tuple[tuple[str, str, str, Cost], ...]
 
-ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
+SITE_ROUTES: RouteTable = (
     ("GET", r"/sites", "list_sites", 2),
     ("GET", r"/sites/root", "root_site", 1),
     ("GET", SITE_BY_PATH + r":?", "site_by_path", 1),
@@ -41,6 +72,9 @@ ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
     ("GET", SITE, "site_by_id", 1),
     ("GET", SITE + r"/drives", "drives_of_site", 2),
     ("GET", SITE + r"/drive", "default_drive", 1),
+)
+
+DRIVE_ROUTES: RouteTable = (
     ("GET", DRIVE, "get_drive", 1),
     ("GET", DRIVE + r"/items", "list_items_rejected", 1),
     ("GET", DRIVE + "/" + ITEM, "get_item", 1),
@@ -53,6 +87,27 @@ ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
     ("GET", DRIVE + "/" + ITEM + r"/content", "content", 1),
     ("GET", DRIVE + "/" + ITEM_BY_PATH + r":/content", "content", 1),
 )
+
+# `/me` needs a signed-in user; the handler answers app-only tokens as Graph does.
+ME_ROUTES: RouteTable = (("GET", r"/me(?:/.*)?", "me", 1),)
+
+ROUTES = SITE_ROUTES + DRIVE_ROUTES + ME_ROUTES
+
+
+def _on_site(routes: RouteTable) -> RouteTable:
+    """Each drive route again under `/sites/{site-id}/drives/{drive-id}` and, but for the
+    drive itself (`default_drive` serves it), under the site's default `/sites/{site-id}/drive`.
+    The handlers get `site_ref` too; `GraphService` resolves the drive within the site."""
+    scoped = []
+    for method, pattern, handler, cost in routes:
+        rest = pattern.removeprefix(DRIVE)
+        scoped.append((method, SITE + r"/drives/(?P<drive_id>[^/]+)" + rest, handler, cost))
+        if rest:
+            scoped.append((method, SITE + r"/drive" + rest, handler, cost))
+    return tuple(scoped)
+
+
+SITE_DRIVE_ROUTES = _on_site(DRIVE_ROUTES)
 
 
 def directory_cost(base: int) -> Callable[[Request], int]:
@@ -75,7 +130,7 @@ GROUP = r"/groups/(?P<group_id>[^/]+)"
 CAST = r"(?:/microsoft\.graph\.(?P<cast>user|group))?"
 COUNT = r"(?P<count>/\$count)?"
 
-DIRECTORY_ROUTES: tuple[tuple[str, str, str, Cost], ...] = (
+DIRECTORY_ROUTES: RouteTable = (
     ("GET", GROUP, "get_group", directory_cost(1)),
     ("GET", GROUP + "/members" + CAST + COUNT, "group_members", directory_cost(3)),
     (
