@@ -1,4 +1,5 @@
-"""Developer sessions: lint, typecheck and tests run in CI; soak and bench run on demand."""
+"""Developer sessions: lint, typecheck and tests run in CI; soak, clients and bench run on
+demand."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The CI test suite (the long fault soak is excluded: see the soak session)."""
+    """The CI test suite (the long fault soak and the real clients are excluded: see the
+    soak and clients sessions)."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-n", "auto", "-m", "not slow", *session.posargs)
+    session.run("pytest", "-n", "auto", "-m", "not slow and not clients", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -37,6 +39,14 @@ def soak(session: nox.Session) -> None:
     """Long fault-injection and crash-consistency runs (not part of CI)."""
     session.install("-e", ".[dev]")
     session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def clients(session: nox.Session) -> None:
+    """Real, unmodified Graph clients (msgraph-sdk with azure-identity, MSAL, and rclone when
+    installed) against `emulator serve --public-names` through the shipped proxy."""
+    session.install("-e", ".[clients]")
+    session.run("pytest", "-m", "clients", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON)
