@@ -60,7 +60,9 @@ async def _walk(served: Served) -> Walk:
     walk = Walk()
     try:
         for site in served.emulator.tenant.sites.values():
-            found = await client.sites.by_site_id(f"{site.hostname}:{site.path}").get()
+            # The SDK's usual idiom for a site by path: "host:/sites/name:" (the closing
+            # colon lets further segments follow).
+            found = await client.sites.by_site_id(f"{site.hostname}:{site.path}:").get()
             drives = await client.sites.by_site_id(found.id).drives.get()
             for drive in drives.value:
                 segment = unquote(drive.web_url.rsplit("/", 1)[-1])

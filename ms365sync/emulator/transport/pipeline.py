@@ -240,7 +240,7 @@ class EmulatorApp:
             # emulator serves v1.0 only, so beta is answered the same way.
             error = BadRequest(f"Invalid version: {version}")
             response = error_response(error, request, self.clock.now())
-        elif path == "/$batch":
+        elif path.strip("/") == "$batch":  # `/v1.0//$batch` too: Graph ignores empty segments
             response = self.batch.handle(request)
         else:
             response = self.graph_call(request, path, in_batch=False)

@@ -230,10 +230,13 @@ def test_batch_members_accept_the_same_forms(world: World) -> None:
         "3": f"/sites/{world.site.id}/drives/{world.drive.id}/items/{world.drive.root.id}",
     }
     body = {"requests": [{"id": i, "method": "GET", "url": u} for i, u in urls.items()]}
-    response = world.session.post(world.url("/$batch"), json=body)
-    statuses = {r["id"]: (r["status"], r["body"].get("id")) for r in response.json()["responses"]}
     root = world.drive.root.id
-    assert statuses == {"1": (200, root), "2": (200, None), "3": (200, root)}
+    for batch in ("/$batch", "//$batch"):  # the SDK posts its batches as `/v1.0//$batch`
+        response = world.session.post(world.url(batch), json=body)
+        assert response.status_code == 200, response.text
+        answers = response.json()["responses"]
+        statuses = {r["id"]: (r["status"], r["body"].get("id")) for r in answers}
+        assert statuses == {"1": (200, root), "2": (200, None), "3": (200, root)}
 
 
 # ---------------------------------------------------------------------- resource units
