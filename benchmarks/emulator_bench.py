@@ -73,13 +73,21 @@ class Plan:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the client processes connect and what they may ask for."""
+    """Where the client processes connect and what they may ask for; with `graph_host`
+    (public names) every request names its public host, as a client behind the proxy
+    does, and the connections still go to 127.0.0.1 (which the certificate covers too)."""
 
     port: int
     ca_path: str
     token: str
     item_paths: tuple[str, ...]
     content_paths: tuple[str, ...]
+    graph_host: str | None = None
+
+    def headers(self, host: str | None = None, **more: str) -> dict[str, str]:
+        """Request headers, with `Host` naming the public host when there is one."""
+        named = host or self.graph_host
+        return {**more, **({"Host": named} if named else {})}
 
 
 # ---------------------------------------------------------------------- client side
@@ -93,7 +101,7 @@ def _connection(ca_path: str, host: str, port: int) -> http.client.HTTPSConnecti
 def _metadata_thread(target: Target, seed: int, start: float, stop: float, out: list[Any]) -> None:
     rng = random.Random(seed)
     conn = _connection(target.ca_path, "127.0.0.1", target.port)
-    headers = {"Authorization": f"Bearer {target.token}", "Accept": "application/json"}
+    headers = target.headers(Authorization=f"Bearer {target.token}", Accept="application/json")
     ok = failed = 0
     latencies: list[float] = []
     while True:
@@ -144,8 +152,8 @@ def _to_local(wall: float) -> float:
     return time.perf_counter() + (wall - time.time())
 
 
-def _redirect(conn: http.client.HTTPSConnection, token: str, path: str) -> str:
-    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+def _redirect(conn: http.client.HTTPSConnection, target: Target, path: str) -> str:
+    conn.request("GET", path, headers=target.headers(Authorization=f"Bearer {target.token}"))
     response = conn.getresponse()
     response.read()
     location = response.getheader("Location")
@@ -163,12 +171,16 @@ def download_worker(target: Target, paths: tuple[str, ...], start_wall: float) -
         time.sleep(delay)
     results = []
     for path in paths:
-        url = urlsplit(_redirect(api, target.token, path))
+        url = urlsplit(_redirect(api, target, path))
         if url.hostname == "127.0.0.1" and url.port == target.port:
             raise RuntimeError("the download URL must be on another origin than the API")
         began = time.perf_counter()
-        conn = _connection(target.ca_path, url.hostname or "", url.port or 443)
-        conn.request("GET", f"{url.path}?{url.query}")
+        if target.graph_host is None:
+            conn = _connection(target.ca_path, url.hostname or "", url.port or 443)
+            conn.request("GET", f"{url.path}?{url.query}")
+        else:  # https://<tenant>.sharepoint.com/...: the proxy's job, done by hand
+            conn = _connection(target.ca_path, "127.0.0.1", target.port)
+            conn.request("GET", f"{url.path}?{url.query}", headers={"Host": url.netloc})
         response = conn.getresponse()
         if response.status != 200:
             raise RuntimeError(f"download answered {response.status}")
@@ -210,8 +222,9 @@ def build_tenant(plan: Plan) -> tuple[Emulator, list[str], list[str]]:
     return emulator, items, contents
 
 
-def fetch_token(emulator: Emulator, port: int, ca_path: str) -> str:
-    """An access token from the emulator's token endpoint over HTTPS."""
+def fetch_token(emulator: Emulator, port: int, ca_path: str, host: str | None = None) -> str:
+    """An access token from the emulator's token endpoint over HTTPS (`host`: the public
+    login host to name)."""
     creds = emulator.credentials
     conn = _connection(ca_path, "127.0.0.1", port)
     form = urlencode(
@@ -226,7 +239,10 @@ def fetch_token(emulator: Emulator, port: int, ca_path: str) -> str:
         "POST",
         f"/{creds.tenant_id}/oauth2/v2.0/token",
         body=form,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            **({"Host": host} if host else {}),
+        },
     )
     response = conn.getresponse()
     body = json.loads(response.read())
@@ -330,14 +346,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per process")
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument(
+        "--public-names",
+        action="store_true",
+        help="serve --public-names and name graph.microsoft.com, the login host and the "
+        "SharePoint host in every request",
+    )
     args = parser.parse_args(argv)
     plan = Plan.for_args(args)
     emulator, items, contents = build_tenant(plan)
     with tempfile.TemporaryDirectory() as scratch:
         ca_path = str(Path(scratch) / "ca.pem")
-        with emulator.server(ca_bundle_path=Path(ca_path)) as server:
-            token = fetch_token(emulator, server.port, ca_path)
-            target = Target(server.port, ca_path, token, tuple(items), tuple(contents))
+        public = args.public_names
+        with emulator.server(ca_bundle_path=Path(ca_path), public_names=public) as server:
+            login = "login.microsoftonline.com" if public else None
+            token = fetch_token(emulator, server.port, ca_path, login)
+            graph = "graph.microsoft.com" if public else None
+            target = Target(server.port, ca_path, token, tuple(items), tuple(contents), graph)
             context = get_context("spawn")  # never fork a process that runs server threads
             with ProcessPoolExecutor(plan.processes, mp_context=context) as pool:
                 metadata = run_metadata(pool, target, plan)
@@ -345,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "benchmark": "emulator",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.emulator_bench" + (" --quick" if args.quick else ""),
+        "command": "python -m benchmarks.emulator_bench"
+        + (" --quick" if args.quick else "")
+        + (" --public-names" if args.public_names else ""),
         "machine": machine(),
         "plan": asdict(plan),
         "metadata": metadata,
