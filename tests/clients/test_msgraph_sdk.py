@@ -1,9 +1,14 @@
-"""Microsoft's own Python SDK (msgraph-sdk, kiota over httpx) with azure-identity's
+"""Microsoft's own Python SDK (msgraph-sdk 1.65, kiota over httpx) with azure-identity's
 ClientSecretCredential, unmodified, against the emulator on its public names: the site by
 its path, its drives, every folder's children page by page through `PageIterator`, a
 delta round to its deltaLink through the SDK's request builders, each file's permissions,
 and every file's content, byte for byte what `emulator export` holds, its quickXorHash the
-listed one wherever the service serves a file as listed."""
+listed one wherever the service serves a file as listed.
+
+Its requests have the SDK's own shapes, e.g. delta's
+`{+baseurl}/drives/{drive%2Did}/items/{driveItem%2Did}/delta()`
+(msgraph/generated/drives/item/items/item/delta/delta_request_builder.py), under a base
+URL ending in "/", so every path starts `/v1.0//`."""
 
 from __future__ import annotations
 
