@@ -11,6 +11,7 @@ import ssl
 import tarfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -80,6 +81,19 @@ def _control(state_dir: Path, method: str, path: str, body: bytes | None = None)
         raise CommandFailed(f"cannot reach the emulator at {state['control_url']}: {exc}") from None
 
 
+def state_dir_option(
+    text: str = "State directory of the running emulator.",
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The `--state-dir` option every command to a running emulator takes."""
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("emulator-state"),
+        show_default=True,
+        help=text,
+    )
+
+
 @emulator_group.command("proxy")
 @click.option(
     "--port",
@@ -88,13 +102,7 @@ def _control(state_dir: Path, method: str, path: str, body: bytes | None = None)
     show_default=True,
     help="Port on 127.0.0.1 (0: any free port).",
 )
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("emulator-state"),
-    show_default=True,
-    help="State directory of the running emulator (serve --public-names).",
-)
+@state_dir_option("State directory of the running emulator (serve --public-names).")
 def proxy(port: int, state_dir: Path) -> None:
     """Run a loopback CONNECT proxy to a running emulator until interrupted.
 
@@ -126,13 +134,7 @@ def proxy(port: int, state_dir: Path) -> None:
 
 @emulator_group.command("apply")
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("emulator-state"),
-    show_default=True,
-    help="State directory of the running emulator.",
-)
+@state_dir_option()
 def apply(scenario: Path, state_dir: Path) -> None:
     """Apply a scenario file (TOML or JSON) to a running emulator."""
     fmt = "json" if scenario.suffix.lower() == ".json" else "toml"
@@ -146,13 +148,7 @@ def apply(scenario: Path, state_dir: Path) -> None:
 
 @emulator_group.command("export")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("emulator-state"),
-    show_default=True,
-    help="State directory of the running emulator.",
-)
+@state_dir_option()
 def export(out: Path, state_dir: Path) -> None:
     """Write the running tenant's truth (files and .permissions.json per library) to OUT."""
     with _control(state_dir, "GET", "/export") as response:
@@ -168,13 +164,7 @@ def export(out: Path, state_dir: Path) -> None:
 
 @emulator_group.command("faults")
 @click.argument("spec")
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("emulator-state"),
-    show_default=True,
-    help="State directory of the running emulator.",
-)
+@state_dir_option()
 def faults_command(spec: str, state_dir: Path) -> None:
     """Change the fault rates of a running emulator (e.g. "429=0.1,503=0.05" or "none")."""
     with _control(state_dir, "PUT", "/faults", spec.encode("utf-8")) as response:
@@ -187,13 +177,7 @@ def faults_command(spec: str, state_dir: Path) -> None:
     "--client-id",
     help="The client the token is for (default: rclone's built-in client id).",
 )
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("emulator-state"),
-    show_default=True,
-    help="State directory of the running emulator.",
-)
+@state_dir_option()
 def token_command(user: str, client_id: str | None, state_dir: Path) -> None:
     """Print a delegated token pair for a tenant user, as rclone's `token` value expects."""
     body = json.dumps({"user": user, "client_id": client_id}).encode("utf-8")
