@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import requests
 import trustme
 
 from ms365sync.emulator.control.settings import FaultConfig
+from ms365sync.emulator.transport.cheroot_gateway import make_server
 from ms365sync.emulator.transport.http import Request, Response, Router, json_response
 from ms365sync.emulator.transport.pipeline import EmulatorApp
 from ms365sync.emulator.transport.server import EmulatorServer
@@ -253,3 +256,33 @@ def test_control_serves_the_leads_routes(make_app: Any) -> None:
 def test_control_over_https(server: EmulatorServer, https: requests.Session) -> None:
     url = f"{server.base_url}/_emulator/faults"
     assert https.put(url, data="drop=0.5", headers=dict(ADMIN)).json()["rates"] == {"drop": 0.5}
+
+
+def test_a_burst_of_64_new_connections_is_queued_whole(app: EmulatorApp) -> None:
+    """The listen backlog holds a burst of 64 connections while nothing accepts them: each
+    completes its TCP handshake at once (a connection the backlog dropped would wait about a
+    second for its SYN to be sent again). The server is bound and listening but not serving,
+    so only the kernel's queue, which the backlog sizes, takes them."""
+    server = make_server(app, ("127.0.0.1", 0), 4, None)
+    port = server.bind_addr[1]
+    sockets = []
+    try:
+        for _ in range(64):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            sockets.append(sock)
+        # Queued handshakes on loopback complete in microseconds; half a second is far below
+        # the one-second SYN retry a dropped connection would need.
+        pending, connected = list(sockets), 0
+        deadline = time.monotonic() + 0.5
+        while pending and (left := deadline - time.monotonic()) > 0:
+            _, ready, _ = select.select([], pending, [], left)
+            for sock in ready:
+                pending.remove(sock)
+                connected += sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        assert connected == 64
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
