@@ -193,6 +193,16 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
+port_option = click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+"""The `--port` option of the commands that listen (serve, proxy)."""
+
+
 @click.group("emulator", cls=EmulatorGroup)
 def emulator_group() -> None:
     """The local Microsoft Graph + identity emulator (an offline SharePoint tenant)."""
@@ -211,13 +221,7 @@ def emulator_group() -> None:
     help="With --synthetic, shares of troublesome files (graph-facts §17), e.g. "
     '"irm=0.01,unstable=0.005,malware=0.005,packages=2".',
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
-)
+@port_option
 @click.option(
     "--state-dir",
     type=click.Path(path_type=Path),

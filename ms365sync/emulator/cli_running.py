@@ -26,6 +26,7 @@ from ms365sync.emulator.cli import (
     _to_stderr,
     _wait_for_signal,
     emulator_group,
+    port_option,
 )
 from ms365sync.emulator.control.endpoints import ADMIN_KEY_HEADER
 from ms365sync.emulator.errors import EmulatorError
@@ -95,13 +96,7 @@ def state_dir_option(
 
 
 @emulator_group.command("proxy")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
-)
+@port_option
 @state_dir_option("State directory of the running emulator (serve --public-names).")
 def proxy(port: int, state_dir: Path) -> None:
     """Run a loopback CONNECT proxy to a running emulator until interrupted.

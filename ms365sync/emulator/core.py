@@ -4,7 +4,6 @@ HTTPS on loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from ms365sync.emulator.msgraph.refusals import refusal_error
 from ms365sync.emulator.msgraph.responses import GraphService
 from ms365sync.emulator.sprest.responses import SharePointRestService
 from ms365sync.emulator.tenant.clock import Clock
-from ms365sync.emulator.tenant.content import Content
 from ms365sync.emulator.tenant.model import Drive, Item
 from ms365sync.emulator.tenant.quirks import DownloadRefusedError
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -154,26 +152,18 @@ class Emulator:
                 content = self.tenant.open_download(drive, item_id)
             except DownloadRefusedError as refused:
                 raise refusal_error(refused.refusal) from None
-            return _ServedFile(self.tenant, drive, item_id, content, drive.items[item_id].mime_type)
+            mime = drive.items[item_id].mime_type
+            return _ServedFile(content, mime, tenant=self.tenant, drive=drive, item_id=item_id)
 
 
 @dataclass(frozen=True)
-class _ServedFile:
+class _ServedFile(TypedContent):
     """A file's served bytes; a GET from offset 0 asks the tenant again (`restart`), so an
     unstable file serves different bytes on each full download."""
 
     tenant: Tenant
     drive: Drive
     item_id: str
-    content: Content
-    mime_type: str
-
-    @property
-    def size(self) -> int:
-        return self.content.size
-
-    def iter_range(self, start: int, stop: int, chunk_size: int) -> Iterator[bytes]:
-        return self.content.iter_range(start, stop, chunk_size)
 
     def restart(self) -> ContentSource:
         fresh = self.tenant.restart_download(self.drive, self.item_id)

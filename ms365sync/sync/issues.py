@@ -122,16 +122,19 @@ def of_failure(exc: BaseException) -> Cause:
     return Cause.GONE if isinstance(exc, NotFoundError) else Cause.REFUSED
 
 
+_DESCRIBED = {
+    Cause.MALWARE_DETECTED: (
+        "SharePoint detected malware in it and refused the download (403 malwareDetected)"
+    ),
+    Cause.LOCKED: "locked or checked out for editing (423 Locked); the local copy is kept",
+    Cause.GONE: "deleted after it was listed (404 at download); the next listing will say so",
+}
+
+
 def describe(cause: Cause, exc: BaseException) -> str:
     """A failure's line for the change log: the known cases in plain words, the rest as
     the error says."""
-    if cause is Cause.MALWARE_DETECTED:
-        return "SharePoint detected malware in it and refused the download (403 malwareDetected)"
-    if cause is Cause.LOCKED:
-        return "locked or checked out for editing (423 Locked); the local copy is kept"
-    if cause is Cause.GONE:
-        return "deleted after it was listed (404 at download); the next listing will say so"
-    return str(exc)
+    return _DESCRIBED.get(cause) or str(exc)
 
 
 def retry_text(kind: IssueKind, cause: Cause | None, retry_at: float | None) -> str:
