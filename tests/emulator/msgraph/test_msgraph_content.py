@@ -86,7 +86,7 @@ def test_the_item_download_url_works_too(world: World) -> None:
 def test_url_expires_with_the_emulator_clock(world: World) -> None:
     url = location(world)
     anonymous = world.emulator.session()
-    world.emulator.clock.advance(3599)
+    world.emulator.clock.advance(3598)  # issued at a whole second: 3599-3600 s left
     assert anonymous.get(url).status_code == 200
     world.emulator.clock.advance(2)
     expired = anonymous.get(url)

@@ -370,7 +370,7 @@ def test_deleted_items_carry_no_download_url_even_when_selected(world: World) ->
 def test_a_listed_download_url_expires_like_the_content_one(world: World) -> None:
     entry = world.delta().by_id()[world.item("Reports/2025/plan.txt").id]
     anonymous = world.emulator.session()
-    world.emulator.clock.advance(3599)
+    world.emulator.clock.advance(3598)  # issued at a whole second: 3599-3600 s left
     assert anonymous.get(entry[DOWNLOAD_URL]).content == FILES["Reports/2025/plan.txt"]
     world.emulator.clock.advance(2)
     expired = anonymous.get(entry[DOWNLOAD_URL])
