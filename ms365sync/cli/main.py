@@ -165,7 +165,9 @@ def run_sync(
     )
     from ms365sync.coordinator import Coordinator  # noqa: PLC0415
 
-    console = options.console
+    # Progress bars and the summary table (stderr is a terminal) are rich's, also when stdout
+    # is redirected; otherwise rich is not loaded at all.
+    console = options.rich_console() if options.fancy() else options.console
     display = RunDisplay(console, options.fancy())
     coordinator = Coordinator(config, session_factory=session_factory, progress=display.for_target)
     started = time.monotonic()

@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,6 +89,41 @@ def test_a_sync_printing_to_a_pipe_loads_no_rich(tmp_path: Path) -> None:
     assert done.stdout.startswith("hr/Policies: ok added=")  # the summary, as plain lines
     assert "ms365sync.coordinator" in modules
     assert _loaded(NEVER_IN_A_SYNC, modules) == set()
+
+
+def test_a_terminal_on_stderr_still_gets_richs_table_on_redirected_stdout(tmp_path: Path) -> None:
+    """`ms365sync > out.txt` in a terminal: progress bars on stderr, the summary table in
+    the file, as before rich was made lazy."""
+    leader, follower = pty.openpty()
+    seen: list[bytes] = []
+
+    def drain() -> None:  # the terminal's reader: a full pty would block the writer
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    env = {k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "TTY_COMPATIBLE"}}
+    try:
+        with served(tmp_path) as world:
+            args = ["--config", str(world.config), "--only", "hr/Policies"]
+            done = subprocess.run(
+                [sys.executable, "-m", "ms365sync", *args],
+                check=False, stdout=subprocess.PIPE, stderr=follower, env=env, timeout=120,
+            )  # fmt: skip
+    finally:
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+    assert done.returncode == 0, b"".join(seen)
+    table = done.stdout.decode()
+    assert "ms365sync run" in table and "hr/Policies" in table and "┃" in table
 
 
 @pytest.mark.parametrize("args", [["--version"], ["--json", "--verbose", "--quiet"]])
