@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import emulator_bench, qxh_bench, sweep_bench, sync_bench
+from benchmarks import emulator_bench, qxh_bench, startup_bench, sweep_bench, sync_bench
 
 BENCHMARKS = (
     ("quickXorHash", qxh_bench.main),
+    ("start-up (--version, imports, a no-op sync)", startup_bench.main),
     ("emulator", emulator_bench.main),
     ("sync (S1-S7, against ms365sync 0.3.4)", sync_bench.main),
     ("permission sweeps (S8)", sweep_bench.main),

@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from ms365sync.config import Config, Target
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
 from ms365sync.graph.connect import SessionFactory, connect
-from ms365sync.principals.refresh import Refresh, refresh
 from ms365sync.state.meta import SweepRecord
 from ms365sync.state.store import StateStore
 from ms365sync.sync.apply import Progress
@@ -36,6 +36,9 @@ from ms365sync.sync.result import SyncResult
 from ms365sync.sync.stop import Stop
 from ms365sync.sync.syncer import Syncer
 from ms365sync.target import GRANTS_FILE
+
+if TYPE_CHECKING:
+    from ms365sync.principals.refresh import Refresh
 
 ON_CHANGE_TIMEOUT = 600.0
 
@@ -145,6 +148,8 @@ class Coordinator:
     def _refresh_principals(self, report: RunReport, *, force: bool = False) -> None:
         """Refresh the tenant's principals snapshot if it is due, from the grants files of
         every configured target; a failure is reported, never fails the targets."""
+        from ms365sync.principals.refresh import refresh  # noqa: PLC0415 -- when configured only
+
         settings = self.config.settings
         try:
             report.principals = refresh(

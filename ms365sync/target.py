@@ -20,9 +20,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 DATA_DIR = "data"
 PERMISSIONS_FILE = ".permissions.json"
@@ -70,6 +71,8 @@ class FilterError(ValueError):
 def _compile(patterns: Sequence[str], what: str) -> pathspec.GitIgnoreSpec | None:
     if not patterns:
         return None
+    import pathspec  # noqa: PLC0415 - only a target with filters pays for it
+
     try:
         return pathspec.GitIgnoreSpec.from_lines(patterns)
     except (ValueError, TypeError) as exc:  # GitWildMatchPatternError is a ValueError

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ms365sync.cli import commands, schema  # noqa: F401 - registers the subcommands
-
-# demo and emulator are registered lazily: see LazyGroup in ms365sync.cli.main
+# Every subcommand is registered lazily, loaded when it runs or --help lists it (a sync
+# imports none of them): see LazyGroup in ms365sync.cli.main.
 from ms365sync.cli.main import cli, main
 
 __all__ = ["cli", "main"]

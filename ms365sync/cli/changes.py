@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import TYPE_CHECKING
 
-from ms365sync.errors import SafetyError
-from ms365sync.outputs.changelog import ChangeLog
+if TYPE_CHECKING:
+    from ms365sync.cli.plain import Printer
+    from ms365sync.errors import SafetyError
+    from ms365sync.outputs.changelog import ChangeLog
 
 # In the order the listing shows them; a move is reported once, "old -> new".
 KINDS = ("add", "modify", "move", "delete", "permission-only", "repair", "error")
@@ -42,7 +44,7 @@ def refusal(refused: SafetyError) -> dict[str, object]:
 
 
 def print_listing(
-    console: Console,
+    console: Printer,
     target: str,
     paths: dict[str, list[str]],
     *,

@@ -18,7 +18,6 @@ from ms365sync.cli.main import (
     EXIT_FAILED,
     EXIT_OK,
     Options,
-    cli,
     exit_for,
     load,
     outcome,
@@ -77,7 +76,7 @@ def merged(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...
 # ---------------------------------------------------------------------- check
 
 
-@cli.command()
+@click.command()
 @target_options
 @click.pass_context
 def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> None:
@@ -104,7 +103,7 @@ def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*(str(row[key] or "") for key in row))
-        options.console.print(table)
+        options.rich_console().print(table)
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -138,7 +137,7 @@ def _resolve_all(coordinator: Coordinator, targets: list[Any]) -> tuple[list[dic
 # ---------------------------------------------------------------------- init
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--output",
     "-o",
@@ -250,7 +249,7 @@ def discover_sites(cloud: Cloud) -> list[StarterSite]:
 # ---------------------------------------------------------------------- status
 
 
-@cli.command()
+@click.command()
 @target_options
 @click.pass_context
 def status(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]) -> None:
@@ -364,7 +363,7 @@ def _status_row(target: Target) -> dict[str, Any]:
 # ---------------------------------------------------------------------- watch
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--every",
     "every",

@@ -152,7 +152,7 @@ def demo(ctx: click.Context, directory: Path) -> None:
     """Sync an emulated demo tenant, change it remotely, sync again (offline, no tenant)."""
     base: Options = ctx.obj
     # The demo's story goes where the summary goes (stderr with --json); -q silences it.
-    console = base.console
+    console = base.rich_console()
     console.quiet = base.quiet
     try:
         _prepare(directory)

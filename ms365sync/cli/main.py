@@ -15,31 +15,27 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import click
-from loguru import logger
-from rich.console import Console
 
 from ms365sync._version import __version__
-from ms365sync.cli.interrupts import exit_code, interrupted_line, stop_on_signals
-from ms365sync.cli.output import (
-    RunDisplay,
-    log_run_end,
-    log_run_start,
-    print_json,
-    print_summary,
-    setup_logging,
-)
-from ms365sync.config import Config, Target, load_config
-from ms365sync.coordinator import Coordinator, RunReport
+from ms365sync.cli.plain import UNWRAPPED_WIDTH, Printer, console_for
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
-from ms365sync.graph.connect import SessionFactory
-from ms365sync.sync.stop import Stop
+
+# What a run needs (the configuration, the coordinator and the whole sync beneath it, rich
+# for a terminal) is imported where it is used: `--version`, `--help` and a usage error stay
+# cheap, and output that is not a terminal never loads rich (docs/performance.md).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ms365sync.config import Config, Target
+    from ms365sync.coordinator import RunReport
+    from ms365sync.graph.connect import SessionFactory
+    from ms365sync.sync.stop import Stop
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 F = TypeVar("F", bound=Callable[..., Any])
-UNWRAPPED_WIDTH = 100_000  # characters: what a console that is not a terminal is given
 
 
 @dataclass
@@ -58,9 +54,17 @@ class Options:
     log_format: str = "text"
 
     @property
-    def console(self) -> Console:
-        """Where the human-readable output goes; when that is not a terminal, lines are
-        never wrapped (a table's identifiers stay whole for grep and cut)."""
+    def console(self) -> Printer:
+        """Where the human-readable output goes (stderr with --json, else stdout): rich's
+        console on a terminal; otherwise plain lines, never wrapped (a table's identifiers
+        stay whole for grep and cut), without loading rich."""
+        return console_for(sys.stderr if self.json else sys.stdout)
+
+    def rich_console(self) -> Console:
+        """rich's console on the same stream, also when that is not a terminal (for a
+        table or a tree), never wrapping there."""
+        from rich.console import Console  # noqa: PLC0415 -- see the imports
+
         console = Console(stderr=self.json, highlight=False)
         if not console.is_terminal:
             console.width = UNWRAPPED_WIDTH
@@ -127,6 +131,8 @@ def print_error_document(
 
 def load(options: Options) -> tuple[Config, list[Target]]:
     """The configuration and the targets `--only` selects (exit 2 on any problem)."""
+    from ms365sync.config import load_config  # noqa: PLC0415 -- see the imports
+
     try:
         config = load_config(options.config)
         targets = config.select(options.only) if options.only else config.targets()
@@ -147,7 +153,21 @@ def run_sync(
     """One run over `targets` with progress and summary output (the summary or --json's
     document only with `print_report`), and the line saying so when `stop` cut it short;
     exits on auth failure."""
-    console = options.console
+    from loguru import logger  # noqa: PLC0415 -- see the imports
+
+    from ms365sync.cli.interrupts import interrupted_line  # noqa: PLC0415
+    from ms365sync.cli.output import (  # noqa: PLC0415
+        RunDisplay,
+        log_run_end,
+        log_run_start,
+        print_json,
+        print_summary,
+    )
+    from ms365sync.coordinator import Coordinator  # noqa: PLC0415
+
+    # Progress bars and the summary table (stderr is a terminal) are rich's, also when stdout
+    # is redirected; otherwise rich is not loaded at all.
+    console = options.rich_console() if options.fancy() else options.console
     display = RunDisplay(console, options.fancy())
     coordinator = Coordinator(config, session_factory=session_factory, progress=display.for_target)
     started = time.monotonic()
@@ -181,6 +201,8 @@ def run_sync(
 
 def outcome(report: RunReport, stop: Stop | None) -> int:
     """The run's exit code: the signal's (130, 143) when one cut it short, else the report's."""
+    from ms365sync.cli.interrupts import exit_code  # noqa: PLC0415 -- see the imports
+
     if stop is not None and stop.requested and report.interrupted:
         return exit_code(stop)
     return report.exit_code
@@ -258,6 +280,8 @@ def configure(options: Options) -> None:
     """
     if options.verbose and options.quiet:
         raise click.UsageError("--verbose and --quiet exclude each other")
+    from ms365sync.cli.output import setup_logging  # noqa: PLC0415 -- see the imports
+
     setup_logging(
         verbose=options.verbose,
         quiet=options.quiet,
@@ -287,8 +311,13 @@ class LazyGroup(click.Group):
     --help): a sync run never imports the emulator, its HTTPS server or its CA."""
 
     lazy: ClassVar[dict[str, str]] = {  # name -> "module:attribute"
+        "check": "ms365sync.cli.commands:check",
         "demo": "ms365sync.cli.demo:demo",
         "emulator": "ms365sync.emulator.cli:emulator_group",
+        "init": "ms365sync.cli.commands:init",
+        "schema": "ms365sync.cli.schema:schema",
+        "status": "ms365sync.cli.commands:status",
+        "watch": "ms365sync.cli.commands:watch",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -381,6 +410,9 @@ def cli(
     ctx.obj = options
     configure(options)
     if ctx.invoked_subcommand is None:
+        from ms365sync.cli.interrupts import stop_on_signals  # noqa: PLC0415 -- see the imports
+        from ms365sync.sync.stop import Stop  # noqa: PLC0415
+
         configuration, targets = load(options)
         with stop_on_signals(Stop(configuration.settings.run.stop_timeout)) as stop:
             report = run_sync(options, configuration, targets, stop=stop)

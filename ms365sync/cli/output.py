@@ -12,31 +12,25 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from loguru import logger
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from ms365sync._version import __version__
 from ms365sync.cli.changes import changed_paths, print_listing, refusal
-from ms365sync.config import Target
-from ms365sync.coordinator import RunReport
-from ms365sync.sync.apply import Progress as SyncProgress
-from ms365sync.sync.result import SyncResult
 
+# rich (progress bars, tables) loads only for a terminal, and the sync's modules only for a
+# run: configuring the logging for `--version` or a usage error stays cheap.
 if TYPE_CHECKING:
     from loguru import Record
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ms365sync.cli.plain import Printer
+    from ms365sync.config import Target
+    from ms365sync.coordinator import RunReport
+    from ms365sync.sync.apply import Progress as SyncProgress
+    from ms365sync.sync.result import SyncResult
 
 TIME_FORMAT = "YYYY-MM-DDTHH:mm:ss.SSSZZ"  # ISO 8601 with the zone's offset
 
@@ -130,21 +124,39 @@ class RunDisplay:
     library is listed, then files and bytes done of the total, percentage, rate and time
     left; a target's bar is cleared when it fails."""
 
-    def __init__(self, console: Console, enabled: bool) -> None:
+    def __init__(self, console: Printer, enabled: bool) -> None:
         self.console = console
         self.enabled = enabled
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.fields[target]}"),
-            BarColumn(bar_width=None),
-            TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
-            DownloadColumn(),
-            TaskProgressColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
+        self._bars: Progress | None = None
+
+    @property
+    def _progress(self) -> Progress:
+        """The bars (rich), made on first use: only a terminal shows them."""
+        if self._bars is None:
+            from rich.progress import (  # noqa: PLC0415 -- a terminal only
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                SpinnerColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._bars = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.fields[target]}"),
+                BarColumn(bar_width=None),
+                TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
+                DownloadColumn(),
+                TaskProgressColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=cast("Console", self.console),
+                transient=True,
+            )
+        return self._bars
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -156,11 +168,15 @@ class RunDisplay:
 
     def for_target(self, target: Target) -> SyncProgress:
         if not self.enabled:
+            from ms365sync.sync.apply import Progress as SyncProgress  # noqa: PLC0415
+
             return SyncProgress()
         return self.track(target.name)
 
     def track(self, name: str) -> SyncProgress:
         """The callbacks that move `name`'s bar."""
+        from ms365sync.sync.apply import Progress as SyncProgress  # noqa: PLC0415
+
         progress = self._progress
         task = progress.add_task("", total=None, target=name, files=0, total_files="?")
         counting = threading.Lock()  # files finish on the target's download threads
@@ -245,7 +261,7 @@ def print_json(report: RunReport, *, dry_run: bool, exit_code: int | None = None
 
 
 def print_summary(
-    console: Console, report: RunReport, *, fancy: bool, quiet: bool = False, max_lines: int = 50
+    console: Printer, report: RunReport, *, fancy: bool, quiet: bool = False, max_lines: int = 50
 ) -> None:
     """A table on a terminal, one line per target otherwise; a dry run first lists the paths
     it would change, at most `max_lines` per kind. Quiet: only the failed targets."""
@@ -257,6 +273,8 @@ def print_summary(
     _print_listings(console, report, max_lines)
     rows = [result_row(r) for r in report.results]
     if fancy:
+        from rich.table import Table  # noqa: PLC0415 -- a terminal only
+
         table = Table(title="ms365sync run")
         for column in ("target", "result", "added", "modified", "deleted", "perms", "errors",
                        "skipped", "files", "change log"):  # fmt: skip
@@ -275,10 +293,12 @@ def print_summary(
             _print_failure(console, row)
 
 
-def print_records(console: Console, title: str, rows: Sequence[dict[str, str]]) -> None:
+def print_records(console: Printer, title: str, rows: Sequence[dict[str, str]]) -> None:
     """Rows as a table on a terminal; otherwise each row as `key: value` lines, full
     values unwrapped, rows separated by a blank line."""
     if console.is_terminal:
+        from rich.table import Table  # noqa: PLC0415 -- a terminal only
+
         table = Table(title=title)
         for column in rows[0] if rows else ():
             table.add_column(column, overflow="fold")
@@ -293,7 +313,7 @@ def print_records(console: Console, title: str, rows: Sequence[dict[str, str]]) 
             console.print(f"{key}: {value}", highlight=False, markup=False, soft_wrap=True)
 
 
-def _print_listings(console: Console, report: RunReport, max_lines: int) -> None:
+def _print_listings(console: Printer, report: RunReport, max_lines: int) -> None:
     """A dry run's listing of the paths each target would change."""
     for result in report.results:
         if result.dry_run and result.ok and result.log is not None:
@@ -303,7 +323,7 @@ def _print_listings(console: Console, report: RunReport, max_lines: int) -> None
             )
 
 
-def _print_failure(console: Console, row: dict[str, Any]) -> None:
+def _print_failure(console: Printer, row: dict[str, Any]) -> None:
     """A failed target's line, and its hint on the next (in every output mode)."""
     console.print(" ".join(_plain(row)), highlight=False, markup=False, soft_wrap=True)
     if row["hint"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ms365sync.cli.main import EXIT_USAGE, cli, fail
+from ms365sync.cli.main import EXIT_USAGE, fail
 from ms365sync.outputs import schemas
 
 _WHAT = {
@@ -16,7 +16,7 @@ _WHAT = {
 }
 
 
-@cli.command("schema")
+@click.command("schema")
 @click.argument("name", required=False)
 def schema(name: str | None) -> None:
     """Print the JSON Schema (draft 2020-12) of an output file.

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from ms365sync.state.store import FileError
 from ms365sync.sync.issues import Cause, IssueKind, retry_text
+
+if TYPE_CHECKING:
+    from ms365sync.cli.plain import Printer
 
 __all__ = ["CLASSES", "issue_rows", "print_unmirrored"]
 
@@ -39,7 +40,7 @@ def issue_rows(errors: Sequence[FileError]) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def print_unmirrored(console: Console, target: str, rows: dict[str, list[dict[str, Any]]]) -> None:
+def print_unmirrored(console: Printer, target: str, rows: dict[str, list[dict[str, Any]]]) -> None:
     """Each class's files of one target, a line each (at most `_SHOWN` per class)."""
     for name in CLASSES:
         files = rows.get(name, [])

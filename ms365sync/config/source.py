@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
 from ms365sync.config.messages import key_path
 from ms365sync.errors import ConfigError
 
@@ -139,6 +137,8 @@ def config_environment(
 def _dotenv(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
+    from dotenv import dotenv_values  # noqa: PLC0415 -- only when a .env file exists
+
     try:
         values = dotenv_values(path, interpolate=False, encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

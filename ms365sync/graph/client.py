@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Final, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Final, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -13,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 
 from ms365sync.errors import GraphError, TransportError
 from ms365sync.graph.auth import TokenProvider
-from ms365sync.graph.batch import BatchResult, run_batch
 from ms365sync.graph.download import DEFAULT_CHUNK_SIZE, DownloadInfo, download
 from ms365sync.graph.session import Timeout
 from ms365sync.graph.throttle import ThrottleGate
@@ -29,6 +28,9 @@ from ms365sync.graph.types import (
     Site,
 )
 from ms365sync.target import DOWNLOAD_GIVE_UP_S
+
+if TYPE_CHECKING:
+    from ms365sync.graph.batch import BatchResult
 
 __all__ = ["DELTA_SELECT", "PREFER_SHARING", "RU_LIST", "RU_PERMISSIONS", "RU_READ", "GraphClient"]
 
@@ -302,6 +304,8 @@ class GraphClient:
         Raises:
             AuthError: no access token could be obtained.
         """
+        from ms365sync.graph.batch import run_batch  # noqa: PLC0415 -- loaded once a batch is sent
+
         return run_batch(self._transport, urls, cost_per_request=cost)
 
     def permissions_batch(
@@ -316,6 +320,8 @@ class GraphClient:
         """
         drive = _id_segment(drive_id)
         urls = {item: f"/drives/{drive}/items/{_id_segment(item)}/permissions" for item in item_ids}
+        from ms365sync.graph.batch import run_batch  # noqa: PLC0415 -- loaded once a batch is sent
+
         results = run_batch(self._transport, urls, cost_per_request=RU_PERMISSIONS)
         return {item: self._permissions_of(result, urls[item]) for item, result in results.items()}
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 __all__ = [
     "AppCredentials",
@@ -97,6 +97,8 @@ def load_certificate(cert: ClientCertificate) -> LoadedCertificate:
     if b"-----BEGIN" not in pem:
         raise CertificateError("certificate_path", "not a PEM file (DER or other data)", _PEM_FILE)
     key = _private_key(pem, cert.passphrase)
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 -- certificates only
+
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -110,6 +112,8 @@ def _private_key(pem: bytes, passphrase: str | None) -> PrivateKeyTypes:
     if b"PRIVATE KEY-----" not in pem:
         raise CertificateError("certificate_path", "no private key in the file", _PEM_FILE)
     password = passphrase.encode() if passphrase else None
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 -- certificates only
+
     try:
         return serialization.load_pem_private_key(pem, password=password)
     except TypeError:  # encrypted without a passphrase, or a passphrase for a plain key
@@ -148,6 +152,9 @@ def _thumbprint(value: str) -> str:
 
 
 def _computed_thumbprint(pem: bytes) -> str:
+    from cryptography import x509  # noqa: PLC0415 -- certificates only
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+
     try:
         certificate = x509.load_pem_x509_certificates(pem)[0]
     except ValueError:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from ms365sync.graph.batch import MAX_BATCH_SIZE
 from ms365sync.graph.client import RU_PERMISSIONS, GraphClient
 from ms365sync.graph.convert import permission_set
 from ms365sync.models import PermissionSet
@@ -125,8 +124,12 @@ class _Reader:
         found: list[str] = []
         if item_ids:
             logger.debug("reading the permissions of {} items", len(item_ids))
-        # Paced reads go one $batch at a time, so that no wait is longer than one needs.
-        step = CHUNK if self.pace is None else MAX_BATCH_SIZE
+        step = CHUNK
+        if self.pace is not None and item_ids:
+            # Paced reads go one $batch at a time, so that no wait is longer than one needs.
+            from ms365sync.graph.batch import MAX_BATCH_SIZE  # noqa: PLC0415 -- once needed
+
+            step = MAX_BATCH_SIZE
         for start in range(0, len(item_ids), step):
             chunk = item_ids[start : start + step]
             self._check_stop()
