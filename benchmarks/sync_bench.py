@@ -1,10 +1,12 @@
-"""Sync benchmarks S1-S7 against the emulator over HTTPS, side by side with ms365sync 0.3.4.
+"""Sync benchmarks S1-S7 against the emulator over HTTPS, side by side with ms365sync 0.3.4
+and rclone.
 
 Run::
 
     python -m benchmarks.sync_bench                       # everything (about an hour)
     python -m benchmarks.sync_bench --quick               # smoke-sized, a few minutes
     python -m benchmarks.sync_bench --scenario S1 --scenario S5 [--latency-ms 30]
+    python -m benchmarks.sync_bench --scenario S1 --skip-baseline --skip-rclone
 
 Every sync runs as its own process (`python -m ms365sync --config ... --json`), so its peak
 RSS is its own; the emulator runs in this process with the injected latency (30 ms per
