@@ -138,41 +138,78 @@ def run_child(
     `wait4` would not do, because Linux carries the parent's high-water mark (this process
     holds the whole emulated tenant) over fork and exec into the child's.
     """
+    (child,) = run_children([(argv, name)], cwd=cwd, env=env, log_dir=log_dir)
+    return child
+
+
+def run_children(
+    commands: Sequence[tuple[Sequence[str], str]],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_dir: Path,
+) -> list[ChildRun]:
+    """Start every (argv, name) at once and wait for all; each one's wall time (from the
+    common start to its exit), CPU seconds and peak RSS, measured as in `run_child`."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    out_path, err_path = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdout=out, stderr=err)
-        peak, cpu = _wait_polling(process)
-        wall = time.perf_counter() - started
-    return ChildRun(
-        argv=tuple(argv),
-        returncode=process.returncode,
-        wall_s=wall,
-        cpu_s=cpu,
-        peak_rss_mb=peak * 1024 / MB,
-        stdout=out_path.read_text(encoding="utf-8", errors="replace"),
-        stderr=err_path.read_text(encoding="utf-8", errors="replace"),
-    )
+    started = time.perf_counter()
+    running: list[_Running] = []
+    for argv, name in commands:
+        out_path, err_path = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            process = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdout=out, stderr=err)
+        running.append(_Running(tuple(argv), process, out_path, err_path))
+    _wait_polling(running, started)
+    return [child.finished() for child in running]
 
 
-def _wait_polling(process: subprocess.Popen[bytes]) -> tuple[int, float]:
-    """Wait for `process`; the largest VmHWM (KiB) seen in /proc/PID/status meanwhile, and
-    the CPU seconds (user + system) it used."""
-    status = Path(f"/proc/{process.pid}/status")
-    peak = 0
+@dataclass
+class _Running:
+    """A started child and what polling it has seen so far."""
+
+    argv: tuple[str, ...]
+    process: subprocess.Popen[bytes]
+    out_path: Path
+    err_path: Path
+    peak_kib: int = 0
+    cpu_s: float = 0.0
+    wall_s: float | None = None
+
+    def finished(self) -> ChildRun:
+        return ChildRun(
+            argv=self.argv,
+            returncode=int(self.process.returncode),
+            wall_s=self.wall_s or 0.0,
+            cpu_s=self.cpu_s,
+            peak_rss_mb=self.peak_kib * 1024 / MB,
+            stdout=self.out_path.read_text(encoding="utf-8", errors="replace"),
+            stderr=self.err_path.read_text(encoding="utf-8", errors="replace"),
+        )
+
+
+def _wait_polling(running: Sequence[_Running], started: float) -> None:
+    """Wait for every child, noting the largest VmHWM (KiB) seen in /proc/PID/status
+    meanwhile, the CPU seconds (user + system) it used and when it exited."""
     while True:
-        pid, code, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            process.returncode = os.waitstatus_to_exitcode(code)  # reaped here, not by Popen
-            return peak, usage.ru_utime + usage.ru_stime
-        try:
-            text = status.read_text(encoding="ascii", errors="replace")
-        except OSError:
-            continue
-        found = _HWM.search(text)
-        if found:
-            peak = max(peak, int(found.group(1)))
+        waiting = [child for child in running if child.wall_s is None]
+        if not waiting:
+            return
+        for child in waiting:
+            pid, code, usage = os.wait4(child.process.pid, os.WNOHANG)
+            if pid:
+                child.process.returncode = os.waitstatus_to_exitcode(code)  # reaped here
+                child.cpu_s = usage.ru_utime + usage.ru_stime
+                child.wall_s = time.perf_counter() - started
+                continue
+            try:
+                text = Path(f"/proc/{child.process.pid}/status").read_text(
+                    encoding="ascii", errors="replace"
+                )
+            except OSError:
+                continue
+            found = _HWM.search(text)
+            if found:
+                child.peak_kib = max(child.peak_kib, int(found.group(1)))
         time.sleep(0.01)
 
 
@@ -180,7 +217,13 @@ _HWM = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
 
 
 class World:
-    """One emulated tenant served over HTTPS for the length of a `with` block."""
+    """One emulated tenant served over HTTPS for the length of a `with` block.
+
+    With `public_names`, the certificate also covers graph.microsoft.com, the login hosts
+    and the tenant's SharePoint hosts, so a client reaching the server through the
+    emulator's CONNECT proxy (`rclone_runs`) is answered by the same emulator, with the
+    same latency, into the same request log.
+    """
 
     def __init__(
         self,
@@ -190,6 +233,7 @@ class World:
         latency_ms: float,
         throttle: str | None = None,
         seed: int = 0,
+        public_names: bool = False,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -204,7 +248,10 @@ class World:
         self.emulator = Emulator(tenant, config, request_log=self.log_path)
         self.ca_path = workdir / "ca.pem"
         self.server = EmulatorServer(
-            self.emulator.app, numthreads=SERVER_THREADS, ca_bundle_path=self.ca_path
+            self.emulator.app,
+            numthreads=SERVER_THREADS,
+            ca_bundle_path=self.ca_path,
+            cert_names=self.emulator.public_names if public_names else (),
         )
 
     def __enter__(self) -> World:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.rclone_runs import VARIANTS
+
 
 def markdown(results: dict[str, Any]) -> str:
     runs, checks = results["runs"], results["checks"]
     sections = [
         f"Sync benchmark, {results['date']}, {results['latency_ms']:g} ms latency per request, "
         f"{results['machine']['processor']} ({results['machine']['cpus']} cores), "
-        f"Python {results['machine']['python']}",
+        f"Python {results['machine']['python']}, "
+        f"rclone {results['machine'].get('rclone') or 'not found'}",
         _runs(runs),
         _endpoints(runs),
     ]
-    compared = [run for run in runs if "vs_0_3_4" in run]
+    compared = [run for run in runs if "vs_0_3_4" in run or "vs_rclone" in run]
     if compared:
         sections.append(_ratios(compared))
     sections.append(_checks(checks))
@@ -30,6 +33,12 @@ def _runs(runs: list[dict[str, Any]]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
+        if run.get("skipped"):
+            lines.append(
+                f"| {run['scenario']} | {run['tool']} | {run['files']:,} "
+                f"| skipped: {run['skipped']} |||||||"
+            )
+            continue
         per_file = "" if run["ru_per_file"] is None else f"{run['ru_per_file']:.2f}"
         correct = "yes" if run["ok"] else f"no: {run['detail']}"
         lines.append(
@@ -44,6 +53,8 @@ def _runs(runs: list[dict[str, Any]]) -> str:
 def _endpoints(runs: list[dict[str, Any]]) -> str:
     lines = ["| scenario | tool | requests per endpoint (HTTP statuses) |", "|---|---|---|"]
     for run in runs:
+        if run.get("skipped"):
+            continue
         traffic = run["traffic"]
         endpoints = ", ".join(f"{name} {count:,}" for name, count in traffic["endpoints"].items())
         statuses = ", ".join(f"{code}: {count:,}" for code, count in traffic["statuses"].items())
@@ -52,17 +63,22 @@ def _endpoints(runs: list[dict[str, Any]]) -> str:
 
 
 def _ratios(runs: list[dict[str, Any]]) -> str:
-    lines = [
-        "| scenario (same tenant) | 0.3.4 / this tree: time | requests | RU |",
-        "|---|---:|---:|---:|",
-    ]
+    """Other tool / this tree per measure: 0.3.4, then each rclone variant."""
+    others = ["0.3.4", *(f"rclone {variant.label}" for variant in VARIANTS)]
+    head = " | ".join(f"{other} / this tree: time | requests | RU" for other in others)
+    lines = [f"| scenario (same tenant) | {head} |", "|---" + "|---:" * 3 * len(others) + "|"]
     for run in runs:
-        ratio = run["vs_0_3_4"]
-        lines.append(
-            f"| {run['scenario']} | {ratio['time']:.1f}x | {ratio['requests']:.1f}x "
-            f"| {ratio['resource_units']:.1f}x |"
-        )
+        by_rclone = run.get("vs_rclone") or {}
+        cells = [_ratio_cells(run.get("vs_0_3_4"), "vs_0_3_4" in run)]
+        cells += [_ratio_cells(by_rclone.get(v.label), v.label in by_rclone) for v in VARIANTS]
+        lines.append(f"| {run['scenario']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _ratio_cells(ratio: dict[str, float] | None, measured: bool) -> str:
+    if ratio is None:
+        return " | ".join(["skipped" if measured else "-"] * 3)
+    return " | ".join(f"{ratio[key]:.1f}x" for key in ("time", "requests", "resource_units"))
 
 
 def _checks(checks: list[dict[str, Any]]) -> str:

@@ -33,6 +33,12 @@ class Measured:
     throttle_requests: int = 0  # RU charge attempts, $batch members included
     throttle_rejections: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    skipped: str = ""  # why the run did not happen (its numbers are zeros then)
+
+    @classmethod
+    def not_run(cls, scenario: str, tool: str, files: int, reason: str) -> Measured:
+        """A row for a run that was skipped, saying why."""
+        return cls(scenario, tool, files, 0.0, 0.0, 0.0, Traffic(), ok=False, skipped=reason)
 
     @property
     def requests(self) -> int:
@@ -60,11 +66,12 @@ class Measured:
             "throttle_requests": self.throttle_requests,
             "throttle_rejections": self.throttle_rejections,
             "traffic": self.traffic.as_dict(),
+            **({"skipped": self.skipped} if self.skipped else {}),
             **self.extra,
         }
 
 
-def _measure(world: World, scenario: str, tool: str, files: int, run: Any) -> Measured:
+def measure(world: World, scenario: str, tool: str, files: int, run: Any) -> Measured:
     mark, (asked, rejected) = world.mark(), world.throttle_counters()
     child: ChildRun = run()
     traffic = world.traffic_since(mark)
@@ -97,28 +104,45 @@ def ours_env() -> dict[str, str]:
     return env
 
 
+def ours_argv(config: Path, *only: str) -> list[str]:
+    """`python -m ms365sync --config CONFIG [--only NAME ...] --json`."""
+    chosen = [arg for name in only for arg in ("--only", name)]
+    return [sys.executable, "-m", "ms365sync", "--config", str(config), *chosen, "--json"]
+
+
 def run_ours(world: World, config: Path, scenario: str, files: int) -> Measured:
     """`python -m ms365sync --config CONFIG --json` as a child process."""
-    argv = [sys.executable, "-m", "ms365sync", "--config", str(config), "--json"]
     name = f"{scenario}-ours".replace(" ", "_").replace("/", "_")
 
     def run() -> ChildRun:
         return run_child(
-            argv, cwd=config.parent, env=ours_env(), log_dir=world.workdir / "logs", name=name
+            ours_argv(config),
+            cwd=config.parent,
+            env=ours_env(),
+            log_dir=world.workdir / "logs",
+            name=name,
         )
 
-    measured = _measure(world, scenario, OURS, files, run)
-    report = _json_of(world.workdir / "logs" / f"{name}.stdout")
-    if report is not None:
-        targets = report.get("targets", [])
-        errors = sum(int(t.get("errors") or 0) for t in targets)
-        measured.extra["file_errors"] = errors
-        measured.extra["downloaded_files"] = sum(t.get("downloaded_files", 0) for t in targets)
-        failed = [t["target"] for t in targets if not t.get("ok")]
-        if failed or errors:
-            measured.ok = False
-            measured.detail = f"failed targets {failed}, {errors} file errors " + measured.detail
+    measured = measure(world, scenario, OURS, files, run)
+    fold_reports(measured, [world.workdir / "logs" / f"{name}.stdout"])
     return measured
+
+
+def fold_reports(measured: Measured, stdouts: list[Path]) -> None:
+    """Fold the `--json` reports in `stdouts` into `measured`: file errors, downloads,
+    and not ok when a target failed or a file could not be synced."""
+    targets = [
+        target
+        for path in stdouts
+        for target in (_json_of(path) or {"targets": []}).get("targets", [])
+    ]
+    errors = sum(int(t.get("errors") or 0) for t in targets)
+    measured.extra["file_errors"] = errors
+    measured.extra["downloaded_files"] = sum(t.get("downloaded_files", 0) for t in targets)
+    failed = [t["target"] for t in targets if not t.get("ok")]
+    if failed or errors:
+        measured.ok = False
+        measured.detail = f"failed targets {failed}, {errors} file errors " + measured.detail
 
 
 def _json_of(path: Path) -> dict[str, Any] | None:
@@ -142,7 +166,7 @@ def run_old(
         holder.append(run_baseline(world, site, library, local_root, name))
         return holder[0]
 
-    measured = _measure(world, scenario, BASELINE, files, run)
+    measured = measure(world, scenario, BASELINE, files, run)
     summary = baseline_summary(holder[0])
     if summary is not None:
         measured.extra["baseline_summary"] = summary

@@ -8,10 +8,19 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.bench_world import MB, World, mirror_matches, run_child
+from benchmarks.bench_world import MB, ChildRun, World, mirror_matches, run_child, run_children
 from benchmarks.emulator_bench import fetch_token
 from benchmarks.qxh_bench import measure as qxh_rate
-from benchmarks.sync_runs import ours_env, ratio, run_ours
+from benchmarks.sync_runs import (
+    OURS,
+    Measured,
+    fold_reports,
+    measure,
+    ours_argv,
+    ours_env,
+    ratio,
+    run_ours,
+)
 from benchmarks.sync_scenarios import (
     KIB,
     Check,
@@ -22,6 +31,7 @@ from benchmarks.sync_scenarios import (
     local_root,
     only_drive,
 )
+from ms365sync.config import load_config
 from ms365sync.emulator import GeneratedContent, synthetic_tenant
 
 # S7's second coordinator run: every target at once, and enough global download slots for
@@ -210,8 +220,10 @@ def scenario_s7(workdir: Path, sizes: Sizes, latency_ms: float) -> Outcome:
         coordinated = run_ours(world, coordinated_config, "S7 coordinator", files)
         wide_config = world.write_config("wide", run=WIDE)
         wide = run_ours(world, wide_config, "S7 coordinator, " + _settings(WIDE), files)
+        separate_config = world.write_config("separate")
+        separate = _one_process_per_target(world, separate_config, files)
         runs = ((sequential, sequential_config), (coordinated, coordinated_config))
-        for run, config in (*runs, (wide, wide_config)):
+        for run, config in (*runs, (wide, wide_config), (separate, separate_config)):
             for site, library, drive in world.targets():
                 same, detail = mirror_matches(local_root(config, site, library), world.truth(drive))
                 if not same:
@@ -221,7 +233,8 @@ def scenario_s7(workdir: Path, sizes: Sizes, latency_ms: float) -> Outcome:
     coordinated.extra["speedup"] = round(speed, 2)
     wide_speed = ratio(sequential.wall_s, wide.wall_s)
     wide.extra["speedup"] = round(wide_speed, 2)
-    out.rows += [sequential, coordinated, wide]
+    separate.extra["speedup"] = round(ratio(sequential.wall_s, separate.wall_s), 2)
+    out.rows += [sequential, coordinated, wide, separate]
     value = (
         f"{speed:.1f}x ({sequential.wall_s:.1f} s vs {coordinated.wall_s:.1f} s) with the "
         f"default [run]; {wide_speed:.1f}x ({wide.wall_s:.1f} s) with {_settings(WIDE)}"
@@ -235,3 +248,38 @@ def scenario_s7(workdir: Path, sizes: Sizes, latency_ms: float) -> Outcome:
         )
     )
     return out
+
+
+SEPARATE = "S7 one process per target (6 at once; CPU and peak RSS summed)"
+
+
+def _one_process_per_target(world: World, config: Path, files: int) -> Measured:
+    """Every target as its own `ms365sync --config CONFIG --only SITE/LIBRARY --json`, all
+    started at once: what separate processes give against one coordinator. Wall time runs
+    until the last one exits; CPU seconds and peak RSS are the sums over the processes (the
+    largest single peak is kept as `peak_rss_mb_max`)."""
+    names = [target.name for target in load_config(config).targets()]
+    commands = [
+        (ours_argv(config, name), f"S7-separate-{index}") for index, name in enumerate(names)
+    ]
+    children: list[ChildRun] = []
+
+    def run() -> ChildRun:
+        log_dir = world.workdir / "logs"
+        children.extend(run_children(commands, cwd=config.parent, env=ours_env(), log_dir=log_dir))
+        failed = [child.returncode for child in children if child.returncode != 0]
+        return ChildRun(
+            argv=("one process per target",),
+            returncode=failed[0] if failed else 0,
+            wall_s=max(child.wall_s for child in children),
+            cpu_s=sum(child.cpu_s for child in children),
+            peak_rss_mb=sum(child.peak_rss_mb for child in children),
+            stdout="",
+            stderr="\n".join(child.stderr for child in children if child.returncode != 0),
+        )
+
+    measured = measure(world, SEPARATE, OURS, files, run)
+    fold_reports(measured, [world.workdir / "logs" / f"{name}.stdout" for _, name in commands])
+    measured.extra["processes"] = len(children)
+    measured.extra["peak_rss_mb_max"] = round(max(c.peak_rss_mb for c in children), 1)
+    return measured

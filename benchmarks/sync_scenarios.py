@@ -1,4 +1,4 @@
-"""Scenarios S1-S3 (initial sync, no-op resync, incremental) and the side-by-side with 0.3.4.
+"""Scenarios S1-S3 (initial sync, no-op resync, incremental) on the 5,000-file tenant.
 
 Each scenario function builds or reuses a `World`, runs syncs as child processes and returns
 `Measured` rows plus `Check`s against the issue's targets. Sizes come from `Sizes`
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_world import World, mirror_matches
-from benchmarks.sync_runs import Measured, ratio, run_old, run_ours
+from benchmarks.sync_runs import Measured, run_ours
 from ms365sync.emulator import Drive, GeneratedContent, Item, Tenant, synthetic_tenant
 
 KIB = 1024
@@ -208,81 +208,3 @@ def _incremental_check(run: Measured, changes: dict[str, int]) -> Check:
     return Check(
         "S3", "requests <= 2 x changed items + delta pages", value, run.requests <= limit and run.ok
     )
-
-
-# ---------------------------------------------------------------------- against 0.3.4
-
-WIDER = 16  # per-target download workers of the extra S1 run (the default is 8)
-
-
-def _wider(world: World, drive: Drive, files: int) -> Measured:
-    """S1 again from empty, with `concurrency = WIDER`: what the default of 8 workers costs."""
-    site, library, _ = only_drive(world)
-    config = world.write_config("wider", defaults={"concurrency": WIDER})
-    run = run_ours(world, config, f"S1 initial vs 0.3.4, concurrency = {WIDER}", files)
-    check_mirror(run, world, local_root(config, site, library), drive)
-    return run
-
-
-def against_baseline(workdir: Path, sizes: Sizes, latency_ms: float) -> Outcome:
-    """S1, S2 (sweep not due) and S3 on one tenant, ms365sync and 0.3.4 one after the other."""
-    out = Outcome([], [], [])
-    tenant = library_tenant(sizes.baseline_files, sizes.baseline_folders, seed=2)
-    files = sizes.baseline_files
-    with World(tenant, workdir / "baseline", latency_ms=latency_ms) as world:
-        world.warm()
-        site, library, drive = only_drive(world)
-        config = world.write_config("ours", sweep="24h")
-        ours_root = local_root(config, site, library)
-        old_root = world.workdir / "old"
-        old_root.mkdir(parents=True, exist_ok=True)
-        pairs: list[tuple[str, Measured, Measured]] = []
-        for label in ("S1", "S2", "S3"):
-            if label == "S3":
-                changes = mutate(world.tenant, drive, seed=4)
-            name = {"S1": "initial", "S2": "no-op", "S3": "incremental"}[label]
-            ours = run_ours(world, config, f"{label} {name} vs 0.3.4", files)
-            check_mirror(ours, world, ours_root, drive)
-            old = run_old(
-                world,
-                site,
-                drive.title,
-                local_root=old_root,
-                scenario=f"{label} {name} (0.3.4)",
-                files=files,
-            )
-            same, detail = mirror_matches(old_root, world.truth(drive), permissions=False)
-            old.extra["mirror"] = detail
-            if not same:
-                out.notes.append(f"0.3.4 {label}: its mirror differs from the tenant: {detail}")
-            if label == "S3":
-                ours.extra["changes"] = old.extra["changes"] = changes
-            out.rows += [ours, old]
-            pairs.append((label, ours, old))
-            if label == "S1":
-                out.rows.append(_wider(world, drive, files))
-    wider = next(run for run in out.rows if run.scenario.endswith(f"concurrency = {WIDER}"))
-    s1_old = pairs[0][2]
-    wider.extra["vs_0_3_4"] = {
-        "time": round(ratio(s1_old.wall_s, wider.wall_s), 2),
-        "requests": round(ratio(s1_old.requests, wider.requests), 2),
-        "resource_units": round(ratio(s1_old.ru, wider.ru), 2),
-    }
-    for label, ours, old in pairs:
-        speed = ratio(old.wall_s, ours.wall_s)
-        ratios = {
-            "time": speed,
-            "requests": ratio(old.requests, ours.requests),
-            "resource_units": ratio(old.ru, ours.ru),
-        }
-        ours.extra["vs_0_3_4"] = {k: round(v, 2) for k, v in ratios.items()}
-        if label == "S1":
-            value = (
-                f"{speed:.1f}x ({old.wall_s:.1f} s vs {ours.wall_s:.1f} s, {files} files); "
-                f"with concurrency = {WIDER}: {wider.extra['vs_0_3_4']['time']:.1f}x "
-                f"({wider.wall_s:.1f} s)"
-            )
-            out.checks.append(
-                Check("S1", ">= 10x faster than 0.3.4", value, speed >= 10 and ours.ok)
-            )
-    return out

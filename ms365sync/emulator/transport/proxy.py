@@ -3,7 +3,10 @@ names the emulator serves to its port, and refuses everything else.
 
 With it, an unmodified Graph client (`HTTPS_PROXY=http://127.0.0.1:P`, the emulator's CA
 trusted) talks to https://graph.microsoft.com and the tenant's SharePoint hosts and reaches
-the emulator; no other destination is reachable through it. Standard library only.
+the emulator; no other destination is reachable through it. Both sockets of a tunnel set
+TCP_NODELAY: TLS records cross the tunnel as they are written, so Nagle's algorithm meeting
+the peer's delayed ACK cannot hold a small write back for tens of milliseconds (a stall the
+client alone would not see). Standard library only.
 """
 
 from __future__ import annotations
@@ -90,6 +93,12 @@ class ConnectProxy:
             raise RuntimeError("the proxy is not running")
         return int(self._server.server_address[1])
 
+    def tunnel_sockets(self) -> list[socket.socket]:
+        """The proxy's own sockets of the tunnels open now (client and emulator sides), e.g.
+        to inspect their options; empty when stopped."""
+        server = self._server
+        return [] if server is None else server.open_sockets()
+
     @property
     def url(self) -> str:
         """http://127.0.0.1:PORT, the value for HTTPS_PROXY."""
@@ -125,6 +134,9 @@ class _TunnelServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    # A burst of clients connecting at once (rclone's checkers and transfers) must not
+    # overflow the listen backlog: a dropped SYN is retried only after a second.
+    request_queue_size = 128
     proxy: ConnectProxy
 
     def __init__(self, address: tuple[str, int], handler: type[_TunnelHandler]) -> None:
@@ -139,6 +151,10 @@ class _TunnelServer(socketserver.ThreadingTCPServer):
     def untrack(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.discard(sock)
+
+    def open_sockets(self) -> list[socket.socket]:
+        with self._lock:
+            return list(self._open)
 
     def close_tunnels(self) -> None:
         """Shut every open socket down, which ends each handler's relay loop."""
@@ -155,6 +171,7 @@ class _TunnelHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         server, client = self.server, self.request
+        _no_delay(client)
         server.track(client)
         try:
             self._serve(server.proxy, client)
@@ -179,6 +196,7 @@ class _TunnelHandler(socketserver.BaseRequestHandler):
             _reply(client, "502 Bad Gateway")
             return
         with upstream:
+            _no_delay(upstream)
             self.server.track(upstream)
             try:
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -187,6 +205,12 @@ class _TunnelHandler(socketserver.BaseRequestHandler):
                 _relay(client, upstream)
             finally:
                 self.server.untrack(upstream)
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Send each write at once (see the module docstring); ignored on a socket already gone."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _read_head(client: socket.socket) -> tuple[bytes | None, bytes]:

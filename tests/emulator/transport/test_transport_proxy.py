@@ -176,3 +176,17 @@ def test_msal_and_requests_unmodified_with_only_the_environment(
     )
     assert response.status_code == 200 and response.json()["id"] == site.id
     assert through.refusals == []
+
+
+def test_both_sockets_of_a_tunnel_send_without_delay(through: Through) -> None:
+    """TCP_NODELAY on the client's and the emulator's side: Nagle's algorithm meeting a
+    delayed ACK would otherwise hold small TLS records back (stalls a client never sees)."""
+    assert through.proxy.tunnel_sockets() == []
+    with socket.create_connection(("127.0.0.1", through.proxy.port), timeout=10) as sock:
+        sock.sendall(b"CONNECT graph.microsoft.com:443 HTTP/1.1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        tunnel = through.proxy.tunnel_sockets()
+        assert len(tunnel) == 2  # the accepted client socket and the one to the emulator
+        assert {s.getsockname()[1] for s in tunnel} >= {through.proxy.port}
+        for side in tunnel:
+            assert side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
