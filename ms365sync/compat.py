@@ -182,7 +182,7 @@ class SharePointSync:
         ca_bundle: str | Path | None = None,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
-        concurrency: int = 8,
+        concurrency: int | None = None,
         max_delete: int | None = 1000,
         max_delete_percent: float | None = 50.0,
         permission_sweep: PermissionPolicy | str | float = "interval",

@@ -213,6 +213,7 @@ class Coordinator:
                     claims=claims,
                     budget=budget,
                     stop=stop,
+                    max_downloads=self.config.max_connections,
                 )
                 return syncer.sync(dry_run=dry_run, force=force)
             except MS365SyncError as exc:  # a failure outside the syncer's own handling

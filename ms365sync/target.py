@@ -191,7 +191,7 @@ class TargetSpec:
     library: str
     local_root: Path
     filters: Filters = field(default_factory=Filters)
-    concurrency: int = 8
+    concurrency: int | None = None  # concurrent downloads; None: they follow the round trips
     max_delete_count: int | None = 1000
     max_delete_percent: float | None = 50.0
     permissions: PermissionPolicy = field(default_factory=PermissionPolicy)

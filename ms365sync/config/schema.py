@@ -13,6 +13,7 @@ from ms365sync.config.durations import DURATION_TEXT, POSITIVE_DURATION_TEXT, SW
 from ms365sync.config.messages import invalid, secret_values, translate
 from ms365sync.config.values import (
     CLOUD_CHOICES,
+    CONCURRENCY_TEXT,
     FULL_SWEEP_TEXT,
     SWEEP_MODE_TEXT,
     VERIFY_TEXT,
@@ -20,6 +21,7 @@ from ms365sync.config.values import (
     Bool,
     CloudName,
     Command,
+    Concurrency,
     Duration,
     ExistingFile,
     FullSweep,
@@ -196,7 +198,8 @@ class TargetOptions(_Table):
 
     include: Patterns = Field(default=(), description="an array of patterns")
     exclude: Patterns = Field(default=("~$*", "*.tmp"), description="an array of patterns")
-    concurrency: Int = Field(default=8, ge=1, le=64, description="an integer from 1 to 64")
+    # None: "auto", the number of concurrent downloads follows the round trips (sync.concurrency).
+    concurrency: Concurrency = Field(default=None, description=CONCURRENCY_TEXT)
     max_delete: Int = Field(default=1000, ge=0, description="an integer >= 0")
     max_delete_percent: Number = Field(
         default=50.0, ge=0, le=100, description="a number from 0 to 100"

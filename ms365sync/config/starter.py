@@ -113,7 +113,7 @@ def starter_document(sites: Sequence[StarterSite], cloud: StarterCloud | None = 
             "data_root": "ms365_data",
             "include": [],
             "exclude": ["~$*", "*.tmp"],
-            "concurrency": 8,
+            "concurrency": "auto",
             "max_delete": 1000,
             "max_delete_percent": 50,
             "permission_sweep": "24h",

@@ -39,6 +39,7 @@ from ms365sync.target import (
 __all__ = [
     "CLOUD_CHOICES",
     "CLOUD_NAMES",
+    "CONCURRENCY_TEXT",
     "FULL_SWEEP_TEXT",
     "SWEEP_MODE_TEXT",
     "VERIFY_TEXT",
@@ -46,6 +47,7 @@ __all__ = [
     "Bool",
     "CloudName",
     "Command",
+    "Concurrency",
     "Duration",
     "ExistingFile",
     "FullSweep",
@@ -133,6 +135,21 @@ def _sweep(value: object) -> PermissionPolicy:
         return parse_sweep(value)
     except DurationError as exc:
         raise invalid(exc.problem, exc.expected) from None
+
+
+CONCURRENCY_TEXT = '"auto" (follow the observed round trips) or an integer from 1 to 64'
+
+
+def _concurrency(value: object) -> int | None:
+    """None for "auto"; else the fixed number of concurrent downloads of a target."""
+    value = _scalar(value)
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid("wrong type", CONCURRENCY_TEXT)
+    if not 1 <= value <= 64:
+        raise invalid("out of range", CONCURRENCY_TEXT)
+    return value
 
 
 SWEEP_MODE_TEXT = '"structure" (read the permission roots) or "full" (read every file)'
@@ -264,6 +281,7 @@ Bool = Annotated[bool, BeforeValidator(_scalar)]
 Duration = Annotated[float, PlainValidator(_duration)]
 PositiveDuration = Annotated[float, PlainValidator(_positive_duration)]
 Sweep = Annotated[PermissionPolicy, PlainValidator(_sweep)]
+Concurrency = Annotated[int | None, PlainValidator(_concurrency)]
 SweepMode = Annotated[SweepKind, PlainValidator(_sweep_mode)]
 Verify = Annotated[VerifyMode, PlainValidator(_verify)]
 FullSweep = Annotated[float | None, PlainValidator(_full_sweep)]

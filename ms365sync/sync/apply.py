@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -40,9 +41,11 @@ from loguru import logger
 from ms365sync.errors import LocalStorageError, MS365SyncError
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.download import same_hash
+from ms365sync.graph.throttle import GateStats
 from ms365sync.localfs.mirror import Mirror, timestamp_ns
 from ms365sync.localfs.tempfile import TempFile
 from ms365sync.models import Action, ActionKind, MirrorFile, RemoteFile, as_recorded
+from ms365sync.sync.concurrency import AUTO_CAP, DownloadLimit, download_limit
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.fetch import Fetcher, Verification
 from ms365sync.sync.issues import Cause, describe, of_failure
@@ -100,7 +103,8 @@ class Applier:
     client: GraphClient
     mirror: Mirror
     drive_id: str
-    concurrency: int = 8
+    concurrency: int | None = None  # downloads in flight at once; None: "auto" (sync.concurrency)
+    max_downloads: int = AUTO_CAP  # what "auto" may grow to (the run's max_connections)
     progress: Progress = field(default_factory=Progress)
     foreign: frozenset[str] = frozenset()  # files under data/ that ms365sync did not place
     give_up: float = DOWNLOAD_GIVE_UP_S  # seconds a download may fail without getting further
@@ -113,6 +117,10 @@ class Applier:
     _inherited: set[str] = field(default_factory=set)  # ... whose file another item adopted
     _staged: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    limit: DownloadLimit = field(init=False, repr=False)  # one for every batch of the run
+
+    def __post_init__(self) -> None:
+        self.limit = download_limit(self.concurrency, self.max_downloads)
 
     def apply(self, actions: Sequence[Action]) -> list[Done]:
         """Carry out `actions` (one target's plan) and return what happened to each; when a
@@ -175,9 +183,19 @@ class Applier:
         fetched: dict[str, _Fetched] = {}
         failed: dict[str, Done] = {}
 
+        limit = self.limit
+        gate = self.client.gate
+
         def fetch(action: Action) -> None:  # on a worker thread; each writes its own key
+            if not limit.enter(self.stop):
+                return  # stopped while waiting for a place: not started
+            took: float | None = None  # seconds, when a download completed
+            before = gate.stats
+            started = time.perf_counter()
             try:
                 entry = self._fetch(action)
+                if entry.downloaded:
+                    took = time.perf_counter() - started
                 with self._writing():  # placed and counted together, or neither
                     fetched[action.item_key] = self._landed(action, entry)
             except Abandoned:
@@ -191,11 +209,13 @@ class Applier:
             except MS365SyncError as exc:
                 cause = of_failure(exc)
                 failed[action.item_key] = Done(action, error=describe(cause, exc), cause=cause)
+            finally:
+                limit.leave(took, throttled=took is not None and _met_the_gate(before, gate.stats))
             if self.progress.on_file is not None:
                 self.progress.on_file(1)
 
         try:
-            run_each(actions, fetch, self.concurrency, name="ms365sync-dl", stop=self.stop)
+            run_each(actions, fetch, limit.threads, name="ms365sync-dl", stop=self.stop)
         except BaseException:  # a fatal local error (or an interruption): nothing is placed
             self._discard_all(list(fetched.values()))
             raise
@@ -474,3 +494,9 @@ def _mtime(remote: RemoteFile) -> datetime:
         parsed = datetime.fromisoformat(remote.modified.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     return datetime.now(timezone.utc)
+
+
+def _met_the_gate(before: GateStats, after: GateStats) -> bool:
+    """Whether the throttle gate paused or paced anything while a download ran (any target's:
+    the gate is the tenant's), so its time says nothing about room on the link."""
+    return after.throttled > before.throttled or after.paced_seconds > before.paced_seconds

@@ -37,6 +37,7 @@ from ms365sync.sync import batches, inputs, issues, permissions, publish, recove
 from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.budget import SweepBudget
 from ms365sync.sync.claims import LibraryClaims
+from ms365sync.sync.concurrency import AUTO_CAP
 from ms365sync.sync.downloadurls import DownloadUrls
 from ms365sync.sync.listing import Round, list_changes
 from ms365sync.sync.plan import DeleteLimit
@@ -63,11 +64,13 @@ class Syncer:
         claims: LibraryClaims | None = None,
         budget: SweepBudget | None = None,
         stop: Stop | None = None,
+        max_downloads: int = AUTO_CAP,
     ) -> None:
         """`claims`: the libraries the other targets of this run hold (the coordinator's);
         `budget`: the tenant's sweep allowance (None: sweeps are never deferred); `stop`:
         asked to stop, the run ends its listing, starts no more downloads and records what
-        it did (`SyncResult.interrupted` when it left work undone)."""
+        it did (`SyncResult.interrupted` when it left work undone); `max_downloads`: what
+        `concurrency = "auto"` may grow to (the run's max_connections)."""
         self.spec = spec
         self.client = client
         self.claims = claims
@@ -77,6 +80,7 @@ class Syncer:
         self.mirror = Mirror(spec.local_root)
         self.counters = RunCounters()
         self.stop = stop
+        self.max_downloads = max_downloads
         self.sweeps = Sweeps(client, spec, budget, stop, self.counters.notes)
         self.interrupted = False  # a stop left work undone
         self._baseline: recovery.Baseline | None = None  # set when the state was rebuilt
@@ -389,6 +393,8 @@ class Syncer:
         self.counters.files_to_fetch = found.fetch_files
         applier = self._applier(target, local.foreign, urls, dry=dry)
         tally = batches.carry_out(state, streams, found, applier, builder, stop=self.stop)
+        if found.fetch_files:
+            logger.debug("downloads: {}", applier.limit.summary())
         return tally, found.notes
 
     def _sweep(
@@ -479,6 +485,7 @@ class Syncer:
             self.mirror,
             target.drive_id,
             concurrency=self.spec.concurrency,
+            max_downloads=self.max_downloads,
             progress=self.progress,
             foreign=foreign,
             urls=urls,

@@ -434,6 +434,12 @@ CATALOGUE = [
         ("out of range", "found the number 0", "1 to 64"),
     ),
     Bad(
+        "concurrency-unknown-word",
+        AUTH + '[defaults]\nconcurrency = "max"\n' + SITE,
+        "defaults.concurrency",
+        ("wrong type", "'max'", '"auto"', "an integer from 1 to 64"),
+    ),
+    Bad(
         "concurrency-too-high",
         AUTH + SITE + "  concurrency = 65\n",
         "sites[0].libraries[0].concurrency",

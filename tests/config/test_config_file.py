@@ -247,7 +247,7 @@ def test_defaults_when_the_optional_tables_are_absent(tmp_path: Path) -> None:
     spec = target.spec
     assert spec.local_root == (tmp_path / "conf" / "ms365_data" / "marketing" / "Documents")
     assert spec.filters == Filters(include=(), exclude=("~$*", "*.tmp"))
-    assert (spec.concurrency, spec.max_delete_count, spec.max_delete_percent) == (8, 1000, 50.0)
+    assert (spec.concurrency, spec.max_delete_count, spec.max_delete_percent) == (None, 1000, 50.0)
     assert spec.permissions == PermissionPolicy("interval", 24 * 3600.0)
     assert (spec.write_empty_logs, spec.lock_timeout, target.on_change) == (False, 300.0, None)
     assert spec.download_give_up == 60.0
@@ -284,6 +284,39 @@ def test_a_library_overrides_only_the_keys_it_sets(tmp_path: Path) -> None:
     assert assets.spec.filters.exclude == ("*.tmp",)
     assert (assets.spec.concurrency, assets.on_change) == (2, "index")
     assert docs.spec.permissions == assets.spec.permissions == PermissionPolicy("interval", 1800.0)
+
+
+def test_concurrency_auto_in_any_case_or_from_a_variable_follows_the_round_trips(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        AUTH
+        + """\
+        [defaults]
+        concurrency = 4
+        [[sites]]
+        name = "marketing"
+        host = "contoso.sharepoint.com"
+        path = "/teams/marketing"
+          [[sites.libraries]]
+          name = "Documents"
+          concurrency = "Auto"
+          [[sites.libraries]]
+          name = "Assets"
+          concurrency = "${CONCURRENCY}"
+          [[sites.libraries]]
+          name = "Archive"
+        """,
+    )
+
+    docs, assets, archive = load_config(path, environ={**ENV, "CONCURRENCY": "auto"}).targets()
+
+    assert (docs.spec.concurrency, assets.spec.concurrency, archive.spec.concurrency) == (
+        None,
+        None,
+        4,
+    )
 
 
 def test_paths_are_relative_to_the_file_and_expand_home(
