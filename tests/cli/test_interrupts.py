@@ -32,7 +32,7 @@ from ms365sync.localfs.journal import TEMP_JOURNAL
 from support.cli import Served, served
 
 FILES = 160
-WORKERS = 8  # a target's download threads (the default `concurrency`)
+WORKERS = 8  # a target's download threads (`concurrency`, fixed: "auto" would grow it)
 TARGET = "synthetic-01/Shared Documents"
 WAIT = 120.0  # seconds any poll may take on a busy machine before the test fails
 LINE = re.compile(
@@ -139,6 +139,8 @@ def gated(tmp: Path, *, free: int = WORKERS, stop_timeout: str = "60s") -> Itera
     gate = Gate(emulator, free)
     with served(tmp, emulator) as world:
         text = world.config.read_text("utf-8")
+        assert "\n[defaults]\n" in text
+        text = text.replace("\n[defaults]\n", f"\n[defaults]\nconcurrency = {WORKERS}\n", 1)
         world.config.write_text(f'{text}\n[run]\nstop_timeout = "{stop_timeout}"\n', "utf-8")
         try:
             yield Run(world, emulator, gate, tmp / "run.log")
