@@ -44,7 +44,11 @@ def write_atomic(
             except BaseException:
                 with suppress(OSError):  # the write's own error is the one to report
                     os.unlink(name, dir_fd=dir_fd)
+                    if journal is not None:
+                        journal.settle(path.parent / name)
                 raise
+            if journal is not None:
+                journal.settle(path.parent / name)
             fsync_dir(dir_fd)
         finally:
             os.close(dir_fd)

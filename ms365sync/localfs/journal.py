@@ -9,7 +9,9 @@ The journal is `<local_root>/.ms365sync/temp-files`: one record per name, append
 single `write` (atomic for a file opened with O_APPEND), never flushed to disk. A killed
 process loses nothing the kernel already has; after a power cut a lost record only leaves a
 temporary file behind, never deletes a file that was not ours. It holds the names of one
-run: the next run's cleanup empties it.
+run: the next run's cleanup empties it. A run that ends with every temporary file it made
+renamed into place or removed (`settle`) empties it itself when it closes the journal, so
+the next run does not look up a name per file the last one downloaded.
 
 Records are relative to the local root and end with NUL, which no file name holds: `+name`
 before a name is created, `-name` when it turned out to be taken by someone else's file.
@@ -44,6 +46,11 @@ class TempJournal:
         self.path = self.local_root / STATE_DIR / TEMP_JOURNAL
         self._fd: int | None = None
         self._lock = threading.Lock()
+        # The names claimed by this process whose temporary files may still exist.
+        self._pending: set[str] = set()
+        # Whether every record in the file is one of this process's: true once the journal
+        # was found empty or emptied, false while it may hold a killed run's records.
+        self._own_records = False
 
     def __repr__(self) -> str:
         return f"TempJournal({str(self.path)!r})"
@@ -58,6 +65,13 @@ class TempJournal:
         """Forget a claimed `path` that was not created after all (the name was taken, or
         its creation failed): whatever is there is not ours. Raises LocalStorageError."""
         self._append(_RELEASE, path)
+
+    def settle(self, path: Path) -> None:
+        """Note that the temporary file claimed at `path` is gone (renamed into place or
+        removed): the next run need not look for it. Call only once it is gone."""
+        rel = self._relative(path)
+        with self._lock:
+            self._pending.discard(rel)
 
     def recorded(self) -> list[str]:
         """The names claimed and not released, relative to the local root, in the order of
@@ -82,6 +96,7 @@ class TempJournal:
     def clear(self) -> None:
         """Forget every record (once the files they name are gone). Raises LocalStorageError."""
         with self._lock, translated(self.path, "empty"):
+            self._own_records = True
             if self._fd is not None:
                 os.ftruncate(self._fd, 0)
                 return
@@ -95,17 +110,34 @@ class TempJournal:
                 os.close(fd)
 
     def close(self) -> None:
-        """Close the journal's descriptor; the next claim opens it again."""
+        """Close the journal's descriptor; the next claim opens it again. Empties the
+        journal first when it holds only this process's records and each of their
+        temporary files is gone. Raises LocalStorageError (the journal cannot be emptied)."""
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            if self._fd is None:
+                return
+            fd, self._fd = self._fd, None
+            try:
+                if self._own_records and not self._pending:
+                    with translated(self.path, "empty"):
+                        os.ftruncate(fd, 0)
+            finally:
+                os.close(fd)
+
+    def _relative(self, path: Path) -> str:
+        return Path(path).relative_to(self.local_root).as_posix()
 
     def _append(self, kind: bytes, path: Path) -> None:
-        rel = Path(path).relative_to(self.local_root).as_posix()
+        rel = self._relative(path)
         record = kind + os.fsencode(rel) + _END
         with self._lock, translated(self.path, "record a temporary file in"):
             if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(self.path, _FLAGS, 0o600)
+                if os.fstat(self._fd).st_size == 0:
+                    self._own_records = True
             os.write(self._fd, record)
+            if kind == _CLAIM:
+                self._pending.add(rel)
+            else:
+                self._pending.discard(rel)

@@ -41,6 +41,7 @@ from ms365sync.localfs.syscalls import (
     lstat_at,
     open_dir,
     refusal,
+    storage_error,
     translated,
 )
 from ms365sync.localfs.tempfile import TempFile
@@ -214,7 +215,9 @@ class Mirror:
         except BaseException:
             with suppress(OSError):
                 os.unlink(temp, dir_fd=dir_fd)
+                self.journal.settle(path.parent / temp)
             raise
+        self.journal.settle(path.parent / temp)
         return copied
 
     def cleanup_temp_files(self) -> int:
@@ -254,6 +257,12 @@ class Mirror:
             self.journal.release(path)  # whatever holds the name now is not ours
             raise
         return parked_rel
+
+    def unpark(self, parked_rel: str, local_rel: str) -> None:
+        """Move a file `park` set aside to `local_rel` (replacing a regular file there); its
+        hidden name is then gone. Raises LocalStorageError, ValueError."""
+        self.move(parked_rel, local_rel, replace=True)
+        self.journal.settle(self.data_dir.joinpath(*_parts(parked_rel)))
 
     def _remove_temp(self, parts: Sequence[str]) -> int:
         """Unlink the temporary file `parts` (below data/) if it is a regular file; 1 if so."""
@@ -353,11 +362,12 @@ class Mirror:
         following symlinks (reported with kind "symlink") and skipping our temporary files.
         Raises LocalStorageError."""
         for _, rel, entry in self._walk():
-            with translated(self.data_dir / rel, "stat"):
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:  # the path is built only here: a scan is one per file
+                raise storage_error(exc, self.data_dir / rel, "stat") from exc
             kind = _kind(st)
             if kind == "file" and is_temp_name(entry.name):
                 continue

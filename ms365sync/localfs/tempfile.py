@@ -83,6 +83,7 @@ class TempFile:
             self._abandon()
             raise
         self._done = True
+        self._mirror.journal.settle(self.path)
 
     def _discard(self) -> None:
         self._check_live()
@@ -96,6 +97,7 @@ class TempFile:
             except OSError as exc:
                 if exc.errno not in GONE:
                     raise
+        self._mirror.journal.settle(self.path)
 
     def _abandon(self) -> None:
         """Discard while another error is in flight: that error is the one to report."""
@@ -104,6 +106,7 @@ class TempFile:
             self._file.close()
         with suppress(OSError), self._mirror._chain(self._parts, create=False) as fds:
             os.unlink(self._name, dir_fd=fds[-1])  # if this fails, cleanup_temp_files will
+            self._mirror.journal.settle(self.path)
 
     def _check_live(self) -> None:
         if self._done:

@@ -81,13 +81,17 @@ UPDATE items SET own_perms = 1 - own_perms WHERE item_id IN (
 
 # The items the staged round deleted (in `temp.latest`; an empty id names no item) and
 # everything below them. UNION, not UNION ALL: each is visited once, even along a cycle.
+# The statement starts with DELETE, the WITH inside: Python's sqlite3 gives the rowcount
+# only of a statement that starts with INSERT, UPDATE, DELETE or REPLACE (-1 otherwise).
 _DELETE_SUBTREES = """
-WITH RECURSIVE doomed(item_id) AS (
-    SELECT item_id FROM latest WHERE deleted = 1 AND item_id != ''
-    UNION
-    SELECT i.item_id FROM items i JOIN doomed d ON i.parent_id = d.item_id
+DELETE FROM items WHERE item_id IN (
+    WITH RECURSIVE doomed(item_id) AS (
+        SELECT item_id FROM latest WHERE deleted = 1 AND item_id != ''
+        UNION
+        SELECT i.item_id FROM items i JOIN doomed d ON i.parent_id = d.item_id
+    )
+    SELECT item_id FROM doomed
 )
-DELETE FROM items WHERE item_id IN (SELECT item_id FROM doomed)
 """
 
 

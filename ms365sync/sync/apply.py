@@ -376,7 +376,7 @@ class Applier:
                 done.append(self._record(action, action.remote))
         for action, parking in parked:
             assert action.remote is not None
-            self.mirror.move(parking, action.remote.local_path, replace=True)
+            self.mirror.unpark(parking, action.remote.local_path)
             done.append(self._record(action, action.remote))
         return done
 

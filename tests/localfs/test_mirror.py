@@ -320,6 +320,58 @@ def test_a_parked_file_is_recorded_and_a_taken_parking_name_is_released(
     assert (mirror.data_dir / "a" / "y.txt").read_bytes() == b"y"
 
 
+def test_a_run_whose_temporary_files_are_all_gone_leaves_an_empty_journal(
+    mirror: Mirror,
+) -> None:
+    """Committed, discarded and abandoned downloads, a parked and unparked file and an
+    export: nothing is left for the next run to look up, so closing empties the journal."""
+    download(mirror, "a/x.txt", b"x")
+    download(mirror, "a/y.txt", b"y")
+    with mirror.open_temp("a/gone.txt") as tmp:
+        tmp.write(b"discarded")
+    with pytest.raises(RuntimeError), mirror.open_temp("a/failed.txt") as tmp:
+        raise RuntimeError("the download failed")
+    parked = mirror.park("a/x.txt", "mv000001")
+    mirror.move("a/y.txt", "a/x.txt")
+    mirror.unpark(parked, "a/y.txt")
+    write_atomic(mirror.local_root / ".permissions.json", b"{}", journal=mirror.journal)
+    assert len(mirror.journal.recorded()) == 6
+    mirror.close()
+    assert mirror.journal.path.stat().st_size == 0
+    assert temp_files(mirror.local_root) == []
+    assert (mirror.data_dir / "a" / "x.txt").read_bytes() == b"y"
+    assert (mirror.data_dir / "a" / "y.txt").read_bytes() == b"x"
+
+
+def test_the_journal_is_kept_while_a_temporary_file_may_remain(mirror: Mirror) -> None:
+    download(mirror, "done.txt", b"done")
+    stale = killed_download(mirror, "a/partial.txt")
+    mirror.close()
+    assert f"data/a/{stale.name}" in mirror.journal.recorded()
+    next_run = Mirror(mirror.local_root)
+    assert next_run.cleanup_temp_files() == 1
+    assert not stale.exists()
+
+
+def test_a_killed_runs_records_survive_a_run_that_stops_before_its_cleanup(
+    mirror: Mirror,
+) -> None:
+    """The journal of a killed run, then a run that writes an export (settled) and stops
+    before its cleanup: the killed run's record is still there for the run after."""
+    stale = killed_download(mirror, "a/partial.txt")
+    mirror.close()
+    next_run = Mirror(mirror.local_root)
+    write_atomic(next_run.local_root / ".permissions.json", b"{}", journal=next_run.journal)
+    next_run.close()
+    assert f"data/a/{stale.name}" in next_run.journal.recorded()
+    third = Mirror(mirror.local_root)
+    assert third.cleanup_temp_files() == 1
+    assert not stale.exists()
+    download(third, "b.txt", b"b")
+    third.close()
+    assert third.journal.path.stat().st_size == 0
+
+
 def test_the_journal_ignores_a_record_cut_short_and_refuses_a_symlink(mirror: Mirror) -> None:
     journal = mirror.journal
     journal.claim(mirror.data_dir / "one")

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from ms365sync.models import PermissionSet, RemoteItem, path_key
 from ms365sync.state.store import StateStore
+from ms365sync.state.tree import StageSummary
 
 Resolved = tuple[str | None, str | None, str | None]  # segs JSON, path, permission source
 
@@ -78,11 +79,11 @@ def _store(db: sqlite3.Connection) -> StateStore:
     return StateStore(Path("unused"), connection=db)
 
 
-def _apply(state: StateStore, staged: list[RemoteItem], *, full: bool) -> None:
+def _apply(state: StateStore, staged: list[RemoteItem], *, full: bool) -> StageSummary:
     state.clear_stage()
     state.stage_page(staged)
     with state.run():
-        state.apply_stage(full=full)
+        return state.apply_stage(full=full)
 
 
 def _stored(db: sqlite3.Connection) -> dict[str, Resolved]:
@@ -182,11 +183,16 @@ def test_moves_renames_deletions_and_own_permissions_follow_the_tree(
         [_folder("n", "root", "named now"), _folder("unknown", "e", "found")],
         [_folder("a", None, None, deleted=True)],  # takes s, s1, s2, r2 and r21 with it
         [_file("e1", "e", "under-empty.txt", shared=True), replace(TRICKY[14], parent_id="e")],
+        [],  # nothing changed
     ]
     for staged in rounds:
-        _apply(state, staged, full=False)
+        before = set(oracle.items)
+        summary = _apply(state, staged, full=False)
         oracle.apply(staged, full=False)
         _check(db, oracle)
+        # Each round's removals are counted (the third's eight), never the -1 that Python's
+        # sqlite3 gives for a statement starting with WITH.
+        assert summary.removed == len(before - set(oracle.items))
     _set_own(db, state, oracle, ["n2", "e1", "missing"], own=True)
     _check(db, oracle)
     _set_own(db, state, oracle, ["e1"], own=False)
