@@ -26,6 +26,7 @@ from loguru import logger
 
 from ms365sync.config import Config, Target
 from ms365sync.errors import AuthError, ConfigError, MS365SyncError
+from ms365sync.graph.budget import open_budget
 from ms365sync.graph.connect import SessionFactory, connect
 from ms365sync.state.meta import SweepRecord
 from ms365sync.state.store import StateStore
@@ -87,8 +88,28 @@ class Coordinator:
         *,
         session_factory: SessionFactory | None = None,
         progress: ProgressFactory | None = None,
+        shards: int = 1,
     ) -> None:
+        """`shards`: how many workers the configuration's targets are split over (each
+        paces itself to that part of the tenant's budget unless `[run] budget_url` shares
+        the whole of it).
+
+        Raises:
+            ConfigError: `[run] budget_url` is set and the redis extra is not installed.
+        """
         self.config = config
+        self.shards = max(1, shards)
+        run = config.settings.run
+        self.budget = open_budget(
+            run.budget_url,
+            run.ru_per_minute,
+            run.ru_per_day,
+            shares=self.shards,
+            tenant=config.app.tenant_id,
+            client_id=config.app.client_id,
+        )
+        if self.budget is not None:
+            logger.info("budget: {}", self.budget.description)
         # Room for every download slot plus the listing and permission calls beside them.
         self.client = connect(
             config.app,
@@ -96,12 +117,15 @@ class Coordinator:
             session_factory=session_factory,
             pool_size=config.max_connections + 8,
             download_slots=config.max_connections,
+            budget=self.budget,
         )
         self.progress = progress
         self._session_factory = session_factory
 
     def close(self) -> None:
         self.client.close()
+        if self.budget is not None:
+            self.budget.close()
 
     def authenticate(self) -> None:
         """Get a token now, so a wrong credential fails the run at once.
@@ -175,7 +199,8 @@ class Coordinator:
         spent: list[SweepRecord] = []
         due: list[Due] = []
         selected = {target.name for target in targets}
-        for target in self.config.targets():
+        # A shard counts only its own targets' sweeps against its part of the day.
+        for target in targets if self.shards > 1 else self.config.targets():
             meta = StateStore.read_meta(target.spec.state_dir)
             if meta is None:
                 continue
@@ -189,7 +214,9 @@ class Coordinator:
             estimate = meta.sweep_estimates.get(kind)
             if estimate is not None:
                 due.append(Due(target.name, kind, estimate, meta.last_sweep))
-        return SweepBudget.plan(self.config.settings.run.budget(), spent, due, now)
+        # A shard plans its sweeps within its part of the day (it sees only its targets').
+        settings = self.config.settings.run.budget().part(self.shards)
+        return SweepBudget.plan(settings, spent, due, now)
 
     def _one(
         self,

@@ -164,9 +164,14 @@ class PermissionPolicy:
 class BudgetSettings:
     """The tenant's licence band and the share of its daily budget sweeps may take."""
 
-    ru_per_minute: int = 1_250
-    ru_per_day: int = 1_200_000
+    ru_per_minute: float = 1_250
+    ru_per_day: float = 1_200_000
     share: float = 0.25
+
+    def part(self, shares: int) -> BudgetSettings:
+        """One of `shares` equal parts of the band (a shard's, when nothing is shared)."""
+        count = max(1, shares)
+        return BudgetSettings(self.ru_per_minute / count, self.ru_per_day / count, self.share)
 
     @property
     def allowance(self) -> float:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ms365sync.config.durations import DURATION_TEXT, POSITIVE_DURATION_TEXT, SWEEP_TEXT
 from ms365sync.config.messages import invalid, secret_values, translate
 from ms365sync.config.values import (
+    BUDGET_URL_TEXT,
     CLOUD_CHOICES,
     CONCURRENCY_TEXT,
     FULL_SWEEP_TEXT,
@@ -19,6 +20,7 @@ from ms365sync.config.values import (
     VERIFY_TEXT,
     AbsolutePath,
     Bool,
+    BudgetUrl,
     CloudName,
     Command,
     Concurrency,
@@ -168,17 +170,22 @@ class RunTable(_Table):
     # the run abandons them and records what completed (0: abandon at once).
     stop_timeout: Duration = Field(default=STOP_TIMEOUT_S, description=DURATION_TEXT)
     # The tenant's licence band (graph-facts §9.3); the default is the smallest band, so an
-    # unconfigured tenant is never over-spent. Sweeps are scheduled against the daily one.
+    # unconfigured tenant is never over-spent. Sweeps are scheduled against the daily one;
+    # shards and a shared budget_url pace every request against both.
     ru_per_minute: Int = Field(
-        default=SMALLEST_BAND.ru_per_minute, ge=1, description="a positive integer"
+        default=int(SMALLEST_BAND.ru_per_minute), ge=1, description="a positive integer"
     )
     ru_per_day: Int = Field(
-        default=SMALLEST_BAND.ru_per_day, ge=1, description="a positive integer"
+        default=int(SMALLEST_BAND.ru_per_day), ge=1, description="a positive integer"
     )
     # A quarter: sweeps are the one large spender that can wait; downloads cannot.
     sweep_budget_share: Number = Field(
         default=SMALLEST_BAND.share, gt=0, le=1, description="a number above 0, at most 1"
     )
+    # One tenant budget shared through Redis by every worker (shards on other machines
+    # included); unset, a shard paces itself to its 1/N share and an unsharded run reacts
+    # to the RateLimit headers and 429s alone. May hold a password: use ${VAR}.
+    budget_url: BudgetUrl | None = Field(default=None, description=BUDGET_URL_TEXT)
 
     def budget(self) -> BudgetSettings:
         """The sweeps' budget these settings describe."""

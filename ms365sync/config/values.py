@@ -37,6 +37,7 @@ from ms365sync.target import (
 )
 
 __all__ = [
+    "BUDGET_URL_TEXT",
     "CLOUD_CHOICES",
     "CLOUD_NAMES",
     "CONCURRENCY_TEXT",
@@ -45,6 +46,7 @@ __all__ = [
     "VERIFY_TEXT",
     "AbsolutePath",
     "Bool",
+    "BudgetUrl",
     "CloudName",
     "Command",
     "Concurrency",
@@ -241,6 +243,25 @@ def _https_origin(text: str) -> str:
     return text if host and (port is None or port > 0) else ""
 
 
+BUDGET_URL_TEXT = "a redis://, rediss:// or unix:// URL, e.g. redis://cache:6379/0"
+
+
+def _budget_url(value: str) -> str:
+    """A Redis URL redis-py can open (never echoed: it may hold a password)."""
+    try:
+        parts = urlsplit(value.strip())
+        host, _ = parts.hostname, parts.port  # ValueError: bad port, bad IPv6 literal
+    except ValueError:
+        raise invalid("not a Redis URL", BUDGET_URL_TEXT) from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise invalid(f"the scheme {parts.scheme or '(none)'!r} is not Redis's", BUDGET_URL_TEXT)
+    if parts.scheme == "unix" and not parts.path:
+        raise invalid("no socket path", BUDGET_URL_TEXT)
+    if parts.scheme != "unix" and not host:
+        raise invalid("no host", BUDGET_URL_TEXT)
+    return value.strip()
+
+
 def _is_file(value: Path) -> Path:
     if not value.is_file():
         raise invalid(f"no such file ({value})", "an existing file")
@@ -292,6 +313,7 @@ Secret = Annotated[SecretStr, Field(strict=False), AfterValidator(_secret)]
 CloudName = Annotated[str, AfterValidator(_cloud_name)]
 Text = Annotated[str, _matching(r".*\S.*", "empty", "a non-empty string")]
 Command = Annotated[str, AfterValidator(_command)]
+BudgetUrl = Annotated[str, AfterValidator(_budget_url)]
 Identifier = Annotated[
     str, _matching(r"[^\s/]+", "not an id", "a GUID, or a domain such as contoso.com")
 ]

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 import requests
 
 from ms365sync.graph.auth import MsalTokenProvider, TokenProvider
+from ms365sync.graph.budget import TenantBudget
 from ms365sync.graph.client import GraphClient
 from ms365sync.graph.cloud import Cloud
 from ms365sync.graph.credentials import AppCredentials
@@ -112,18 +113,21 @@ def connect(
     session_factory: SessionFactory | None = None,
     pool_size: int = 16,
     download_slots: int | None = None,
+    budget: TenantBudget | None = None,
 ) -> ConnectedClient:
     """A client for `cloud` that signs in as `app`; nothing is sent until it is used.
 
     The session comes from `session_factory`, else it is a keep-alive pool of `pool_size`
     connections per host that trusts `cloud.ca_bundle`; MSAL and the Graph calls share it.
-    `download_slots` caps concurrent downloads across everything that uses the client.
+    `download_slots` caps concurrent downloads across everything that uses the client;
+    `budget` is the tenant budget its throttle gate charges (shared with other workers).
     """
     session, provider = _signed_in(app, cloud, session_factory, pool_size)
     return ConnectedClient(
         cloud.graph_url,
         provider,
         session=session,
+        gate=ThrottleGate(budget=budget),
         ca_bundle=cloud.ca_bundle,
         pool_size=pool_size,
         download_slots=download_slots,

@@ -6,6 +6,10 @@ adds RateLimit-Limit / -Remaining / -Reset (graph-facts §9). The gate honours t
 Retry-After and RateLimit-Reset for everyone, backs off exponentially (with jitter) when the
 server gave no delay, and, while RateLimit headers say the budget is nearly spent, spreads
 the remaining units evenly until the reset instead of running into 429s.
+
+With a `TenantBudget` (`graph.budget`) the gate also charges each request to the budget the
+app's workers share and holds it as long as the budget says, and tells the other workers of
+every pause (a 429 or 503, or RateLimit headers with nothing left).
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from ms365sync.graph.budget import TenantBudget
 
 __all__ = ["BUDGET_WINDOW_S", "GateStats", "RateLimit", "ThrottleGate"]
 
@@ -67,12 +75,15 @@ class ThrottleGate:
         backoff_cap: float = 60.0,
         pace_below: float = 0.25,
         reserve: float = 0.03,
+        budget: TenantBudget | None = None,
     ) -> None:
         """Configure the gate.
 
         `pace_below` is the Remaining/Limit fraction under which pacing starts; `reserve` is
-        the fraction of the limit kept unspent as a safety cushion.
+        the fraction of the limit kept unspent as a safety cushion; `budget` is the budget
+        shared with the app's other workers (None: this gate's own pacing only).
         """
+        self.budget = budget
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
@@ -94,8 +105,16 @@ class ThrottleGate:
         self._units = 0.0
 
     def wait(self, cost: float = 1.0) -> None:
-        """Block while the gate is paused, then take a paced slot for a request of `cost` RU."""
+        """Block while the gate is paused, then take a paced slot for a request of `cost` RU
+        (and its units from the shared budget, holding as long as that says)."""
         self._wait_until_open()
+        if self.budget is not None:
+            hold = self.budget.charge(cost)
+            if hold > 0:
+                with self._lock:
+                    self._paced_seconds += hold
+                self._sleep(hold)
+                self._wait_until_open()
         with self._lock:
             delay = self._take_slot(self._clock(), cost)
             self._in_flight += cost
@@ -147,6 +166,8 @@ class ThrottleGate:
                 seconds = self._backoff_delay(self._streak)
             self._extend_pause(now, now + seconds)
         logger.info("Graph throttled the app; pausing all requests for {:.1f} s", seconds)
+        if self.budget is not None:
+            self.budget.pause(seconds)
         return seconds
 
     def _extend_pause(self, now: float, until: float) -> None:
@@ -162,11 +183,16 @@ class ThrottleGate:
         """
         if rate is None or rate.limit <= 0:
             return
+        if self._observe(rate) and self.budget is not None:
+            self.budget.pause(rate.reset)  # nothing left this minute: for every worker
+
+    def _observe(self, rate: RateLimit) -> bool:
+        """`observe`; whether the budget is spent until the reset."""
         with self._lock:
             now = self._clock()
             if rate.remaining >= self._pace_below * rate.limit:
                 self._pace_until = float("-inf")
-                return
+                return False
             left = rate.remaining - self._reserve * rate.limit
             # Never faster than the budget's own rate while it is nearly spent: with a sliding
             # window (as the emulator keeps) the reset frees only what left the window, not
@@ -178,9 +204,10 @@ class ThrottleGate:
                 self._extend_pause(now, now + rate.reset)
                 self._pace_until = max(self._pace_until, self._paused_until + rate.reset)
                 self._seconds_per_unit = sustainable
-                return
+                return True
             self._pace_until = now + rate.reset
             self._seconds_per_unit = max(rate.reset / max(left - self._in_flight, 1.0), sustainable)
+            return False
 
     def succeeded(self) -> None:
         """Record a non-throttled answer: the next throttle event starts a fresh back-off."""

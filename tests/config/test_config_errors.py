@@ -404,6 +404,18 @@ CATALOGUE = [
         ("a number above 0, at most 1",),
     ),
     Bad(
+        "budget-url-not-redis",
+        AUTH + '[run]\nbudget_url = "https://:hunter2@cache:6379/0"\n' + SITE,
+        "run.budget_url",
+        ("the scheme 'https' is not Redis's", "e.g. redis://cache:6379/0"),
+    ),
+    Bad(
+        "budget-url-without-host",
+        AUTH + '[run]\nbudget_url = "redis://:hunter2@:6379/0"\n' + SITE,
+        "run.budget_url",
+        ("no host",),
+    ),
+    Bad(
         "zero-ru-per-day",
         AUTH + "[run]\nru_per_day = 0\n" + SITE,
         "run.ru_per_day",
