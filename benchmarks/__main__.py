@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import emulator_bench, qxh_bench, startup_bench, sweep_bench, sync_bench
+from benchmarks import (
+    concurrency_bench,
+    emulator_bench,
+    qxh_bench,
+    startup_bench,
+    sweep_bench,
+    sync_bench,
+)
 
 BENCHMARKS = (
     ("quickXorHash", qxh_bench.main),
@@ -12,6 +19,7 @@ BENCHMARKS = (
     ("emulator", emulator_bench.main),
     ("sync (S1-S7, against ms365sync 0.3.4)", sync_bench.main),
     ("permission sweeps (S8)", sweep_bench.main),
+    ('concurrency: a fixed 8 against "auto" at 30 and 100 ms', concurrency_bench.main),
 )
 
 
