@@ -25,6 +25,7 @@ from ms365sync.cli.main import (
 )
 from ms365sync.cli.output import print_records
 from ms365sync.cli.params import Duration
+from ms365sync.cli.shards import imbalance_warning, shard_loads
 from ms365sync.cli.unmirrored import CLASSES, issue_rows, print_unmirrored
 from ms365sync.config import (
     StarterCloud,
@@ -87,7 +88,12 @@ def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]
     """
     options = merged(ctx, sub_config, sub_only)
     config, targets = load(options)
-    coordinator = Coordinator(config)
+    shard = options.chosen_shard()
+    warnings = []
+    if shard is not None:
+        loads = shard_loads(config.targets(), shard.count)
+        warnings = [w for w in [imbalance_warning(loads, config.file)] if w]
+    coordinator = Coordinator(config, shards=shard.count if shard is not None else 1)
     try:
         coordinator.authenticate()
         rows, failed = _resolve_all(coordinator, targets)
@@ -96,8 +102,13 @@ def check(ctx: click.Context, sub_config: Path | None, sub_only: tuple[str, ...]
     finally:
         coordinator.close()
     if options.json:
-        click.echo(json.dumps({"ok": not failed, "targets": rows}, indent=2))
+        document: dict[str, Any] = {"ok": not failed, "targets": rows}
+        if shard is not None:
+            document.update(shard=str(shard), warnings=warnings)
+        click.echo(json.dumps(document, indent=2))
     else:
+        for warning in warnings:
+            click.echo(f"ms365sync: warning: {warning}", err=True)
         table = Table(title=f"{options.config}: {len(targets)} targets")
         for column in ("target", "site", "library", "drive id", "local root", "result"):
             table.add_column(column, overflow="fold")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ms365sync.config import Config, Target
     from ms365sync.coordinator import RunReport
     from ms365sync.graph.connect import SessionFactory
+    from ms365sync.shards import Shard
     from ms365sync.sync.stop import Stop
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -52,6 +53,23 @@ class Options:
     log_file: Path | None
     max_lines: int = 50
     log_format: str = "text"
+    shard: str | None = None  # --shard I/N as given (MS365SYNC_SHARD)
+    shards: str | None = None  # --shards N as given (MS365SYNC_SHARDS)
+
+    def chosen_shard(self) -> Shard | None:
+        """This worker's shard (`ms365sync.shards.resolve`), None when not sharded.
+
+        Raises:
+            click.UsageError: the shard options or JOB_COMPLETION_INDEX cannot be used.
+        """
+        import os  # noqa: PLC0415 -- see the imports
+
+        from ms365sync.shards import ShardError, resolve  # noqa: PLC0415
+
+        try:
+            return resolve(self.shard, self.shards, os.environ)
+        except ShardError as exc:
+            raise click.UsageError(str(exc)) from None
 
     @property
     def console(self) -> Printer:
@@ -130,14 +148,19 @@ def print_error_document(
 
 
 def load(options: Options) -> tuple[Config, list[Target]]:
-    """The configuration and the targets `--only` selects (exit 2 on any problem)."""
+    """The configuration and the targets `--only` selects, of this worker's shard when
+    sharded (exit 2 on any problem)."""
     from ms365sync.config import load_config  # noqa: PLC0415 -- see the imports
 
+    shard = options.chosen_shard()
     try:
         config = load_config(options.config)
         targets = config.select(options.only) if options.only else config.targets()
     except ConfigError as exc:
         exit_for(exc, options)
+    if shard is not None:
+        mine = shard.names(target.name for target in config.targets())
+        targets = [target for target in targets if target.name in mine]
     return config, targets
 
 
@@ -169,9 +192,15 @@ def run_sync(
     # is redirected; otherwise rich is not loaded at all.
     console = options.rich_console() if options.fancy() else options.console
     display = RunDisplay(console, options.fancy())
-    coordinator = Coordinator(config, session_factory=session_factory, progress=display.for_target)
+    shard = options.chosen_shard()
+    coordinator = Coordinator(
+        config,
+        session_factory=session_factory,
+        progress=display.for_target,
+        shards=shard.count if shard is not None else 1,
+    )
     started = time.monotonic()
-    log_run_start(options.config, targets, dry_run=options.dry_run)
+    log_run_start(options.config, targets, dry_run=options.dry_run, shard=shard)
     try:
         with display.running():
             report = coordinator.run(
@@ -185,7 +214,7 @@ def run_sync(
         coordinator.close()
     log_run_end(report, time.monotonic() - started)
     if print_report and options.json:
-        print_json(report, dry_run=options.dry_run, exit_code=outcome(report, stop))
+        print_json(report, dry_run=options.dry_run, exit_code=outcome(report, stop), shard=shard)
     elif print_report:
         print_summary(
             console,
@@ -197,6 +226,21 @@ def run_sync(
     if stop is not None and stop.requested and report.interrupted:
         click.echo(interrupted_line(stop, report), err=True)
     return report
+
+
+def empty_shard(options: Options) -> int:
+    """Say that this worker's shard holds none of the targets (a run with nothing to do,
+    not a failure: more shards than targets, or `--only` names another shard's)."""
+    shard = options.chosen_shard()
+    line = f"shard {shard} holds none of the selected targets of {options.config}; nothing to do"
+    if options.json:
+        document = {"ok": True, "exit_code": EXIT_OK, "dry_run": options.dry_run,
+                    "shard": str(shard), "targets": [], "on_change_failures": {},
+                    "message": line}  # fmt: skip
+        click.echo(json.dumps(document, indent=2))
+    elif not options.quiet:
+        options.console.print(f"ms365sync: {line}")
+    return EXIT_OK
 
 
 def outcome(report: RunReport, stop: Stop | None) -> int:
@@ -247,6 +291,12 @@ def _global_decorators(late: bool) -> list[Callable[[F], F]]:
         option("--log-format", type=click.Choice(["text", "json"]), default="text",
                show_default=True,
                help="The log's lines: text, or JSON lines for log shippers."),
+        option("--shard", metavar="I/N", envvar="MS365SYNC_SHARD", show_envvar=True,
+               help="Only the targets of shard I (0-based) of N; every worker reads the "
+               "same configuration (see `ms365sync shards`)."),
+        option("--shards", metavar="N", envvar="MS365SYNC_SHARDS", show_envvar=True,
+               help="Split the targets over N shards and take this worker's index from "
+               "JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's pod), unless --shard says."),
     ]  # fmt: skip
 
 
@@ -316,6 +366,7 @@ class LazyGroup(click.Group):
         "emulator": "ms365sync.emulator.cli:emulator_group",
         "init": "ms365sync.cli.commands:init",
         "schema": "ms365sync.cli.schema:schema",
+        "shards": "ms365sync.cli.shards:shards",
         "status": "ms365sync.cli.commands:status",
         "watch": "ms365sync.cli.commands:watch",
     }
@@ -400,13 +451,15 @@ def cli(
     json_output: bool,
     log_file: Path | None,
     log_format: str,
+    shard: str | None,
+    shards: str | None,
 ) -> None:
     """Mirror SharePoint document libraries to disk, with permissions and change logs.
 
     Without a command, syncs every target of the configuration (or those --only names).
     """
     options = Options(config, only, dry_run, force, verbose, quiet, json_output, log_file,
-                      max_lines, log_format)  # fmt: skip
+                      max_lines, log_format, shard, shards)  # fmt: skip
     ctx.obj = options
     configure(options)
     if ctx.invoked_subcommand is None:
@@ -414,6 +467,8 @@ def cli(
         from ms365sync.sync.stop import Stop  # noqa: PLC0415
 
         configuration, targets = load(options)
+        if not targets and options.chosen_shard() is not None:
+            ctx.exit(empty_shard(options))
         with stop_on_signals(Stop(configuration.settings.run.stop_timeout)) as stop:
             report = run_sync(options, configuration, targets, stop=stop)
         ctx.exit(outcome(report, stop))

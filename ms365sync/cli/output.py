@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ms365sync.cli.plain import Printer
     from ms365sync.config import Target
     from ms365sync.coordinator import RunReport
+    from ms365sync.shards import Shard
     from ms365sync.sync.apply import Progress as SyncProgress
     from ms365sync.sync.result import SyncResult
 
@@ -90,13 +91,16 @@ def setup_logging(
         logger.add(log_file, level="DEBUG", format=line, encoding="utf-8")
 
 
-def log_run_start(config: Path, targets: Sequence[Target], *, dry_run: bool) -> None:
-    """The run's first log line: version, configuration, targets."""
+def log_run_start(
+    config: Path, targets: Sequence[Target], *, dry_run: bool, shard: Shard | None = None
+) -> None:
+    """The run's first log line: version, configuration, shard, targets."""
     names = ", ".join(target.name for target in targets)
     kind = "dry run" if dry_run else "run"
+    sharded = f", shard {shard}" if shard is not None else ""
     logger.bind(_run_line=True).info(
-        "{} start: ms365sync {}, config {}, {} targets: {}",
-        kind, __version__, config, len(targets), names,
+        "{} start: ms365sync {}, config {}{}, {} targets: {}",
+        kind, __version__, config, sharded, len(targets), names,
     )  # fmt: skip
 
 
@@ -242,21 +246,25 @@ def dry_run_row(result: SyncResult) -> dict[str, Any]:
 
 
 def json_document(
-    report: RunReport, *, dry_run: bool, exit_code: int | None = None
+    report: RunReport, *, dry_run: bool, exit_code: int | None = None, shard: Shard | None = None
 ) -> dict[str, Any]:
-    """A run's one JSON document, what --json prints (`exit_code`: the report's if None)."""
+    """A run's one JSON document, what --json prints (`exit_code`: the report's if None;
+    "shard": "I/N" only when the run was one shard's)."""
     return {
         "ok": report.ok,
         "exit_code": report.exit_code if exit_code is None else exit_code,
         "dry_run": dry_run,
+        **({"shard": str(shard)} if shard is not None else {}),
         "targets": [dry_run_row(r) for r in report.results],
         "on_change_failures": report.hook_failures,
     }
 
 
-def print_json(report: RunReport, *, dry_run: bool, exit_code: int | None = None) -> None:
+def print_json(
+    report: RunReport, *, dry_run: bool, exit_code: int | None = None, shard: Shard | None = None
+) -> None:
     """The run's one JSON document on stdout."""
-    document = json_document(report, dry_run=dry_run, exit_code=exit_code)
+    document = json_document(report, dry_run=dry_run, exit_code=exit_code, shard=shard)
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError, StateError
 from ms365sync.state import db as sqlitedb
@@ -113,20 +114,18 @@ class StateStore(TreeTables, PermTables, MirrorTables, MetaTables, OutboxTables)
         """The store's meta entries, read without opening the store for writing (None: no
         store, or one that cannot be read; its own run will say why). For planning across
         targets at the start of a run; a target's syncer may be writing it meanwhile."""
-        path = state_dir / DB_NAME
-        if not path.is_file():
+        rows = _read_only(state_dir, "SELECT key, value FROM meta")
+        if rows is None:
             return None
-        try:
-            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-        except sqlite3.Error:
-            return None
-        try:
-            rows = db.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.Error:
-            return None
-        finally:
-            db.close()
         return Meta.decode({str(key): str(value) for key, value in rows})
+
+    @staticmethod
+    def read_file_count(state_dir: Path) -> int | None:
+        """How many files the store records as mirrored, read without opening it for
+        writing (None: no store, or one that cannot be read). Never creates or migrates a
+        store: for reports across targets (`ms365sync shards`, `check`)."""
+        rows = _read_only(state_dir, "SELECT COUNT(*) FROM mirror")
+        return None if rows is None else int(rows[0][0])
 
     @staticmethod
     def set_aside(state_dir: Path) -> Path:
@@ -174,3 +173,20 @@ def _copy_into(path: Path, memory: sqlite3.Connection) -> None:
             source_db.backup(memory)
         finally:
             source_db.close()
+
+
+def _read_only(state_dir: Path, query: str) -> list[Any] | None:
+    """`query`'s rows from the store, opened read-only (None: no store, or unreadable)."""
+    path = state_dir / DB_NAME
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return db.execute(query).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
