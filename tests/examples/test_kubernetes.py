@@ -120,6 +120,7 @@ def test_the_indexed_job_runs_one_pod_per_shard_and_never_overlaps() -> None:
     assert job["completions"] == job["parallelism"] == shards
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     assert _pod(cronjob)["restartPolicy"] == "Never"  # podFailurePolicy needs it
+    assert job["podReplacementPolicy"] == "Failed"
     failing = job["podFailurePolicy"]["rules"][0]
     assert failing["action"] == "FailJob" and failing["onExitCodes"]["values"] == [2, 3]
     statefulset = _one("StatefulSet", "statefulset-per-shard.yaml")
@@ -147,6 +148,16 @@ def test_each_pod_of_the_job_selects_its_shard(tmp_path: Path) -> None:
         assert rows == split(every, shards)[index]
         seen += rows
     assert sorted(seen) == sorted(every)
+
+
+def test_only_the_sync_pods_may_reach_redis() -> None:
+    policy = _one("NetworkPolicy", "redis.yaml")
+    redis_labels = _one("Deployment", "redis.yaml")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    sync_pod = _one("CronJob", "cronjob.yaml")["spec"]["jobTemplate"]["spec"]["template"]
+    assert allowed.items() <= sync_pod["metadata"]["labels"].items()
+    assert not allowed.items() <= redis_labels.items()
 
 
 def test_the_pods_run_locked_down() -> None:
