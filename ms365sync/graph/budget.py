@@ -16,11 +16,16 @@ the minute's and the day's budget) and, with the `redis` extra, `RedisBudget`
 
 The buckets are token buckets whose refill and burst together never exceed the budget in
 any window of its length: a bucket of capacity C refilled at r units a second lets at
-most C + r*T through in T seconds, so the minute bucket refills at 95 % of the share and
-holds the other 5 % as its burst, the day bucket half and half (a new bucket may spend half
-the day's share at once, then follows the day's rate). A charge beyond what the bucket
-holds is taken as debt: the request waits until the refill has paid it, and the next one
-waits behind it, so concurrent workers are served in the order they asked.
+most C + r*T through in T seconds, so the minute bucket holds 5 % of the share as its burst
+and refills at 93 %, the day bucket half and half (a new bucket may spend half the day's
+share at once, then follows the day's rate). The minute keeps 2 % in hand because the
+service counts a request when it arrives, not when it was charged here: requests charged
+within one minute can reach SharePoint within a little less (queues, connection set-up,
+retries), and the service's window would then hold more than the bucket let through.
+
+A charge beyond what the bucket holds is taken as debt: the request waits until the refill
+has paid it, and the next one waits behind it, so concurrent workers are served in the
+order they asked.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ __all__ = [
 
 MINUTE_S = 60.0
 DAY_S = 86_400.0
-MINUTE_BURST = 0.05  # of the minute's share: the rest is refilled over the minute
+MINUTE_BURST = 0.05  # of the minute's share
+MINUTE_MARGIN = 0.02  # of the minute's share, never spent: for requests bunched on the way
 DAY_BURST = 0.5  # of the day's share
 
 
@@ -88,7 +94,7 @@ class BucketShape:
         day = ru_per_day / max(1, shares)
         return cls(
             minute_capacity=minute * MINUTE_BURST,
-            minute_rate=minute * (1 - MINUTE_BURST) / MINUTE_S,
+            minute_rate=minute * (1 - MINUTE_BURST - MINUTE_MARGIN) / MINUTE_S,
             day_capacity=day * DAY_BURST,
             day_rate=day * (1 - DAY_BURST) / DAY_S,
         )
