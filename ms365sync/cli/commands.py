@@ -18,6 +18,7 @@ from ms365sync.cli.main import (
     EXIT_FAILED,
     EXIT_OK,
     Options,
+    empty_shard,
     exit_for,
     load,
     outcome,
@@ -407,10 +408,13 @@ def _watch_loop(options: Options, interval: float, stop: Stop) -> int:
         _say(options, f"cycle started at {_now()}")
         config, targets = load(options)  # re-read, so edits apply to the next run
         stop.grace = config.settings.run.stop_timeout
-        report = run_sync(options, config, targets, stop=stop)
-        code = outcome(report, stop)
-        if report.interrupted:
-            return code
+        if targets or options.chosen_shard() is None:
+            report = run_sync(options, config, targets, stop=stop)
+            code = outcome(report, stop)
+            if report.interrupted:
+                return code
+        else:  # this shard holds none of the targets (now): no sign-in, nothing to do
+            code = empty_shard(options)
         pause = max(0.0, interval - (time.monotonic() - started))
         upcoming = datetime.datetime.now().astimezone() + datetime.timedelta(seconds=pause)
         _say(options, f"cycle done at {_now()}; next at {upcoming.isoformat(' ', 'seconds')}")

@@ -13,10 +13,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ms365sync.cli import cli
+from ms365sync.cli.commands import _watch_loop
+from ms365sync.cli.main import Options
 from ms365sync.cli.shards import ShardLoad, imbalance_warning
 from ms365sync.emulator import Emulator, load_demo_tenant
 from ms365sync.emulator.cli import sites_toml
 from ms365sync.shards import split
+from ms365sync.sync.stop import Stop
 from support.cli import served
 
 DEMO_TARGETS = [
@@ -164,3 +167,22 @@ def test_no_warning_while_the_shards_are_within_twice_the_mean() -> None:
     assert warning.startswith("shard 0/4 holds 900 of the 1,000 files the state stores of "
                               "sites.toml record (3.6x the mean of 4 shards)")  # fmt: skip
     assert imbalance_warning([ShardLoad(0, 1, [("a/x", None)])], None) is None
+
+
+def test_watch_on_an_empty_shard_waits_without_signing_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class OneCycle(Stop):
+        """Asked to wait for the next cycle, it stops instead."""
+
+        def wait(self, timeout: float) -> bool:
+            self.request("SIGTERM")
+            return True
+
+    config = _offline_config(tmp_path)  # nothing answers there: a sign-in would fail (exit 3)
+    empty = next(i for i, names in enumerate(split(DEMO_TARGETS, 8)) if not names)
+    options = Options(config, (), False, False, False, False, False, None, shard=f"{empty}/8")
+    assert _watch_loop(options, 900.0, OneCycle()) == 0
+    captured = capsys.readouterr()
+    assert f"shard {empty}/8 holds none of the selected targets" in captured.out
+    assert "cycle done at" in captured.err
