@@ -8,6 +8,7 @@ from benchmarks import (
     concurrency_bench,
     emulator_bench,
     qxh_bench,
+    shards_bench,
     startup_bench,
     sweep_bench,
     sync_bench,
@@ -20,6 +21,7 @@ BENCHMARKS = (
     ("sync (S1-S7, against ms365sync 0.3.4)", sync_bench.main),
     ("permission sweeps (S8)", sweep_bench.main),
     ('concurrency: a fixed 8 against "auto" at 30 and 100 ms', concurrency_bench.main),
+    ("shards sharing one tenant's budget (S9)", shards_bench.main),
 )
 
 

@@ -286,7 +286,7 @@ class World:
         name: str,
         *,
         sweep: str = "24h",
-        run: Mapping[str, int] | None = None,
+        run: Mapping[str, Any] | None = None,
         defaults: Mapping[str, Any] | None = None,
         libraries: Sequence[tuple[str, str]] | None = None,
     ) -> Path:
@@ -361,6 +361,17 @@ def _files(node: Item, segments: list[str]) -> Iterator[tuple[list[str], Item]]:
             yield from _files(child, path)
         else:
             yield path, child
+
+
+def ru_per_minute(by_second: Counter[int]) -> list[int]:
+    """RU charged in each minute from the first charged second on (the last one partial)."""
+    if not by_second:
+        return []
+    start = min(by_second)
+    minutes = [0] * ((max(by_second) - start) // 60 + 1)
+    for second, units in by_second.items():
+        minutes[(second - start) // 60] += units
+    return minutes
 
 
 def mirror_matches(

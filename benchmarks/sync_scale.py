@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 
-from benchmarks.bench_world import MB, ChildRun, World, mirror_matches, run_child, run_children
+from benchmarks.bench_world import (
+    MB,
+    ChildRun,
+    World,
+    mirror_matches,
+    ru_per_minute,
+    run_child,
+    run_children,
+)
 from benchmarks.emulator_bench import fetch_token
 from benchmarks.qxh_bench import measure as qxh_rate
 from benchmarks.sync_runs import (
@@ -162,7 +169,7 @@ def scenario_s6(workdir: Path, sizes: Sizes, latency_ms: float) -> Outcome:
         config = world.write_config("ours")
         run = run_ours(world, config, f"S6 initial, {throttle}", sizes.s6_files)
         check_mirror(run, world, local_root(config, site, library), drive)
-    minutes = _per_minute(run.traffic.ru_by_second)
+    minutes = ru_per_minute(run.traffic.ru_by_second)
     full = minutes[:-1] if len(minutes) > 1 else minutes
     used = sum(full) / (len(full) * sizes.s6_budget) if full else 0.0
     asked, rejected = run.throttle_requests, run.throttle_rejections
@@ -192,17 +199,6 @@ def scenario_s6(workdir: Path, sizes: Sizes, latency_ms: float) -> Outcome:
     )
     out.checks.append(Check("S6", "no file failed", run.extra.get("mirror", run.detail), run.ok))
     return out
-
-
-def _per_minute(by_second: Counter[int]) -> list[int]:
-    """RU charged in each minute from the first charged second on (the last one partial)."""
-    if not by_second:
-        return []
-    start = min(by_second)
-    minutes = [0] * ((max(by_second) - start) // 60 + 1)
-    for second, units in by_second.items():
-        minutes[(second - start) // 60] += units
-    return minutes
 
 
 def scenario_s7(workdir: Path, sizes: Sizes, latency_ms: float) -> Outcome:
