@@ -22,6 +22,7 @@ class DeltaResponses(GraphResources):
         fn_token: str | None = None,
     ) -> Response:
         query.reject_permission_expand(request)
+        query.reject_list_item_on_delta(request)
         with self.tenant.lock:
             drive = self._drive(request, drive_id)
             if item_id not in (None, "root", drive.root.id):

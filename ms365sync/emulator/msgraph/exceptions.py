@@ -86,6 +86,15 @@ class NotSupported(GraphError):
     status = 400
 
 
+class BadArgument(GraphError):
+    """A query option the endpoint does not take (delta with `listItem` expanded or selected,
+    graph-facts §18.1)."""
+
+    code = "badArgument"
+    status = 400
+    default_message = "One of the provided arguments is not acceptable."
+
+
 class RequestBadRequest(GraphError):
     """The directory's refusals of a malformed request (a garbage object id, `$count` without
     `ConsistencyLevel: eventual`, a bad `$skiptoken`), and with 405 a path served with other

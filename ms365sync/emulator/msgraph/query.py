@@ -12,7 +12,7 @@ import re
 from urllib.parse import parse_qs, quote, quote_plus, urlencode
 
 from ms365sync.emulator.msgraph import render
-from ms365sync.emulator.msgraph.exceptions import InvalidRequest, NotSupported
+from ms365sync.emulator.msgraph.exceptions import BadArgument, InvalidRequest, NotSupported
 from ms365sync.emulator.msgraph.urls import collapse_slashes
 from ms365sync.emulator.tenant.model import Item
 from ms365sync.emulator.transport.http import Request, parse_query_pairs
@@ -111,6 +111,15 @@ def reject_permission_expand(request: Request) -> None:
     """Raise 400 notSupported for `$expand=permissions` (samples/04-delta-expand-...)."""
     if "permissions" in request.query.get("$expand", ""):
         raise NotSupported("Permission is not supported in this item.")
+
+
+def reject_list_item_on_delta(request: Request) -> None:
+    """Raise 400 badArgument when a drive's delta is asked to expand or select `listItem`:
+    the service refuses it, though `/children` takes it (graph-facts §18.1)."""
+    for option in ("$expand", "$select"):
+        names = re.split(r"[,()]", request.query.get(option, ""))
+        if any(name.strip().casefold() == "listitem" for name in names):
+            raise BadArgument()
 
 
 def not_modified(request: Request, item: Item) -> bool:

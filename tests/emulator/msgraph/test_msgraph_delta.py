@@ -154,6 +154,27 @@ def test_delta_only_on_the_root(world: World) -> None:
     assert world.get(f"/drives/{world.drive.id}/items/root/delta").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "$expand=listItem",
+        "$select=id,name,listItem&$expand=listItem",
+        "$expand=listItem($expand=fields($select=Title,Department))",
+        "$select=id,listitem",
+    ],
+)
+def test_delta_refuses_list_items_that_children_serve(world: World, query: str) -> None:
+    # graph-facts §18.1: the drive's delta cannot carry the library's columns.
+    response = world.get(f"/drives/{world.drive.id}/root/delta?{query}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "badArgument",
+        "One of the provided arguments is not acceptable.",
+    )
+    assert world.get(world.item_path("Reports", "/children?$expand=listItem")).status_code == 200
+
+
 def test_expanding_permissions_on_delta(world: World) -> None:
     response = world.get(f"/drives/{world.drive.id}/root/delta?$expand=permissions")
     reference = sample("04-delta-expand-permissions-notSupported.real.json")["error"]
