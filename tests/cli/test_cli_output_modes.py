@@ -19,9 +19,8 @@ from ms365sync.cli import cli
 from ms365sync.cli.commands import _watch_loop
 from ms365sync.cli.main import Options
 from ms365sync.cli.output import RunDisplay
-from ms365sync.sync.stop import Stop
 from ms365sync.sync.syncer import Syncer
-from support.cli import Served, served
+from support.cli import OneCycle, Served, served
 from support.harness import World
 
 MARKETING = "marketing/Shared Documents"
@@ -206,13 +205,6 @@ def test_a_failed_target_clears_its_bar(world: World) -> None:
 def test_watch_prints_each_cycle_and_the_next(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    class OneCycle(Stop):
-        """Asked to wait for the next cycle, it stops instead."""
-
-        def wait(self, timeout: float) -> bool:
-            self.request("SIGTERM")
-            return True
-
     with served(tmp_path) as world:
         options = Options(world.config, ("hr/Policies",), False, False, False, False, False, None)
         code = _watch_loop(options, 900.0, OneCycle())

@@ -19,8 +19,7 @@ from ms365sync.cli.shards import ShardLoad, imbalance_warning
 from ms365sync.emulator import Emulator, load_demo_tenant
 from ms365sync.emulator.cli import sites_toml
 from ms365sync.shards import split
-from ms365sync.sync.stop import Stop
-from support.cli import served
+from support.cli import OneCycle, served
 
 DEMO_TARGETS = [
     "hr/Policies", "hr/Shared Documents", "marketing/Brand Assets",
@@ -172,13 +171,6 @@ def test_no_warning_while_the_shards_are_within_twice_the_mean() -> None:
 def test_watch_on_an_empty_shard_waits_without_signing_in(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    class OneCycle(Stop):
-        """Asked to wait for the next cycle, it stops instead."""
-
-        def wait(self, timeout: float) -> bool:
-            self.request("SIGTERM")
-            return True
-
     config = _offline_config(tmp_path)  # nothing answers there: a sign-in would fail (exit 3)
     empty = next(i for i, names in enumerate(split(DEMO_TARGETS, 8)) if not names)
     options = Options(config, (), False, False, False, False, False, None, shard=f"{empty}/8")

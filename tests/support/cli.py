@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ms365sync.emulator import Emulator, load_demo_tenant
 from ms365sync.emulator.cli import sites_toml
+from ms365sync.sync.stop import Stop
 
 
 @dataclass
@@ -31,3 +32,11 @@ def served(tmp: Path, emulator: Emulator | None = None) -> Iterator[Served]:
         config = tmp / "sites.toml"
         config.write_text(sites_toml(emulator, server.base_url, "ca.pem", "mirror"), "utf-8")
         yield Served(emulator, config, tmp)
+
+
+class OneCycle(Stop):
+    """For `watch`'s loop: asked to wait for the next cycle, it stops instead."""
+
+    def wait(self, timeout: float) -> bool:
+        self.request("SIGTERM")
+        return True
