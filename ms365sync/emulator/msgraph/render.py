@@ -118,7 +118,7 @@ def user_identity(tenant: Tenant, user_id: str) -> JSON:
     return {"user": {"email": user.email, "id": user.id, "displayName": user.display_name}}
 
 
-def _web_url(drive: Drive, item: Item) -> str:
+def item_web_url(drive: Drive, item: Item) -> str:
     if item.is_root:
         return drive.web_url
     if item.name.lower().endswith(_OFFICE):
@@ -158,7 +158,7 @@ def item_json(tenant: Tenant, drive: Drive, item: Item, view: ItemView) -> JSON:
     data["lastModifiedDateTime"] = iso(item.modified)
     data["name"] = item.name
     data["parentReference"] = _parent_reference(drive, item, in_delta=view.in_delta)
-    data["webUrl"] = _web_url(drive, item)
+    data["webUrl"] = item_web_url(drive, item)
     if item.is_folder:
         data["fileSystemInfo"] = {
             "createdDateTime": iso(item.created),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from ms365sync.emulator.login.directory import SITES_SELECTED
-from ms365sync.emulator.msgraph import query, render
+from ms365sync.emulator.msgraph import listitems, query, render
 from ms365sync.emulator.msgraph.delta_responses import DeltaResponses
 from ms365sync.emulator.msgraph.directory import DirectoryResponses
 from ms365sync.emulator.msgraph.exceptions import (
@@ -30,7 +30,7 @@ from ms365sync.emulator.msgraph.resources import (
     no_faults,
 )
 from ms365sync.emulator.msgraph.urls import DIRECTORY_ROUTES, ROUTES, SITE_DRIVE_ROUTES
-from ms365sync.emulator.tenant.model import Drive, Site
+from ms365sync.emulator.tenant.model import Drive, Item, Site
 from ms365sync.emulator.tenant.permissions import render_permissions
 from ms365sync.emulator.tenant.quirks import DownloadRefusedError
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -167,6 +167,33 @@ class GraphService(DirectoryResponses, DeltaResponses):
             {"@odata.context": f"{request.base_url}/v1.0/$metadata#drives/$entity", **payload},
         )
 
+    def list_item(self, request: Request, drive_id: str, item_id: str) -> Response:
+        """A file's or folder's list item, its columns with `$expand=fields` (graph-facts §18)."""
+        fields, selected = listitems.expanded_fields(request.query.get("$expand"))
+        with self.tenant.lock:
+            drive = self._drive(request, drive_id)
+            item = self._item(drive, item_id, None)
+            if item.is_root:
+                raise ItemNotFound("Item not found")  # the root folder is no list item
+            payload = listitems.list_item_json(
+                self.tenant, drive, item, base_url=request.base_url, fields=fields,
+                selected=selected,
+            )  # fmt: skip
+            context = (
+                f"{request.base_url}/v1.0/$metadata#drives('{drive.id}')/items('{item.id}')"
+                "/listItem/$entity"
+            )
+            return json_response(200, {"@odata.context": context, **payload})
+
+    def _expand_list_item(self, request: Request, drive: Drive, item: Item, payload: JSON) -> None:
+        """Add `listItem` to a driveItem's `payload` when `$expand` asks for it."""
+        wanted, fields, selected = listitems.expanded_list_item(request.query.get("$expand"))
+        if wanted and not item.is_root:
+            payload["listItem"] = listitems.list_item_json(
+                self.tenant, drive, item, base_url=request.base_url, fields=fields,
+                selected=selected,
+            )  # fmt: skip
+
     def list_items_rejected(self, request: Request, drive_id: str) -> Response:
         raise InvalidRequest("Enumerating items of a drive is not supported; use delta.")
 
@@ -189,6 +216,7 @@ class GraphService(DirectoryResponses, DeltaResponses):
                 request.query.get("$select"), render.DRIVE_ITEM_PROPERTIES, "driveItem"
             )
             payload = render.apply_select(self._render(request, drive, item, selected), selected)
+            self._expand_list_item(request, drive, item, payload)
             if "children" in request.query.get("$expand", "") and item.is_folder:
                 payload["children"] = [
                     self._render(request, drive, child, None)
@@ -230,10 +258,12 @@ class GraphService(DirectoryResponses, DeltaResponses):
                 pairs = [(k, v) for k, v in query.kept_query(request) if k != "$skiptoken"]
                 pairs.append(("$skiptoken", query.encode_skip(top, page[-1].name)))
                 body["@odata.nextLink"] = query.link(request, request.raw_path, pairs)
-            body["value"] = [
-                render.apply_select(self._render(request, drive, child, selected), selected)
-                for child in page
-            ]
+            body["value"] = []
+            for child in page:
+                rendered = self._render(request, drive, child, selected)
+                payload = render.apply_select(rendered, selected)
+                self._expand_list_item(request, drive, child, payload)
+                body["value"].append(payload)
             return json_response(200, body)
 
     # ------------------------------------------------------------------ /me

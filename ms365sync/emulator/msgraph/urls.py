@@ -82,6 +82,7 @@ DRIVE_ROUTES: RouteTable = (
     ("GET", DRIVE + "/" + ITEM + r"/children", "children", 2),
     ("GET", DRIVE + "/" + ITEM_BY_PATH + r":/children", "children", 2),
     ("GET", DRIVE + "/" + ITEM + r"/delta" + DELTA_FUNCTION, "delta", delta_cost),
+    ("GET", DRIVE + "/" + ITEM + r"/listItem", "list_item", 1),
     ("GET", DRIVE + "/" + ITEM + r"/permissions", "permissions", 5),
     ("GET", DRIVE + "/" + ITEM + r"/permissions/(?P<perm_id>[^/]+)", "permission", 5),
     ("GET", DRIVE + "/" + ITEM + r"/content", "content", 1),

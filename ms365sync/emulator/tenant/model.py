@@ -191,6 +191,7 @@ class Item:
         "change_seq",
         "checked_out_by",
         "children",
+        "columns",
         "content",
         "created",
         "created_by",
@@ -262,6 +263,10 @@ class Item:
         self.locked = False
         self.vanishes = False
         self.download_count = 0
+        # The library's custom columns set on this item, by internal name, each value in
+        # the shape Graph's `fields` gives it (graph-facts §18); the built-in columns
+        # (FileLeafRef, Created, ...) are rendered from the item itself.
+        self.columns: dict[str, Any] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Item:
         """Copy the whole tree this item is in, without recursing once per level (a folder

@@ -1,0 +1,91 @@
+"""A document's list item and its columns (graph-facts §18): the listItem of a file or
+folder (`/items/{id}/listItem`, and expanded on the driveItem and its folder's children),
+its built-in and custom `fields` with `$select`, and a column edit as the service makes it:
+the eTag changes, the cTag does not, and the drive's delta reports the item again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from support.emulator_graph_world import World, make_world
+
+DEPARTMENT = {"Department": "Finance", "Tags": ["budget", "2025"], "Reviewed": True}
+
+
+@pytest.fixture
+def world() -> World:
+    return make_world()
+
+
+def test_a_files_list_item_is_the_driveitem_seen_as_a_row(world: World) -> None:
+    item = world.json(world.item_path("Reports/Q1 summary.txt", "?$select=id,eTag,sharepointIds"))
+    row = world.json(world.item_path("Reports/Q1 summary.txt", "/listItem"))
+    assert row["id"] == item["sharepointIds"]["listItemId"]
+    assert row["eTag"] == row["@odata.etag"] == item["eTag"]
+    assert row["contentType"]["name"] == "Document"
+    assert row["contentType"]["id"].startswith("0x0101")
+    assert row["parentReference"]["id"] == item["sharepointIds"]["listId"]
+    assert row["createdBy"]["user"]["id"] and row["lastModifiedDateTime"].endswith("Z")
+    assert "fields" not in row
+    folder = world.json(world.item_path("Reports", "/listItem"))
+    assert folder["contentType"]["name"] == "Folder"
+    assert folder["contentType"]["id"].startswith("0x0120")
+
+
+def test_fields_hold_the_built_in_and_the_custom_columns(world: World) -> None:
+    world.tenant.set_columns(world.drive, "Reports/Q1 summary.txt", DEPARTMENT)
+    row = world.json(world.item_path("Reports/Q1 summary.txt", "/listItem?$expand=fields"))
+    fields = row["fields"]
+    assert fields["@odata.etag"] == row["eTag"]
+    assert fields["FileLeafRef"] == "Q1 summary.txt"
+    assert fields["ContentType"] == "Document"
+    assert fields["FileSizeDisplay"] == str(len(b"Revenue grew in the first quarter."))
+    assert {name: fields[name] for name in DEPARTMENT} == DEPARTMENT
+    assert row["fields@odata.context"].endswith("/fields/$entity")
+    folder = world.json(world.item_path("Reports", "/listItem?$expand=fields"))["fields"]
+    assert (folder["ItemChildCount"], folder["FolderChildCount"]) == ("2", "1")
+
+
+def test_selected_fields_are_the_only_columns_returned(world: World) -> None:
+    world.tenant.set_columns(world.drive, "Notes/todo.md", DEPARTMENT)
+    path = world.item_path("Notes/todo.md", "/listItem?$expand=fields($select=Department,Reviewed)")
+    fields = world.json(path)["fields"]
+    assert fields == {
+        "@odata.etag": fields["@odata.etag"],
+        "Department": "Finance",
+        "Reviewed": True,
+    }
+
+
+def test_the_list_item_expands_on_the_item_and_on_its_folders_children(world: World) -> None:
+    world.tenant.set_columns(world.drive, "Reports/deck.docx", {"Department": "Sales"})
+    expand = "$expand=listItem($expand=fields($select=Department))"
+    item = world.json(world.item_path("Reports/deck.docx", f"?{expand}"))
+    assert item["listItem"]["fields"]["Department"] == "Sales"
+    children = world.json(world.item_path("Reports", f"/children?{expand}"))["value"]
+    by_name: dict[str, Any] = {child["name"]: child for child in children}
+    assert by_name["deck.docx"]["listItem"]["fields"]["Department"] == "Sales"
+    assert "Department" not in by_name["Q1 summary.txt"]["listItem"]["fields"]
+    plain = world.json(world.item_path("Reports", "/children?$expand=listItem"))["value"]
+    assert all("listItem" in child and "fields" not in child["listItem"] for child in plain)
+
+
+def test_a_column_edit_changes_the_etag_not_the_ctag_and_delta_reports_it(world: World) -> None:
+    first = world.delta()
+    before = world.json(world.item_path("Notes/todo.md"))
+    world.tenant.set_columns(world.drive, "Notes/todo.md", {"Status": "Approved"})
+    after = world.json(world.item_path("Notes/todo.md"))
+    assert after["eTag"] != before["eTag"] and after["cTag"] == before["cTag"]
+    changed = world.delta(first.delta_link).by_id()
+    assert after["id"] in changed and changed[after["id"]]["eTag"] == after["eTag"]
+    world.tenant.set_columns(world.drive, "Notes/todo.md", {"Status": None})
+    fields = world.json(world.item_path("Notes/todo.md", "/listItem?$expand=fields"))["fields"]
+    assert "Status" not in fields
+
+
+def test_the_root_folder_is_no_list_item_and_other_expansions_are_refused(world: World) -> None:
+    assert world.get(f"/drives/{world.drive.id}/items/root/listItem").status_code == 404
+    refused = world.get(world.item_path("Notes/todo.md", "/listItem?$expand=versions"))
+    assert refused.status_code == 400
