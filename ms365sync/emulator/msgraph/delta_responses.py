@@ -1,13 +1,14 @@
 """`/root/delta` as a handler: a round's cursor from the token, its pages, its links and the
-410s (the feed itself, tokens and the journal scan, is delta.py)."""
+410s (the feed itself, tokens and the journal scan, is delta.py); and the same journal seen
+as the library's list (`/sites/{site}/lists/{list}/items/delta`, graph-facts §18.1)."""
 
 from __future__ import annotations
 
 from ms365sync.emulator.msgraph import delta as deltas
-from ms365sync.emulator.msgraph import query, render
-from ms365sync.emulator.msgraph.exceptions import NotSupported, ResyncRequired
+from ms365sync.emulator.msgraph import listitems, query, render
+from ms365sync.emulator.msgraph.exceptions import ItemNotFound, NotSupported, ResyncRequired
 from ms365sync.emulator.msgraph.resources import JSON, GraphResources
-from ms365sync.emulator.tenant.model import Drive, Item
+from ms365sync.emulator.tenant.model import Drive, Item, Tombstone
 from ms365sync.emulator.transport.http import Request, Response, json_response
 
 
@@ -31,16 +32,65 @@ class DeltaResponses(GraphResources):
                 request.query.get("$select"), render.DRIVE_ITEM_PROPERTIES, "driveItem"
             )
             token = fn_token if fn_token is not None else request.query.get("token")
-            # 410 says a token is no longer usable, so only requests carrying one get it; a
-            # fresh enumeration (the client's answer to a 410) always starts.
-            carries_token = bool(token) and token != "latest"
-            if carries_token and (drive.resync_pending or self.fault("resync", request)):
-                drive.resync_pending = False
-                raise self._resync(request, drive)
+            self._check_resync(request, drive, token)
             if token == "latest":
-                return self._delta_latest(request, drive)
+                return self._delta_latest(request, drive, "driveItem")
             cursor = self._cursor(drive, token)
             return self._delta_page(request, drive, cursor, selected)
+
+    def _check_resync(self, request: Request, drive: Drive, token: str | None) -> None:
+        """Raise the 410 a resync asked for. It says a token is no longer usable, so only
+        requests carrying one get it; a fresh enumeration (the client's answer to a 410)
+        always starts."""
+        carries_token = bool(token) and token != "latest"
+        if carries_token and (drive.resync_pending or self.fault("resync", request)):
+            drive.resync_pending = False
+            raise self._resync(request, drive)
+
+    def list_delta(self, request: Request, site_ref: str, list_id: str) -> Response:
+        """The library's list items changed since a token, as listItems (`$expand=fields`
+        adds their columns), from the same journal and tokens as the drive's delta; the
+        root folder is no list item, and a round lists no ancestors [INFER]."""
+        fields, selected = listitems.expanded_fields(request.query.get("$expand"))
+        with self.tenant.lock:
+            site = self._site_from_ref(request, site_ref)
+            wanted = list_id.strip().strip("{}").lower()
+            drive = next((d for d in site.drives.values() if str(d.list_guid) == wanted), None)
+            if drive is None:
+                raise ItemNotFound("List does not exist.")
+            token = request.query.get("token")
+            self._check_resync(request, drive, token)
+            if token == "latest":
+                return self._delta_latest(request, drive, "listItem")
+            cursor = self._cursor(drive, token)
+            emissions, position, done = deltas.scan(
+                drive, cursor, limit=query.top(request), show_sharing=False
+            )
+            values = [
+                self._list_entry(request, drive, e.target, fields, selected)
+                for e in emissions
+                if not (isinstance(e.target, Item) and e.target.is_root)
+            ]
+            body = self._delta_body(
+                request, drive, "listItem", cursor, position=position, done=done
+            )
+            body["value"] = values
+            return json_response(200, body)
+
+    def _list_entry(
+        self,
+        request: Request,
+        drive: Drive,
+        target: Item | Tombstone,
+        fields: bool,
+        selected: set[str] | None,
+    ) -> JSON:
+        if isinstance(target, Tombstone):  # [INFER] the drive delta's tombstone, as a row
+            return {"id": str(target.list_item_id), "deleted": {"state": "deleted"}}
+        return listitems.list_item_json(
+            self.tenant, drive, target, base_url=request.base_url, fields=fields,
+            selected=selected,
+        )  # fmt: skip
 
     def _resync(self, request: Request, drive: Drive) -> ResyncRequired:
         """410 resyncRequired; every other one carries a Location to a fresh enumeration
@@ -70,13 +120,13 @@ class DeltaResponses(GraphResources):
             return deltas.Cursor(cursor.base, journal.seq, cursor.base, now)
         return cursor
 
-    def _delta_latest(self, request: Request, drive: Drive) -> Response:
+    def _delta_latest(self, request: Request, drive: Drive, kind: str) -> Response:
         seq = drive.journal.seq
         cursor = deltas.Cursor(base=seq, upto=seq, after=seq, started=self.tenant.now())
         return json_response(
             200,
             {
-                "@odata.context": f"{request.base_url}/v1.0/$metadata#Collection(driveItem)",
+                "@odata.context": f"{request.base_url}/v1.0/$metadata#Collection({kind})",
                 "value": [],
                 "@odata.deltaLink": self._delta_link(request, drive, cursor, final=True),
             },
@@ -102,15 +152,30 @@ class DeltaResponses(GraphResources):
             )
             for e in emissions
         ]
-        body: JSON = {"@odata.context": f"{request.base_url}/v1.0/$metadata#Collection(driveItem)"}
-        next_cursor = deltas.Cursor(cursor.base, cursor.upto, position, cursor.started)
+        body = self._delta_body(request, drive, "driveItem", cursor, position=position, done=done)
+        body["value"] = values
+        return json_response(200, body)
+
+    def _delta_body(
+        self,
+        request: Request,
+        drive: Drive,
+        kind: str,
+        cursor: deltas.Cursor,
+        *,
+        position: int,
+        done: bool,
+    ) -> JSON:
+        """A page's body but its values: the context, and the deltaLink when the round is
+        `done`, else the nextLink from `position`."""
+        body: JSON = {"@odata.context": f"{request.base_url}/v1.0/$metadata#Collection({kind})"}
         if done:
             final = deltas.Cursor(cursor.upto, cursor.upto, cursor.upto, self.tenant.now())
             body["@odata.deltaLink"] = self._delta_link(request, drive, final, final=True)
         else:
-            body["@odata.nextLink"] = self._delta_link(request, drive, next_cursor, final=False)
-        body["value"] = values
-        return json_response(200, body)
+            following = deltas.Cursor(cursor.base, cursor.upto, position, cursor.started)
+            body["@odata.nextLink"] = self._delta_link(request, drive, following, final=False)
+        return body
 
     def _delta_entry(
         self,

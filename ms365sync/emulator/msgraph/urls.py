@@ -71,6 +71,7 @@ SITE_ROUTES: RouteTable = (
     ("GET", SITE_BY_PATH + r":/drives?/.+", "deep_path_rejected", 1),
     ("GET", SITE, "site_by_id", 1),
     ("GET", SITE + r"/drives", "drives_of_site", 2),
+    ("GET", SITE + r"/lists/(?P<list_id>[^/]+)/items/delta", "list_delta", delta_cost),
     ("GET", SITE + r"/drive", "default_drive", 1),
 )
 

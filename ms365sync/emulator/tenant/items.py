@@ -202,7 +202,14 @@ class ItemMutations(TenantBase):
         assert node.parent is not None
         seq = drive.journal.append(node.id, ChangeKind.DELETE, now)
         drive.tombstones[node.id] = Tombstone(
-            node.id, node.guid, node.is_folder, node.parent.id, seq, now, node.etag_v + 1
+            node.id,
+            node.guid,
+            node.is_folder,
+            node.parent.id,
+            seq,
+            now,
+            node.etag_v + 1,
+            node.list_item_id,
         )
 
     def _file(self, drive: Drive, path: PathLike) -> Item:

@@ -352,6 +352,7 @@ class Tombstone:
     seq: int
     deleted: float
     etag_v: int
+    list_item_id: int = 0  # the list item it was (its listItemId), for the list's delta
 
 
 @dataclass(frozen=True)

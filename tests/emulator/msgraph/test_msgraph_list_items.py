@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from support.emulator_graph_world import World, make_world
+from support.emulator_graph_world import World, make_world, walk_delta
 
 DEPARTMENT = {"Department": "Finance", "Tags": ["budget", "2025"], "Reviewed": True}
 
@@ -89,3 +89,40 @@ def test_the_root_folder_is_no_list_item_and_other_expansions_are_refused(world:
     assert world.get(f"/drives/{world.drive.id}/items/root/listItem").status_code == 404
     refused = world.get(world.item_path("Notes/todo.md", "/listItem?$expand=versions"))
     assert refused.status_code == 400
+
+
+def _list_delta(world: World, query: str = "") -> str:
+    return f"/sites/{world.site.id}/lists/{world.drive.list_guid}/items/delta{query}"
+
+
+def test_the_lists_delta_pages_every_row_with_its_fields(world: World) -> None:
+    world.tenant.set_columns(world.drive, "Reports/deck.docx", {"Department": "Sales"})
+    drive_round = world.delta()
+    listed = world.delta(f"/drives/{world.drive.id}/root/delta?$select=id,root,sharepointIds")
+    ids = {e["sharepointIds"]["listItemId"] for e in listed.values if "root" not in e}
+    rows = walk_delta(world.get, _list_delta(world, "?$expand=fields($select=Department)&$top=3"))
+    assert len(rows.pages) > 1  # paged like the drive's delta, the $expand kept in the links
+    by_id = rows.by_id()
+    assert set(by_id) == ids and len(ids) == len(drive_round.values) - 1  # every item but the root
+    deck = world.item("Reports/deck.docx")
+    assert by_id[str(deck.list_item_id)]["fields"]["Department"] == "Sales"
+    assert all(set(row["fields"]) <= {"@odata.etag", "Department"} for row in rows.values)
+
+
+def test_the_lists_delta_reports_column_edits_and_removals_since_its_token(world: World) -> None:
+    first = walk_delta(world.get, _list_delta(world, "?$expand=fields"))
+    todo, deck = world.item("Notes/todo.md"), world.item("Reports/deck.docx")
+    world.tenant.set_columns(world.drive, "Notes/todo.md", {"Status": "Approved"})
+    world.tenant.delete(world.drive, "Reports/deck.docx")
+    changed = walk_delta(world.get, first.delta_link).by_id()
+    assert set(changed) == {str(todo.list_item_id), str(deck.list_item_id)}
+    assert changed[str(todo.list_item_id)]["fields"]["Status"] == "Approved"
+    assert changed[str(deck.list_item_id)]["deleted"] == {"state": "deleted"}
+    latest = world.json(_list_delta(world, "?token=latest"))
+    assert latest["value"] == [] and "@odata.deltaLink" in latest
+    assert walk_delta(world.get, latest["@odata.deltaLink"]).values == []
+
+
+def test_an_unknown_list_is_not_found(world: World) -> None:
+    missing = f"/sites/{world.site.id}/lists/00000000-0000-0000-0000-000000000000/items/delta"
+    assert world.get(missing).status_code == 404
