@@ -59,6 +59,24 @@ class Touch(ItemChange):
     op: Literal["touch"]
 
 
+ColumnValue = str | int | float | bool | list[str] | dict[str, str | int]
+
+
+class SetColumns(ItemChange):
+    """Custom column values of a file or folder (graph-facts §18); an empty string or a
+    value of `false` is a value, an absent column is cleared by listing it in `clear`."""
+
+    op: Literal["set_columns"]
+    columns: dict[str, ColumnValue] = Field(default_factory=dict)
+    clear: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> SetColumns:
+        if not self.columns and not self.clear:
+            raise ValueError("give columns to set or names to clear")
+        return self
+
+
 class AddFolder(ItemChange):
     op: Literal["add_folder"]
 
@@ -276,6 +294,7 @@ Change = Annotated[
     AddFile
     | EditFile
     | Touch
+    | SetColumns
     | AddFolder
     | Rename
     | Move

@@ -48,6 +48,7 @@ from ms365sync.emulator.scenarios.changespec import (
     Revoke,
     RevokeSiteAccess,
     RoleName,
+    SetColumns,
     Touch,
 )
 from ms365sync.emulator.scenarios.filespec import FileSpec, ItemAddress
@@ -220,6 +221,17 @@ def _touch(change: Touch, ctx: Context) -> str:
         return ctx.target.touch(drive, change.target)
 
     return _on_item(ctx, change, change.address_key, mutate, f"touched {change.shown!r}")
+
+
+@_run.register
+def _set_columns(change: SetColumns, ctx: Context) -> str:
+    values: dict[str, object] = {**change.columns, **dict.fromkeys(change.clear)}
+
+    def mutate(drive: Drive) -> object:
+        return ctx.target.set_columns(drive, change.target, values)
+
+    names = ", ".join(values)
+    return _on_item(ctx, change, change.address_key, mutate, f"set {names} of {change.shown!r}")
 
 
 @_run.register

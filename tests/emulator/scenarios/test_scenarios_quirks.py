@@ -267,3 +267,26 @@ def test_scenario_op_errors_name_the_key(tenant: Tenant, body: str, message: str
     with pytest.raises(InputError) as raised:
         run(tenant, "[[change]]\n" + body)
     assert message in str(raised.value), str(raised.value)
+
+
+def test_scenario_sets_and_clears_columns_as_metadata_edits(tenant: Tenant) -> None:
+    item = tenant.item(_drive(tenant), "a/plain.txt")
+    etag, ctag = item.etag_v, item.ctag_v
+    lines = run(
+        tenant,
+        """
+[[change]]
+op = "set_columns"
+path = "a/plain.txt"
+columns = { Department = "Finance", Tags = ["q1", "budget"], Reviewed = true, Score = 4 }
+""",
+    )
+    assert lines == ["hr/Shared Documents: set Department, Tags, Reviewed, Score of 'a/plain.txt'"]
+    assert item.columns == {"Department": "Finance", "Tags": ["q1", "budget"], "Reviewed": True,
+                            "Score": 4}  # fmt: skip
+    assert (item.etag_v, item.ctag_v) == (etag + 1, ctag)
+    run(tenant, '[[change]]\nop = "set_columns"\npath = "a/plain.txt"\nclear = ["Tags"]\n')
+    assert "Tags" not in item.columns and item.columns["Department"] == "Finance"
+    with pytest.raises(InputError) as raised:
+        run(tenant, '[[change]]\nop = "set_columns"\npath = "a/plain.txt"\n')
+    assert "give columns to set or names to clear" in str(raised.value)
