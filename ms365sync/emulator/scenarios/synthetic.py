@@ -8,12 +8,13 @@ random stream of their own, so the membership knobs leave files and sharing as t
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ms365sync.emulator.scenarios.synthetic_quirks import Quirks, add_quirks
 from ms365sync.emulator.tenant.content import GeneratedContent, mime_type_for
@@ -96,6 +97,7 @@ def synthetic_tenant(
     checked_out_share: float = 0.0,
     zero_byte_share: float = 0.0,
     packages: int = 0,
+    columns: Mapping[str, Sequence[Any]] | None = None,
 ) -> Tenant:
     """A tenant with `files` files spread evenly over `sites` x `libraries` libraries.
 
@@ -114,8 +116,12 @@ def synthetic_tenant(
     out to a user, `zero_byte_share` emptied; round(share x files) files each, no file
     twice; `packages` OneNote notebooks (two sections each) are added at library roots.
     `item_quirks(item)` names what an item got. They are drawn from a stream of their own
-    after everything else, so at 0 the tenant is unchanged. Raises ValueError for
-    impossible arguments.
+    after everything else, so at 0 the tenant is unchanged.
+
+    `columns` gives every file a value of each custom column (graph-facts §18), drawn from
+    the values listed for it (e.g. `{"Department": ["Finance", "Sales"], "Reviewed":
+    [True, False]}`), from a stream of its own: without it the tenant is unchanged. Raises
+    ValueError for impossible arguments.
     """
     shape = _Shape(folders, depth, size_min, size_max, size_distribution, unique_share)
     people = membership or Membership()
@@ -131,6 +137,9 @@ def synthetic_tenant(
         packages,
     )
     _check(files, sites, libraries, shape)
+    empty = [name for name, values in (columns or {}).items() if not values]
+    if empty:
+        raise ValueError(f"columns need at least one value each; none for {empty[0]!r}")
     people.check()
     quirks.check()
     rng = random.Random(seed)
@@ -151,7 +160,19 @@ def synthetic_tenant(
     _add_memberships(tenant, people, draws)
     tenant.strict_names = True
     add_quirks(tenant, drives, quirks, seed)
+    _add_columns(drives, columns or {}, seed)
     return tenant
+
+
+def _add_columns(drives: Sequence[Drive], columns: Mapping[str, Sequence[Any]], seed: int) -> None:
+    """Each file's value of each column, drawn from `columns[name]`."""
+    draws = random.Random(f"{seed}/columns")
+    for drive in drives:
+        for item in drive.root.walk():
+            if item.is_folder:
+                continue
+            for name, values in columns.items():
+                item.columns[name] = copy.deepcopy(draws.choice(list(values)))
 
 
 _APP_ROLES = ("Sites.FullControl.All", "GroupMember.Read.All", "User.Read.All")

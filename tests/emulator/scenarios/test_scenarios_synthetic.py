@@ -262,3 +262,28 @@ def test_memberships_are_deterministic_and_leave_files_alone() -> None:
 def test_impossible_memberships(shape: Membership) -> None:
     with pytest.raises(ValueError):
         synthetic_tenant(1, membership=shape)
+
+
+COLUMNS = {"Department": ["Finance", "Sales", "Legal"], "Reviewed": [True, False]}
+
+
+def test_columns_give_every_file_a_value_of_each_and_change_nothing_else() -> None:
+    plain = synthetic_tenant(60, sites=2, seed=21)
+    tenant = synthetic_tenant(60, sites=2, seed=21, columns=COLUMNS)
+    again = synthetic_tenant(60, sites=2, seed=21, columns=COLUMNS)
+    files = [i for d in tenant.drives() for i in d.root.walk() if not i.is_folder]
+    assert files and all(set(item.columns) == set(COLUMNS) for item in files)
+    assert all(item.columns[name] in values for item in files for name, values in COLUMNS.items())
+    assert {item.columns["Department"] for item in files} == set(COLUMNS["Department"])
+    folders = [i for d in tenant.drives() for i in d.root.walk() if i.is_folder]
+    assert all(not folder.columns for folder in folders)
+
+    def ids(t: Tenant) -> list[tuple[str, int]]:
+        return [(i.id, i.etag_v) for d in t.drives() for i in d.root.walk()]
+
+    assert ids(tenant) == ids(plain)  # the columns draw from a stream of their own
+    assert [i.columns for d in again.drives() for i in d.root.walk()] == [
+        i.columns for d in tenant.drives() for i in d.root.walk()
+    ]
+    with pytest.raises(ValueError, match="none for 'Status'"):
+        synthetic_tenant(5, columns={"Status": []})
