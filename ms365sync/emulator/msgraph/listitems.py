@@ -39,6 +39,24 @@ def expanded_fields(expand: str | None) -> tuple[bool, set[str] | None]:
     return True, {name.strip() for name in match.group(1).split(",") if name.strip()}
 
 
+def list_json(drive: Drive) -> JSON:
+    """The document library as a list (`GET /drives/{drive-id}/list`, DOC list.md): its id is
+    the drive's `sharepointIds.listId`, its `name` the URL segment."""
+    return {
+        "createdDateTime": render.iso(drive.created),
+        "description": drive.description,
+        "eTag": f'"{drive.list_guid},1"',
+        "id": str(drive.list_guid),
+        "lastModifiedDateTime": render.iso(drive.modified),
+        "name": drive.url_segment,
+        "webUrl": drive.web_url,
+        "displayName": drive.title,
+        "createdBy": {"user": {"displayName": "System Account"}},
+        "parentReference": {"siteId": drive.site.id},
+        "list": {"contentTypesEnabled": False, "hidden": False, "template": "documentLibrary"},
+    }
+
+
 def expanded_list_item(expand: str | None) -> tuple[bool, bool, set[str] | None]:
     """From a driveItem's `$expand` ("children,listItem($expand=fields($select=A))"): whether
     `listItem` is expanded, whether its `fields` are, and the columns selected in them."""

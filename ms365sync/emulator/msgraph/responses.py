@@ -157,6 +157,13 @@ class GraphService(DirectoryResponses, DeltaResponses):
         with self.tenant.lock:
             return self._drive_response(request, self._drive(request, drive_id))
 
+    def get_list(self, request: Request, drive_id: str) -> Response:
+        """The document library as a list (graph-facts §18.1)."""
+        with self.tenant.lock:
+            drive = self._drive(request, drive_id)
+            context = f"{request.base_url}/v1.0/$metadata#drives('{drive.id}')/list/$entity"
+            return json_response(200, {"@odata.context": context, **listitems.list_json(drive)})
+
     def _drive_response(self, request: Request, drive: Drive) -> Response:
         selected = render.parse_select(
             request.query.get("$select"), render.DRIVE_PROPERTIES, "drive"

@@ -77,6 +77,7 @@ SITE_ROUTES: RouteTable = (
 
 DRIVE_ROUTES: RouteTable = (
     ("GET", DRIVE, "get_drive", 1),
+    ("GET", DRIVE + r"/list", "get_list", 1),
     ("GET", DRIVE + r"/items", "list_items_rejected", 1),
     ("GET", DRIVE + "/" + ITEM, "get_item", 1),
     ("GET", DRIVE + "/" + ITEM_BY_PATH + r":?", "get_item_by_path", 1),

@@ -126,3 +126,13 @@ def test_the_lists_delta_reports_column_edits_and_removals_since_its_token(world
 def test_an_unknown_list_is_not_found(world: World) -> None:
     missing = f"/sites/{world.site.id}/lists/00000000-0000-0000-0000-000000000000/items/delta"
     assert world.get(missing).status_code == 404
+
+
+def test_the_library_as_a_list_names_the_list_of_its_items(world: World) -> None:
+    listed = world.json(f"/drives/{world.drive.id}/list")
+    ids = world.json(world.item_path("Notes/todo.md", "?$select=sharepointIds"))["sharepointIds"]
+    assert listed["id"] == ids["listId"]
+    assert listed["list"]["template"] == "documentLibrary"
+    assert listed["displayName"] == world.drive.title and listed["name"] == world.drive.url_segment
+    site_scoped = world.json(f"/sites/{world.site.id}/drives/{world.drive.id}/list")
+    assert site_scoped["id"] == listed["id"]
