@@ -7,6 +7,7 @@ import sys
 from benchmarks import (
     concurrency_bench,
     emulator_bench,
+    metadata_cost,
     qxh_bench,
     shards_bench,
     startup_bench,
@@ -22,6 +23,7 @@ BENCHMARKS = (
     ("permission sweeps (S8)", sweep_bench.main),
     ('concurrency: a fixed 8 against "auto" at 30 and 100 ms', concurrency_bench.main),
     ("shards sharing one tenant's budget (S9)", shards_bench.main),
+    ("keeping columns current: the list's delta or per-file reads", metadata_cost.main),
 )
 
 
