@@ -34,6 +34,9 @@ class RemoteItem:
     package: bool = False  # neither file nor folder (e.g. a OneNote notebook)
     # The `malware` facet's description ("" when it has none): SharePoint flagged the file.
     malware: str | None = None
+    # Its list item's id (sharepointIds.listItemId, selected when metadata is read): the
+    # key its columns are joined on (graph-facts §18.2).
+    list_item_id: str | None = None
 
 
 class PrincipalKind(enum.Enum):
@@ -181,6 +184,9 @@ class RemoteFile(FileVersion):
     # Held at the version and place the mirror recorded (a file not fetched now, see
     # sync.issues): only its permissions are brought up to date.
     pinned: bool = False
+    # Its document metadata (`sync.metadata`: columns, content type, people, label) as
+    # canonical JSON; None: not read (the target asks for none).
+    metadata: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,9 @@ class MirrorFile(FileVersion):
     # The size of the copy in data/ when it is not the listed `size`: SharePoint served other
     # bytes than it lists, consistently, and they were accepted (graph-facts §17.1).
     local_size: int | None = None
+    # The document metadata last reported for this file (as `RemoteFile.metadata`); None:
+    # none was (the target reads none, or it was recorded before it did).
+    metadata: str | None = None
 
     @property
     def disk_size(self) -> int:
@@ -222,6 +231,7 @@ class MirrorFile(FileVersion):
             permissions=remote.permissions,
             ino=ino,
             local_size=local_size,
+            metadata=remote.metadata,
         )
 
 
@@ -249,6 +259,7 @@ class ActionKind(enum.Enum):
     DELETE = "delete"  # reported as deleted
     PERMISSIONS = "permissions"  # reported as a permission-only change
     METADATA = "metadata"  # eTag-only change: recorded silently
+    COLUMNS = "columns"  # document metadata alone changed: a metadata-only change
     REPAIR = "repair"  # local copy missing or edited: restored, logged as a repair
     SKIP = "skip"  # cannot be mirrored (unsafe name, collision, unknown permissions)
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 DATA_DIR = "data"
 PERMISSIONS_FILE = ".permissions.json"
 GRANTS_FILE = ".permissions.grants.json"
+METADATA_FILE = ".metadata.json"  # each mirrored file's document metadata (issue 21)
 LOG_DIR = "sync_logs"
 STATE_DIR = ".ms365sync"
 DB_NAME = "state.db"
@@ -187,6 +188,51 @@ SMALLEST_BAND = BudgetSettings()
 """SharePoint's smallest licence band (0-1,000 licences): 1,250 RU a minute, 1.2 M a day."""
 
 
+LABEL_ID_COLUMN = "_IpLabelId"  # a file's sensitivity label id (graph-facts §18.3)
+LABEL_NAME_COLUMN = "_DisplayName"  # the "Sensitivity" column: the label's name
+# The names a metadata filter and the change log use beside the columns' internal names:
+# what a list item says of a document outside its `fields` (sync.metadata).
+DOCUMENT_NAMES = ("content_type", "created_by", "modified_by", "sensitivity_label")
+
+
+@dataclass(frozen=True)
+class MetadataSpec:
+    """Which document metadata a target reads, publishes and filters on (issue 21).
+
+    `columns`: the library columns' internal names to read (None: every column the service
+    returns). `exclude_labels`: files whose sensitivity label has one of these names or ids
+    are left out of the mirror, as a path filter leaves files out.
+    """
+
+    columns: tuple[str, ...] | None = ()
+    exclude_labels: tuple[str, ...] = ()
+
+    @property
+    def requested(self) -> tuple[str, ...] | None:
+        """The columns the list's delta is asked for (None: all): the configured ones and
+        the label's two."""
+        if self.columns is None:
+            return None
+        wanted = [c for c in self.columns if c not in DOCUMENT_NAMES]
+        for name in (LABEL_ID_COLUMN, LABEL_NAME_COLUMN):
+            if name not in wanted:
+                wanted.append(name)
+        return tuple(wanted)
+
+    def excludes_label(self, label_id: str | None, label_name: str | None) -> bool:
+        """Whether a file with this label is left out (names compared without case)."""
+        if not self.exclude_labels or (label_id is None and label_name is None):
+            return False
+        wanted = {label.casefold() for label in self.exclude_labels}
+        return any(v is not None and v.casefold() in wanted for v in (label_id, label_name))
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the settings do (the columns read, the filters)."""
+        raw = json.dumps([self.columns, list(self.exclude_labels)])
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class TargetSpec:
     """Everything one target needs; built from the configuration or the library API."""
@@ -208,6 +254,7 @@ class TargetSpec:
     verify: VerifyMode = "consistent"
     include_packages: bool = False  # mirror the files inside packages (OneNote notebooks)
     retry_permanent_after: float = RETRY_PERMANENT_AFTER_S  # seconds; see its constant
+    metadata: MetadataSpec | None = None  # None: no document metadata is read
 
     @property
     def state_dir(self) -> Path:
@@ -224,5 +271,5 @@ class TargetSpec:
     @property
     def own_paths(self) -> tuple[Path, ...]:
         """Everything of the target's own beside data/: what a run reads and writes there."""
-        names = (STATE_DIR, LOG_DIR, PERMISSIONS_FILE, GRANTS_FILE)
+        names = (STATE_DIR, LOG_DIR, PERMISSIONS_FILE, GRANTS_FILE, METADATA_FILE)
         return tuple(self.local_root / name for name in names)

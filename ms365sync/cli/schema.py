@@ -11,6 +11,7 @@ _WHAT = {
     "changelog": "sync_logs/sync_changes_<timestamp>.json",
     "permissions": ".permissions.json",
     "grants": ".permissions.grants.json",
+    "metadata": ".metadata.json",
     "principals": "<data_root>/.principals.json",
     "principal_changes": "<data_root>/sync_logs/principal_changes_<timestamp>.json",
 }
@@ -22,7 +23,7 @@ def schema(name: str | None) -> None:
     """Print the JSON Schema (draft 2020-12) of an output file.
 
     NAME is changelog (sync_logs/sync_changes_<timestamp>.json), permissions
-    (.permissions.json), grants (.permissions.grants.json), principals
+    (.permissions.json), grants (.permissions.grants.json), metadata (.metadata.json), principals
     (<data_root>/.principals.json) or principal_changes
     (<data_root>/sync_logs/principal_changes_<timestamp>.json). An unknown NAME exits with 2.
     """

@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ms365sync.config.schema import ConfigFile, DefaultsTable, LibraryTable, SiteTable, validate
+from ms365sync.config.schema import (
+    ConfigFile,
+    DefaultsTable,
+    LibraryTable,
+    SiteTable,
+    TargetOptions,
+    validate,
+)
 from ms365sync.config.source import (
     apply_auth_fallback,
     config_environment,
@@ -17,7 +24,7 @@ from ms365sync.config.source import (
 from ms365sync.errors import ConfigError
 from ms365sync.graph.cloud import Cloud
 from ms365sync.graph.credentials import AppCredentials, Credential
-from ms365sync.target import Filters, SiteRef, TargetSpec
+from ms365sync.target import Filters, MetadataSpec, SiteRef, TargetSpec
 
 __all__ = ["Config", "Target", "load_config"]
 
@@ -67,8 +74,19 @@ def _target(
         verify=options.verify,
         include_packages=options.include_packages,
         retry_permanent_after=options.retry_permanent_after,
+        metadata=_metadata(options),
     )
     return Target(name, site.name, library.name, spec, options.on_change or None)
+
+
+def _metadata(options: TargetOptions) -> MetadataSpec | None:
+    """What a target reads of its files' metadata (None: nothing); excluding labels needs
+    the labels, so it reads them even when no columns are named."""
+    columns = options.metadata
+    if columns is None and not options.exclude_labels:
+        return None
+    named = None if columns == "all" else tuple(columns or ())
+    return MetadataSpec(columns=named, exclude_labels=options.exclude_labels)
 
 
 @dataclass(frozen=True)

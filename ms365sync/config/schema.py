@@ -16,6 +16,8 @@ from ms365sync.config.values import (
     CLOUD_CHOICES,
     CONCURRENCY_TEXT,
     FULL_SWEEP_TEXT,
+    LABELS_TEXT,
+    METADATA_TEXT,
     SWEEP_MODE_TEXT,
     VERIFY_TEXT,
     AbsolutePath,
@@ -31,7 +33,9 @@ from ms365sync.config.values import (
     HttpsUrl,
     Identifier,
     Int,
+    Labels,
     LibraryName,
+    Metadata,
     Number,
     Patterns,
     PositiveDuration,
@@ -236,6 +240,12 @@ class TargetOptions(_Table):
     retry_permanent_after: PositiveDuration = Field(
         default=RETRY_PERMANENT_AFTER_S, description=POSITIVE_DURATION_TEXT
     )
+    # Document metadata for indexers (issue 21): the library's columns, content type,
+    # people and sensitivity label, read with the list's delta (graph-facts §18.2) into
+    # .metadata.json and the change logs. Unset: none is read (the original outputs).
+    metadata: Metadata = Field(default=None, description=METADATA_TEXT)
+    # Files with one of these sensitivity labels (names or ids) stay out of the mirror.
+    exclude_labels: Labels = Field(default=(), description=LABELS_TEXT)
 
 
 _OPTION_KEYS = frozenset(TargetOptions.model_fields)

@@ -42,6 +42,8 @@ __all__ = [
     "CLOUD_NAMES",
     "CONCURRENCY_TEXT",
     "FULL_SWEEP_TEXT",
+    "LABELS_TEXT",
+    "METADATA_TEXT",
     "SWEEP_MODE_TEXT",
     "VERIFY_TEXT",
     "AbsolutePath",
@@ -57,7 +59,9 @@ __all__ = [
     "HttpsUrl",
     "Identifier",
     "Int",
+    "Labels",
     "LibraryName",
+    "Metadata",
     "Number",
     "Patterns",
     "PositiveDuration",
@@ -188,6 +192,44 @@ def _full_sweep(value: object) -> float | None:
     return _above_zero(value, FULL_SWEEP_TEXT, "a zero interval")
 
 
+METADATA_TEXT = (
+    '"all" or an array of column internal names (letters, digits and _), '
+    'e.g. ["Title", "Department"]'
+)
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+
+
+def _metadata(value: object) -> tuple[str, ...] | str | None:
+    """The columns a target reads: "all", or their internal names (which go into `$select`,
+    so nothing but what SharePoint's internal names are made of); None: no metadata."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return "all"
+        raise invalid(f"{value!r}", METADATA_TEXT)
+    if not isinstance(value, list | tuple):
+        raise invalid("wrong type", METADATA_TEXT)
+    names: list[str] = []
+    for name in value:
+        if not isinstance(name, str) or not _COLUMN.fullmatch(name):
+            raise invalid(f"{name!r} is not a column internal name", METADATA_TEXT)
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+LABELS_TEXT = 'an array of sensitivity label names or ids, e.g. ["Highly Confidential"]'
+
+
+def _labels(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise invalid("wrong type", LABELS_TEXT)
+    if not all(isinstance(v, str) and v.strip() for v in value):
+        raise invalid("an empty or non-text label", LABELS_TEXT)
+    return tuple(str(v).strip() for v in value)
+
+
 def _pattern(value: str) -> str:
     if not value.strip():
         raise invalid("empty pattern", _PATTERN_TEXT)
@@ -306,6 +348,8 @@ Concurrency = Annotated[int | None, PlainValidator(_concurrency)]
 SweepMode = Annotated[SweepKind, PlainValidator(_sweep_mode)]
 Verify = Annotated[VerifyMode, PlainValidator(_verify)]
 FullSweep = Annotated[float | None, PlainValidator(_full_sweep)]
+Metadata = Annotated[tuple[str, ...] | str | None, PlainValidator(_metadata)]
+Labels = Annotated[tuple[str, ...], PlainValidator(_labels)]
 Patterns = Annotated[tuple[Annotated[str, AfterValidator(_pattern)], ...], Field(strict=False)]
 AbsolutePath = Annotated[Path, PlainValidator(_absolute)]
 ExistingFile = Annotated[Path, PlainValidator(_absolute), AfterValidator(_is_file)]

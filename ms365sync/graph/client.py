@@ -23,6 +23,7 @@ from ms365sync.graph.types import (
     Drive,
     DriveItem,
     JsonObject,
+    ListDeltaPage,
     Permission,
     PermissionPage,
     Site,
@@ -32,7 +33,15 @@ from ms365sync.target import DOWNLOAD_GIVE_UP_S
 if TYPE_CHECKING:
     from ms365sync.graph.batch import BatchResult
 
-__all__ = ["DELTA_SELECT", "PREFER_SHARING", "RU_LIST", "RU_PERMISSIONS", "RU_READ", "GraphClient"]
+__all__ = [
+    "DELTA_SELECT",
+    "LIST_ITEM_SELECT",
+    "PREFER_SHARING",
+    "RU_LIST",
+    "RU_PERMISSIONS",
+    "RU_READ",
+    "GraphClient",
+]
 
 # Everything the sync reads from a delta item. `deleted` must be selected or the deleted facet
 # is stripped from delta results (graph-facts §3.7); `path` is never returned by delta anyway.
@@ -58,6 +67,9 @@ DELTA_SELECT: Final = (
     "webUrl",
     "content.downloadUrl",
 )
+# What the sync reads of a list item beside its `fields` (graph-facts §18.1): the id joins it to
+# its file (the driveItem's sharepointIds.listItemId), the rest are the document's metadata.
+LIST_ITEM_SELECT: Final = ("id", "eTag", "createdBy", "lastModifiedBy", "contentType", "deleted")
 # One header, comma-separated; deltashowsharingchanges needs the middle two (graph-facts §5.7).
 PREFER_SHARING: Final = (
     "hierarchicalsharing, deltashowremovedasdeleted, "
@@ -288,6 +300,56 @@ class GraphClient:
             if page.next_link is None:
                 raise GraphError(
                     "delta page has neither @odata.nextLink nor @odata.deltaLink",
+                    code="invalidResponse",
+                    url=response.url,
+                )
+            url, params = page.next_link, None
+
+    def list_id(self, drive_id: str) -> str:
+        """The id of the list a document library is (`GET /drives/{id}/list`, graph-facts
+        §18.1), which the list's delta takes.
+
+        Raises:
+            GraphError, TransportError, AuthError: as for `get_json`.
+        """
+        found = self.get_json(f"drives/{_id_segment(drive_id)}/list", {"$select": "id"})
+        value = found.get("id")
+        if not isinstance(value, str) or not value:
+            raise GraphError("the library's list came without an id", code="invalidResponse")
+        return value
+
+    def list_delta(
+        self,
+        site_id: str,
+        list_id: str,
+        link: str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        page_size: int = 200,
+    ) -> Iterator[ListDeltaPage]:
+        """The pages of one round of a list's delta (graph-facts §18.1), streamed; the last
+        page carries the deltaLink. `columns`: the `fields` to expand (None: all of them).
+        Otherwise as `delta`.
+
+        Raises:
+            DeltaExpiredError: the link is no longer valid (410), on any page.
+            GraphError, TransportError, AuthError: as for `get_json`, on any page.
+        """
+        url = link or f"sites/{_site_segment(site_id)}/lists/{_id_segment(list_id)}/items/delta"
+        params: Params | None = None
+        if link is None:
+            fields = "fields" if columns is None else f"fields($select={','.join(columns)})"
+            params = {"$select": ",".join(LIST_ITEM_SELECT), "$expand": fields, "$top": page_size}
+        while True:
+            cost = RU_READ if "token" in url else RU_LIST
+            response = self._transport.request("GET", url, params=params, cost=cost)
+            page = parse_model(ListDeltaPage, response)
+            yield page
+            if page.delta_link is not None:
+                return
+            if page.next_link is None:
+                raise GraphError(
+                    "list delta page has neither @odata.nextLink nor @odata.deltaLink",
                     code="invalidResponse",
                     url=response.url,
                 )

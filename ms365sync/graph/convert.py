@@ -48,6 +48,7 @@ def remote_item(item: DriveItem) -> RemoteItem:
         shared_changed=item.shared_changed,
         package=item.package is not None,
         malware=None if item.malware is None else item.malware.description or "",
+        list_item_id=item.sharepoint_ids.list_item_id if item.sharepoint_ids else None,
     )
 
 

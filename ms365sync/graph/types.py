@@ -18,6 +18,7 @@ __all__ = [
     "BatchResponse",
     "BatchSubResponse",
     "CollectionPage",
+    "ContentTypeInfo",
     "Deleted",
     "DeltaPage",
     "Drive",
@@ -34,6 +35,8 @@ __all__ = [
     "InnerError",
     "ItemReference",
     "JsonObject",
+    "ListDeltaPage",
+    "ListItem",
     "Package",
     "Permission",
     "PermissionPage",
@@ -344,6 +347,40 @@ class Permission(GraphModel):
 
 
 # --- collections, delta, batch ----------------------------------------------------------------
+
+
+class ContentTypeInfo(GraphModel):
+    """A list item's content type: its id and name ("Document", "Folder", a custom one)."""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class ListItem(GraphModel):
+    """A document library's list item (graph-facts §18): its id is the driveItem's
+    `sharepointIds.listItemId`; `fields` holds the columns asked for, as the service shapes
+    them (left as JSON; its `@odata.etag` is not a column)."""
+
+    id: str
+    e_tag: str | None = None
+    created_by: IdentitySet | None = None
+    last_modified_by: IdentitySet | None = None
+    content_type: ContentTypeInfo | None = None
+    fields: JsonObject | None = None
+    deleted: Deleted | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        """Whether the list's delta reported this item as removed."""
+        return self.deleted is not None
+
+
+class ListDeltaPage(GraphModel):
+    """One page of a list's delta round (graph-facts §18.1): as `DeltaPage`, of list items."""
+
+    value: tuple[ListItem, ...] = ()
+    next_link: str | None = Field(default=None, alias="@odata.nextLink")
+    delta_link: str | None = Field(default=None, alias="@odata.deltaLink")
 
 
 class CollectionPage(GraphModel):

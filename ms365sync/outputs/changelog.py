@@ -23,6 +23,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +54,18 @@ _VERIFICATION = (
 )
 
 
+_METADATA = (
+    "The document's metadata, when the target reads it (metadata in sites.toml): "
+    "content_type, created_by, modified_by, sensitivity_label {id, name} and fields "
+    "(column internal name -> value as SharePoint gives it); as in .metadata.json."
+)
+_LABEL = "The file's sensitivity label (its name, else its id), when it has one."
+_FIELD_CHANGES = (
+    "Each metadata value that changed: name (a column's internal name, or content_type, "
+    "created_by, modified_by, sensitivity_label) -> {old, new}; null: no value."
+)
+
+
 class AddedEntry(_Model):
     permissions: list[str] = Field(description='"Display Name:::Level" labels.')
     file_path: str = Field(description="Where the file is on disk.")
@@ -67,6 +80,8 @@ class AddedEntry(_Model):
         description="Why the local name differs from the remote one (unsafe on disk).",
     )
     verification: str | None = Field(default=None, description=_VERIFICATION)
+    metadata: dict[str, Any] | None = Field(default=None, description=_METADATA)
+    sensitivity_label: str | None = Field(default=None, description=_LABEL)
 
 
 class ModifiedEntry(_Model):
@@ -78,12 +93,27 @@ class ModifiedEntry(_Model):
     size: int
     last_modified: str | None = None
     verification: str | None = Field(default=None, description=_VERIFICATION)
+    metadata: dict[str, Any] | None = Field(default=None, description=_METADATA)
+    sensitivity_label: str | None = Field(default=None, description=_LABEL)
 
 
 class PermissionOnlyEntry(_Model):
     permission_changes: PermissionChangesEntry
     file_path: str
     item_id: str
+    metadata_changes: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description="The metadata that changed with the permissions. " + _FIELD_CHANGES,
+    )
+
+
+class MetadataOnlyEntry(_Model):
+    """A file whose document metadata changed, and neither its content nor permissions."""
+
+    file_path: str
+    item_id: str
+    changes: dict[str, dict[str, Any]] = Field(description=_FIELD_CHANGES)
+    sensitivity_label: str | None = Field(default=None, description=_LABEL)
 
 
 class DeletedEntry(_Model):
@@ -135,6 +165,7 @@ class Summary(_Model):
     mismatch_accepted_count: int = 0
     size_only_count: int = 0
     unverified_count: int = 0
+    metadata_only_changes_count: int | None = None
 
 
 class Changes(_Model):
@@ -176,6 +207,11 @@ class ChangeLog(_Model):
     skipped: dict[str, SkippedEntry] = Field(
         default_factory=dict, description="Files not fetched on purpose, each reported once."
     )
+    metadata_only_changes: dict[str, MetadataOnlyEntry] | None = Field(
+        default=None,
+        description="Files whose document metadata alone changed (only when the target "
+        "reads metadata), keyed by path.",
+    )
     run_id: str
     target: TargetInfo
     full_resync: bool = Field(
@@ -186,7 +222,8 @@ class ChangeLog(_Model):
     @property
     def has_changes(self) -> bool:
         c = self.changes
-        return bool(c.added or c.modified or c.permission_only_changes or c.deleted)
+        changed = c.added or c.modified or c.permission_only_changes or c.deleted
+        return bool(changed or self.metadata_only_changes)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, exclude_none=True)

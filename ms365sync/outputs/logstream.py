@@ -93,7 +93,8 @@ class LogDocument:
 
     @property
     def has_changes(self) -> bool:
-        return any(section.count for section in self.sections.values())
+        changed = any(section.count for section in self.sections.values())
+        return changed or bool(self.shell.metadata_only_changes)
 
     def count(self, section: str) -> int:
         return self.sections[section].count

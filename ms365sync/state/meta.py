@@ -35,6 +35,11 @@ class MetaKey(enum.Enum):
     CONVERGED = "converged"  # set when a run left the mirror equal to the tree (sync.shortcut)
     GRANTS_FILE = "grants_file"  # what identifies the grants file as last written
     PERMISSIONS_FILE_STAMP = "permissions_file_stamp"  # "size:mtime_ns" of .permissions.json
+    LIST_IDS = "list_ids"  # "1"/"0": the delta link's listing selected sharepointIds
+    LIST_ID = "list_id"  # the library's list id (its list's delta takes it)
+    FIELDS_LINK = "fields_link"  # the list's delta link
+    FIELDS_KEY = "fields_key"  # what the list's delta link was asked for (its columns)
+    METADATA_FILE_STAMP = "metadata_file_stamp"  # "size:mtime_ns" of .metadata.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,11 @@ class Meta:
     converged: str | None = None
     grants_file: str | None = None
     permissions_file_stamp: str | None = None
+    list_ids: bool | None = None
+    list_id: str | None = None
+    fields_link: str | None = None
+    fields_key: str | None = None
+    metadata_file_stamp: str | None = None
 
     @classmethod
     def decode(cls, stored: dict[str, str]) -> Meta:
@@ -110,6 +120,11 @@ class Meta:
             converged=text(MetaKey.CONVERGED),
             grants_file=text(MetaKey.GRANTS_FILE),
             permissions_file_stamp=text(MetaKey.PERMISSIONS_FILE_STAMP),
+            list_ids=_flag(text(MetaKey.LIST_IDS)),
+            list_id=text(MetaKey.LIST_ID),
+            fields_link=text(MetaKey.FIELDS_LINK),
+            fields_key=text(MetaKey.FIELDS_KEY),
+            metadata_file_stamp=text(MetaKey.METADATA_FILE_STAMP),
         )
 
 
@@ -158,14 +173,26 @@ class MetaTables:
         drive_id: str,
         target: str,
         prefer_sharing: bool,
+        list_ids: bool = False,
     ) -> None:
         """Record what a run listed: the ids it resolved (from `target`), and the delta link
-        to continue from with the same Prefer headers."""
+        to continue from with the same Prefer headers (and, `list_ids`, selection)."""
         write_value(self._db, MetaKey.DELTA_LINK, delta_link)
         write_value(self._db, MetaKey.DRIVE_ID, drive_id)
         write_value(self._db, MetaKey.SITE_ID, site_id)
         write_value(self._db, MetaKey.TARGET, target)
         write_value(self._db, MetaKey.PREFER_SHARING, _flag_text(prefer_sharing))
+        write_value(self._db, MetaKey.LIST_IDS, "1" if list_ids else None)
+
+    def set_fields_listing(self, *, list_id: str | None, link: str | None, key: str | None) -> None:
+        """Record the list's delta link to continue from, with the list it reads and what
+        it was asked for (all None: the target reads no metadata)."""
+        write_value(self._db, MetaKey.LIST_ID, list_id)
+        write_value(self._db, MetaKey.FIELDS_LINK, link)
+        write_value(self._db, MetaKey.FIELDS_KEY, key)
+
+    def set_metadata_file_stamp(self, stamp: str | None) -> None:
+        write_value(self._db, MetaKey.METADATA_FILE_STAMP, stamp)
 
     def set_last_sweep(self, when: float) -> None:
         write_value(self._db, MetaKey.LAST_SWEEP, str(when))

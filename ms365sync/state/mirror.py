@@ -138,12 +138,13 @@ class MirrorTables:
             "DELETE FROM mirror WHERE path = ? AND item_id != ?", (file.path, file.item_id)
         )
         self._db.execute(
-            f"INSERT INTO mirror({MIRROR_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO mirror({MIRROR_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(item_id) DO UPDATE SET path=excluded.path, "
             "local_path=excluded.local_path, "
             "size=excluded.size, ctag=excluded.ctag, qxh=excluded.qxh, etag=excluded.etag, "
             "modified=excluded.modified, mtime_ns=excluded.mtime_ns, labels=excluded.labels, "
-            "grants=excluded.grants, ino=excluded.ino, local_size=excluded.local_size",
+            "grants=excluded.grants, ino=excluded.ino, local_size=excluded.local_size, "
+            "metadata=excluded.metadata",
             (
                 file.item_id,
                 file.path,
@@ -158,6 +159,7 @@ class MirrorTables:
                 encode_grants(file.permissions.grants),
                 file.ino,
                 file.local_size,
+                file.metadata,
             ),
         )
 
@@ -171,6 +173,16 @@ class MirrorTables:
         """Every mirror file's labels, sorted by path, for .permissions.json."""
         for path, labels in self._db.execute("SELECT path, labels FROM mirror ORDER BY path"):
             yield _PATH_LABELS((path, json.loads(labels)))
+
+    def mirror_metadata(self) -> Iterator[tuple[str, str, str]]:
+        """Every mirror file's path, item id and reported metadata (files with some),
+        sorted by path: the metadata sidecar's input."""
+        return iter(
+            self._db.execute(
+                "SELECT path, item_id, metadata FROM mirror WHERE metadata IS NOT NULL "
+                "ORDER BY path"
+            )
+        )
 
     def mirror_grant_rows(self) -> Iterator[GrantRow]:
         """Every mirror file's grants and permission source, sorted by path: the grants
@@ -256,4 +268,5 @@ def _mirror_file(row: tuple[Any, ...]) -> MirrorFile:
         permissions=decode_permissions(row[9], row[10]),
         ino=row[11],
         local_size=row[12],
+        metadata=row[13],
     )

@@ -12,12 +12,21 @@ from pathlib import Path
 from ms365sync.errors import StateError
 from ms365sync.state.meta import MetaKey, read_value, write_value
 
-__all__ = ["ITEM_FIELDS", "MIRROR_COLUMNS", "MIRROR_FIELDS", "SCHEMA_VERSION", "create", "migrate"]
+__all__ = [
+    "ITEM_FIELDS",
+    "MIRROR_COLUMNS",
+    "MIRROR_FIELDS",
+    "SCHEMA_VERSION",
+    "create",
+    "index",
+    "migrate",
+]
 
 # 2: mirror.ino. 3: the principal kinds of graph-facts §6.12 (a store of version 2 holds
 # permission sets classified the old way: they are read again). 4: items.malware,
-# mirror.local_size, and the errors table's classes (graph-facts §17).
-SCHEMA_VERSION = 4
+# mirror.local_size, and the errors table's classes (graph-facts §17). 5: document metadata
+# (issue 21): items.list_item_id, the fields tables, mirror.metadata.
+SCHEMA_VERSION = 5
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,7 +38,8 @@ CREATE TABLE IF NOT EXISTS items (
     path TEXT,       -- its key (models.path_key of segs); NULL while an ancestor is unknown
     segs TEXT,       -- the path's names as a JSON list (names may contain "/")
     perm_src TEXT,   -- the item whose permission set applies (nearest root)
-    malware TEXT     -- the malware facet's description; NULL: not flagged
+    malware TEXT,    -- the malware facet's description; NULL: not flagged
+    list_item_id TEXT  -- sharepointIds.listItemId; NULL: not selected (no metadata read)
 );
 CREATE INDEX IF NOT EXISTS items_parent ON items(parent_id);
 CREATE TABLE IF NOT EXISTS perms (
@@ -40,7 +50,8 @@ CREATE TABLE IF NOT EXISTS mirror (
     ctag TEXT, qxh TEXT, etag TEXT, modified TEXT, mtime_ns INTEGER NOT NULL,
     labels TEXT NOT NULL, grants TEXT NOT NULL,
     ino INTEGER,     -- the inode number of the file placed; NULL: not known (schema 1)
-    local_size INTEGER  -- the placed copy's size when not the listed one; NULL: the same
+    local_size INTEGER, -- the placed copy's size when not the listed one; NULL: the same
+    metadata TEXT    -- the document metadata last reported (canonical JSON); NULL: none
 );
 -- put_mirror looks records up by path: without this index every insert scans the table.
 CREATE INDEX IF NOT EXISTS mirror_path ON mirror(path);
@@ -58,7 +69,14 @@ CREATE TABLE IF NOT EXISTS stage (
     is_folder INTEGER NOT NULL, is_root INTEGER NOT NULL, deleted INTEGER NOT NULL,
     size INTEGER NOT NULL, etag TEXT, ctag TEXT, qxh TEXT, modified TEXT, mime TEXT,
     shared INTEGER NOT NULL, shared_changed INTEGER NOT NULL, package INTEGER NOT NULL,
-    malware TEXT
+    malware TEXT, list_item_id TEXT
+);
+-- The library's list items as the list's delta reported them (sync/metadata.py): each one's
+-- document metadata as canonical JSON, joined to its file on items.list_item_id.
+CREATE TABLE IF NOT EXISTS fields (list_item_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+-- One round of the list's delta as it arrives (doc NULL: deleted); folded into fields.
+CREATE TABLE IF NOT EXISTS fields_stage (
+    ord INTEGER PRIMARY KEY, list_item_id TEXT NOT NULL, doc TEXT
 );
 CREATE TABLE IF NOT EXISTS exports (
     run_id TEXT PRIMARY KEY, log_name TEXT, log_json TEXT, permissions INTEGER NOT NULL,
@@ -72,7 +90,7 @@ CREATE TABLE IF NOT EXISTS runs (
 
 ITEM_FIELDS = (
     "item_id, parent_id, name, is_folder, is_root, size, etag, ctag, qxh, modified, mime, "
-    "shared, package, own_perms, path, segs, perm_src, malware"
+    "shared, package, own_perms, path, segs, perm_src, malware, list_item_id"
 )
 MIRROR_FIELDS = (
     "item_id, path, local_path, size, ctag, qxh, etag, modified, mtime_ns, labels, grants"
@@ -80,7 +98,7 @@ MIRROR_FIELDS = (
 # Every column of a mirror record. The inode number is not an input of the plan (which
 # watches MIRROR_FIELDS): it only says whether a time may be set in place. The local size
 # is (a no-op run compares it with the disk).
-MIRROR_COLUMNS = f"{MIRROR_FIELDS}, ino, local_size"
+MIRROR_COLUMNS = f"{MIRROR_FIELDS}, ino, local_size, metadata"
 
 _GRANTS_FILE = MetaKey.GRANTS_FILE.value
 _CONVERGED = MetaKey.CONVERGED.value
@@ -123,7 +141,8 @@ _INPUT_TRIGGERS = "\n".join(
     (
         _forgetting(_CONVERGED, "items", ITEM_FIELDS),
         _forgetting(_CONVERGED, "perms", "item_id, labels, grants"),
-        _forgetting(_CONVERGED, "mirror", f"{MIRROR_FIELDS}, local_size"),
+        _forgetting(_CONVERGED, "mirror", f"{MIRROR_FIELDS}, local_size, metadata"),
+        _forgetting(_CONVERGED, "fields", "list_item_id, doc"),
         _forgetting(_GRANTS_FILE, "items", "item_id, perm_src"),
         _forgetting(_GRANTS_FILE, "mirror", "item_id, path, grants"),
     )
@@ -144,6 +163,9 @@ _ADDED_COLUMNS = (  # (table, column, its declaration) added since schema 1
     ("errors", "cause", "TEXT"),
     ("errors", "ctag", "TEXT"),
     ("errors", "retry_at", "REAL"),
+    ("items", "list_item_id", "TEXT"),
+    ("stage", "list_item_id", "TEXT"),
+    ("mirror", "metadata", "TEXT"),
 )
 
 
@@ -192,3 +214,8 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
             path=path,
             hint="upgrade ms365sync",
         )
+
+
+def index(db: sqlite3.Connection) -> None:
+    """Create the indexes on columns a migration adds (after `migrate`)."""
+    db.execute("CREATE INDEX IF NOT EXISTS items_list_item ON items(list_item_id)")

@@ -23,6 +23,7 @@ from typing import Any
 from ms365sync.errors import CorruptStateError, LocalStorageError, MS365SyncError, StateError
 from ms365sync.state import db as sqlitedb
 from ms365sync.state import schema
+from ms365sync.state.fields import FieldsTables
 from ms365sync.state.meta import Meta, MetaTables
 from ms365sync.state.mirror import FileError, GrantRow, IssueRow, MirrorTables, PathLabels
 from ms365sync.state.outbox import OutboxTables, PendingExport, RunRecord
@@ -60,7 +61,7 @@ def _check_file(path: Path) -> None:
         raise CorruptStateError("empty file", path=path)
 
 
-class StateStore(TreeTables, PermTables, MirrorTables, MetaTables, OutboxTables):
+class StateStore(TreeTables, PermTables, MirrorTables, MetaTables, OutboxTables, FieldsTables):
     """The SQLite state of one target, its tables' methods mixed in from their modules.
     Not thread-safe: use from the syncer's thread."""
 
@@ -83,6 +84,7 @@ class StateStore(TreeTables, PermTables, MirrorTables, MetaTables, OutboxTables)
             self._check()
             schema.create(self._db)
             schema.migrate(self._db, self.path)
+            schema.index(self._db)
         except (MS365SyncError, sqlite3.Error) as exc:
             connection.close()
             if isinstance(exc, sqlite3.Error):

@@ -18,7 +18,7 @@ from ms365sync.models import RemoteItem
 
 _ITEM_COLUMNS = (
     "item_id, parent_id, name, is_folder, is_root, size, etag, ctag, qxh, modified, mime, "
-    "shared, package, malware"
+    "shared, package, malware, list_item_id"
 )
 
 # Every item reachable from a root (`is_root`) through named items, with its path's names
@@ -108,6 +108,8 @@ class TreeRow:
     modified: str | None
     perm_src: str | None
     malware: str | None = None  # the malware facet's description: SharePoint flagged it
+    list_item_id: str | None = None  # its list item (None: not selected by the listing)
+    metadata: str | None = None  # its list item's metadata (`fields` table); None: not listed
 
 
 @dataclass(frozen=True)
@@ -159,13 +161,14 @@ class TreeTables:
                 int(i.shared_changed),
                 int(i.package),
                 i.malware,
+                i.list_item_id,
             )
             for i in items
         ]
         self._db.executemany(
             "INSERT INTO stage(item_id, parent_id, name, is_folder, is_root, deleted, size, etag, "
-            "ctag, qxh, modified, mime, shared, shared_changed, package, malware) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "ctag, qxh, modified, mime, shared, shared_changed, package, malware, list_item_id) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         return len(rows)
@@ -245,7 +248,8 @@ class TreeTables:
             "name=excluded.name, is_folder=excluded.is_folder, is_root=excluded.is_root, "
             "size=excluded.size, etag=excluded.etag, ctag=excluded.ctag, qxh=excluded.qxh, "
             "modified=excluded.modified, mime=excluded.mime, shared=excluded.shared, "
-            "package=excluded.package, malware=excluded.malware"
+            "package=excluded.package, malware=excluded.malware, "
+            "list_item_id=COALESCE(excluded.list_item_id, items.list_item_id)"
         )
         removed += db.execute(_DELETE_SUBTREES).rowcount
         if reshaped:
@@ -324,8 +328,10 @@ class TreeTables:
     def tree_files(self) -> Iterator[TreeRow]:
         """Every remote file (not folder or package), sorted by item id."""
         for item_id, segs, *rest in self._db.execute(
-            "SELECT item_id, segs, size, etag, ctag, qxh, modified, perm_src, malware FROM items "
-            "WHERE is_folder = 0 AND package = 0 ORDER BY item_id"
+            "SELECT i.item_id, i.segs, i.size, i.etag, i.ctag, i.qxh, i.modified, i.perm_src, "
+            "i.malware, i.list_item_id, f.doc FROM items i "
+            "LEFT JOIN fields f ON f.list_item_id = i.list_item_id "
+            "WHERE i.is_folder = 0 AND i.package = 0 ORDER BY i.item_id"
         ):
             segments = None if segs is None else tuple(json.loads(segs))
             yield TreeRow(item_id, segments, *rest)

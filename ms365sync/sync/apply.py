@@ -158,7 +158,7 @@ class Applier:
             if action.kind in _CONTENT:
                 place = functools.partial(self._place, fetched=fetched)
                 done.append(results.get(action.item_key) or self._per_file(action, place))
-            elif action.kind in (ActionKind.PERMISSIONS, ActionKind.METADATA):
+            elif action.kind in (ActionKind.PERMISSIONS, ActionKind.METADATA, ActionKind.COLUMNS):
                 done.append(self._per_file(action, self._touch))
             elif action.kind is ActionKind.SKIP:
                 done.append(Done(action, error=action.reason))

@@ -25,8 +25,9 @@ from ms365sync.models import (
     path_key,
 )
 from ms365sync.state.store import StateStore, TreeRow
+from ms365sync.sync import metadata as documents
 from ms365sync.sync.issues import Cause, Held
-from ms365sync.target import Filters
+from ms365sync.target import Filters, MetadataSpec
 
 Lookup = Callable[[str | None], PermissionSet | None]
 
@@ -103,11 +104,19 @@ class RemoteInventory:
 
 
 def remote_files(
-    state: StateStore, filters: Filters, data_dir: Path, lookup: Lookup, held: Held | None = None
+    state: StateStore,
+    filters: Filters,
+    data_dir: Path,
+    lookup: Lookup,
+    held: Held | None = None,
+    *,
+    metadata: MetadataSpec | None = None,
 ) -> RemoteInventory:
     """The files of the committed tree the mirror should hold, sorted by item id."""
     notes = RemoteNotes()
-    files = list(notes.files(scan_remote(state, filters, data_dir, lookup, held)))
+    files = list(
+        notes.files(scan_remote(state, filters, data_dir, lookup, held, metadata=metadata))
+    )
     return RemoteInventory(files, notes)
 
 
@@ -117,6 +126,8 @@ def scan_remote(
     data_dir: Path,
     lookup: Lookup,
     held: Held | None = None,
+    *,
+    metadata: MetadataSpec | None = None,
 ) -> Iterator[Entry]:
     """The files of the committed tree the mirror should hold, sorted by item id, with a
     `Note` for each file that is protected, excluded, in error, skipped, waiting or mapped
@@ -130,6 +141,10 @@ def scan_remote(
     files: they come as `pinned` files (the version and place recorded, the permissions of
     now, so a kept copy's permissions never lag), while a file inside a package leaves the
     mirror like a filtered-out one (graph-facts §17.4, §17.5).
+
+    With `metadata` (the target reads document metadata) each file comes with its
+    document, and the metadata filters leave files out as the path filters do; a file whose
+    list item the list's delta has not reported yet is protected like an unplaced one.
     """
     held = held or Held()
     # A file kept as recorded keeps its local name: nothing else may take it meanwhile.
@@ -143,14 +158,25 @@ def scan_remote(
         if not filters.accepts(path):
             yield Note(Left.EXCLUDED, row.item_id, path)
             continue
+        doc = None
+        if metadata is not None:
+            if row.metadata is None:
+                why = "its list item (its columns) is not listed yet"
+                yield Note(Left.PROTECTED, row.item_id, path, why)
+                continue
+            doc = row.metadata
+            if not documents.accepts(metadata, documents.document(doc)):
+                yield Note(Left.EXCLUDED, row.item_id, path)
+                continue
         skip = _skip(row, path, held)
         if skip is not None:
             yield skip
             record = held.records.get(row.item_id)
             if record is not None:
-                yield _pinned(record, lookup(row.perm_src))
+                yield _pinned(record, lookup(row.perm_src), doc)
             continue
-        yield from _mirrorable(row, path, data_dir, taken, permissions=lookup(row.perm_src))
+        permissions = lookup(row.perm_src)
+        yield from _mirrorable(row, path, data_dir, taken, permissions=permissions, doc=doc)
 
 
 def _skip(row: TreeRow, path: str, held: Held) -> Note | None:
@@ -171,11 +197,11 @@ def _skip(row: TreeRow, path: str, held: Held) -> Note | None:
     return None
 
 
-def _pinned(record: MirrorFile, permissions: PermissionSet | None) -> RemoteFile:
+def _pinned(record: MirrorFile, permissions: PermissionSet | None, doc: str | None) -> RemoteFile:
     """A kept file as the plan sees it: the version and place recorded, the permissions
-    its permission source has now."""
+    its permission source has now (and its document metadata)."""
     version = {name: getattr(record, name) for name in VERSION_FIELDS}
-    return RemoteFile(**version, permissions=permissions, pinned=True)
+    return RemoteFile(**version, permissions=permissions, pinned=True, metadata=doc)
 
 
 def _mirrorable(
@@ -185,6 +211,7 @@ def _mirrorable(
     taken: dict[str, str],
     *,
     permissions: PermissionSet | None,
+    doc: str | None,
 ) -> Iterator[Entry]:
     assert row.segments is not None
     mapped = names.local_relpath_from_segments(row.segments, root=data_dir)
@@ -208,6 +235,7 @@ def _mirrorable(
         etag=row.etag,
         modified=row.modified,
         permissions=permissions,
+        metadata=doc,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from ms365sync.errors import DeltaExpiredError
-from ms365sync.graph.client import GraphClient
+from ms365sync.graph.client import DELTA_SELECT, GraphClient
 from ms365sync.graph.convert import remote_item
 from ms365sync.graph.types import DriveItem
 from ms365sync.state.store import StateStore
@@ -47,13 +47,15 @@ def list_changes(
     page_size: int = 500,
     keep_urls: bool = True,
     stop: Stop | None = None,
+    list_ids: bool = False,
 ) -> Round:
     """Stream one delta round into `state`'s stage and return how it went; a requested
     `stop` ends it between pages (raising Stopped).
 
     A 410 (on any page, also during a full enumeration) restarts the listing from scratch,
     at most `MAX_RESTARTS` times. With `keep_urls` the round's `urls` hold the files'
-    download URLs (a run that downloads nothing need not hold them).
+    download URLs (a run that downloads nothing need not hold them). With `list_ids` a new
+    round selects the items' sharepointIds too (their list item ids, `sync.metadata`).
 
     Raises:
         Stopped: `stop` was requested; the stage holds a partial round.
@@ -75,6 +77,7 @@ def list_changes(
                 expired=expired,
                 urls=urls,
                 stop=stop,
+                select=(*DELTA_SELECT, "sharepointIds") if list_ids else DELTA_SELECT,
             )
         except DeltaExpiredError:
             logger.info("delta answered 410 resyncRequired: listing the whole library again")
@@ -93,12 +96,15 @@ def _round(
     expired: bool,
     urls: DownloadUrls | None,
     stop: Stop | None,
+    select: tuple[str, ...],
 ) -> Round:
     state.clear_stage()
     if urls is not None:
         urls.clear()
     items = 0
-    pages = client.delta(drive_id, link, prefer_sharing=prefer_sharing, page_size=page_size)
+    pages = client.delta(
+        drive_id, link, prefer_sharing=prefer_sharing, select=select, page_size=page_size
+    )
     for number, page in enumerate(pages, 1):
         items += state.stage_page(remote_item(entry) for entry in page.value)
         if urls is not None:

@@ -111,7 +111,15 @@ def _permissions_only(remote: RemoteFile, mirror: MirrorFile) -> Iterator[Action
     assert remote.permissions is not None
     if remote.permissions.labels != mirror.permissions.labels:
         yield Action(ActionKind.PERMISSIONS, remote=remote, mirror=mirror)
-    elif _recorded(remote) != _recorded(mirror) or remote.permissions != mirror.permissions:
+    elif remote.metadata is not None and remote.metadata != mirror.metadata:
+        # Its document metadata changed (columns, content type, label): reported; metadata
+        # no longer read (None) is forgotten silently below.
+        yield Action(ActionKind.COLUMNS, remote=remote, mirror=mirror)
+    elif (
+        _recorded(remote) != _recorded(mirror)
+        or remote.permissions != mirror.permissions
+        or remote.metadata != mirror.metadata
+    ):
         yield Action(ActionKind.METADATA, remote=remote, mirror=mirror)
 
 

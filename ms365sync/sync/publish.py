@@ -1,4 +1,5 @@
-"""Publishing what a run committed: the change log, `.permissions.json` and the grants file.
+"""Publishing what a run committed: the change log, `.permissions.json`, the grants file and,
+when the target reads document metadata, `.metadata.json`.
 
 A run queues its outputs in the state store inside its own transaction (`queue`); after the
 commit they are written from what was committed (`finish`), atomically, and marked done. A
@@ -21,7 +22,8 @@ from ms365sync.outputs.changelog import TargetInfo, log_name
 from ms365sync.outputs.logstream import LogDocument, unpack
 from ms365sync.state.store import StateStore
 from ms365sync.sync import recovery
-from ms365sync.target import GRANTS_FILE, PERMISSIONS_FILE, TargetSpec
+from ms365sync.sync.metadata import iter_documents
+from ms365sync.target import GRANTS_FILE, METADATA_FILE, PERMISSIONS_FILE, TargetSpec
 
 __all__ = ["Outcome", "finish", "queue", "write_grants_file"]
 
@@ -80,8 +82,33 @@ def finish(state: StateStore, spec: TargetSpec, journal: TempJournal) -> dict[st
             labels = jsonstream.object_chunks(state.mirror_labels())
             write_atomic(target, itertools.chain(labels, [b"\n"]), journal=journal)
             state.set_permissions_file_stamp(recovery.file_stamp(target))
+        if spec.metadata is not None and (with_permissions or _metadata_file_damaged(spec, state)):
+            write_metadata_file(spec.local_root, state, journal)
         state.export_done(run_id)
     return written
+
+
+def write_metadata_file(local_root: Path, state: StateStore, journal: TempJournal) -> None:
+    """Write `.metadata.json` from the committed mirror: each mirrored file's path -> its
+    item id and document metadata (`sync.metadata`), sorted by path like
+    `.permissions.json`; files whose metadata was never read are left out.
+
+    Raises:
+        LocalStorageError: the file cannot be written.
+    """
+    path = local_root / METADATA_FILE
+    members = (
+        (file_path, {"item_id": item_id, **doc})
+        for file_path, item_id, doc in iter_documents(state.mirror_metadata())
+    )
+    write_atomic(path, itertools.chain(jsonstream.object_chunks(members), [b"\n"]), journal=journal)
+    state.set_metadata_file_stamp(recovery.file_stamp(path))
+
+
+def _metadata_file_damaged(spec: TargetSpec, state: StateStore) -> bool:
+    """Whether `.metadata.json` is not as the last write left it (edited, removed)."""
+    stamp = state.meta.metadata_file_stamp
+    return stamp is None or recovery.file_stamp(spec.local_root / METADATA_FILE) != stamp
 
 
 def write_grants_file(

@@ -4,7 +4,10 @@ Only actions that succeeded become events: a failed download is listed under `er
 (with when it is tried again, `sync.issues`), never under added or modified. A move is
 reported as `deleted` (old path, reason "moved") plus `added` (new path, with
 `moved_from`). Files skipped on purpose are listed under `skipped` by the run that first
-meets them; a file whose bytes were not fully checked carries its `verification`.
+meets them; a file whose bytes were not fully checked carries its `verification`. When the
+target reads document metadata (`sync.metadata`), added and modified entries carry it, a
+change of metadata alone is a `metadata_only_changes` entry, and one that came with a
+permission change rides on that entry as its `metadata_changes`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ms365sync.outputs.changelog import (
     Changes,
     DeletedEntry,
     ErrorEntry,
+    MetadataOnlyEntry,
     ModifiedEntry,
     PermissionChangesEntry,
     PermissionOnlyEntry,
@@ -36,6 +40,7 @@ from ms365sync.sync.apply import Done
 from ms365sync.sync.fetch import Verification
 from ms365sync.sync.inputs import Note
 from ms365sync.sync.issues import Cause, Issue, IssueKind, IssueLedger
+from ms365sync.sync.metadata import Document, changes, document, label_of
 
 # Every field of an added entry is given: one fields-set serves them all.
 _ADDED_FIELDS = set(AddedEntry.model_fields)
@@ -53,6 +58,8 @@ class LogBuilder:
     skipped: dict[str, SkippedEntry] = field(default_factory=dict)
     excluded: frozenset[str] = frozenset()  # item ids now outside the filters
     mapped: dict[str, str] = field(default_factory=dict)  # path -> why its local name differs
+    # None: the target reads no document metadata (the section is left out of the log).
+    metadata_only: dict[str, MetadataOnlyEntry] | None = None
 
     def __post_init__(self) -> None:
         self._prefix = os.path.join(str(self.data_dir), "")
@@ -131,6 +138,8 @@ class LogBuilder:
             assert old is not None and new is not None
             if old.permissions.labels != new.permissions.labels:
                 self._permission_only(old, new)
+            else:
+                self._metadata_only(old, new)
             return
         verification = done.verification
         if verification is not None:
@@ -148,14 +157,32 @@ class LogBuilder:
         elif kind is ActionKind.PERMISSIONS:
             assert old is not None and new is not None
             self._permission_only(old, new)
+        elif kind is ActionKind.COLUMNS:
+            assert old is not None and new is not None
+            self._metadata_only(old, new)
 
     def _permission_only(self, old: MirrorFile, new: MirrorFile) -> None:
         entry = PermissionOnlyEntry(
             permission_changes=_diff(old, new),
             file_path=self.file_path(new.local_path),
             item_id=new.item_id,
+            metadata_changes=_metadata_changes(old, new) or None,
         )
         self.sections["permission_only_changes"].add(new.path, entry)
+
+    def _metadata_only(self, old: MirrorFile, new: MirrorFile) -> None:
+        """A change of document metadata alone (nothing when no value a consumer sees
+        changed, or the target reads none)."""
+        found = _metadata_changes(old, new)
+        if not found or self.metadata_only is None:
+            return
+        doc = _doc(new)
+        self.metadata_only[new.path] = MetadataOnlyEntry(
+            file_path=self.file_path(new.local_path),
+            item_id=new.item_id,
+            changes=found,
+            sensitivity_label=None if doc is None else _label(doc),
+        )
 
     def _added(
         self,
@@ -165,6 +192,7 @@ class LogBuilder:
     ) -> None:
         # Built from typed values, so not validated again (an initial sync makes one entry
         # per file), and serialised at once.
+        doc = _doc(new)
         entry = AddedEntry.model_construct(
             _ADDED_FIELDS,
             permissions=list(new.permissions.labels),
@@ -175,6 +203,8 @@ class LogBuilder:
             moved_from=moved_from,
             name_mapped=self.mapped.get(new.path),
             verification=None if verification is None else verification.value,
+            metadata=doc,
+            sensitivity_label=None if doc is None else _label(doc),
         )
         self.sections["added"].add(new.path, entry)
 
@@ -191,6 +221,7 @@ class LogBuilder:
         self, old: MirrorFile, new: MirrorFile, verification: Verification | None
     ) -> None:
         diff = _diff(old, new)
+        doc = _doc(new)
         entry = ModifiedEntry(
             content_changed=True,
             permissions_changed=bool(diff.added or diff.removed),
@@ -200,6 +231,8 @@ class LogBuilder:
             size=new.size,
             last_modified=new.modified,
             verification=None if verification is None else verification.value,
+            metadata=doc,
+            sensitivity_label=None if doc is None else _label(doc),
         )
         self.sections["modified"].add(new.path, entry)
 
@@ -244,6 +277,9 @@ class LogBuilder:
             mismatch_accepted_count=self.verified[Verification.MISMATCH_ACCEPTED],
             size_only_count=self.verified[Verification.SIZE_ONLY],
             unverified_count=self.verified[Verification.UNVERIFIED],
+            metadata_only_changes_count=None
+            if self.metadata_only is None
+            else len(self.metadata_only),
         )
         shell = ChangeLog(
             timestamp=stamp,
@@ -252,12 +288,29 @@ class LogBuilder:
             errors=self.errors,
             repairs=self.repairs,
             skipped=self.skipped,
+            metadata_only_changes=self.metadata_only,
             run_id=run_id,
             target=target,
             full_resync=full_resync,
             dry_run=dry_run,
         )
         return LogDocument(shell, self.sections)
+
+
+def _doc(file: MirrorFile) -> Document | None:
+    return None if file.metadata is None else document(file.metadata)
+
+
+def _label(doc: Document) -> str | None:
+    label_id, label_name = label_of(doc)
+    return label_name or label_id
+
+
+def _metadata_changes(old: MirrorFile, new: MirrorFile) -> dict[str, dict[str, object]]:
+    """What changed in the document metadata a consumer sees (nothing when none is read)."""
+    if new.metadata is None or new.metadata == old.metadata:
+        return {}
+    return changes(_doc(old), document(new.metadata))
 
 
 def _diff(old: MirrorFile, new: MirrorFile) -> PermissionChangesEntry:

@@ -34,6 +34,7 @@ def key(spec: TargetSpec) -> str:
             str(spec.data_dir),
             spec.include_packages,
             spec.verify,
+            None if spec.metadata is None else spec.metadata.fingerprint,
         ]
     )
 

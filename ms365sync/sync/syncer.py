@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
@@ -34,6 +35,7 @@ from ms365sync.outputs.changelog import TargetInfo, timestamp
 from ms365sync.outputs.logstream import LogDocument
 from ms365sync.state.store import StageSummary, StateStore
 from ms365sync.sync import batches, inputs, issues, permissions, publish, recovery, shortcut
+from ms365sync.sync import metadata as documents
 from ms365sync.sync.apply import Applier, Progress
 from ms365sync.sync.budget import SweepBudget
 from ms365sync.sync.claims import LibraryClaims
@@ -49,6 +51,15 @@ from ms365sync.sync.sweeps import SweepPlan, Sweeps
 from ms365sync.target import DB_NAME, PERMISSIONS_FILE, TargetSpec
 
 __all__ = ["Syncer"]
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """A run's round of the list's delta (the target reads document metadata)."""
+
+    list_id: str
+    round: documents.FieldsRound
+    key: str
 
 
 class Syncer:
@@ -156,16 +167,23 @@ class Syncer:
         try:
             target = self._resolve(state)
             listing = self._list(state, target, keep_urls=False)
+            fields = self._list_fields(state, target)
             now = self.clock()
             sweep = self._sweep(state, target, listing, now, dry=True)
             with state.run():
                 keep = self._marks_dropped(state, listing)
                 summary = state.apply_stage(full=listing.full, keep_marks=keep)
+                self._apply_fields(state, fields)
                 failed = self._refresh_permissions(state, target, listing, summary, sweep, now=now)
                 lookup = permissions.effective(state, failed)
                 held = issues.held(state, None, self.spec)
                 found = inputs.remote_files(
-                    state, self.spec.filters, self.spec.data_dir, lookup, held
+                    state,
+                    self.spec.filters,
+                    self.spec.data_dir,
+                    lookup,
+                    held,
+                    metadata=self.spec.metadata,
                 )
             return found.files
         finally:
@@ -215,11 +233,12 @@ class Syncer:
         started = self.clock()
         target = self._resolve(state)
         listing = self._list(state, target, keep_urls=not dry)
+        fields = self._list_fields(state, target)
         sweep = self._sweep(state, target, listing, self.clock(), dry=dry)
         self._stopped()
         with state.run():
             log, outcome = self._reconcile(
-                state, target, listing, sweep, run_id, dry=dry, force=force
+                state, target, listing, sweep, run_id, dry=dry, force=force, fields=fields
             )
             state.set_listing(
                 delta_link=listing.delta_link,
@@ -227,6 +246,12 @@ class Syncer:
                 drive_id=target.drive_id,
                 target=self._target_key(),
                 prefer_sharing=self.spec.prefer_sharing,
+                list_ids=self._wants_list_ids() if listing.full else bool(state.meta.list_ids),
+            )
+            state.set_fields_listing(
+                list_id=fields.list_id if fields else None,
+                link=fields.round.link if fields else None,
+                key=fields.key if fields else None,
             )
             if not dry:
                 note = publish.queue(state, self.spec, run_id, log, outcome)
@@ -241,6 +266,9 @@ class Syncer:
         # The sharing Prefer headers change what the feed reports: a link taken with other
         # headers cannot be continued, so a change of that setting starts a full listing.
         same_feed = meta.prefer_sharing == self.spec.prefer_sharing
+        # Document metadata joins files to list items by the ids a round selects: a link
+        # taken without them is not continued (its rounds would carry none).
+        same_feed = same_feed and (meta.list_ids is True or not self._wants_list_ids())
         link = meta.delta_link if known_drive and same_feed else None
         if link is not None and not self.client.serves(link):
             # The Graph endpoint changed (graph_url, even to an equivalent origin): the stored
@@ -258,9 +286,42 @@ class Syncer:
             page_size=self.spec.page_size,
             keep_urls=keep_urls,
             stop=self.stop,
+            list_ids=self._wants_list_ids(),
         )
         self.counters.delta_pages, self.counters.full_enumeration = listing.pages, listing.full
         return listing
+
+    def _wants_list_ids(self) -> bool:
+        return self.spec.metadata is not None
+
+    def _list_fields(self, state: StateStore, target: Resolved) -> _Fields | None:
+        """One round of the list's delta into the fields stage, when the target reads
+        document metadata (graph-facts §18.2): continued from the stored link when it was
+        taken for this list and these columns, else from scratch."""
+        spec = self.spec.metadata
+        if spec is None:
+            return None
+        meta = state.meta
+        same_drive = meta.drive_id == target.drive_id
+        list_id = meta.list_id if same_drive and meta.list_id else None
+        list_id = list_id or self.client.list_id(target.drive_id)
+        key = documents.request_key(spec)
+        link = meta.fields_link if meta.fields_key == key and meta.list_id == list_id else None
+        if link is not None and not self.client.serves(link):
+            link = None
+        found = documents.list_fields(
+            self.client, state, target.site_id, list_id, link=link, spec=spec, stop=self.stop
+        )
+        return _Fields(list_id, found, key)
+
+    @staticmethod
+    def _apply_fields(state: StateStore, fields: _Fields | None) -> None:
+        """Fold the list's round into the store (inside the run's transaction); a target
+        that stopped reading metadata forgets what it had."""
+        if fields is None:
+            state.forget_fields()
+        else:
+            state.apply_fields(full=fields.round.full)
 
     def _resolve(self, state: StateStore) -> Resolved:
         meta = state.meta
@@ -288,11 +349,13 @@ class Syncer:
         *,
         dry: bool,
         force: bool,
+        fields: _Fields | None = None,
     ) -> tuple[LogDocument, publish.Outcome]:
         now = self.clock()
         summary = state.apply_stage(
             full=listing.full, keep_marks=self._marks_dropped(state, listing)
         )
+        self._apply_fields(state, fields)
         if self._baseline is not None:
             rebuilt = recovery.rebuild_mirror(state, self.mirror, self._baseline)
             logger.info("{}: recovered {} mirrored files", self.spec.name, rebuilt)
@@ -300,7 +363,9 @@ class Syncer:
         local = inputs.local_files(self.mirror, state)
         self.counters.untracked_local_files = len(local.foreign)
         ledger = issues.ledger(state, now, self.spec.retry_permanent_after)
-        builder = LogBuilder(self.spec.data_dir, ledger)
+        builder = LogBuilder(
+            self.spec.data_dir, ledger, metadata_only={} if self.spec.metadata else None
+        )
         if not failed and shortcut.unchanged(state, self.spec, local, now):
             logger.debug("{}: nothing changed since the last run converged", self.spec.name)
             tally, notes = batches.Tally(), inputs.RemoteNotes()
@@ -372,7 +437,9 @@ class Syncer:
         protected = state.unplaced_file_ids()
 
         def remote_files() -> Iterator[inputs.Entry]:
-            return inputs.scan_remote(state, spec.filters, spec.data_dir, lookup, held)
+            return inputs.scan_remote(
+                state, spec.filters, spec.data_dir, lookup, held, metadata=spec.metadata
+            )
 
         def mirror_files() -> Iterator[MirrorFile]:
             return (m for m in state.mirror_files() if m.item_id not in protected)

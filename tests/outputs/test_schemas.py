@@ -15,6 +15,7 @@ from ms365sync.cli import cli
 from ms365sync.emulator import apply_scenario, demo_scenario_path, load_scenario
 from ms365sync.outputs import schemas
 from ms365sync.outputs.schemas.__main__ import main as regenerate
+from ms365sync.target import METADATA_FILE
 from support.demo import MARKETING, Demo
 from support.schemas_plugin import _logs_written_under, problems
 
@@ -55,6 +56,8 @@ def _outputs(demo: Demo) -> list[tuple[str, Path]]:
         found += [("changelog", log) for log in demo.logs(target.name)]
         found += [("permissions", root / ".permissions.json")]
         found += [("grants", root / ".permissions.grants.json")]
+        if (root / METADATA_FILE).exists():
+            found += [("metadata", root / METADATA_FILE)]
     return found
 
 
@@ -65,8 +68,10 @@ def test_real_outputs_are_valid_and_broken_ones_are_not(tmp_path: Path) -> None:
     demo.sync()
     outputs = _outputs(demo)
     # The principals' files are checked by end_to_end/test_principals.py (the demo does not
-    # expand principals).
-    assert {kind for kind, _ in outputs} == set(schemas.NAMES) - {"principals", "principal_changes"}
+    # expand principals), the metadata sidecar by sync/test_metadata.py (through the
+    # schemas plugin) while the demo reads no metadata.
+    unread = {"principals", "principal_changes", "metadata"}
+    assert {kind for kind, _ in outputs} == set(schemas.NAMES) - unread
     assert len([p for kind, p in outputs if kind == "changelog"]) == 8  # 6 first, 2 second
     for kind, path in outputs:
         assert problems(kind, json.loads(path.read_text("utf-8"))) == [], path

@@ -115,7 +115,7 @@ def test_a_store_of_schema_1_gains_the_inode_column_and_keeps_its_records(
     for _ in range(2):
         state = StateStore(tmp_path / "state")
         try:
-            assert state.meta.schema_version == SCHEMA_VERSION == 4
+            assert state.meta.schema_version == SCHEMA_VERSION == 5
             [record] = state.mirror_files()
             assert record.path == "a.txt" and record.mtime_ns == 5 and record.ino is None
             assert record.local_size is None
@@ -192,7 +192,7 @@ def test_a_store_of_schema_3_gains_the_columns_of_files_not_mirrored_as_listed(
     db.close()
     state = StateStore(tmp_path / "state")
     try:
-        assert state.meta.schema_version == SCHEMA_VERSION == 4
+        assert state.meta.schema_version == SCHEMA_VERSION == 5
         [record] = state.mirror_files()
         assert record.local_size is None and record.disk_size == 1
         [error] = state.errors()
@@ -202,5 +202,43 @@ def test_a_store_of_schema_3_gains_the_columns_of_files_not_mirrored_as_listed(
         state.set_converged("key")
         state._db.execute("UPDATE items SET malware = 'Trojan' WHERE item_id = 'f1'")
         assert state.meta.converged is None  # the new column is watched
+    finally:
+        state.close()
+
+
+def test_a_store_of_schema_4_gains_the_document_metadata_columns(tmp_path: Path) -> None:
+    """Schema 5 adds the items' list item ids, the fields tables and the mirror's reported
+    metadata; records written before keep theirs, with no metadata."""
+    state = StateStore(tmp_path / "state")
+    state.put_mirror(
+        MirrorFile("i1", "a.txt", "a.txt", 1, "c", "q", "e", "m", 5, PermissionSet(()))
+    )
+    path = state.path
+    state.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX items_list_item")
+    for table in ("items", "mirror"):
+        for event in ("insert", "delete", "update"):
+            db.execute(f"DROP TRIGGER converged_{table}_{event}")
+    for table, column in (
+        ("items", "list_item_id"),
+        ("stage", "list_item_id"),
+        ("mirror", "metadata"),
+    ):
+        db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    db.execute("DROP TABLE fields")
+    db.execute("DROP TABLE fields_stage")
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    state = StateStore(tmp_path / "state")
+    try:
+        assert state.meta.schema_version == SCHEMA_VERSION == 5
+        [record] = state.mirror_files()
+        assert record.path == "a.txt" and record.metadata is None
+        state.stage_fields([("7", '{"fields":{}}')])
+        with state.run():
+            assert state.apply_fields(full=True) == 1
+        assert [r.list_item_id for r in state.tree_files()] == []
     finally:
         state.close()

@@ -24,12 +24,16 @@ from ms365sync.localfs.journal import TempJournal
 from ms365sync.outputs import schemas
 from ms365sync.outputs.changelog import parse_log_name
 from ms365sync.sync import publish
-from ms365sync.target import GRANTS_FILE, LOG_DIR
+from ms365sync.target import GRANTS_FILE, LOG_DIR, METADATA_FILE
 
 VALIDATORS = {
     name: Draft202012Validator(json.loads(schemas.shipped(name))) for name in schemas.NAMES
 }
-_KIND_OF_FILE = {".permissions.json": "permissions", GRANTS_FILE: "grants"}
+_KIND_OF_FILE = {
+    ".permissions.json": "permissions",
+    GRANTS_FILE: "grants",
+    METADATA_FILE: "metadata",
+}
 
 
 def problems(name: str, document: Any) -> list[str]:
