@@ -84,6 +84,8 @@ def finish(state: StateStore, spec: TargetSpec, journal: TempJournal) -> dict[st
             state.set_permissions_file_stamp(recovery.file_stamp(target))
         if spec.metadata is not None and (with_permissions or _metadata_file_damaged(spec, state)):
             write_metadata_file(spec.local_root, state, journal)
+        elif spec.metadata is None and state.meta.metadata_file_stamp is not None:
+            _remove_metadata_file(spec.local_root, state)
         state.export_done(run_id)
     return written
 
@@ -103,6 +105,20 @@ def write_metadata_file(local_root: Path, state: StateStore, journal: TempJourna
     )
     write_atomic(path, itertools.chain(jsonstream.object_chunks(members), [b"\n"]), journal=journal)
     state.set_metadata_file_stamp(recovery.file_stamp(path))
+
+
+def _remove_metadata_file(local_root: Path, state: StateStore) -> None:
+    """Remove the `.metadata.json` a run wrote once the target reads no metadata: a stale
+    sidecar would pass old values off as current.
+
+    Raises:
+        LocalStorageError: it cannot be removed.
+    """
+    try:
+        (local_root / METADATA_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise LocalStorageError.from_oserror(exc, action="remove .metadata.json") from exc
+    state.set_metadata_file_stamp(None)
 
 
 def _metadata_file_damaged(spec: TargetSpec, state: StateStore) -> bool:

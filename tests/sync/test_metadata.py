@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ms365sync.emulator import BytesContent
+from ms365sync.emulator import BytesContent, Role
 from ms365sync.target import METADATA_FILE, MetadataSpec
 from support.harness import World
 
@@ -100,3 +100,102 @@ def test_excluded_labels_leave_and_enter_like_path_filters(world: World) -> None
     back = world.ok(metadata=spec).log
     assert back is not None
     assert set(back.changes.added) == {"Finance/q1.txt"}
+
+
+LABEL_ID = "6f2a0d6e-1c3b-4b7e-9b8a-2b4c1c9e0d11"
+
+
+def test_turning_metadata_on_reports_every_file_once_without_downloading(world: World) -> None:
+    """An existing mirror that starts reading metadata lists the drive again (for the list
+    item ids), downloads nothing, and reports each file's metadata once, as new values."""
+    world.tenant.set_columns(world.drive, "readme.md", {"Department": "IT"})
+    world.ok()
+    world.recorder.reset()
+    log = world.ok(metadata=COLUMNS).log
+    assert log is not None and log.metadata_only_changes is not None
+    assert set(log.metadata_only_changes) == set(world.permissions_json())
+    assert log.metadata_only_changes["readme.md"].changes["Department"] == {
+        "old": None,
+        "new": "IT",
+    }
+    assert world.recorder.downloads() == []
+    assert not log.changes.added and not log.changes.modified and not log.changes.deleted
+    again = world.ok(metadata=COLUMNS).log
+    assert again is not None and not again.has_changes
+
+
+def test_turning_metadata_off_removes_the_sidecar_and_reports_nothing(world: World) -> None:
+    world.ok(metadata=COLUMNS)
+    sidecar = world.spec().local_root / METADATA_FILE
+    assert sidecar.exists()
+    log = world.ok().log
+    assert log is not None and not log.has_changes
+    assert not sidecar.exists()
+    assert log.metadata_only_changes is None
+
+
+def test_a_label_change_is_reported_with_the_label(world: World) -> None:
+    world.ok(metadata=COLUMNS)
+    label = {"_IpLabelId": LABEL_ID, "_DisplayName": "Confidential"}
+    world.tenant.set_columns(world.drive, "readme.md", label)
+    log = world.ok(metadata=COLUMNS).log
+    assert log is not None and log.metadata_only_changes is not None
+    entry = log.metadata_only_changes["readme.md"]
+    assert entry.sensitivity_label == "Confidential"
+    assert entry.changes == {"sensitivity_label": {"old": None, "new": "Confidential"}}
+    document = _sidecar(world)["readme.md"]
+    assert document["sensitivity_label"] == {"id": LABEL_ID, "name": "Confidential"}
+    assert "_IpLabelId" not in document["fields"]  # not asked for by name
+
+
+def test_metadata_that_changes_with_the_permissions_rides_on_that_entry(world: World) -> None:
+    world.ok(metadata=COLUMNS)
+    world.tenant.grant(world.drive, "readme.md", "user:alice@contoso.onmicrosoft.com", Role.READ)
+    world.tenant.set_columns(world.drive, "readme.md", {"Status": "Draft"})
+    log = world.ok(metadata=COLUMNS).log
+    assert log is not None
+    entry = log.changes.permission_only_changes["readme.md"]
+    assert entry.metadata_changes == {"Status": {"old": None, "new": "Draft"}}
+    assert log.metadata_only_changes == {}
+
+
+def test_the_lists_delta_starting_over_reports_only_what_changed(world: World) -> None:
+    world.ok(metadata=COLUMNS)
+    world.tenant.set_columns(world.drive, "Finance/q1.txt", {"Department": "Finance"})
+    world.faults("resync=1.0,scope=list_delta")
+    log = world.ok(metadata=COLUMNS).log
+    world.faults("")
+    assert log is not None and log.metadata_only_changes is not None
+    assert set(log.metadata_only_changes) == {"Finance/q1.txt"}
+    assert any("/items/delta" in c.path and "token" not in c.url for c in world.recorder.calls)
+
+
+def test_other_columns_list_the_list_again(world: World) -> None:
+    world.tenant.set_columns(world.drive, "readme.md", {"Department": "IT", "Owner": "Ann"})
+    world.ok(metadata=COLUMNS)
+    log = world.ok(metadata=MetadataSpec(columns=("Department", "Owner"))).log
+    assert log is not None and log.metadata_only_changes is not None
+    assert set(log.metadata_only_changes) == {"readme.md"}
+    assert log.metadata_only_changes["readme.md"].changes == {"Owner": {"old": None, "new": "Ann"}}
+
+
+def test_all_columns(world: World) -> None:
+    world.tenant.set_columns(world.drive, "readme.md", {"Department": "IT"})
+    world.ok(metadata=MetadataSpec(columns=None))
+    fields = _sidecar(world)["readme.md"]["fields"]
+    assert fields["Department"] == "IT"
+    assert fields["FileLeafRef"] == "readme.md"
+
+
+def test_a_dry_run_shows_the_metadata_only_changes_and_writes_nothing(world: World) -> None:
+    world.ok(metadata=COLUMNS)
+    before = (world.spec().local_root / METADATA_FILE).read_bytes()
+    world.tenant.set_columns(world.drive, "readme.md", {"Status": "Final"})
+    preview = world.sync(dry_run=True, metadata=COLUMNS)
+    assert preview.ok and preview.log is not None
+    assert preview.log.metadata_only_changes is not None
+    assert set(preview.log.metadata_only_changes) == {"readme.md"}
+    assert (world.spec().local_root / METADATA_FILE).read_bytes() == before
+    real = world.ok(metadata=COLUMNS).log
+    assert real is not None and real.metadata_only_changes is not None
+    assert set(real.metadata_only_changes) == {"readme.md"}
