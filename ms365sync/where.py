@@ -167,13 +167,23 @@ _Node = _Compare | _In | _Contains | _Exists | _Not | _And | _Or
 # ---- the public value ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Where:
-    """A parsed expression. Two are equal when they have the same structure (`str`
-    shows it), whatever their spacing, case of keywords or redundant parentheses."""
+    """A parsed expression. Two are equal when their canonical forms (`str`) are: the same
+    structure whatever the spacing, the case of keywords or redundant parentheses."""
 
-    text: str = field(compare=False)
+    text: str
     _root: _Node = field(repr=False)
+    _canonical: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_canonical", _show(self._root, 0))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Where) and other._canonical == self._canonical
+
+    def __hash__(self) -> int:
+        return hash(self._canonical)
 
     @property
     def names(self) -> frozenset[str]:
@@ -188,7 +198,7 @@ class Where:
     def __str__(self) -> str:
         """The expression in canonical form: single-quoted strings, lowercase keywords,
         only the parentheses precedence needs. `parse(str(w)) == w`."""
-        return _show(self._root, 0)
+        return self._canonical
 
     def __repr__(self) -> str:
         return f"Where({self.text!r})"
