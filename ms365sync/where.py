@@ -480,8 +480,8 @@ class _Parser:
 
 
 def _joined(kind: type[_And] | type[_Or], operands: list[_Node]) -> _Node:
-    """One operand as itself; several as one flat `and` / `or` (nested ones merged), so
-    that equal structures print, and compare, equal."""
+    """One operand as itself; several as one flat `and` / `or` (nested ones merged, which
+    keeps the tree, and the stack evaluating it, shallow)."""
     if len(operands) == 1:
         return operands[0]
     flat: list[_Node] = []

@@ -477,6 +477,8 @@ def test_parentheses_and_not_nest_to_the_limit_and_no_deeper() -> None:
 def test_siblings_do_not_add_up_to_depth() -> None:
     inner = "(" * (MAX_DEPTH - 1) + "a == 1" + ")" * (MAX_DEPTH - 1)
     assert parse(f"({inner}) and ({inner}) or not {inner}").matches({"a": 1})
+    assert parse(" and ".join(["not a == 2"] * (MAX_DEPTH + 1))).matches({"a": 1})
+    assert parse(" or ".join(["(a == 2)"] * (MAX_DEPTH + 1))).matches({"a": 2})
 
 
 @pytest.mark.parametrize("opening", ["(", "not ", "not (", "a in [", "(not "])
@@ -644,3 +646,19 @@ def test_garbage_gives_a_where_or_a_one_line_where_error(text: str) -> None:
     else:
         assert isinstance(where, Where)
         assert parse(str(where)) == where
+
+
+@given(VALUES, st.dictionaries(st.sampled_from("abc"), SCALARS))
+def test_the_documented_examples(values: dict[str, object], abc: dict[str, object]) -> None:
+    """The claims of docs/rag.md, "Filtering on metadata: `where`"."""
+    loose = parse("not a == 1 or b == 2 and c == 3")
+    assert loose == parse("(not a == 1) or (b == 2 and c == 3)")
+    assert loose.matches(abc) is parse("(not a == 1) or (b == 2 and c == 3)").matches(abc)
+    if isinstance(values.get("Tags"), list):  # on a list, contains is membership: ==
+        assert parse("Tags contains 'a'").matches(values) is parse("Tags == 'a'").matches(values)
+    stamp = {"Modified": "2024-03-01T09:00:00Z"}
+    assert parse("Modified >= '2024-03-01' and Modified < '2024-03-02'").matches(stamp)
+    assert parse("not (Size < 3)").matches({})
+    assert not parse("Size >= 3").matches({})
+    assert parse("Status != 'Draft'").matches({})
+    assert parse("Title contains 'budget'").matches({"Title": "Q1 budget"})
