@@ -22,7 +22,7 @@ import ms365sync
 PACKAGE = Path(ms365sync.__file__).parent
 
 # Modules every layer may use: values, errors and names that import nothing above them.
-BASE = frozenset({"target", "models", "errors", "quickxorhash", "shards", "_version"})
+BASE = frozenset({"target", "models", "errors", "quickxorhash", "shards", "where", "_version"})
 IO = frozenset({"graph", "state", "localfs", "outputs"})
 ALLOWED: dict[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
