@@ -8,6 +8,7 @@ A target's local root holds (the formats are documented in docs/rag.md):
     data/                              the mirror
     .permissions.json                  each file's permissions as "Display Name:::Level"
     .permissions.grants.json           each file's grants by stable principal id
+    .metadata.json                     each file's document metadata (when it is read)
     sync_logs/sync_changes_<ts>.json   one change log per run that changed something
     .ms365sync/state.db                the state store (SQLite)
     .ms365sync/lock                    held while a run works on the target
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import pathspec
+
+    from ms365sync.where import Where
 
 DATA_DIR = "data"
 PERMISSIONS_FILE = ".permissions.json"
@@ -200,11 +203,13 @@ class MetadataSpec:
     """Which document metadata a target reads, publishes and filters on (issue 21).
 
     `columns`: the library columns' internal names to read (None: every column the service
-    returns). `exclude_labels`: files whose sensitivity label has one of these names or ids
-    are left out of the mirror, as a path filter leaves files out.
+    returns). `where`: the files to keep, by their metadata (`ms365sync.where`);
+    `exclude_labels`: files whose sensitivity label has one of these names or ids. Files
+    the two leave out stay out of the mirror, as a path filter leaves files out.
     """
 
     columns: tuple[str, ...] | None = ()
+    where: Where | None = None
     exclude_labels: tuple[str, ...] = ()
 
     @property
@@ -213,7 +218,9 @@ class MetadataSpec:
         the label's two."""
         if self.columns is None:
             return None
-        wanted = [c for c in self.columns if c not in DOCUMENT_NAMES]
+        read = sorted(self.where.names) if self.where is not None else []
+        wanted = [c for c in (*self.columns, *read) if c not in DOCUMENT_NAMES]
+        wanted = list(dict.fromkeys(wanted))
         for name in (LABEL_ID_COLUMN, LABEL_NAME_COLUMN):
             if name not in wanted:
                 wanted.append(name)
@@ -229,7 +236,8 @@ class MetadataSpec:
     @property
     def fingerprint(self) -> str:
         """Changes whenever the settings do (the columns read, the filters)."""
-        raw = json.dumps([self.columns, list(self.exclude_labels)])
+        where = None if self.where is None else str(self.where)
+        raw = json.dumps([self.columns, where, list(self.exclude_labels)])
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 

@@ -80,13 +80,13 @@ def _target(
 
 
 def _metadata(options: TargetOptions) -> MetadataSpec | None:
-    """What a target reads of its files' metadata (None: nothing); excluding labels needs
-    the labels, so it reads them even when no columns are named."""
+    """What a target reads of its files' metadata (None: nothing); a `where` filter or
+    excluded labels need the metadata they test, so they read it when no columns are named."""
     columns = options.metadata
-    if columns is None and not options.exclude_labels:
+    if columns is None and not options.exclude_labels and options.where is None:
         return None
     named = None if columns == "all" else tuple(columns or ())
-    return MetadataSpec(columns=named, exclude_labels=options.exclude_labels)
+    return MetadataSpec(columns=named, where=options.where, exclude_labels=options.exclude_labels)
 
 
 @dataclass(frozen=True)

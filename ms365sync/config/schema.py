@@ -20,6 +20,7 @@ from ms365sync.config.values import (
     METADATA_TEXT,
     SWEEP_MODE_TEXT,
     VERIFY_TEXT,
+    WHERE_TEXT,
     AbsolutePath,
     Bool,
     BudgetUrl,
@@ -47,6 +48,7 @@ from ms365sync.config.values import (
     Text,
     Thumbprint,
     Verify,
+    WhereExpression,
 )
 from ms365sync.graph.cloud import Cloud, choose_cloud
 from ms365sync.graph.credentials import (
@@ -246,6 +248,8 @@ class TargetOptions(_Table):
     metadata: Metadata = Field(default=None, description=METADATA_TEXT)
     # Files with one of these sensitivity labels (names or ids) stay out of the mirror.
     exclude_labels: Labels = Field(default=(), description=LABELS_TEXT)
+    # Only files whose metadata matches stay in the mirror (ms365sync.where's language).
+    where: WhereExpression = Field(default=None, description=WHERE_TEXT)
 
 
 _OPTION_KEYS = frozenset(TargetOptions.model_fields)

@@ -35,6 +35,8 @@ from ms365sync.target import (
     SweepKind,
     VerifyMode,
 )
+from ms365sync.where import Where, WhereError
+from ms365sync.where import parse as parse_where
 
 __all__ = [
     "BUDGET_URL_TEXT",
@@ -46,6 +48,7 @@ __all__ = [
     "METADATA_TEXT",
     "SWEEP_MODE_TEXT",
     "VERIFY_TEXT",
+    "WHERE_TEXT",
     "AbsolutePath",
     "Bool",
     "BudgetUrl",
@@ -73,6 +76,7 @@ __all__ = [
     "Text",
     "Thumbprint",
     "Verify",
+    "WhereExpression",
 ]
 
 CLOUD_NAMES = {
@@ -219,6 +223,26 @@ def _metadata(value: object) -> tuple[str, ...] | str | None:
     return tuple(names)
 
 
+WHERE_TEXT = (
+    "an expression over the columns, e.g. \"Department == 'Finance' and Status != 'Draft'\" "
+    '(docs/rag.md, "Filtering on metadata")'
+)
+
+
+def _where(value: object) -> Where | None:
+    """A metadata filter, parsed (the grammar is `ms365sync.where`'s); "" or None: none."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid("wrong type", WHERE_TEXT)
+    if not value.strip():
+        return None
+    try:
+        return parse_where(value)
+    except WhereError as exc:
+        raise invalid(str(exc), WHERE_TEXT) from None
+
+
 LABELS_TEXT = 'an array of sensitivity label names or ids, e.g. ["Highly Confidential"]'
 
 
@@ -350,6 +374,7 @@ Verify = Annotated[VerifyMode, PlainValidator(_verify)]
 FullSweep = Annotated[float | None, PlainValidator(_full_sweep)]
 Metadata = Annotated[tuple[str, ...] | str | None, PlainValidator(_metadata)]
 Labels = Annotated[tuple[str, ...], PlainValidator(_labels)]
+WhereExpression = Annotated[Where | None, PlainValidator(_where)]
 Patterns = Annotated[tuple[Annotated[str, AfterValidator(_pattern)], ...], Field(strict=False)]
 AbsolutePath = Annotated[Path, PlainValidator(_absolute)]
 ExistingFile = Annotated[Path, PlainValidator(_absolute), AfterValidator(_is_file)]

@@ -65,8 +65,10 @@ def request_key(spec: MetadataSpec) -> str:
 
 def accepts(spec: MetadataSpec, doc: Mapping[str, Any]) -> bool:
     """Whether a file with this document stays in the mirror under the target's metadata
-    filters (its label not excluded)."""
-    return not spec.excludes_label(*label_of(doc))
+    filters: its label not excluded, and its values matching `where`."""
+    if spec.excludes_label(*label_of(doc)):
+        return False
+    return spec.where is None or spec.where.matches(values(doc))
 
 
 def list_fields(

@@ -9,6 +9,7 @@ from typing import Any
 
 from ms365sync.emulator import BytesContent, Role
 from ms365sync.target import METADATA_FILE, MetadataSpec
+from ms365sync.where import parse
 from support.harness import World
 
 COLUMNS = MetadataSpec(columns=("Department", "Status"))
@@ -199,3 +200,24 @@ def test_a_dry_run_shows_the_metadata_only_changes_and_writes_nothing(world: Wor
     real = world.ok(metadata=COLUMNS).log
     assert real is not None and real.metadata_only_changes is not None
     assert set(real.metadata_only_changes) == {"readme.md"}
+
+
+def test_where_keeps_the_matching_files_and_follows_their_changes(world: World) -> None:
+    """A file that leaves the filter is deleted (reason "excluded"), one that enters it is
+    added; the columns `where` reads are fetched without being named in `metadata`."""
+    spec = MetadataSpec(columns=(), where=parse("Department == 'Finance' and Status != 'Draft'"))
+    assert spec.requested == ("Department", "Status", "_IpLabelId", "_DisplayName")
+    world.tenant.set_columns(world.drive, "Finance/q1.txt", {"Department": "Finance"})
+    world.tenant.set_columns(world.drive, "readme.md", {"Department": "Finance", "Status": "Draft"})
+    first = world.ok(metadata=spec).log
+    assert first is not None
+    assert set(first.changes.added) == {"Finance/q1.txt"}
+    assert set(world.data()) == {"Finance/q1.txt"}
+    world.tenant.set_columns(world.drive, "readme.md", {"Status": "Final"})
+    world.tenant.set_columns(world.drive, "Finance/q1.txt", {"Status": "Draft"})
+    second = world.ok(metadata=spec).log
+    assert second is not None
+    assert set(second.changes.added) == {"readme.md"}
+    assert second.changes.deleted["Finance/q1.txt"].reason == "excluded"
+    assert set(world.data()) == {"readme.md"}
+    assert set(_sidecar(world)) == {"readme.md"}
