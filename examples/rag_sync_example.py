@@ -11,6 +11,8 @@ full-text index, and answers searches with only the documents the searching pers
         [--principals DATA_ROOT/.principals.json] [--config sites.toml]
     python rag_sync_example.py search "spring budget" --user ENTRA-USER-ID [--group ID]...
         [--group-owner ID]... [--site-group SITE-ID/sitegroups/N]... [--guest]
+    python rag_sync_example.py search "spring budget" --user ID \
+        --where "Department == 'Finance' and Status != 'Draft'" --exclude-label "Confidential"
     python rag_sync_example.py status
 
 How it stays correct (see docs/rag.md):
@@ -55,6 +57,15 @@ options below are the fallback without a snapshot (and win when given):
 * site_user, application and unknown grants let in nobody who searches (an unknown principal
   is never taken for a wider one).
 
+Document metadata: for a target that reads it (`metadata = [...]` in sites.toml), each
+document keeps its metadata values (its columns, content_type, created_by, modified_by,
+sensitivity_label) from the added and modified entries, updated by `metadata_only_changes`
+(and a permission entry's `metadata_changes`). `search --where EXPR` keeps the documents
+whose values match (ms365sync's own filter language, docs/rag.md "Filtering on metadata";
+no code is run) and `--exclude-label NAME` drops documents with that sensitivity label.
+To keep labelled files out of the index altogether, set `exclude_labels` in sites.toml:
+they are then never mirrored.
+
 Text-like files (txt, md, csv, json, html) are indexed in full; other types are kept as
 metadata (found by their path) until you plug an extractor into `extract_other`.
 """
@@ -66,10 +77,11 @@ import hashlib
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -84,10 +96,17 @@ from ms365sync import (
     SQLiteCheckpointStore,
 )
 from ms365sync.config import load_config
-from ms365sync.outputs.changelog import AddedEntry, ModifiedEntry, PermissionOnlyEntry
+from ms365sync.outputs.changelog import (
+    AddedEntry,
+    MetadataOnlyEntry,
+    ModifiedEntry,
+    PermissionOnlyEntry,
+)
 from ms365sync.outputs.principals import PrincipalsFile
+from ms365sync.where import Where, WhereError
+from ms365sync.where import parse as parse_where
 
-Entry = AddedEntry | ModifiedEntry | PermissionOnlyEntry
+Entry = AddedEntry | ModifiedEntry | PermissionOnlyEntry | MetadataOnlyEntry
 DEFAULT_DB = Path("rag_index.db")
 CONSUMER = "rag-example"
 GRANTS_FILE = ".permissions.grants.json"
@@ -111,6 +130,8 @@ CREATE TABLE IF NOT EXISTS documents (
     content TEXT NOT NULL,        -- 'text' (body indexed), 'metadata' or 'missing'
     labels TEXT NOT NULL,         -- the "Display Name:::Level" labels, for display only
     grants_digest TEXT NOT NULL,
+    metadata TEXT,                -- its metadata values as JSON (NULL: none published)
+    sensitivity_label TEXT,       -- its sensitivity label's name (NULL: none known)
     UNIQUE (source, path)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS document_text USING fts5(
@@ -147,7 +168,26 @@ def open_db(path: Path) -> sqlite3.Connection:
         if "fts5" in str(exc):
             raise SystemExit(f"this Python's SQLite has no FTS5 full-text search ({exc})") from exc
         raise
+    columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+    for column in ("metadata", "sensitivity_label"):  # an index made before metadata
+        if column not in columns:
+            db.execute(f"ALTER TABLE documents ADD COLUMN {column} TEXT")
     return db
+
+
+# ---------------------------------------------------------------------- metadata
+
+
+def metadata_values(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A change log's `metadata` document as the values a filter sees: its fields, and
+    content_type, created_by, modified_by and sensitivity_label (the label's name, else id)
+    beside them, as ms365sync names them in `metadata_only_changes`."""
+    found = dict(document.get("fields") or {})
+    for name in ("content_type", "created_by", "modified_by"):
+        found[name] = document.get(name)
+    label = document.get("sensitivity_label") or {}
+    found["sensitivity_label"] = label.get("name") or label.get("id")
+    return {name: value for name, value in found.items() if value is not None}
 
 
 # ---------------------------------------------------------------------- text extraction
@@ -332,8 +372,8 @@ class Applier:
         """(Re-)index a file's content and metadata; returns its document id."""
         local = locate(source, path, entry.file_path)
         kind, body = extract(local)
-        size, modified = 0, None  # a permission-only entry carries neither
-        if not isinstance(entry, PermissionOnlyEntry):
+        size, modified = 0, None  # a permission-only or metadata-only entry carries neither
+        if isinstance(entry, AddedEntry | ModifiedEntry):
             size, modified = entry.size, entry.last_modified
         self.db.execute(
             "INSERT INTO documents(source, path, item_id, file_path, size, last_modified, "
@@ -350,7 +390,29 @@ class Applier:
         self.db.execute(
             "INSERT INTO document_text(rowid, path, body) VALUES (?, ?, ?)", (doc_id, path, body)
         )
+        if isinstance(entry, AddedEntry | ModifiedEntry) and entry.metadata is not None:
+            self.set_metadata(doc_id, metadata_values(entry.metadata))
         return doc_id
+
+    def set_metadata(self, doc_id: int, values: Mapping[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE documents SET metadata = ?, sensitivity_label = ? WHERE id = ?",
+            (json.dumps(values, sort_keys=True), values.get("sensitivity_label"), doc_id),
+        )
+
+    def change_metadata(self, source: LogSource, path: str, changes: Mapping[str, Any]) -> None:
+        """Apply `metadata_only_changes`-style changes (name -> {old, new}) to a document."""
+        doc_id = self.doc_id(source, path)
+        if doc_id is None:
+            return
+        (stored,) = self.db.execute("SELECT metadata FROM documents WHERE id = ?", (doc_id,))
+        values = json.loads(stored[0]) if stored[0] else {}
+        for name, change in changes.items():
+            if change.get("new") is None:
+                values.pop(name, None)
+            else:
+                values[name] = change["new"]
+        self.set_metadata(doc_id, values)
 
     def permissions(self, source: LogSource, path: str, item_id: str, labels: list[str]) -> None:
         doc_id = self.doc_id(source, path)
@@ -379,6 +441,13 @@ class Applier:
             if self.doc_id(source, path) is None:
                 self.ingest(source, path, only, labels)
             self.permissions(source, path, only.item_id, labels)
+            if only.metadata_changes:
+                self.change_metadata(source, path, only.metadata_changes)
+        for path, meta in (changes.metadata_only_changes or {}).items():
+            if self.doc_id(source, path) is None:  # unknown yet: index it, with its grants
+                self.ingest(source, path, meta, [])
+                self.permissions(source, path, meta.item_id, [])
+            self.change_metadata(source, path, meta.changes)
         self.db.execute(
             "INSERT INTO applied_logs(log_id, source, log_name, run_id, added, modified, "
             "permission_only, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -550,20 +619,43 @@ def fts_query(text: str) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
 
 
-def search(db: sqlite3.Connection, text: str, who: Principal | Reach, limit: int = 10) -> list[Hit]:
-    """The documents matching `text` that `who` may see, best first."""
+def search(
+    db: sqlite3.Connection,
+    text: str,
+    who: Principal | Reach,
+    limit: int = 10,
+    *,
+    where: Where | None = None,
+    exclude_labels: Sequence[str] = (),
+) -> list[Hit]:
+    """The documents matching `text` that `who` may see, best first; with `where`, only
+    those whose metadata values match it; never those labelled one of `exclude_labels`."""
     if not text.split():
         return []
     tokens = who.tokens()
     marks = ",".join("?" * len(tokens))
+    filters, values = "", [fts_query(text), *tokens]
+    if where is not None:
+
+        def matches(stored: str | None) -> int:
+            return int(where.matches(json.loads(stored) if stored else {}))
+
+        db.create_function("metadata_matches", 1, matches, deterministic=True)
+        filters += "AND metadata_matches(d.metadata) "
+    if exclude_labels:
+        filters += (
+            "AND (d.sensitivity_label IS NULL OR lower(d.sensitivity_label) NOT IN "
+            f"({','.join('?' * len(exclude_labels))})) "
+        )
+        values += [label.lower() for label in exclude_labels]
     rows = db.execute(
         "SELECT s.name, d.path, d.content, snippet(document_text, -1, '[', ']', ' ... ', 12) "
         "FROM document_text JOIN documents d ON d.id = document_text.rowid "
         "JOIN sources s ON s.key = d.source "
         "WHERE document_text MATCH ? "
-        f"AND d.id IN (SELECT doc_id FROM access WHERE token IN ({marks})) "
+        f"AND d.id IN (SELECT doc_id FROM access WHERE token IN ({marks})) {filters}"
         "ORDER BY bm25(document_text) LIMIT ?",
-        (fts_query(text), *tokens, limit),
+        (*values, limit),
     )  # fmt: skip
     return [
         Hit(target, path, kind, " ".join(snippet.split())) for target, path, kind, snippet in rows
@@ -675,6 +767,12 @@ def parser() -> argparse.ArgumentParser:
     find.add_argument("--guest", action="store_true", help="an external user")
     find.add_argument("--links", choices=("all", "named"), default="all", help="link policy")
     find.add_argument("--limit", type=int, default=10, help="at most this many results")
+    find.add_argument(
+        "--where", help="only documents whose metadata matches, e.g. \"Status != 'Draft'\""
+    )
+    find.add_argument(
+        "--exclude-label", action="append", default=[], help="leave out this sensitivity label"
+    )
     commands.add_parser("status", help="what was applied, what is pending")
     return top
 
@@ -687,7 +785,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             count = ingest(db, _sources(args), consumer=args.consumer)
             print(f"applied {count} change logs")
         elif args.command == "search":
-            for hit in search(db, args.query, _searcher(db, args), args.limit):
+            try:
+                where = parse_where(args.where) if args.where else None
+            except WhereError as exc:
+                print(f"error: --where: {exc}", file=sys.stderr)
+                return 2
+            hits = search(db, args.query, _searcher(db, args), args.limit, where=where,
+                          exclude_labels=args.exclude_label)  # fmt: skip
+            for hit in hits:
                 print(f"{hit.target}: {hit.path}  [{hit.content}]  {hit.snippet}")
         else:
             _status(db, args.consumer)

@@ -354,3 +354,63 @@ def test_a_killed_ingester_applies_each_log_exactly_once(
     assert rerun.returncode == 0, rerun.stderr
     assert f"applied {8 - expected} change logs" in rerun.stdout
     assert dump(db) == dump(reference)
+
+
+WEEKLY = ("Meeting Notes/2025-01-14 weekly sync.md", "Meeting Notes/2025-01-21 weekly sync.md")
+
+
+def test_metadata_reaches_the_index_and_filters_searches(rag: ModuleType, tmp_path: Path) -> None:
+    """Columns and labels reach the index from added entries and metadata-only changes;
+    `--where` keeps the matching documents and `--exclude-label` drops labelled ones."""
+    demo = Demo.create(tmp_path, defaults='metadata = ["Department", "Status"]\n')
+    tenant, drive = demo.emulator.tenant, demo.drive()
+    tenant.set_columns(drive, WEEKLY[0], {"Department": "Marketing", "Status": "Final"})
+    tenant.set_columns(drive, WEEKLY[1], {"Department": "Marketing", "Status": "Draft"})
+    demo.sync()
+    db = tmp_path / "index.db"
+    ingest(rag, demo, db)
+    user = demo.user_id(FARID)
+    who = {"site_groups": (f"{demo.site_id()}/sitegroups/4",)}
+
+    def search(where: str | None = None, *labels: str) -> set[str]:
+        connection = rag.open_db(db)
+        try:
+            condition = None if where is None else rag.parse_where(where)
+            hits = rag.search(connection, "weekly sync", rag.Principal(user, **who), 100,
+                              where=condition, exclude_labels=labels)  # fmt: skip
+        finally:
+            connection.close()
+        return {h.path for h in hits if h.target == MARKETING}
+
+    everything = search()
+    assert set(WEEKLY) < everything  # and other documents that mention it
+    assert search("Status == 'Final'") == {WEEKLY[0]}
+    assert search("Status != 'Draft' and Department == 'Marketing'") == {WEEKLY[0]}
+    assert search("Department missing") == everything - set(WEEKLY)
+
+    tenant.set_columns(drive, WEEKLY[1], {"Status": "Final"})
+    label = {"_IpLabelId": "0e9f4c1a-7a53-4d1e-bf0c-1f3c86f7a2b4", "_DisplayName": "Confidential"}
+    tenant.set_columns(drive, WEEKLY[0], label)
+    demo.sync()
+    ingest(rag, demo, db)
+    assert search("Status == 'Final'") == set(WEEKLY)
+    assert search(None, "confidential") == everything - {WEEKLY[0]}
+    assert search("sensitivity_label == 'Confidential'") == {WEEKLY[0]}
+
+
+def test_the_command_line_filters_on_metadata_and_refuses_a_bad_expression(
+    rag: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = Demo.create(tmp_path, defaults='metadata = ["Status"]\n')
+    demo.emulator.tenant.set_columns(demo.drive(), WEEKLY[1], {"Status": "Draft"})
+    demo.sync()
+    db = tmp_path / "index.db"
+    ingest(rag, demo, db)
+    group = f"{demo.site_id()}/sitegroups/4"
+    base = ["--db", str(db), "search", "weekly sync", "--user", demo.user_id(FARID),
+            "--site-group", group]  # fmt: skip
+    assert rag.main([*base, "--where", "Status == 'Draft'"]) == 0
+    printed = capsys.readouterr().out
+    assert WEEKLY[1] in printed and WEEKLY[0] not in printed
+    assert rag.main([*base, "--where", "Status = 'Draft'"]) == 2
+    assert "--where: unknown operator '=' at column 8 (use '==')" in capsys.readouterr().err

@@ -43,16 +43,17 @@ class Demo:
     config: Config
 
     @classmethod
-    def create(cls, tmp: Path, *, permission_sweep: str | None = None) -> Demo:
+    def create(cls, tmp: Path, *, permission_sweep: str | None = None, defaults: str = "") -> Demo:
+        """The demo tenant and its sites.toml; `defaults`: lines added to [defaults]."""
         emulator = Emulator(load_demo_tenant())
         tmp.mkdir(parents=True, exist_ok=True)
         config_path = tmp / "sites.toml"
         text = sites_toml(emulator, None, None, "mirror")
         if permission_sweep is not None:
-            text = text.replace(
-                "[defaults]\n", f'[defaults]\npermission_sweep = "{permission_sweep}"\n'
-            )
-            assert permission_sweep in text
+            defaults += f'permission_sweep = "{permission_sweep}"\n'
+        if defaults:
+            text = text.replace("[defaults]\n", f"[defaults]\n{defaults}")
+            assert defaults in text
         config_path.write_text(text, encoding="utf-8")
         return cls(emulator, config_path, load_config(config_path))
 
