@@ -369,6 +369,17 @@ class TreeTables:
             for row in self._db.execute(f"SELECT item_id FROM items WHERE {_FILE} AND segs IS NULL")
         }
 
+    def unlisted_file_ids(self) -> set[str]:
+        """Files of the tree whose list item the fields table lacks (their document metadata
+        is not known yet: the list's delta has not reported it)."""
+        return {
+            row[0]
+            for row in self._db.execute(
+                f"SELECT i.item_id FROM items i WHERE i.{_FILE.replace(' AND ', ' AND i.')} "
+                "AND NOT EXISTS (SELECT 1 FROM fields f WHERE f.list_item_id = i.list_item_id)"
+            )
+        }
+
     def item_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 

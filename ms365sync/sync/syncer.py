@@ -435,6 +435,8 @@ class Syncer:
         Returns the tally and the survey's remarks on the tree's files."""
         spec = self.spec
         protected = state.unplaced_file_ids()
+        if spec.metadata is not None:  # the filters cannot judge a file without its metadata
+            protected |= state.unlisted_file_ids()
 
         def remote_files() -> Iterator[inputs.Entry]:
             return inputs.scan_remote(

@@ -5,6 +5,7 @@ label filter."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from ms365sync.emulator import BytesContent, Role
@@ -221,3 +222,23 @@ def test_where_keeps_the_matching_files_and_follows_their_changes(world: World) 
     assert second.changes.deleted["Finance/q1.txt"].reason == "excluded"
     assert set(world.data()) == {"readme.md"}
     assert set(_sidecar(world)) == {"readme.md"}
+
+
+def test_a_file_whose_list_item_is_not_listed_yet_is_kept_and_reported(world: World) -> None:
+    """Without its list item a file's metadata is unknown: the filters cannot judge it, so
+    its mirror record is left as it is (never deleted) and it is listed under errors until
+    the list's delta reports it."""
+    spec = MetadataSpec(columns=("Status",), where=parse("Status != 'Draft'"))
+    world.ok(metadata=spec)
+    state_db = world.spec().state_dir / "state.db"
+    db = sqlite3.connect(state_db)
+    (list_item,) = db.execute("SELECT list_item_id FROM items WHERE name = 'readme.md'").fetchone()
+    db.execute("DELETE FROM fields WHERE list_item_id = ?", (list_item,))
+    db.execute("DELETE FROM meta WHERE key = 'converged'")
+    db.commit()
+    db.close()
+    log = world.ok(metadata=spec).log
+    assert log is not None
+    assert "readme.md" in log.errors and "not listed yet" in log.errors["readme.md"].reason
+    assert not log.changes.deleted
+    assert "readme.md" in world.data()
