@@ -8,6 +8,7 @@ from benchmarks import (
     concurrency_bench,
     emulator_bench,
     metadata_cost,
+    metadata_sync_bench,
     qxh_bench,
     shards_bench,
     startup_bench,
@@ -24,6 +25,7 @@ BENCHMARKS = (
     ('concurrency: a fixed 8 against "auto" at 30 and 100 ms', concurrency_bench.main),
     ("shards sharing one tenant's budget (S9)", shards_bench.main),
     ("keeping columns current: the list's delta or per-file reads", metadata_cost.main),
+    ('document metadata on S1: none, four columns, "all"', metadata_sync_bench.main),
 )
 
 

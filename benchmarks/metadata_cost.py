@@ -14,7 +14,7 @@ column edited, 20 their content edited and 10 were deleted. Requests, resource u
 emulator's count) and wall time of the extra work each way; the drive's own delta round
 is not counted for either (the sync reads it in any case).
 
-    python -m benchmarks.metadata_cost [--files 5000] [--latency-ms 30]
+    python -m benchmarks.metadata_cost [--files 5000] [--latency-ms 30] [--quick]
 """
 
 from __future__ import annotations
@@ -163,10 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.metadata_cost")
     parser.add_argument("--files", type=int, default=5_000)
     parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--quick", action="store_true", help="smoke-sized (300 files)")
     args = parser.parse_args(argv)
+    files = 300 if args.quick else args.files
     with tempfile.TemporaryDirectory(prefix="ms365sync-metadata-") as scratch:
-        costs = measure(args.files, args.latency_ms, Path(scratch))
-    shape = f"{args.files:,} files, {args.latency_ms:g} ms"
+        costs = measure(files, args.latency_ms, Path(scratch))
+    shape = f"{files:,} files, {args.latency_ms:g} ms"
     print(f"| way ({shape}) | run | requests | RU | wall s | rows |")
     print("|---|---|---:|---:|---:|---:|")
     for cost in costs:

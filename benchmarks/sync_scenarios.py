@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,20 @@ class Outcome:
 UNPACED = 10**9  # [run] ru_per_minute that never makes a sweep wait
 
 
-def library_tenant(files: int, folders: int, *, seed: int) -> Tenant:
-    """S1's shape: one library, files of 1-256 KiB, 5 % of items with unique permissions."""
+def library_tenant(
+    files: int, folders: int, *, seed: int, columns: Mapping[str, Sequence[Any]] | None = None
+) -> Tenant:
+    """S1's shape: one library, files of 1-256 KiB, 5 % of items with unique permissions;
+    with `columns`, each file also has a value of each custom column (drawn apart from the
+    rest, so the files and permissions are the same either way)."""
     return synthetic_tenant(
-        files, folders=folders, size_min=KIB, size_max=256 * KIB, unique_share=0.05, seed=seed
+        files,
+        folders=folders,
+        size_min=KIB,
+        size_max=256 * KIB,
+        unique_share=0.05,
+        seed=seed,
+        columns=columns,
     )
 
 
