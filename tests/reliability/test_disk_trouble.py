@@ -268,11 +268,12 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
 def fill(folder: Path) -> Path:
     """Fill the file system of `folder` to the last byte; returns the filler file."""
     filler = folder / ".filler"
-    with filler.open("wb") as handle:
+    # Unbuffered: a buffered file keeps what the full disk refused and fails again when it
+    # is closed (whether any is left depends on how the free space aligns with the chunks).
+    with filler.open("wb", buffering=0) as handle:
         try:
             while True:
                 handle.write(b"\0" * 65536)
-                handle.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return filler
