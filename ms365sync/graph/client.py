@@ -76,6 +76,7 @@ PREFER_SHARING: Final = (
     "deltatraversepermissiongaps, deltashowsharingchanges"
 )
 ModelT = TypeVar("ModelT", bound=BaseModel)
+PageT = TypeVar("PageT", DeltaPage, ListDeltaPage)
 # Resource units per request (graph-facts §9.2): used to pace requests against the tenant budget.
 RU_READ, RU_LIST, RU_PERMISSIONS = 1.0, 2.0, 5.0
 
@@ -288,22 +289,7 @@ class GraphClient:
         params: Params | None = None
         if link is None:
             params = {"$select": ",".join(select), "$top": page_size}
-        while True:
-            cost = RU_READ if "token" in url else RU_LIST
-            response = self._transport.request(
-                "GET", url, params=params, headers=headers, cost=cost
-            )
-            page = parse_model(DeltaPage, response)
-            yield page
-            if page.delta_link is not None:
-                return
-            if page.next_link is None:
-                raise GraphError(
-                    "delta page has neither @odata.nextLink nor @odata.deltaLink",
-                    code="invalidResponse",
-                    url=response.url,
-                )
-            url, params = page.next_link, None
+        return self._rounds(DeltaPage, url, params, headers)
 
     def list_id(self, drive_id: str) -> str:
         """The id of the list a document library is (`GET /drives/{id}/list`, graph-facts
@@ -340,16 +326,25 @@ class GraphClient:
         if link is None:
             fields = "fields" if columns is None else f"fields($select={','.join(columns)})"
             params = {"$select": ",".join(LIST_ITEM_SELECT), "$expand": fields, "$top": page_size}
+        return self._rounds(ListDeltaPage, url, params, {})
+
+    def _rounds(
+        self, model: type[PageT], url: str, params: Params | None, headers: dict[str, str]
+    ) -> Iterator[PageT]:
+        """The pages of one delta round from `url`, following nextLinks to the deltaLink
+        (a request carrying a token costs a read, the enumeration a listing)."""
         while True:
             cost = RU_READ if "token" in url else RU_LIST
-            response = self._transport.request("GET", url, params=params, cost=cost)
-            page = parse_model(ListDeltaPage, response)
+            response = self._transport.request(
+                "GET", url, params=params, headers=headers, cost=cost
+            )
+            page = parse_model(model, response)
             yield page
             if page.delta_link is not None:
                 return
             if page.next_link is None:
                 raise GraphError(
-                    "list delta page has neither @odata.nextLink nor @odata.deltaLink",
+                    "delta page has neither @odata.nextLink nor @odata.deltaLink",
                     code="invalidResponse",
                     url=response.url,
                 )
