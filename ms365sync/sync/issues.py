@@ -6,7 +6,9 @@ which case of graph-facts §17 it is, in one stable word a consumer can match on
 - transient: tried again by the next run (a lock, a file gone since the listing, the
   network, a download that gave up, a refusal of another kind);
 - permanent for the item's version: tried again only when its cTag changes, or once
-  `retry_permanent_after` has passed (bytes that never match the listing);
+  `retry_permanent_after` has passed (bytes that never match the listing); a file whose
+  sensitivity label encrypts it (a 423 `notAllowed` at download, graph-facts §18.5) only
+  when its cTag changes: no amount of waiting decrypts it;
 - skipped on purpose: a file SharePoint flags as malware (never downloaded; the listing's
   flag, or a 403 `malwareDetected` at download time, which holds until the item changes)
   and the files inside a package such as a OneNote notebook (unless `include_packages`).
@@ -58,6 +60,7 @@ class Cause(enum.Enum):
     CONTENT_MISMATCH = "content-mismatch"  # two downloads, same bytes, not the listed ones
     CONTENT_UNSTABLE = "content-unstable"  # two downloads, different bytes, neither listed
     LOCKED = "locked"  # 423: checked out or locked for editing
+    ENCRYPTED = "encrypted"  # 423 notAllowed: its sensitivity label encrypts it
     GONE = "gone"  # 404 at download: deleted after the listing
     GAVE_UP = "gave-up"  # the download kept failing without getting further
     REFUSED = "refused"  # Graph or the file's host refused it for another reason
@@ -71,14 +74,20 @@ _KIND = {
     Cause.PACKAGE: IssueKind.SKIPPED,
     Cause.CONTENT_MISMATCH: IssueKind.PERMANENT,
     Cause.CONTENT_UNSTABLE: IssueKind.PERMANENT,
+    Cause.ENCRYPTED: IssueKind.PERMANENT,
 }
 # Issues that hold a file back from the plan while its version stays as it was: they were
 # met by a download, which would meet them again. (The listing's own skips are found again
 # by every run from the tree, and end when the tree says otherwise.)
-_HOLDING = frozenset({Cause.MALWARE_DETECTED, Cause.CONTENT_MISMATCH, Cause.CONTENT_UNSTABLE})
+_HOLDING = frozenset(
+    {Cause.MALWARE_DETECTED, Cause.CONTENT_MISMATCH, Cause.CONTENT_UNSTABLE, Cause.ENCRYPTED}
+)
+# Lasting issues that only a change of the file ends (no retry after a while).
+_UNTIL_CHANGED = frozenset({Cause.ENCRYPTED})
 # Under which `verify` settings a lasting issue would happen again.
 _REFUSING: dict[Cause, frozenset[str]] = {
     Cause.MALWARE_DETECTED: frozenset(VERIFY_MODES),
+    Cause.ENCRYPTED: frozenset(VERIFY_MODES),
     Cause.CONTENT_MISMATCH: frozenset({"strict", "size"}),
     Cause.CONTENT_UNSTABLE: frozenset({"consistent", "strict", "size"}),
 }
@@ -117,7 +126,10 @@ def of_failure(exc: BaseException) -> Cause:
         return Cause.OTHER
     if exc.has_code("malwareDetected") or exc.has_code("virusSuspicious"):
         return Cause.MALWARE_DETECTED
-    if exc.status == 423 or any(exc.has_code(code) for code in _LOCK_CODES):
+    locked = any(exc.has_code(code) for code in _LOCK_CODES)
+    if exc.status == 423 and exc.has_code("notAllowed") and not locked:
+        return Cause.ENCRYPTED
+    if exc.status == 423 or locked:
         return Cause.LOCKED
     return Cause.GONE if isinstance(exc, NotFoundError) else Cause.REFUSED
 
@@ -127,6 +139,9 @@ _DESCRIBED = {
         "SharePoint detected malware in it and refused the download (403 malwareDetected)"
     ),
     Cause.LOCKED: "locked or checked out for editing (423 Locked); the local copy is kept",
+    Cause.ENCRYPTED: (
+        "encrypted by its sensitivity label: SharePoint refused the download (423 notAllowed)"
+    ),
     Cause.GONE: "deleted after it was listed (404 at download); the next listing will say so",
 }
 
@@ -192,7 +207,8 @@ class IssueLedger:
         """Record this run's issue for `key`; the text of its `retry` when the change log
         reports it, None when it was reported before (an unchanged skip)."""
         kind = issue.kind
-        retry_at = self.now + self.retry_after if kind is IssueKind.PERMANENT else None
+        lasting = kind is IssueKind.PERMANENT and issue.cause not in _UNTIL_CHANGED
+        retry_at = self.now + self.retry_after if lasting else None
         self.current[key] = IssueRow(
             path, issue.reason, kind.value, issue.cause.value, ctag, retry_at
         )
