@@ -79,9 +79,7 @@ class ColumnDef:
     @property
     def shape(self) -> str:
         """What a value of this column must be, for error messages."""
-        one = _SHAPES[self.kind]
-        if self.kind is ColumnKind.CHOICE:
-            one = f"one of {', '.join(repr(c) for c in self.choices)}"
+        one = _SHAPES.get(self.kind) or f"one of {', '.join(repr(c) for c in self.choices)}"
         return f"a list of {one}" if self.multiple else one
 
 
@@ -190,7 +188,7 @@ def _term(column: ColumnDef, value: Any, terms: TermIds) -> dict[str, Any]:
     if isinstance(value, dict) and set(value) <= {"Label", "TermGuid", "WssId"}:
         label, guid = value.get("Label"), value.get("TermGuid")
         if isinstance(label, str) and label and isinstance(guid, str) and _is_guid(guid):
-            wss = value.get("WssId", terms.wss_id(guid.lower()))
+            wss = value["WssId"] if "WssId" in value else terms.wss_id(guid.lower())
             if isinstance(wss, int) and not isinstance(wss, bool):
                 return {"Label": label, "TermGuid": guid.lower(), "WssId": wss}
     raise _wrong(column, value)
