@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ms365sync.emulator.msgraph import delta as deltas
 from ms365sync.emulator.msgraph import listitems, query, render
-from ms365sync.emulator.msgraph.exceptions import ItemNotFound, NotSupported, ResyncRequired
+from ms365sync.emulator.msgraph.exceptions import NotSupported, ResyncRequired
 from ms365sync.emulator.msgraph.resources import JSON, GraphResources
 from ms365sync.emulator.tenant.model import Drive, Item, Tombstone
 from ms365sync.emulator.transport.http import Request, Response, json_response
@@ -53,11 +53,7 @@ class DeltaResponses(GraphResources):
         root folder is no list item, and a round lists no ancestors [INFER]."""
         fields, selected = listitems.expanded_fields(request.query.get("$expand"))
         with self.tenant.lock:
-            site = self._site_from_ref(request, site_ref)
-            wanted = list_id.strip().strip("{}").lower()
-            drive = next((d for d in site.drives.values() if str(d.list_guid) == wanted), None)
-            if drive is None:
-                raise ItemNotFound("List does not exist.")
+            drive = self._site_list(request, site_ref, list_id)
             token = request.query.get("token")
             self._check_resync(request, drive, token)
             if token == "latest":
@@ -89,7 +85,7 @@ class DeltaResponses(GraphResources):
             return {"id": str(target.list_item_id), "deleted": {"state": "deleted"}}
         return listitems.list_item_json(
             self.tenant, drive, target, base_url=request.base_url, fields=fields,
-            selected=selected,
+            selected=selected, collection=True,
         )  # fmt: skip
 
     def _resync(self, request: Request, drive: Drive) -> ResyncRequired:

@@ -21,6 +21,7 @@ add headers (Retry-After, Allow, Location, WWW-Authenticate) or, rarely, another
      +-- ResourceNotFound             404 Request_ResourceNotFound
      +-- MySiteNotFound               404 ResourceNotFound
      +-- ResyncRequired               410 resyncRequired
+     +-- NotAllowed                   423 notAllowed (an encrypted file's download)
      +-- FailedDependency             424 FailedDependency
      +-- ActivityLimitReached         429 activityLimitReached > throttledRequest > quota
      +-- TooManyRequests              429 TooManyRequests
@@ -207,6 +208,18 @@ class ResyncRequired(GraphError):
         "Resync required. Replace any local items with the server's version (including "
         "deletes) if you're sure that the service was up to date with your local changes when "
         "you last sync'd. Upload any local changes that the server doesn't know about."
+    )
+
+
+class NotAllowed(GraphError):
+    """A download of a file whose sensitivity label encrypts it: 423 as clients meet it
+    (airweave PR #1790), code `notAllowed` as Onyx expects for a 423 (graph-facts §18.5;
+    code and message [INFER])."""
+
+    code = "notAllowed"
+    status = 423
+    default_message = (
+        "The file is encrypted by its sensitivity label and cannot be downloaded by this app."
     )
 
 

@@ -4,7 +4,8 @@ Every file and folder below a library's root is also a list item whose integer i
 driveItem's `sharepointIds.listItemId`. Its JSON carries the listItem's own properties
 (eTag as the driveItem's, the same times and people) and, when `fields` is expanded, the
 columns: the built-in ones rendered from the item, the custom ones as set on it
-(`Tenant.set_columns`), in the shape the service returns (graph-facts §18.1).
+(`Tenant.set_columns`) in their columns' shapes, and the sensitivity label's hidden columns
+when selected (columns.py; graph-facts §18).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ms365sync.emulator.msgraph import render
+from ms365sync.emulator.msgraph import columns, render
 from ms365sync.emulator.msgraph.exceptions import InvalidRequest
 from ms365sync.emulator.tenant.model import Drive, Item
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -101,8 +102,10 @@ def list_item_json(
     base_url: str,
     fields: bool,
     selected: set[str] | None = None,
+    collection: bool = False,
 ) -> JSON:
-    """`item`'s list item; with `fields`, its columns (only `selected` ones when given)."""
+    """`item`'s list item; with `fields`, its columns (only `selected` ones when given; as
+    one of a `collection`, with the lookup limit of graph-facts §18.4)."""
     tag = render.etag(item)
     data: JSON = {
         "@odata.etag": tag,
@@ -122,13 +125,18 @@ def list_item_json(
             f"/items('{item.list_item_id}')/fields/$entity"
         )
         data["fields@odata.context"] = context
-        data["fields"] = columns_json(drive, item, selected)
+        data["fields"] = columns_json(tenant, drive, item, selected, collection=collection)
     return data
 
 
-def columns_json(drive: Drive, item: Item, selected: set[str] | None) -> JSON:
-    """The `fields` of `item`: built-in columns, then the custom ones set on it."""
-    columns: JSON = {
+def columns_json(
+    tenant: Tenant, drive: Drive, item: Item, selected: set[str] | None, *, collection: bool
+) -> JSON:
+    """The `fields` of `item`: built-in columns, then the custom ones set on it in their
+    columns' shapes (msgraph/columns.py); the hidden label columns only when `selected`
+    names them (graph-facts §18.5). A `collection` leaves out lookup-type columns past the
+    12th (graph-facts §18.4)."""
+    fields: JSON = {
         "FileLeafRef": item.name,
         "ContentType": content_type(drive, item)["name"],
         "Created": render.iso(item.created),
@@ -136,12 +144,16 @@ def columns_json(drive: Drive, item: Item, selected: set[str] | None) -> JSON:
         "_UIVersionString": f"{item.etag_v}.0",
     }
     if item.is_folder:
-        columns["ItemChildCount"] = str(sum(not c.is_folder for c in item.children.values()))
-        columns["FolderChildCount"] = str(sum(c.is_folder for c in item.children.values()))
+        fields["ItemChildCount"] = str(sum(not c.is_folder for c in item.children.values()))
+        fields["FolderChildCount"] = str(sum(c.is_folder for c in item.children.values()))
     else:
-        columns["FileSizeDisplay"] = str(item.size)
-    columns.update(item.columns)
-    if selected is not None:
-        wanted = {name.casefold() for name in selected}
-        columns = {k: v for k, v in columns.items() if k.casefold() in wanted}
-    return {"@odata.etag": render.etag(item), **columns}
+        fields["FileSizeDisplay"] = str(item.size)
+    fields.update(columns.custom_fields(tenant, drive, item, collection=collection))
+    if selected is None:
+        return {"@odata.etag": render.etag(item), **fields}
+    wanted = {name.casefold() for name in selected}
+    keys = columns.lookup_key_names(drive)
+    wanted |= {key for key, name in keys.items() if name.casefold() in wanted}
+    fields.update(columns.label_fields(item))
+    chosen = {k: v for k, v in fields.items() if k.casefold() in wanted}
+    return {"@odata.etag": render.etag(item), **chosen}

@@ -84,6 +84,15 @@ class GraphResources:
             raise ItemNotFound("Item not found")
         return drive
 
+    def _site_list(self, request: Request, site_ref: str, list_id: str) -> Drive:
+        """The library whose list id (`sharepointIds.listId`) is `list_id`; 404 otherwise."""
+        site = self._site_from_ref(request, site_ref)
+        wanted = list_id.strip().strip("{}").lower()
+        drive = next((d for d in site.drives.values() if str(d.list_guid) == wanted), None)
+        if drive is None:
+            raise ItemNotFound("List does not exist.")
+        return drive
+
     def _in_site(self, handler: Handler) -> Handler:
         """`handler` (a `/drives/{drive-id}/...` route's) for the same route under
         `/sites/{site-id}/drives/{drive-id}` or `/sites/{site-id}/drive`: the drive is

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from ms365sync.emulator.login.directory import SITES_SELECTED
-from ms365sync.emulator.msgraph import listitems, query, render
+from ms365sync.emulator.msgraph import columns, listitems, query, render
 from ms365sync.emulator.msgraph.delta_responses import DeltaResponses
 from ms365sync.emulator.msgraph.directory import DirectoryResponses
 from ms365sync.emulator.msgraph.exceptions import (
@@ -163,6 +163,31 @@ class GraphService(DirectoryResponses, DeltaResponses):
             drive = self._drive(request, drive_id)
             context = f"{request.base_url}/v1.0/$metadata#drives('{drive.id}')/list/$entity"
             return json_response(200, {"@odata.context": context, **listitems.list_json(drive)})
+
+    def list_columns(self, request: Request, site_ref: str, list_id: str) -> Response:
+        """The library's columns (graph-facts §18.4): its custom columns as columnDefinition
+        resources; the hidden ones too when `$select` names `hidden` (DOC
+        columndefinition.md)."""
+        with self.tenant.lock:
+            drive = self._site_list(request, site_ref, list_id)
+            return self._columns_response(request, drive)
+
+    def drive_list_columns(self, request: Request, drive_id: str) -> Response:
+        """`/drives/{drive-id}/list/columns`, as `list_columns`."""
+        with self.tenant.lock:
+            return self._columns_response(request, self._drive(request, drive_id))
+
+    def _columns_response(self, request: Request, drive: Drive) -> Response:
+        raw = request.query.get("$select")
+        chosen = {name.strip() for name in raw.split(",") if name.strip()} if raw else None
+        entries = columns.column_definitions(drive, with_hidden="hidden" in (chosen or ()))
+        if chosen is not None:
+            entries = [{k: v for k, v in e.items() if k in chosen} for e in entries]
+        context = (
+            f"{request.base_url}/v1.0/$metadata#sites('{drive.site.id}')"
+            f"/lists('{drive.list_guid}')/columns"
+        )
+        return json_response(200, {"@odata.context": context, "value": entries})
 
     def _drive_response(self, request: Request, drive: Drive) -> Response:
         selected = render.parse_select(

@@ -72,12 +72,14 @@ SITE_ROUTES: RouteTable = (
     ("GET", SITE, "site_by_id", 1),
     ("GET", SITE + r"/drives", "drives_of_site", 2),
     ("GET", SITE + r"/lists/(?P<list_id>[^/]+)/items/delta", "list_delta", delta_cost),
+    ("GET", SITE + r"/lists/(?P<list_id>[^/]+)/columns", "list_columns", 2),
     ("GET", SITE + r"/drive", "default_drive", 1),
 )
 
 DRIVE_ROUTES: RouteTable = (
     ("GET", DRIVE, "get_drive", 1),
     ("GET", DRIVE + r"/list", "get_list", 1),
+    ("GET", DRIVE + r"/list/columns", "drive_list_columns", 2),
     ("GET", DRIVE + r"/items", "list_items_rejected", 1),
     ("GET", DRIVE + "/" + ITEM, "get_item", 1),
     ("GET", DRIVE + "/" + ITEM_BY_PATH + r":?", "get_item_by_path", 1),

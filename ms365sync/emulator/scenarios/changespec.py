@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ms365sync.emulator.scenarios.filespec import (
+    ColumnValue,
     ContentSpec,
     FileSpec,
     HashesName,
@@ -59,12 +60,15 @@ class Touch(ItemChange):
     op: Literal["touch"]
 
 
-ColumnValue = str | int | float | bool | list[str] | dict[str, str | int]
+ColumnKindName = Literal[
+    "text", "choice", "number", "dateTime", "boolean", "personOrGroup", "lookup", "term"
+]
 
 
 class SetColumns(ItemChange):
     """Custom column values of a file or folder (graph-facts §18); an empty string or a
-    value of `false` is a value, an absent column is cleared by listing it in `clear`."""
+    value of `false` is a value, an absent column is cleared by listing it in `clear`. A
+    value of a defined column must fit its kind (`DefineColumn`)."""
 
     op: Literal["set_columns"]
     columns: dict[str, ColumnValue] = Field(default_factory=dict)
@@ -74,6 +78,40 @@ class SetColumns(ItemChange):
     def _something(self) -> SetColumns:
         if not self.columns and not self.clear:
             raise ValueError("give columns to set or names to clear")
+        return self
+
+
+class ColumnSpec(StrictModel):
+    """A typed custom column of a library (graph-facts §18.4)."""
+
+    name: str = Field(min_length=1)
+    kind: ColumnKindName
+    display_name: str | None = None
+    multiple: bool = False
+    choices: list[str] = Field(default_factory=list)
+    lookup_list: str | None = None
+
+
+class DefineColumn(LibraryChange, ColumnSpec):
+    op: Literal["define_column"]
+
+
+class SetLabel(ItemChange):
+    """A file's sensitivity label (graph-facts §18.5): `id` (a GUID) with the `label` name
+    and whether it is `encrypted`, or `clear = true` to remove it."""
+
+    op: Literal["set_label"]
+    id: str | None = None
+    label: str | None = None
+    encrypted: bool = False
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _label_or_clear(self) -> SetLabel:
+        if self.clear == (self.id is not None):
+            raise ValueError("give a label id, or clear = true, not both and not neither")
+        if self.clear and (self.label is not None or self.encrypted):
+            raise ValueError("clear = true takes no label and no encrypted")
         return self
 
 
@@ -295,6 +333,8 @@ Change = Annotated[
     | EditFile
     | Touch
     | SetColumns
+    | DefineColumn
+    | SetLabel
     | AddFolder
     | Rename
     | Move

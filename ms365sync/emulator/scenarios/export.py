@@ -9,8 +9,9 @@ Layout, per site and per non-system library::
 "Display Name:::Level" labels (sorted keys, indent 2). Names a POSIX file system cannot
 hold (containing "/" or NUL, "." or "..", longer than 255 bytes) are left out, with the
 reason, in the report; so are the troublesome items the catalogue says a mirror does not
-hold (graph-facts §17): a package's files, files flagged as malware, locked, served
-differently on every download, or vanishing at their download. A rewritten file is
+hold (graph-facts §17): a package's files, files flagged as malware, locked, encrypted by
+their sensitivity label (§18.5), served differently on every download, or vanishing at
+their download. A rewritten file is
 exported with the bytes its downloads serve (§17.1: a mirror accepts them). What is
 exported is snapshotted under `tenant.lock`, so it is one instant of the tenant; bytes are
 then streamed without the lock, never whole in memory.
@@ -161,6 +162,10 @@ def _quirk_problem(item: Item) -> str | None:
     reasons = (
         (item.malware is not None, "flagged as malware (graph-facts §17.5)"),
         (item.locked, "locked: downloads answer 423 (graph-facts §17.6)"),
+        (
+            item.label is not None and item.label.encrypted,
+            "encrypted by its sensitivity label: downloads answer 423 (graph-facts §18.5)",
+        ),
         (item.served is Served.UNSTABLE, "served differently on every download (§17.1)"),
         (item.vanishes, "deleted by its first download (graph-facts §17.7)"),
     )

@@ -1,6 +1,7 @@
-"""The typed schema of a file to create: where (`ItemAddress`), what (`ContentSpec`) and how
-it trips sync tools (`FileQuirks`, graph-facts §17); and of a package. Shared by the
-scenario changes (changespec.py) and tenant files."""
+"""The typed schema of a file to create: where (`ItemAddress`), what (`ContentSpec`), how
+it trips sync tools (`FileQuirks`, graph-facts §17) and its metadata (`FileMetadata`,
+graph-facts §18); and of a package. Shared by the scenario changes (changespec.py) and
+tenant files."""
 
 from __future__ import annotations
 
@@ -141,8 +142,28 @@ class FileQuirks(StrictModel):
     vanishes: bool = False
 
 
-class FileSpec(ItemAddress, ContentSpec, FileQuirks):
-    """A file to create: where, what, optionally its MIME type and its quirks."""
+ColumnValue = (
+    str | int | float | bool | list[str | int | dict[str, str | int]] | dict[str, str | int]
+)
+
+
+class LabelSpec(StrictModel):
+    """A sensitivity label (graph-facts §18.5): its id (a GUID), name, whether it encrypts."""
+
+    id: str = Field(min_length=1)
+    name: str | None = Field(default=None, min_length=1)
+    encrypted: bool = False
+
+
+class FileMetadata(StrictModel):
+    """A file's document metadata (graph-facts §18): column values and sensitivity label."""
+
+    columns: dict[str, ColumnValue] = Field(default_factory=dict)
+    label: LabelSpec | None = None
+
+
+class FileSpec(ItemAddress, ContentSpec, FileQuirks, FileMetadata):
+    """A file to create: where, what, optionally its MIME type, its quirks and metadata."""
 
     mime_type: str | None = None
 

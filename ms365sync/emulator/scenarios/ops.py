@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from ms365sync.emulator.errors import InputError
 from ms365sync.emulator.login.directory import AppRegistration, Directory
-from ms365sync.emulator.scenarios import quirkops
+from ms365sync.emulator.scenarios import metadataops, quirkops
 from ms365sync.emulator.scenarios.changespec import (
     AddFile,
     AddFolder,
@@ -48,7 +48,6 @@ from ms365sync.emulator.scenarios.changespec import (
     Revoke,
     RevokeSiteAccess,
     RoleName,
-    SetColumns,
     Touch,
 )
 from ms365sync.emulator.scenarios.filespec import FileSpec, ItemAddress
@@ -75,6 +74,7 @@ def add_file(ctx: Context, drive: Drive, spec: FileSpec) -> str:
     with ctx.at(spec.address_key):
         ctx.target.add_file(drive, spec.target, content, mime_type=spec.mime_type)
     quirkops.apply_file_quirks(ctx, drive, spec, spec)
+    metadataops.apply_file_metadata(ctx, drive, spec, spec)
     return _line(drive, f"added file {spec.shown!r} ({content.size:,} bytes)")
 
 
@@ -175,7 +175,7 @@ def _run(change: object, ctx: Context) -> str:
     raise TypeError(f"no runner for {type(change).__name__}")
 
 
-for _runner in quirkops.RUNNERS:
+for _runner in (*quirkops.RUNNERS, *metadataops.RUNNERS):
     _run.register(_runner)
 
 
@@ -221,17 +221,6 @@ def _touch(change: Touch, ctx: Context) -> str:
         return ctx.target.touch(drive, change.target)
 
     return _on_item(ctx, change, change.address_key, mutate, f"touched {change.shown!r}")
-
-
-@_run.register
-def _set_columns(change: SetColumns, ctx: Context) -> str:
-    values: dict[str, object] = {**change.columns, **dict.fromkeys(change.clear)}
-
-    def mutate(drive: Drive) -> object:
-        return ctx.target.set_columns(drive, change.target, values)
-
-    names = ", ".join(values)
-    return _on_item(ctx, change, change.address_key, mutate, f"set {names} of {change.shown!r}")
 
 
 @_run.register

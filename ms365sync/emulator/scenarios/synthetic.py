@@ -9,14 +9,17 @@ random stream of their own, so the membership knobs leave files and sharing as t
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ms365sync.emulator.scenarios.synthetic_quirks import Quirks, add_quirks
+from ms365sync.emulator.tenant.columns import SensitivityLabel
 from ms365sync.emulator.tenant.content import GeneratedContent, mime_type_for
 from ms365sync.emulator.tenant.model import Drive, Group, GroupKind, Role
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -98,6 +101,8 @@ def synthetic_tenant(
     zero_byte_share: float = 0.0,
     packages: int = 0,
     columns: Mapping[str, Sequence[Any]] | None = None,
+    labels: Mapping[str, float] | None = None,
+    encrypted_labels: Collection[str] = (),
 ) -> Tenant:
     """A tenant with `files` files spread evenly over `sites` x `libraries` libraries.
 
@@ -120,8 +125,13 @@ def synthetic_tenant(
 
     `columns` gives every file a value of each custom column (graph-facts §18), drawn from
     the values listed for it (e.g. `{"Department": ["Finance", "Sales"], "Reviewed":
-    [True, False]}`), from a stream of its own: without it the tenant is unchanged. Raises
-    ValueError for impossible arguments.
+    [True, False]}`), from a stream of its own: without it the tenant is unchanged.
+
+    `labels` gives round(share x files) files each named sensitivity label (graph-facts
+    §18.5; e.g. `{"General": 0.5, "Confidential": 0.1}`, no file two), with the id
+    `synthetic_label_id(name)`; the labels named in `encrypted_labels` encrypt, so those
+    files' downloads answer 423. Drawn from a stream of their own after everything else:
+    without them the tenant is unchanged. Raises ValueError for impossible arguments.
     """
     shape = _Shape(folders, depth, size_min, size_max, size_distribution, unique_share)
     people = membership or Membership()
@@ -137,6 +147,7 @@ def synthetic_tenant(
         packages,
     )
     _check(files, sites, libraries, shape)
+    _check_labels(labels or {}, encrypted_labels)
     empty = [name for name, values in (columns or {}).items() if not values]
     if empty:
         raise ValueError(f"columns need at least one value each; none for {empty[0]!r}")
@@ -161,6 +172,7 @@ def synthetic_tenant(
     tenant.strict_names = True
     add_quirks(tenant, drives, quirks, seed)
     _add_columns(drives, columns or {}, seed)
+    _add_labels(drives, labels or {}, frozenset(encrypted_labels), seed)
     return tenant
 
 
@@ -173,6 +185,38 @@ def _add_columns(drives: Sequence[Drive], columns: Mapping[str, Sequence[Any]], 
                 continue
             for name, values in columns.items():
                 item.columns[name] = copy.deepcopy(draws.choice(list(values)))
+
+
+def synthetic_label_id(name: str) -> str:
+    """The id a synthetic tenant gives the sensitivity label `name`."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sensitivity-label:{name}"))
+
+
+def _check_labels(labels: Mapping[str, float], encrypted: Collection[str]) -> None:
+    for name, share in labels.items():
+        if not name or not 0.0 <= share <= 1.0:
+            raise ValueError(f"labels: the share of {name!r} must be between 0 and 1, not {share}")
+    if sum(labels.values()) > 1.0 + 1e-9:
+        raise ValueError(f"labels: the shares add up to {sum(labels.values()):g}; at most 1")
+    unknown = sorted(set(encrypted) - set(labels))
+    if unknown:
+        raise ValueError(f"encrypted_labels: {unknown[0]!r} is not one of the labels")
+
+
+def _add_labels(
+    drives: Sequence[Drive], labels: Mapping[str, float], encrypted: frozenset[str], seed: int
+) -> None:
+    """round(share x files) files per label, disjointly, as the tenant was built (no stamp)."""
+    if not labels:
+        return
+    draws = random.Random(f"{seed}/labels")
+    files = [item for drive in drives for item in drive.files()]
+    counts = [(name, round(share * len(files))) for name, share in labels.items()]
+    chosen = iter(draws.sample(files, min(len(files), sum(count for _, count in counts))))
+    for name, count in counts:
+        label = SensitivityLabel(synthetic_label_id(name), name, name in encrypted)
+        for item in itertools.islice(chosen, count):
+            item.label = label
 
 
 _APP_ROLES = ("Sites.FullControl.All", "GroupMember.Read.All", "User.Read.All")

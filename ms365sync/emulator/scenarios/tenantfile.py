@@ -52,6 +52,12 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     url = "Shared Documents"                    # URL segment; default: the title
     description = "..."
     system = false                              # true: hidden from /drives
+    [[sites.libraries.columns]]                 # a typed custom column (graph-facts §18.4)
+    name = "Status"                             # its internal name, the key in `fields`
+    kind = "choice"                             # text, choice, number, dateTime, boolean,
+    choices = ["Draft", "Final"]                #   personOrGroup, lookup, term
+    multiple = false                            # choice, personOrGroup, lookup, term only
+    display_name = "Document status"            # default: the name
     [[sites.libraries.folders]]
     path = "Meeting Notes/2025"                 # or segments = [...]
     [[sites.libraries.files]]
@@ -63,6 +69,8 @@ Format (every key but the sites' `path` and `title`, the libraries' `title`, the
     checked_out_by = "amira@contoso.onmicrosoft.com"   # a user holding a check-out (§17.6)
     locked = true                               # downloads answer 423 (§17.6)
     vanishes = true                             # deleted by its first download (§17.7)
+    columns = { Status = "Final" }              # column values (a defined column's must fit)
+    label = { id = "GUID", name = "Confidential", encrypted = true }   # sensitivity (§18.5)
     [[sites.libraries.packages]]                # a OneNote notebook (graph-facts §17.4)
     path = "Notebooks/Team Notebook"            # or segments = [...]
     type = "oneNote"                            # the default
@@ -79,7 +87,8 @@ Users and groups are created first, then sites and apps, then guests, group memb
 owners, group connections and site-group members (so adding them leaves every other id as
 it was). Content keys are those of scenario files (text, base64, size/seed/text_like, pdf,
 docx, xlsx), with an optional `mime_type` and the optional quirks of graph-facts §17
-(served, hashes, malware, checked_out_by, locked, vanishes; docs/emulator.md); packages are
+(served, hashes, malware, checked_out_by, locked, vanishes; docs/emulator.md) and metadata
+(columns, label; a library's columns are defined before its files); packages are
 created after the library's files, so adding one leaves the files' ids as they were. A
 permission entry applies in the order written above: break inheritance, grant, revoke, add
 links; a grant or link on an inheriting item breaks inheritance itself, copying the
@@ -99,8 +108,14 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ms365sync.emulator.errors import InputError
-from ms365sync.emulator.scenarios import ops, quirkops
-from ms365sync.emulator.scenarios.changespec import GroupKindName, LinkScope, LinkType, RoleName
+from ms365sync.emulator.scenarios import metadataops, ops, quirkops
+from ms365sync.emulator.scenarios.changespec import (
+    ColumnSpec,
+    GroupKindName,
+    LinkScope,
+    LinkType,
+    RoleName,
+)
 from ms365sync.emulator.scenarios.filespec import FileSpec, ItemAddress, PackageSpec
 from ms365sync.emulator.scenarios.inputfile import (
     Format,
@@ -233,6 +248,7 @@ class _Library(StrictModel):
     url: str | None = Field(default=None, min_length=1)
     description: str = ""
     system: bool = False
+    columns: list[ColumnSpec] = Field(default_factory=list)
     folders: list[_Folder] = Field(default_factory=list)
     files: list[FileSpec] = Field(default_factory=list)
     packages: list[PackageSpec] = Field(default_factory=list)
@@ -386,6 +402,10 @@ def _add_library(tenant: Tenant, site: Site, spec: _Library, label: str) -> None
         drive = tenant.add_library(site, spec.title, spec.url)
     drive.description = spec.description
     drive.system = spec.system
+    for index, column in enumerate(spec.columns):
+        metadataops.define_column(
+            Context(tenant, Where(f"{label}.columns[{index}]")), drive, column
+        )
     for index, folder in enumerate(spec.folders):
         ops.add_folder(Context(tenant, Where(f"{label}.folders[{index}]")), drive, folder)
     for index, file in enumerate(spec.files):

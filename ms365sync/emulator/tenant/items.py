@@ -3,10 +3,6 @@ and deleted, each stamped in the library's journal as delta will report it."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
-from typing import Any
-
 from ms365sync.emulator.tenant import ids
 from ms365sync.emulator.tenant.base import (
     MutationError,
@@ -130,23 +126,6 @@ class ItemMutations(TenantBase):
         """A metadata-only change (a column value, a title): eTag changes, cTag does not."""
         with self.lock:
             item = self.item(drive, path)
-            self._touch(item)
-            self._stamp(drive, item)
-            return item
-
-    def set_columns(self, drive: Drive, path: PathLike, values: Mapping[str, Any]) -> Item:
-        """Set (or, with None, clear) custom column values of a file or folder: a
-        metadata-only change, eTag changes, cTag does not, delta reports the item again
-        (graph-facts §18). Values keep the shape Graph's `fields` gives them."""
-        with self.lock:
-            item = self._non_root(drive, path)
-            for name, value in values.items():
-                if not name or not isinstance(name, str):
-                    raise MutationError(f"a column needs a name, not {name!r}")
-                if value is None:
-                    item.columns.pop(name, None)
-                else:
-                    item.columns[name] = copy.deepcopy(value)
             self._touch(item)
             self._stamp(drive, item)
             return item

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from ms365sync.emulator.tenant.columns import ColumnDef, SensitivityLabel, TermIds
 from ms365sync.emulator.tenant.content import Content
 
 
@@ -203,6 +204,7 @@ class Item:
         "hashes",
         "id",
         "is_folder",
+        "label",
         "list_item_id",
         "locked",
         "malware",
@@ -267,6 +269,7 @@ class Item:
         # the shape Graph's `fields` gives it (graph-facts §18); the built-in columns
         # (FileLeafRef, Created, ...) are rendered from the item itself.
         self.columns: dict[str, Any] = {}
+        self.label: SensitivityLabel | None = None  # its sensitivity label (§18.5)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Item:
         """Copy the whole tree this item is in, without recursing once per level (a folder
@@ -425,6 +428,9 @@ class Drive:
         self.resync_pending = False  # the next token-bearing delta request answers 410
         self.last_list_item_id = 0  # list item ids are numbered from 1 per library
         self.system = False  # hidden from /drives unless `system` is selected
+        # Its typed custom columns by internal name, in the order defined (graph-facts §18).
+        self.columns: dict[str, ColumnDef] = {}
+        self.terms = TermIds()
 
     @property
     def web_url(self) -> str:

@@ -32,6 +32,7 @@ class Refusal(enum.Enum):
     GONE = "gone"  # no such file: never was, a package (no content stream), or just vanished
     MALWARE = "malware"  # the malware facet is set (403 malwareDetected)
     LOCKED = "locked"  # a co-authoring lock (423)
+    ENCRYPTED = "encrypted"  # a sensitivity label that encrypts (423, graph-facts §18.5)
 
 
 class DownloadRefusedError(Exception):
@@ -65,7 +66,7 @@ def item_segments(item: Item) -> list[str]:
 def item_quirks(item: Item) -> tuple[str, ...]:
     """The troublesome-item properties an item has, by name, in this order: "package",
     "rewritten" or "unstable", "missing-hash" or "empty-hash", "malware", "checked-out",
-    "locked", "vanishes", "zero-byte"; () for a well-behaved item or a folder."""
+    "locked", "encrypted", "vanishes", "zero-byte"; () for a well-behaved item or a folder."""
     names: list[str] = []
     if item.package_type is not None:
         names.append("package")
@@ -79,6 +80,7 @@ def item_quirks(item: Item) -> tuple[str, ...]:
         ("malware", item.malware is not None),
         ("checked-out", item.checked_out_by is not None),
         ("locked", item.locked),
+        ("encrypted", item.label is not None and item.label.encrypted),
         ("vanishes", item.vanishes),
         ("zero-byte", item.content.size == 0),
     )
@@ -193,6 +195,8 @@ class QuirkMutations(ItemMutations):
                 raise DownloadRefusedError(Refusal.MALWARE)
             if item.locked:
                 raise DownloadRefusedError(Refusal.LOCKED)
+            if item.label is not None and item.label.encrypted:
+                raise DownloadRefusedError(Refusal.ENCRYPTED)
             return served_content(item)
 
     def restart_download(self, drive: Drive, item_id: str) -> Content | None:

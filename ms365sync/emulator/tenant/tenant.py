@@ -9,7 +9,8 @@ of journal entry that only callers asking for sharing changes see; and, while
 `realistic_gaps` is on, the known gaps of the sharing feed (graph-facts §5.8) are reproduced.
 
 The class is assembled from its parts: state and lookups (base.py), item mutations
-(items.py), the troublesome items of graph-facts §17 (quirks.py), permission mutations
+(items.py), columns, their values and sensitivity labels (metadata.py), the troublesome
+items of graph-facts §17 (quirks.py), permission mutations
 (sharing.py), memberships (membership.py), and here the library and access changes.
 """
 
@@ -20,6 +21,7 @@ import threading
 
 from ms365sync.emulator.tenant.base import MutationError, PathLike, split_path
 from ms365sync.emulator.tenant.membership import MembershipMutations
+from ms365sync.emulator.tenant.metadata import MetadataMutations
 from ms365sync.emulator.tenant.model import Drive, Site
 from ms365sync.emulator.tenant.quirks import QuirkMutations
 from ms365sync.emulator.tenant.sharing import SharingMutations
@@ -27,7 +29,7 @@ from ms365sync.emulator.tenant.sharing import SharingMutations
 __all__ = ["MutationError", "PathLike", "Tenant", "split_path"]
 
 
-class Tenant(QuirkMutations, SharingMutations, MembershipMutations):
+class Tenant(MetadataMutations, QuirkMutations, SharingMutations, MembershipMutations):
     """A whole emulated tenant, deterministic from `seed`."""
 
     def rehearsal_copy(self) -> Tenant:

@@ -32,6 +32,8 @@ def test_every_route_names_a_handler_of_the_service() -> None:
         ("/drives/b!x/root:/a/b.txt:/content", "content", {"path": "a/b.txt"}),
         ("/drives/b!x/root/delta(token='t1')", "delta", {"fn_token": "t1"}),
         ("/drives/b!x/items/01A/permissions/p1", "permission", {"perm_id": "p1"}),
+        ("/sites/a,b,c/lists/L1/columns", "list_columns", {"list_id": "L1"}),
+        ("/drives/b!x/list/columns", "drive_list_columns", {"drive_id": "b!x"}),
         ("/groups/g1", "get_group", {"group_id": "g1"}),
         ("/groups/g1/members", "group_members", {"cast": None, "count": None}),
         (

@@ -7,11 +7,17 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from ms365sync.emulator.scenarios.synthetic import Membership, SizeDistribution, synthetic_tenant
+from ms365sync.emulator.scenarios.synthetic import (
+    Membership,
+    SizeDistribution,
+    synthetic_label_id,
+    synthetic_tenant,
+)
 from ms365sync.emulator.tenant.content import GeneratedContent
 from ms365sync.emulator.tenant.model import GroupKind, Item, PrincipalKind, Role
 from ms365sync.emulator.tenant.tenant import Tenant
@@ -287,3 +293,46 @@ def test_columns_give_every_file_a_value_of_each_and_change_nothing_else() -> No
     ]
     with pytest.raises(ValueError, match="none for 'Status'"):
         synthetic_tenant(5, columns={"Status": []})
+
+
+LABELS = {"General": 0.5, "Confidential": 0.2, "Highly Confidential": 0.1}
+
+
+def test_labels_give_shares_of_the_files_a_label_and_change_nothing_else() -> None:
+    plain = synthetic_tenant(60, sites=2, seed=21, columns=COLUMNS)
+    tenant = synthetic_tenant(
+        60, sites=2, seed=21, columns=COLUMNS, labels=LABELS,
+        encrypted_labels=["Highly Confidential"],
+    )  # fmt: skip
+    files = [i for d in tenant.drives() for i in d.files()]
+    got = Counter(item.label.name for item in files if item.label is not None)
+    assert got == {"General": 30, "Confidential": 12, "Highly Confidential": 6}
+    for item in files:
+        if item.label is not None:
+            assert item.label.id == synthetic_label_id(item.label.name or "")
+            assert item.label.encrypted == (item.label.name == "Highly Confidential")
+
+    def state(t: Tenant) -> list[tuple[str, int, int, object]]:
+        return [(i.id, i.etag_v, i.ctag_v, i.columns) for d in t.drives() for i in d.root.walk()]
+
+    assert state(tenant) == state(plain)  # the labels draw from a stream of their own
+    again = synthetic_tenant(60, sites=2, seed=21, columns=COLUMNS, labels=LABELS)
+    assert [i.label and i.label.name for d in again.drives() for i in d.files()] == [
+        i.label and i.label.name for i in files
+    ]
+    assert all(i.label is None for d in plain.drives() for i in d.root.walk())
+
+
+@pytest.mark.parametrize(
+    ("labels", "encrypted", "message"),
+    [
+        ({"General": 1.5}, (), "the share of 'General' must be between 0 and 1"),
+        ({"A": 0.6, "B": 0.6}, (), "the shares add up to 1.2"),
+        ({"A": 0.1}, ("B",), "encrypted_labels: 'B' is not one of the labels"),
+    ],
+)
+def test_impossible_labels(
+    labels: dict[str, float], encrypted: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        synthetic_tenant(5, labels=labels, encrypted_labels=encrypted)
