@@ -389,8 +389,7 @@ def test_metadata_reaches_the_index_and_filters_searches(rag: ModuleType, tmp_pa
     assert search("Department missing") == everything - set(WEEKLY)
 
     tenant.set_columns(drive, WEEKLY[1], {"Status": "Final"})
-    label = {"_IpLabelId": "0e9f4c1a-7a53-4d1e-bf0c-1f3c86f7a2b4", "_DisplayName": "Confidential"}
-    tenant.set_columns(drive, WEEKLY[0], label)
+    tenant.set_label(drive, WEEKLY[0], "0e9f4c1a-7a53-4d1e-bf0c-1f3c86f7a2b4", "Confidential")
     demo.sync()
     ingest(rag, demo, db)
     assert search("Status == 'Final'") == set(WEEKLY)

@@ -87,18 +87,13 @@ def test_a_content_edit_carries_the_metadata_on_the_modified_entry(world: World)
 def test_excluded_labels_leave_and_enter_like_path_filters(world: World) -> None:
     spec = MetadataSpec(columns=("Department",), exclude_labels=("Highly Confidential",))
     world.ok(metadata=spec)
-    label = {
-        "_IpLabelId": "6f2a0d6e-1c3b-4b7e-9b8a-2b4c1c9e0d11",
-        "_DisplayName": "Highly Confidential",
-    }
-    world.tenant.set_columns(world.drive, "Finance/q1.txt", label)
+    label = "6f2a0d6e-1c3b-4b7e-9b8a-2b4c1c9e0d11"
+    world.tenant.set_label(world.drive, "Finance/q1.txt", label, "Highly Confidential")
     log = world.ok(metadata=spec).log
     assert log is not None
     assert log.changes.deleted["Finance/q1.txt"].reason == "excluded"
     assert "Finance/q1.txt" not in world.data()
-    world.tenant.set_columns(
-        world.drive, "Finance/q1.txt", {"_IpLabelId": None, "_DisplayName": None}
-    )
+    world.tenant.set_label(world.drive, "Finance/q1.txt", None)
     back = world.ok(metadata=spec).log
     assert back is not None
     assert set(back.changes.added) == {"Finance/q1.txt"}
@@ -138,8 +133,7 @@ def test_turning_metadata_off_removes_the_sidecar_and_reports_nothing(world: Wor
 
 def test_a_label_change_is_reported_with_the_label(world: World) -> None:
     world.ok(metadata=COLUMNS)
-    label = {"_IpLabelId": LABEL_ID, "_DisplayName": "Confidential"}
-    world.tenant.set_columns(world.drive, "readme.md", label)
+    world.tenant.set_label(world.drive, "readme.md", LABEL_ID, "Confidential")
     log = world.ok(metadata=COLUMNS).log
     assert log is not None and log.metadata_only_changes is not None
     entry = log.metadata_only_changes["readme.md"]
