@@ -212,14 +212,13 @@ class MetadataSpec:
     where: Where | None = None
     exclude_labels: tuple[str, ...] = ()
 
-    @property
-    def requested(self) -> tuple[str, ...] | None:
-        """The columns the list's delta is asked for (None: all): the configured ones and
-        the label's two."""
-        if self.columns is None:
-            return None
+    def request(self, visible: Sequence[str] = ()) -> tuple[str, ...]:
+        """The columns the list's delta is asked for: the configured ones (with "all", the
+        library's `visible` columns), those `where` reads, and the label's two, which are
+        hidden columns and come only when named (graph-facts §18.5)."""
+        chosen = visible if self.columns is None else self.columns
         read = sorted(self.where.names) if self.where is not None else []
-        wanted = [c for c in (*self.columns, *read) if c not in DOCUMENT_NAMES]
+        wanted = [c for c in (*chosen, *read) if c not in DOCUMENT_NAMES]
         wanted = list(dict.fromkeys(wanted))
         for name in (LABEL_ID_COLUMN, LABEL_NAME_COLUMN):
             if name not in wanted:

@@ -304,6 +304,21 @@ class GraphClient:
             raise GraphError("the library's list came without an id", code="invalidResponse")
         return value
 
+    def list_columns(self, site_id: str, list_id: str) -> list[str]:
+        """The internal names of a list's visible columns (`GET .../lists/{id}/columns`,
+        hidden ones left out), in the service's order.
+
+        Raises:
+            GraphError, TransportError, AuthError: as for `get_json`.
+        """
+        path = f"sites/{_site_segment(site_id)}/lists/{_id_segment(list_id)}/columns"
+        names: list[str] = []
+        for column in self.iter_collection(path, {"$select": "name,hidden"}):
+            name = column.get("name")
+            if isinstance(name, str) and name and column.get("hidden") is not True:
+                names.append(name)
+        return names
+
     def list_delta(
         self,
         site_id: str,

@@ -16,7 +16,7 @@ name, or its id when it has none), which win over a column of the same name.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +57,10 @@ class FieldsRound:
     rows: int
 
 
-def request_key(spec: MetadataSpec) -> str:
+def request_key(columns: Sequence[str]) -> str:
     """What the list's delta link is asked for: a link taken for other columns is not
     continued (its rounds would carry the old columns)."""
-    return json.dumps(spec.requested)
+    return json.dumps(list(columns))
 
 
 def accepts(spec: MetadataSpec, doc: Mapping[str, Any]) -> bool:
@@ -79,9 +79,11 @@ def list_fields(
     *,
     link: str | None,
     spec: MetadataSpec,
+    columns: Sequence[str],
     stop: Stop | None = None,
 ) -> FieldsRound:
-    """Stream one round of the list's delta into the state's fields stage; a 410 starts
+    """Stream one round of the list's delta, asked for `columns`, into the state's fields
+    stage; a 410 starts
     over from scratch (at most `MAX_RESTARTS` times); a requested `stop` ends it between
     pages (raising Stopped).
 
@@ -92,7 +94,8 @@ def list_fields(
     """
     for _ in range(MAX_RESTARTS + 1):
         try:
-            return _round(client, state, (site_id, list_id), link, spec=spec, stop=stop)
+            where = (site_id, list_id)
+            return _round(client, state, where, link, spec=spec, columns=columns, stop=stop)
         except DeltaExpiredError:
             logger.info("the list's delta answered 410: reading every list item again")
             link = None
@@ -106,12 +109,13 @@ def _round(
     link: str | None,
     *,
     spec: MetadataSpec,
+    columns: Sequence[str],
     stop: Stop | None,
 ) -> FieldsRound:
     state.clear_fields_stage()
     rows = 0
     site_id, list_id = where
-    pages = client.list_delta(site_id, list_id, link, columns=spec.requested, page_size=PAGE_SIZE)
+    pages = client.list_delta(site_id, list_id, link, columns=columns, page_size=PAGE_SIZE)
     for number, page in enumerate(pages, 1):
         rows += state.stage_fields(
             (item.id, None if item.is_deleted else encode(document_of(item, spec)))
@@ -134,10 +138,9 @@ def document_of(item: ListItem, spec: MetadataSpec) -> Document:
     }
     label_id = _text(fields.get(LABEL_ID_COLUMN))
     label_name = _text(fields.get(LABEL_NAME_COLUMN))
-    if spec.columns is not None:
-        for name in (LABEL_ID_COLUMN, LABEL_NAME_COLUMN):
-            if name not in spec.columns:
-                fields.pop(name, None)
+    for name in (LABEL_ID_COLUMN, LABEL_NAME_COLUMN):  # in fields only when named
+        if spec.columns is None or name not in spec.columns:
+            fields.pop(name, None)
     doc: Document = {
         "content_type": item.content_type.name if item.content_type else None,
         "created_by": _person(item.created_by),

@@ -305,12 +305,25 @@ class Syncer:
         same_drive = meta.drive_id == target.drive_id
         list_id = meta.list_id if same_drive and meta.list_id else None
         list_id = list_id or self.client.list_id(target.drive_id)
-        key = documents.request_key(spec)
+        # "all": the library's visible columns, read each run (a column added since the
+        # last run changes the request, and the list is read afresh once).
+        visible = (
+            () if spec.columns is not None else self.client.list_columns(target.site_id, list_id)
+        )
+        columns = spec.request(visible)
+        key = documents.request_key(columns)
         link = meta.fields_link if meta.fields_key == key and meta.list_id == list_id else None
         if link is not None and not self.client.serves(link):
             link = None
         found = documents.list_fields(
-            self.client, state, target.site_id, list_id, link=link, spec=spec, stop=self.stop
+            self.client,
+            state,
+            target.site_id,
+            list_id,
+            link=link,
+            spec=spec,
+            columns=columns,
+            stop=self.stop,
         )
         return _Fields(list_id, found, key)
 

@@ -51,7 +51,7 @@ def test_where_and_labels_read_metadata_without_columns(tmp_path: Path) -> None:
     assert spec == MetadataSpec(
         columns=(), where=parse("Status != 'Draft'"), exclude_labels=("Secret",)
     )
-    assert spec.requested == ("Status", "_IpLabelId", "_DisplayName")
+    assert spec.request() == ("Status", "_IpLabelId", "_DisplayName")
 
 
 @pytest.mark.parametrize(

@@ -175,12 +175,25 @@ def test_other_columns_list_the_list_again(world: World) -> None:
     assert log.metadata_only_changes["readme.md"].changes == {"Owner": {"old": None, "new": "Ann"}}
 
 
-def test_all_columns(world: World) -> None:
+def test_all_columns_with_the_label_and_a_column_added_later(world: World) -> None:
+    """ "all" reads the library's visible columns (the hidden label columns are named as
+    well); a column added later is read from then on, and only the files that have a value
+    for it are reported."""
+    every = MetadataSpec(columns=None)
     world.tenant.set_columns(world.drive, "readme.md", {"Department": "IT"})
-    world.ok(metadata=MetadataSpec(columns=None))
-    fields = _sidecar(world)["readme.md"]["fields"]
-    assert fields["Department"] == "IT"
-    assert fields["FileLeafRef"] == "readme.md"
+    world.tenant.set_label(world.drive, "readme.md", LABEL_ID, "Confidential")
+    world.ok(metadata=every)
+    document = _sidecar(world)["readme.md"]
+    assert document["fields"]["Department"] == "IT"
+    assert document["fields"]["FileLeafRef"] == "readme.md"
+    assert "_IpLabelId" not in document["fields"]
+    assert document["sensitivity_label"] == {"id": LABEL_ID, "name": "Confidential"}
+    world.tenant.define_column(world.drive, "Pages", "number")
+    world.tenant.set_columns(world.drive, "Finance/q1.txt", {"Pages": 12})
+    log = world.ok(metadata=every).log
+    assert log is not None and log.metadata_only_changes is not None
+    assert set(log.metadata_only_changes) == {"Finance/q1.txt"}
+    assert log.metadata_only_changes["Finance/q1.txt"].changes["Pages"] == {"old": None, "new": 12}
 
 
 def test_a_dry_run_shows_the_metadata_only_changes_and_writes_nothing(world: World) -> None:
@@ -201,7 +214,7 @@ def test_where_keeps_the_matching_files_and_follows_their_changes(world: World) 
     """A file that leaves the filter is deleted (reason "excluded"), one that enters it is
     added; the columns `where` reads are fetched without being named in `metadata`."""
     spec = MetadataSpec(columns=(), where=parse("Department == 'Finance' and Status != 'Draft'"))
-    assert spec.requested == ("Department", "Status", "_IpLabelId", "_DisplayName")
+    assert spec.request() == ("Department", "Status", "_IpLabelId", "_DisplayName")
     world.tenant.set_columns(world.drive, "Finance/q1.txt", {"Department": "Finance"})
     world.tenant.set_columns(world.drive, "readme.md", {"Department": "Finance", "Status": "Draft"})
     first = world.ok(metadata=spec).log

@@ -98,11 +98,33 @@ def _person(tenant: Tenant, user_id: str) -> JSON:
 # ---------------------------------------------------------------------- definitions
 
 
+# The built-in columns `fields` shows of every file or folder (listitems.columns_json), as
+# the library lists them: read-only, in SharePoint's "Base Columns" group [INFER: a real
+# library lists many more built-in columns, hidden ones among them].
+BUILT_IN_COLUMNS = (
+    ("FileLeafRef", "Name"),
+    ("ContentType", "Content Type"),
+    ("Created", "Created"),
+    ("Modified", "Modified"),
+    ("_UIVersionString", "Version"),
+    ("FileSizeDisplay", "File Size"),
+    ("ItemChildCount", "Item Child Count"),
+    ("FolderChildCount", "Folder Child Count"),
+)
+
+
 def column_definitions(drive: Drive, *, with_hidden: bool) -> list[JSON]:
-    """The library's custom columns as columnDefinition resources (DOC columndefinition.md),
-    then, when `with_hidden`, the hidden label columns (hidden columns are listed only when
-    `$select` names `hidden`, DOC columndefinition.md)."""
-    out = [_definition(drive, column) for column in drive.columns.values()]
+    """The library's columns as columnDefinition resources (DOC columndefinition.md): the
+    built-in ones `fields` shows, the custom ones, a column set on items without a
+    definition as a text column [INFER: the emulator was not told its type], then, when
+    `with_hidden`, the hidden label columns (hidden columns are listed only when `$select`
+    names `hidden`, DOC columndefinition.md)."""
+    out = [_built_in(drive, name, title) for name, title in BUILT_IN_COLUMNS]
+    out += [_definition(drive, column) for column in drive.columns.values()]
+    undefined = sorted(
+        {name for item in drive.items.values() for name in item.columns} - set(drive.columns)
+    )
+    out += [_undefined(drive, name) for name in undefined]
     if with_hidden:
         out += [
             _label_definition(drive, LABEL_ID_COLUMN, "Sensitivity label id"),
@@ -169,6 +191,31 @@ def _facet(drive: Drive, column: ColumnDef) -> JSON | None:
             "listId": str(source),
         }
     return None
+
+
+def _built_in(drive: Drive, name: str, display_name: str) -> JSON:
+    return {
+        **_undefined(drive, name),
+        "columnGroup": "Base Columns",
+        "displayName": display_name,
+        "readOnly": True,
+    }
+
+
+def _undefined(drive: Drive, name: str) -> JSON:
+    return {
+        "columnGroup": "Custom Columns",
+        "description": "",
+        "displayName": name,
+        "enforceUniqueValues": False,
+        "hidden": False,
+        "id": str(uuid.uuid5(drive.list_guid, name)),
+        "indexed": False,
+        "name": name,
+        "readOnly": False,
+        "required": False,
+        "text": dict(_TEXT_FACET),
+    }
 
 
 def _label_definition(drive: Drive, name: str, display_name: str) -> JSON:

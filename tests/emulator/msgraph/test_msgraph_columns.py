@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ms365sync.emulator.msgraph.columns import BUILT_IN_COLUMNS
 from ms365sync.emulator.tenant.base import MutationError
 from ms365sync.emulator.tenant.columns import term_guid
 from support.emulator_graph_world import World, make_world, walk_delta
@@ -193,7 +194,10 @@ def test_defining_a_column_fits_the_values_already_set_or_is_refused(world: Worl
 def test_the_lists_columns_are_column_definitions(world: World) -> None:
     body = world.json(f"/sites/{world.site.id}/lists/{world.drive.list_guid}/columns")
     by_name = {column["name"]: column for column in body["value"]}
-    assert list(by_name) == list(world.drive.columns)  # hidden columns are not listed
+    built_in = [name for name, _ in BUILT_IN_COLUMNS]
+    # the built-in columns fields shows first, then the custom ones; hidden ones are not listed
+    assert list(by_name) == [*built_in, *world.drive.columns]
+    assert all(by_name[name]["readOnly"] for name in built_in)
     summary = by_name["Summary"]
     assert summary["displayName"] == "Short summary" and summary["hidden"] is False
     assert summary["text"]["maxLength"] == 255
@@ -212,6 +216,13 @@ def test_the_lists_columns_are_column_definitions(world: World) -> None:
     assert not facets & set(by_name["Topic"])  # managed metadata: no facet (corso #5084)
     drive_form = world.json(f"/drives/{world.drive.id}/list/columns")
     assert drive_form["value"] == body["value"]
+
+
+def test_a_column_set_without_a_definition_is_listed_as_text(world: World) -> None:
+    world.tenant.set_columns(world.drive, PATH, {"Undeclared": "x"})
+    body = world.json(f"/sites/{world.site.id}/lists/{world.drive.list_guid}/columns")
+    (column,) = [c for c in body["value"] if c["name"] == "Undeclared"]
+    assert column["text"] and column["hidden"] is False
 
 
 def test_hidden_columns_are_listed_when_hidden_is_selected(world: World) -> None:
