@@ -249,3 +249,36 @@ def test_a_file_whose_list_item_is_not_listed_yet_is_kept_and_reported(world: Wo
     assert "readme.md" in log.errors and "not listed yet" in log.errors["readme.md"].reason
     assert not log.changes.deleted
     assert "readme.md" in world.data()
+
+
+def test_an_encrypted_file_is_reported_once_and_waits_until_it_changes(world: World) -> None:
+    """A download refused because the label encrypts the file (423) is an error of cause
+    "encrypted", reported by the run that met it; the runs after it do not ask for the file
+    until it changes, and the copy mirrored before is kept meanwhile."""
+    world.ok()
+    world.tenant.set_label(world.drive, "Finance/q1.txt", LABEL_ID, "Secret", encrypted=True)
+    world.tenant.edit_file(world.drive, "Finance/q1.txt", BytesContent(b"sealed"))
+    world.tenant.add_file(world.drive, "Finance/q2.txt", BytesContent(b"new and sealed"))
+    world.tenant.set_label(world.drive, "Finance/q2.txt", LABEL_ID, "Secret", encrypted=True)
+    world.recorder.reset()
+    log = world.ok().log
+    assert log is not None
+    assert set(log.errors) == {"Finance/q1.txt", "Finance/q2.txt"}
+    assert "Finance/q2.txt" not in world.data() and not log.changes.added
+    error = log.errors["Finance/q1.txt"]
+    assert (error.cause, error.kind, error.retry) == (
+        "encrypted",
+        "permanent",
+        "when the file changes",
+    )
+    assert "423" in error.reason
+    assert world.data()["Finance/q1.txt"]  # the copy of before is kept
+    assert not log.changes.modified
+    world.recorder.reset()
+    quiet = world.ok().log
+    assert quiet is not None and not quiet.errors
+    assert world.recorder.downloads(status=None) == []
+    world.tenant.set_label(world.drive, "Finance/q1.txt", LABEL_ID, "Secret", encrypted=False)
+    back = world.ok().log
+    assert back is not None and "Finance/q1.txt" in back.changes.modified
+    assert world.data()["Finance/q1.txt"] == b"sealed"
