@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 MAX_RESTARTS = 3
-PAGE_SIZE = 200  # list items per page of the list's delta (graph-facts §18.2)
+PAGE_SIZE = 200  # list items per page of the list's delta at most (graph-facts §18.2)
 
 Document = dict[str, Any]
 
@@ -80,6 +80,7 @@ def list_fields(
     link: str | None,
     spec: MetadataSpec,
     columns: Sequence[str],
+    page_size: int = PAGE_SIZE,
     stop: Stop | None = None,
 ) -> FieldsRound:
     """Stream one round of the list's delta, asked for `columns`, into the state's fields
@@ -95,7 +96,8 @@ def list_fields(
     for _ in range(MAX_RESTARTS + 1):
         try:
             where = (site_id, list_id)
-            return _round(client, state, where, link, spec=spec, columns=columns, stop=stop)
+            pages = (columns, page_size)
+            return _round(client, state, where, link, spec=spec, pages=pages, stop=stop)
         except DeltaExpiredError:
             logger.info("the list's delta answered 410: reading every list item again")
             link = None
@@ -109,14 +111,15 @@ def _round(
     link: str | None,
     *,
     spec: MetadataSpec,
-    columns: Sequence[str],
+    pages: tuple[Sequence[str], int],
     stop: Stop | None,
 ) -> FieldsRound:
     state.clear_fields_stage()
     rows = 0
     site_id, list_id = where
-    pages = client.list_delta(site_id, list_id, link, columns=columns, page_size=PAGE_SIZE)
-    for number, page in enumerate(pages, 1):
+    columns, top = pages
+    found = client.list_delta(site_id, list_id, link, columns=columns, page_size=top)
+    for number, page in enumerate(found, 1):
         rows += state.stage_fields(
             (item.id, None if item.is_deleted else encode(document_of(item, spec)))
             for item in page.value

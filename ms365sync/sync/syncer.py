@@ -323,6 +323,7 @@ class Syncer:
             link=link,
             spec=spec,
             columns=columns,
+            page_size=min(self.spec.page_size, documents.PAGE_SIZE),
             stop=self.stop,
         )
         return _Fields(list_id, found, key)

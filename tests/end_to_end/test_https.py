@@ -11,7 +11,7 @@ import pytest
 
 from ms365sync.emulator import BytesContent, EmulatorServer, GeneratedContent, Role
 from ms365sync.outputs.changelog import ChangeLog
-from ms365sync.target import GRANTS_FILE
+from ms365sync.target import GRANTS_FILE, METADATA_FILE, MetadataSpec
 from support.certificates import make_certificate
 from support.harness import FIRST_FILES, World, add_many, make_world
 
@@ -145,3 +145,35 @@ def test_a_changed_graph_endpoint_relists_instead_of_refusing_the_stored_link(
     with world.https_client(renamed, ca, max_attempts=8) as client:
         again = world.sync(client=client)  # the new origin's link is kept from now on
     assert again.ok and again.log is not None and not again.log.full_resync
+
+
+def test_document_metadata_over_https(served: tuple[World, EmulatorServer, Path]) -> None:
+    """Columns, a label and a metadata-only edit over HTTPS with a page size of 4: the
+    list's delta pages through its nextLinks and is continued from its deltaLink."""
+    world, server, ca = served
+    add_many(world, 6)
+    t, d = world.tenant, world.drive
+    t.define_column(d, "Status", "choice", choices=("Draft", "Final"))
+    t.set_columns(d, "readme.md", {"Status": "Draft"})
+    t.set_label(d, "Finance/q1.txt", "6f2a0d6e-1c3b-4b7e-9b8a-2b4c1c9e0d11", "Confidential")
+    spec = MetadataSpec(columns=("Status",), exclude_labels=("confidential",))
+    first = _sync(world, server, ca, metadata=spec)
+    assert "Finance/q1.txt" not in first.changes.added
+    assert first.changes.added["readme.md"].metadata == {
+        "content_type": "Document",
+        "created_by": first.changes.added["readme.md"].metadata["created_by"],
+        "modified_by": first.changes.added["readme.md"].metadata["modified_by"],
+        "fields": {"Status": "Draft"},
+    }
+    pages = [c for c in world.recorder.calls if "/items/delta" in c.url]
+    assert len(pages) > 2  # 10 list items, 4 a page
+    t.set_columns(d, "readme.md", {"Status": "Final"})
+    world.recorder.reset()
+    second = _sync(world, server, ca, metadata=spec)
+    assert second.metadata_only_changes is not None
+    assert second.metadata_only_changes["readme.md"].changes == {
+        "Status": {"old": "Draft", "new": "Final"}
+    }
+    sidecar = json.loads((world.root / METADATA_FILE).read_text("utf-8"))
+    assert sidecar["readme.md"]["fields"] == {"Status": "Final"}
+    assert "Finance/q1.txt" not in sidecar
