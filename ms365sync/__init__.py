@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     )
     from ms365sync.outputs.changelog import ChangeLog
     from ms365sync.outputs.grants import GrantEntry, GrantsFile
+    from ms365sync.outputs.metadata import MetadataFile
     from ms365sync.sync.result import SyncResult
     from ms365sync.sync.stop import Stop
-    from ms365sync.target import Filters, PermissionPolicy, SiteRef, TargetSpec
+    from ms365sync.target import Filters, MetadataSpec, PermissionPolicy, SiteRef, TargetSpec
+    from ms365sync.where import Where, WhereError, parse_where
 
 # A library stays quiet unless its user asks: the command line enables and configures it.
 logger.disable("ms365sync")
@@ -48,6 +50,8 @@ _HOMES = {
     "GrantsFile": "ms365sync.outputs.grants",
     "LogConsumer": "ms365sync.consumer.logconsumer",
     "LogSource": "ms365sync.consumer.logconsumer",
+    "MetadataFile": "ms365sync.outputs.metadata",
+    "MetadataSpec": "ms365sync.target",
     "PendingLog": "ms365sync.consumer.logconsumer",
     "PermissionPolicy": "ms365sync.target",
     "SQLiteCheckpointStore": "ms365sync.consumer.logconsumer",
@@ -56,6 +60,9 @@ _HOMES = {
     "Stop": "ms365sync.sync.stop",
     "SyncResult": "ms365sync.sync.result",
     "TargetSpec": "ms365sync.target",
+    "Where": "ms365sync.where",
+    "WhereError": "ms365sync.where",
+    "parse_where": "ms365sync.where",
     "sync_target": "ms365sync.compat",
 }
 
@@ -83,6 +90,8 @@ __all__ = [
     "GrantsFile",
     "LogConsumer",
     "LogSource",
+    "MetadataFile",
+    "MetadataSpec",
     "PendingLog",
     "PermissionPolicy",
     "QuickXorHash",
@@ -92,7 +101,10 @@ __all__ = [
     "Stop",
     "SyncResult",
     "TargetSpec",
+    "Where",
+    "WhereError",
     "__version__",
+    "parse_where",
     "quickxorhash",
     "sync_target",
 ]

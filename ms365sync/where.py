@@ -62,7 +62,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Where", "WhereError", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Where", "WhereError", "parse", "parse_where"]
 
 MAX_LENGTH = 4096
 MAX_DEPTH = 64
@@ -218,6 +218,9 @@ def parse(text: str) -> Where:
     if not text.strip():
         raise WhereError("empty expression (expected a test such as Status == 'Final')")
     return Where(text, _Parser(text).parse())
+
+
+parse_where = parse  # the name `ms365sync` exports it under
 
 
 # ---- tokens ----------------------------------------------------------------------------

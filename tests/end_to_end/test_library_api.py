@@ -253,3 +253,22 @@ def test_national_clouds_by_a_setting(world: World, cloud: str, graph_host: str)
         assert sorted(api.sync()["added"]) == sorted(FIRST_FILES)
     hosts = {call.url.split("/")[2] for call in world.recorder.calls}
     assert graph_host in hosts and "graph.microsoft.com" not in hosts
+
+
+def test_metadata_through_the_public_api(tmp_path: Path) -> None:
+    """The typed API reads document metadata as sites.toml does, and the sidecar reads
+    back through the public model."""
+    world = make_world(tmp_path)
+    world.tenant.set_columns(world.drive, "readme.md", {"Status": "Draft"})
+    spec = world.spec(
+        metadata=ms365sync.MetadataSpec(
+            columns=("Status",), where=ms365sync.parse_where("Status != 'Draft'")
+        )
+    )
+    result = ms365sync.sync_target(spec, world.client())
+    assert result.ok and result.log is not None
+    assert "readme.md" not in result.log.changes.added
+    text = (spec.local_root / ".metadata.json").read_text("utf-8")
+    sidecar = ms365sync.MetadataFile.model_validate_json(text).root
+    assert set(sidecar) == set(result.log.changes.added)
+    assert all(entry.content_type == "Document" for entry in sidecar.values())
