@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+import tomli_w
+import tomllib
 
 import ms365sync.coordinator as coordinator_module
 from ms365sync.config import load_config
@@ -119,11 +121,12 @@ def test_downloads_across_targets_share_one_global_limit(monkeypatch: pytest.Mon
 
 def _two_names_for_one_library(config: Path, *, title_first: bool) -> None:
     """List marketing's library twice: by its URL segment and by its title ("Documents")."""
-    head, marketing, rest = config.read_text("utf-8").partition('name = "marketing"')
-    segment, title = '{ name = "Shared Documents" },', '{ name = "Documents" },'
-    twice = f"{title}\n    {segment}" if title_first else f"{segment}\n    {title}"
-    assert segment in rest
-    config.write_text(head + marketing + rest.replace(segment, twice, 1), "utf-8")
+    document = tomllib.loads(config.read_text("utf-8"))
+    (site,) = [s for s in document["sites"] if s["name"] == "marketing"]
+    names = [library["name"] for library in site["libraries"]]
+    at = names.index("Shared Documents") + (0 if title_first else 1)
+    site["libraries"].insert(at, {"name": "Documents"})
+    config.write_text(tomli_w.dumps(document), "utf-8")
 
 
 @pytest.mark.parametrize("title_first", [False, True], ids=["segment-first", "title-first"])

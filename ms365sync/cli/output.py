@@ -219,6 +219,8 @@ def result_row(result: SyncResult) -> dict[str, Any]:
         "modified": summary.modified_count if summary else 0,
         "deleted": summary.deleted_count if summary else 0,
         "permission_only_changes": summary.permission_only_changes_count if summary else 0,
+        # None: the target reads no document metadata.
+        "metadata_only_changes": summary.metadata_only_changes_count if summary else None,
         "errors": summary.errors_count if summary else 0,
         "repairs": summary.repairs_count if summary else 0,
         "skipped": summary.skipped_count if summary else 0,
@@ -364,7 +366,13 @@ def _plain(row: dict[str, Any]) -> Sequence[str]:
     return [
         f"{row['target']}: {'interrupted' if row['interrupted'] else 'ok'}",
         f"added={row['added']} modified={row['modified']} deleted={row['deleted']}",
-        f"permission_only={row['permission_only_changes']} errors={row['errors']}",
+        f"permission_only={row['permission_only_changes']}"
+        + (
+            ""
+            if row["metadata_only_changes"] is None
+            else f" metadata_only={row['metadata_only_changes']}"
+        )
+        + f" errors={row['errors']}",
         f"skipped={row['skipped']}",
         f"total_files={row['total_files']}",
         f"log={row['change_log'] or '-'}",

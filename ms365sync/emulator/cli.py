@@ -38,6 +38,7 @@ from ms365sync.emulator.login.keys import AppCertificate, make_app_certificate
 from ms365sync.emulator.scenarios.demo import load_demo_tenant
 from ms365sync.emulator.scenarios.synthetic import synthetic_tenant
 from ms365sync.emulator.scenarios.tenantfile import load_tenant
+from ms365sync.emulator.tenant.model import Drive
 from ms365sync.emulator.tenant.tenant import Tenant
 from ms365sync.emulator.transport.server import EmulatorServer
 
@@ -154,7 +155,7 @@ def sites_toml(
     sites = []
     for site in sorted(emulator.tenant.sites.values(), key=lambda s: s.path):
         libraries = [
-            {"name": drive.url_segment}
+            _library(drive)
             for drive in sorted(site.drives.values(), key=lambda d: d.url_segment)
             if not drive.system
         ]
@@ -184,6 +185,14 @@ def sites_toml(
         "# Written by `ms365sync emulator serve`: syncs every library of the emulated tenant.\n"
     )
     return header + tomli_w.dumps(document)
+
+
+def _library(drive: Drive) -> dict[str, Any]:
+    """A library's table: its name, and the columns it defines as its metadata to read."""
+    table: dict[str, Any] = {"name": drive.url_segment}
+    if drive.columns:
+        table["metadata"] = list(drive.columns)
+    return table
 
 
 def _write_private(path: Path, text: str) -> None:

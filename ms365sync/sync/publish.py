@@ -65,8 +65,13 @@ def finish(state: StateStore, spec: TargetSpec, journal: TempJournal) -> dict[st
     """
     written: dict[str, Path] = {}
     for run_id, name, packed, with_permissions in state.pending_exports():
-        # The grants file first: whoever sees a log finds grants at least that recent.
+        # The grants file and the metadata sidecar first: whoever sees a log finds them at
+        # least that recent.
         write_grants_file(spec.local_root, spec.name, state, journal)
+        if spec.metadata is not None and (with_permissions or _metadata_file_damaged(spec, state)):
+            write_metadata_file(spec.local_root, state, journal)
+        elif spec.metadata is None and state.meta.metadata_file_stamp is not None:
+            _remove_metadata_file(spec.local_root, state)
         if name and packed is not None:
             path = spec.log_dir / name
             try:
@@ -82,10 +87,6 @@ def finish(state: StateStore, spec: TargetSpec, journal: TempJournal) -> dict[st
             labels = jsonstream.object_chunks(state.mirror_labels())
             write_atomic(target, itertools.chain(labels, [b"\n"]), journal=journal)
             state.set_permissions_file_stamp(recovery.file_stamp(target))
-        if spec.metadata is not None and (with_permissions or _metadata_file_damaged(spec, state)):
-            write_metadata_file(spec.local_root, state, journal)
-        elif spec.metadata is None and state.meta.metadata_file_stamp is not None:
-            _remove_metadata_file(spec.local_root, state)
         state.export_done(run_id)
     return written
 

@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import msal
 import pytest
 import requests
+import tomli_w
+import tomllib
 from click.testing import CliRunner
 
 from ms365sync.cli import cli
@@ -61,13 +64,24 @@ def test_check_resolves_every_target(tmp_path: Path) -> None:
     assert not (tmp_path / "mirror").exists()  # check syncs nothing
 
 
+def _edit_libraries(
+    config: Path, edit: dict[str, Any], *, add: dict[str, str] | None = None
+) -> None:
+    """Rewrite a sites.toml: `edit` maps "site/library" to keys set on that library's
+    table; `add` maps a site to the name of a library table appended to it."""
+    document = tomllib.loads(config.read_text(encoding="utf-8"))
+    for site in document["sites"]:
+        for library in site["libraries"]:
+            library.update(edit.get(f"{site['name']}/{library['name']}", {}))
+        if add and site["name"] in add:
+            site["libraries"].append({"name": add[site["name"]]})
+    config.write_text(tomli_w.dumps(document), encoding="utf-8")
+
+
 def test_check_reports_two_targets_for_one_library(tmp_path: Path) -> None:
     """The title and the URL segment of one library: `check` fails the target listed later."""
     with served(tmp_path) as world:
-        head, marketing, rest = world.config.read_text().partition('name = "marketing"')
-        segment = '{ name = "Shared Documents" },'
-        rest = rest.replace(segment, f'{segment} {{ name = "Documents" }},', 1)
-        world.config.write_text(head + marketing + rest)
+        _edit_libraries(world.config, {}, add={"marketing": "Documents"})
         result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
     assert result.exit_code == 1
     rows = {r["target"]: r for r in json.loads(result.stdout)["targets"]}
@@ -316,18 +330,17 @@ def test_check_reports_unusable_local_roots_and_hooks_per_target(
     (tmp_path / "blocked").write_text("a file where a folder should be", encoding="utf-8")
     hook = tmp_path / "hook.py"
     hook.write_text("", encoding="utf-8")
+    runnable = {"on_change": f"{sys.executable} {hook}"}
     libraries = {
-        '{ name = "Policies" }': '{ name = "Policies", on_change = "no-such-ms365sync-hook -q" }',
-        '{ name = "Brand Assets" }': '{ name = "Brand Assets", local_root = "blocked/brand" }',
-        '{ name = "Release Notes" }': '{ name = "Release Notes", on_change = "./hook.py" }',
-        '{ name = "Shared Documents" }': f'{{ name = "Shared Documents", '
-        f'on_change = "{sys.executable} {hook}" }}',
+        "hr/Policies": {"on_change": "no-such-ms365sync-hook -q"},
+        "marketing/Brand Assets": {"local_root": "blocked/brand"},
+        "product/Release Notes": {"on_change": "./hook.py"},
+        "hr/Shared Documents": runnable,
+        "marketing/Shared Documents": runnable,
+        "product/Shared Documents": runnable,
     }
     with served(tmp_path) as world:
-        text = world.config.read_text()
-        for old, new in libraries.items():
-            text = text.replace(old, new)
-        world.config.write_text(text)
+        _edit_libraries(world.config, libraries)
         result = CliRunner().invoke(cli, ["--config", str(world.config), "--json", "check"])
     assert result.exit_code == 1, result.output
     rows = {r["target"]: r["result"] for r in json.loads(result.stdout)["targets"]}

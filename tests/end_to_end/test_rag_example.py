@@ -362,10 +362,10 @@ WEEKLY = ("Meeting Notes/2025-01-14 weekly sync.md", "Meeting Notes/2025-01-21 w
 def test_metadata_reaches_the_index_and_filters_searches(rag: ModuleType, tmp_path: Path) -> None:
     """Columns and labels reach the index from added entries and metadata-only changes;
     `--where` keeps the matching documents and `--exclude-label` drops labelled ones."""
-    demo = Demo.create(tmp_path, defaults='metadata = ["Department", "Status"]\n')
+    demo = Demo.create(tmp_path)  # its marketing library reads Status and Campaign
     tenant, drive = demo.emulator.tenant, demo.drive()
-    tenant.set_columns(drive, WEEKLY[0], {"Department": "Marketing", "Status": "Final"})
-    tenant.set_columns(drive, WEEKLY[1], {"Department": "Marketing", "Status": "Draft"})
+    tenant.set_columns(drive, WEEKLY[0], {"Campaign": "Weekly", "Status": "Final"})
+    tenant.set_columns(drive, WEEKLY[1], {"Campaign": "Weekly", "Status": "Draft"})
     demo.sync()
     db = tmp_path / "index.db"
     ingest(rag, demo, db)
@@ -384,15 +384,16 @@ def test_metadata_reaches_the_index_and_filters_searches(rag: ModuleType, tmp_pa
 
     everything = search()
     assert set(WEEKLY) < everything  # and other documents that mention it
-    assert search("Status == 'Final'") == {WEEKLY[0]}
-    assert search("Status != 'Draft' and Department == 'Marketing'") == {WEEKLY[0]}
-    assert search("Department missing") == everything - set(WEEKLY)
+    assert search("Status == 'Final' and Campaign == 'Weekly'") == {WEEKLY[0]}
+    assert search("Status != 'Draft' and Campaign == 'Weekly'") == {WEEKLY[0]}
+    assert search("Campaign in ['Weekly']") == set(WEEKLY)
+    assert WEEKLY[0] not in search("Campaign missing")
 
     tenant.set_columns(drive, WEEKLY[1], {"Status": "Final"})
     tenant.set_label(drive, WEEKLY[0], "0e9f4c1a-7a53-4d1e-bf0c-1f3c86f7a2b4", "Confidential")
     demo.sync()
     ingest(rag, demo, db)
-    assert search("Status == 'Final'") == set(WEEKLY)
+    assert search("Status == 'Final' and Campaign == 'Weekly'") == set(WEEKLY)
     assert search(None, "confidential") == everything - {WEEKLY[0]}
     assert search("sensitivity_label == 'Confidential'") == {WEEKLY[0]}
 
@@ -400,7 +401,7 @@ def test_metadata_reaches_the_index_and_filters_searches(rag: ModuleType, tmp_pa
 def test_the_command_line_filters_on_metadata_and_refuses_a_bad_expression(
     rag: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    demo = Demo.create(tmp_path, defaults='metadata = ["Status"]\n')
+    demo = Demo.create(tmp_path)
     demo.emulator.tenant.set_columns(demo.drive(), WEEKLY[1], {"Status": "Draft"})
     demo.sync()
     db = tmp_path / "index.db"

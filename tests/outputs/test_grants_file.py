@@ -186,7 +186,8 @@ def test_the_grants_file_is_written_before_the_log(
 
     monkeypatch.setattr(publish, "write_atomic", noting)
     demo.sync(MARKETING)
-    assert order == [".permissions.grants.json", "sync", ".permissions.json"]
+    # The marketing library reads metadata: its sidecar comes before the log too.
+    assert order == [".permissions.grants.json", ".metadata.json", "sync", ".permissions.json"]
 
 
 def test_an_export_that_crashed_after_the_commit_is_completed_next_start(

@@ -68,15 +68,23 @@ def test_real_outputs_are_valid_and_broken_ones_are_not(tmp_path: Path) -> None:
     demo.sync()
     outputs = _outputs(demo)
     # The principals' files are checked by end_to_end/test_principals.py (the demo does not
-    # expand principals), the metadata sidecar by sync/test_metadata.py (through the
-    # schemas plugin) while the demo reads no metadata.
-    unread = {"principals", "principal_changes", "metadata"}
+    # expand principals).
+    unread = {"principals", "principal_changes"}
     assert {kind for kind, _ in outputs} == set(schemas.NAMES) - unread
     assert len([p for kind, p in outputs if kind == "changelog"]) == 8  # 6 first, 2 second
     for kind, path in outputs:
         assert problems(kind, json.loads(path.read_text("utf-8"))) == [], path
 
     log = json.loads(demo.logs(MARKETING)[-1].read_text("utf-8"))
+    # The demo's marketing library reads its columns: the scenario's column edit is a
+    # metadata-only change, and the sidecar holds the label of the agency's contract.
+    summary = "Campaigns/Holiday 2024/results-summary.md"
+    assert log["metadata_only_changes"][summary]["changes"] == {
+        "Status": {"old": "Final", "new": "In review"}
+    }
+    sidecar = json.loads((demo.root() / METADATA_FILE).read_text("utf-8"))
+    assert sidecar["Agency/contract-summary.txt"]["sensitivity_label"]["name"] == "Confidential"
+    assert sidecar[summary]["fields"] == {"Status": "In review", "Campaign": "Holiday 2024"}
     grants = demo.grants_file()
     broken: list[tuple[str, dict[str, Any]]] = []
     for change in (
@@ -92,6 +100,8 @@ def test_real_outputs_are_valid_and_broken_ones_are_not(tmp_path: Path) -> None:
     next(iter(mutated["files"].values()))["grants"][0]["kind"] = "person"
     broken.append(("grants", mutated))
     broken.append(("permissions", {"a.txt": ["Display Name without a level"]}))
+    broken.append(("metadata", {"a.txt": {"fields": {}}}))  # no item_id
+    broken.append(("metadata", {"a.txt": {"item_id": "1", "sensitivity_label": "Secret"}}))
     for kind, document in broken:
         assert problems(kind, document), (kind, document)
 
