@@ -225,6 +225,11 @@ class MetadataSpec:
                 wanted.append(name)
         return tuple(wanted)
 
+    @property
+    def filters(self) -> bool:
+        """Whether the metadata leaves any file out (`where` or `exclude_labels` is set)."""
+        return self.where is not None or bool(self.exclude_labels)
+
     def excludes_label(self, label_id: str | None, label_name: str | None) -> bool:
         """Whether a file with this label is left out (names compared without case)."""
         if not self.exclude_labels or (label_id is None and label_name is None):

@@ -375,8 +375,8 @@ class TreeTables:
         return {
             row[0]
             for row in self._db.execute(
-                f"SELECT i.item_id FROM items i WHERE i.{_FILE.replace(' AND ', ' AND i.')} "
-                "AND NOT EXISTS (SELECT 1 FROM fields f WHERE f.list_item_id = i.list_item_id)"
+                f"SELECT item_id FROM items i WHERE {_FILE} AND NOT EXISTS "
+                "(SELECT 1 FROM fields f WHERE f.list_item_id = i.list_item_id)"
             )
         }
 

@@ -165,7 +165,8 @@ def scan_remote(
                 yield Note(Left.PROTECTED, row.item_id, path, why)
                 continue
             doc = row.metadata
-            if not documents.accepts(metadata, documents.document(doc)):
+            # Decoded only to be judged: no filter, no decoding (a pass reads every file).
+            if metadata.filters and not documents.accepts(metadata, documents.document(doc)):
                 yield Note(Left.EXCLUDED, row.item_id, path)
                 continue
         skip = _skip(row, path, held)
